@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of recordsync: static checks, unit and integration tests
+# with the race detector, the end-to-end tests against the real Caddy, Laravel
+# (php-fpm), Redis, Chromium and the npm clients, and each fuzz target for a
+# short, bounded time. Installs what it needs first (Debian, as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+echo "== go vet / gofmt"
+go vet ./...
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted"
+	exit 1
+fi
+
+echo "== fuzz targets (${FUZZTIME:=5s} each)"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+		echo "-- $pkg $target"
+		go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >/dev/null
+	done
+done
+
+echo "== go test -race"
+go test -race -count=1 -timeout 20m ./...
