@@ -1,0 +1,43 @@
+// Package proxy is recordsync's request logic in plain net/http: it learns
+// record versions from the application's JSON responses, stops stale writes
+// at the edge, and answers version polls from its memory (issue 2).
+//
+// A Handler is built once per configuration with New and is safe for
+// concurrent use. Its ServeHTTP takes the rest of the middleware chain as a
+// Next func and a RequestInfo that the Caddy glue resolved (tenant,
+// credential), so the package never imports Caddy.
+//
+// What it does per request:
+//
+//   - Record routes (GET/PUT/PATCH on a configured pattern such as
+//     /api/v1/flows/{id}): the request goes upstream without Accept-Encoding,
+//     the response is buffered by a bounded recorder when it is JSON and
+//     small enough, the version at VersionField is read with gjson and
+//     advanced into the versioncache.Store, an ETag is added when the app set
+//     none, and the response is written unchanged otherwise.
+//   - The guard: a PUT/PATCH that carries the version its client loaded
+//     (If-Match, else the client_version field of its JSON body) takes the
+//     record's turn, so conditional writes to one record are serialised
+//     through this process, and is answered with ConflictStatus from the cache
+//     when the cache holds a newer version — only for a caller the app has
+//     already authorised for that record.
+//   - The version endpoint (GET /api/v1/records/{type}/{id}/version):
+//     answered from the cache for an authorised caller (200 or 304), with the
+//     remembered 401/403 for a denied one, else passed upstream and learned.
+//   - After a successful, learned write the Publisher is told (Save), unless
+//     the request was an import or the app answered
+//     X-Recordsync-Broadcast: skip.
+//
+// The authorisation memory maps (tenant, type, id, credential hash) to
+// allowed/denied for AuthTTL. The credential is the RequestInfo.Credential,
+// else the Authorization header, else the session cookie; with a Laravel
+// APP_KEY the session cookie is decrypted and verified as Laravel does and
+// its session id is the credential (the raw cookie changes on every
+// response). Credentials are only ever kept as SHA-256 hashes.
+//
+// Caveats: the guard serialises writers of one Handler only (one Caddy
+// process, one configuration generation); across processes, and across a
+// reload's overlap, the application's own check stays the authority.
+// Responses that are compressed, not JSON, larger than MaxBodyBytes, or
+// streamed (flushed) are passed through and not learned from.
+package proxy

@@ -1,0 +1,154 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/recordsync/recordsync/versioncache"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// RequestInfo is what the Caddy glue resolved for one request.
+type RequestInfo struct {
+	// Tenant is the tenant key; "" for a site without tenancy.
+	Tenant string
+	// Tenanted is true when a tenant placeholder is configured: then an
+	// empty Tenant means the request passes through uninspected.
+	Tenanted bool
+	// Credential is the configured credential placeholder's value; ""
+	// means the default (Authorization header, else the session cookie).
+	Credential string
+}
+
+// Next calls the rest of the chain (Caddy's next handler).
+type Next func(w http.ResponseWriter, r *http.Request) error
+
+// Handler is recordsync's request logic for one configuration. Build it with
+// New; all its methods are safe for concurrent use. Close it when the
+// configuration is retired.
+type Handler struct {
+	opts   Options
+	routes []route
+	types  map[string]*route
+	poll   *pattern // nil: version endpoint off
+	appKey []byte   // nil: session cookie used raw
+	store  *versioncache.Store
+	auth   *authMemory
+	turns  *turns
+	obs    Observer
+	log    *zap.Logger
+}
+
+// New validates opts, applies the defaults and builds a Handler. Errors name
+// the configuration key at fault.
+func New(opts Options) (*Handler, error) {
+	if err := opts.applyDefaults(); err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		opts:  opts,
+		types: make(map[string]*route, len(opts.Routes)),
+		store: opts.Store,
+		turns: newTurns(),
+		obs:   opts.Observer,
+		log:   opts.Logger,
+	}
+	if h.obs == nil {
+		h.obs = nopObserver{}
+	}
+	if h.log == nil {
+		h.log = zap.NewNop()
+	}
+	// Own copies, so that RouteMatch.Spec points at stable memory and the
+	// caller's later edits change nothing.
+	specs := make([]RouteSpec, len(opts.Routes))
+	h.routes = make([]route, len(opts.Routes))
+	for i, rs := range opts.Routes {
+		if rs.Type == "" || strings.ContainsAny(rs.Type, " \t/{}") {
+			return nil, fmt.Errorf("record %q: invalid record type", rs.Type)
+		}
+		if _, dup := h.types[rs.Type]; dup {
+			return nil, fmt.Errorf("record %s: type defined twice", rs.Type)
+		}
+		pt, err := compilePattern(rs.Pattern, "id")
+		if err != nil {
+			return nil, fmt.Errorf("record %s: %w", rs.Type, err)
+		}
+		rs.Lists = append([]ListSpec(nil), rs.Lists...)
+		specs[i] = rs
+		rt := route{spec: &specs[i], pat: pt}
+		for _, l := range rs.Lists {
+			lt, err := compileList(l, pt)
+			if err != nil {
+				return nil, fmt.Errorf("record %s: %w", rs.Type, err)
+			}
+			rt.lists = append(rt.lists, lt)
+		}
+		h.routes[i] = rt
+		h.types[rs.Type] = &h.routes[i]
+	}
+	h.opts.Routes = specs
+	if opts.VersionEndpoint != VersionEndpointOff {
+		pt, err := compilePattern(opts.VersionEndpoint, "type", "id")
+		if err != nil {
+			return nil, fmt.Errorf("version_endpoint: %w", err)
+		}
+		h.poll = pt
+	}
+	if opts.LaravelAppKey != "" {
+		key, err := parseAppKey(opts.LaravelAppKey)
+		if err != nil {
+			return nil, err
+		}
+		h.appKey = key
+	}
+	auth, err := newAuthMemory(opts.AuthEntries, opts.AuthTTL)
+	if err != nil {
+		return nil, fmt.Errorf("auth_entries: %w", err)
+	}
+	h.auth = auth
+	return h, nil
+}
+
+// Close releases the authorisation memory's goroutines. The Store is the
+// caller's and stays open. The Handler must not be used after.
+func (h *Handler) Close() { h.auth.close() }
+
+// ServeHTTP handles record routes and the version endpoint and passes
+// everything else to next untouched. Errors of next are returned unchanged.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next) error {
+	var write bool
+	switch r.Method {
+	case http.MethodGet:
+		if h.poll != nil && h.poll.match(r.URL.Path) {
+			if rt := h.types[h.poll.param(r.URL.Path, "type")]; rt != nil {
+				return h.servePoll(w, r, info, next, rt)
+			}
+			return next(w, r)
+		}
+	case http.MethodPut, http.MethodPatch:
+		write = true
+	default:
+		return next(w, r)
+	}
+	rt := h.matchRoute(r.URL.Path)
+	if rt == nil {
+		return next(w, r)
+	}
+	if info.Tenanted && info.Tenant == "" {
+		h.obs.TenantMissing()
+		h.debug("no tenant key: passed through", zap.String("type", rt.spec.Type))
+		return next(w, r)
+	}
+	return h.serveRecord(w, r, info, next, rt, write)
+}
+
+// debug logs a decision when debug logging is on. Never pass cookies,
+// credentials or bodies.
+func (h *Handler) debug(msg string, fields ...zapcore.Field) {
+	if ce := h.log.Check(zap.DebugLevel, msg); ce != nil {
+		ce.Write(fields...)
+	}
+}

@@ -1,0 +1,102 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/recordsync/recordsync/versioncache"
+	"github.com/tidwall/gjson"
+)
+
+// loadedVersion returns the version the client loaded before this write:
+// the first entity-tag of If-Match (RFC 9110 §13.1.1; "*" names none), else
+// the ClientVersionField of a JSON body within the cap. It always leaves
+// r.Body readable byte for byte as it arrived.
+func (h *Handler) loadedVersion(r *http.Request) string {
+	if v := ifMatchVersion(r.Header.Values("If-Match")); v != "" {
+		return v
+	}
+	return bodyVersion(r, h.opts.ClientVersionField, h.opts.MaxBodyBytes)
+}
+
+// ifMatchVersion returns the first entity-tag of If-Match, normalised, or "".
+func ifMatchVersion(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	tag := firstETag(values[0])
+	if tag == "*" {
+		return ""
+	}
+	return versioncache.Normalize(tag)
+}
+
+// firstETag returns the first member of an entity-tag list: `W/"a", "b"` →
+// `W/"a"`. Commas inside a quoted tag do not split it; a bare (unquoted)
+// value, which clients send in practice, ends at the first comma.
+func firstETag(s string) string {
+	s = strings.TrimLeft(s, " \t,")
+	i := 0
+	if strings.HasPrefix(s, "W/") {
+		i = 2
+	}
+	if i < len(s) && s[i] == '"' {
+		if end := strings.IndexByte(s[i+1:], '"'); end >= 0 {
+			return s[:i+1+end+1]
+		}
+		return strings.TrimSpace(s)
+	}
+	if c := strings.IndexByte(s, ','); c >= 0 {
+		s = s[:c]
+	}
+	return strings.TrimSpace(s)
+}
+
+// bodyVersion reads the loaded version from a JSON request body. Bodies that
+// are not JSON, are compressed, or are larger than max are not inspected.
+// Whatever it reads it puts back in front of the rest of the body.
+func bodyVersion(r *http.Request, field string, max int64) string {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.ContentLength > max {
+		return ""
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return ""
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		return ""
+	}
+	orig := r.Body
+	b, err := io.ReadAll(io.LimitReader(orig, max+1))
+	if err != nil || int64(len(b)) > max {
+		// Over the cap or broken: hand on what was read, then the rest
+		// (or the same error) from the original body.
+		r.Body = restoredBody{Reader: io.MultiReader(bytes.NewReader(b), orig), Closer: orig}
+		return ""
+	}
+	r.Body = restoredBody{Reader: bytes.NewReader(b), Closer: orig}
+	if !gjson.ValidBytes(b) {
+		return ""
+	}
+	return versionString(gjson.GetBytes(b, field))
+}
+
+// restoredBody is a request body put back after inspection; Close closes
+// the original.
+type restoredBody struct {
+	io.Reader
+	io.Closer
+}
+
+// versionString turns a gjson result into a bare version: strings and
+// numbers (lock_version columns) count, anything else is no version.
+func versionString(res gjson.Result) string {
+	switch res.Type {
+	case gjson.String:
+		return versioncache.Normalize(res.String())
+	case gjson.Number:
+		return strings.TrimSpace(res.Raw)
+	}
+	return ""
+}

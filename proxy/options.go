@@ -1,0 +1,269 @@
+package proxy
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/textproto"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/recordsync/recordsync/versioncache"
+	"go.uber.org/zap"
+)
+
+// Defaults applied by New when an Options field is zero.
+const (
+	// DefaultVersionField is the gjson path of a record's version in the
+	// app's JSON (the seed's successResponse shape).
+	DefaultVersionField = "data.updated_at"
+	// DefaultClientVersionField is the gjson path of the loaded version in a
+	// PUT/PATCH JSON body (the seed's Phase A contract).
+	DefaultClientVersionField = "client_version"
+	// DefaultVersionEndpoint is the pattern of the version poll route.
+	DefaultVersionEndpoint = "/api/v1/records/{type}/{id}/version"
+	// VersionEndpointOff as Options.VersionEndpoint disables the endpoint.
+	VersionEndpointOff = "off"
+	// DefaultConflictStatus is the status of a conflict answered from the
+	// cache (the app's contract); 412 is the other choice (RFC 9110 §13.1.1).
+	DefaultConflictStatus = 409
+	// DefaultMaxBodyBytes caps how much of a request or response body is
+	// read for inspection.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultWriteWait bounds how long a conditional write waits for its
+	// record's turn before it is answered 503.
+	DefaultWriteWait = 10 * time.Second
+	// DefaultAuthTTL is how long an allow/deny answer of the app is remembered.
+	DefaultAuthTTL = 60 * time.Second
+	// DefaultAuthEntries bounds the authorisation memory.
+	DefaultAuthEntries = 100_000
+	// DefaultSessionCookie is the name of Laravel's session cookie.
+	DefaultSessionCookie = "laravel_session"
+)
+
+// RouteSpec is one `record TYPE PATTERN { list CHANNEL EVENT IDKEY }` line.
+type RouteSpec struct {
+	// Type is the record type, e.g. "flow". Unique among routes.
+	Type string
+	// Pattern is the URL path pattern, e.g.
+	// "/api/v1/projects/{project}/tasks/{id}". {id} is required; other
+	// {names} are captured. A {name} matches one non-empty path segment and
+	// must be a whole segment.
+	Pattern string
+	// Lists are the optional list channels a save of this record is also
+	// announced on.
+	Lists []ListSpec
+}
+
+// ListSpec is a list channel of a record route.
+type ListSpec struct {
+	// Channel is the Echo channel name template without "private-", e.g.
+	// "project.{project}"; its {names} must be captured by the pattern.
+	Channel string
+	// Event is the event name, e.g. "task.updated".
+	Event string
+	// IDKey is the payload key the record id is added under, e.g. "task_id".
+	IDKey string
+}
+
+// Options configure a Handler. Zero values mean the defaults.
+type Options struct {
+	// Routes are the record routes. Types must be unique.
+	Routes []RouteSpec
+	// VersionField is the gjson path of the version in a record's JSON.
+	// Default: DefaultVersionField.
+	VersionField string
+	// UpdatedByIDField is the gjson path of who saved the record (its raw
+	// JSON, a number or a string, is kept). Empty: not read.
+	UpdatedByIDField string
+	// UpdatedByNameField is the gjson path of the display name of who saved
+	// the record. Empty: not read.
+	UpdatedByNameField string
+	// ClientVersionField is the gjson path of the loaded version in a
+	// PUT/PATCH JSON body. Default: DefaultClientVersionField.
+	ClientVersionField string
+	// VersionEndpoint is the pattern of the version poll route, with {type}
+	// and {id}. "off" disables it. Default: DefaultVersionEndpoint.
+	VersionEndpoint string
+	// ConflictStatus is the status of a conflict answered from the cache:
+	// 409 or 412. Default: DefaultConflictStatus.
+	ConflictStatus int
+	// MaxBodyBytes caps the request and response bodies read for
+	// inspection; larger ones pass through uninspected.
+	// Default: DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// WriteWait bounds how long a conditional write waits for its record's
+	// turn; then it is answered 503. Default: DefaultWriteWait.
+	WriteWait time.Duration
+	// AuthTTL is how long an allow/deny answer of the app to a credential is
+	// remembered. Default: DefaultAuthTTL.
+	AuthTTL time.Duration
+	// AuthEntries bounds the authorisation memory. Default: DefaultAuthEntries.
+	AuthEntries int64
+	// ImportHeader is a request header that marks a write as an import: it
+	// is learned from but not published. Empty: none.
+	ImportHeader string
+	// SessionCookie is the name of the session cookie used as credential
+	// when there is no Authorization header. Default: DefaultSessionCookie.
+	SessionCookie string
+	// LaravelAppKey is Laravel's APP_KEY ("base64:..." or the raw 16 or 32
+	// bytes). When set, the session cookie is decrypted and verified and the
+	// session id inside is the credential. Empty: the raw cookie is.
+	LaravelAppKey string
+	// Store is the version memory. Required.
+	Store *versioncache.Store
+	// Publisher is told of every learned save. Nil: nobody.
+	Publisher Publisher
+	// Observer receives metric events. Nil: none.
+	Observer Observer
+	// Logger receives debug decisions. Nil: no logs.
+	Logger *zap.Logger
+}
+
+// ErrNoStore is returned by New when Options.Store is nil.
+var ErrNoStore = errors.New("proxy: a version store is required")
+
+// applyDefaults fills zero fields and validates the scalar ones.
+func (o *Options) applyDefaults() error {
+	if o.Store == nil {
+		return ErrNoStore
+	}
+	if o.VersionField == "" {
+		o.VersionField = DefaultVersionField
+	}
+	if o.ClientVersionField == "" {
+		o.ClientVersionField = DefaultClientVersionField
+	}
+	if o.VersionEndpoint == "" {
+		o.VersionEndpoint = DefaultVersionEndpoint
+	}
+	if o.SessionCookie == "" {
+		o.SessionCookie = DefaultSessionCookie
+	}
+	for _, f := range []struct{ name, path string }{
+		{"version_field", o.VersionField},
+		{"updated_by_id", o.UpdatedByIDField},
+		{"updated_by_name", o.UpdatedByNameField},
+		{"client_version", o.ClientVersionField},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := validPath(f.path); err != nil {
+			return fmt.Errorf("%s: invalid gjson path %q: %w", f.name, f.path, err)
+		}
+	}
+	switch o.ConflictStatus {
+	case 0:
+		o.ConflictStatus = DefaultConflictStatus
+	case 409, 412:
+	default:
+		return fmt.Errorf("conflict_status: must be 409 or 412, got %d", o.ConflictStatus)
+	}
+	if o.MaxBodyBytes < 0 {
+		return fmt.Errorf("max_body_bytes: must not be negative, got %d", o.MaxBodyBytes)
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.WriteWait < 0 {
+		return fmt.Errorf("write_wait: must not be negative, got %s", o.WriteWait)
+	}
+	if o.WriteWait == 0 {
+		o.WriteWait = DefaultWriteWait
+	}
+	if o.AuthTTL < 0 {
+		return fmt.Errorf("auth_ttl: must not be negative, got %s", o.AuthTTL)
+	}
+	if o.AuthTTL == 0 {
+		o.AuthTTL = DefaultAuthTTL
+	}
+	if o.AuthEntries < 0 {
+		return fmt.Errorf("auth_entries: must not be negative, got %d", o.AuthEntries)
+	}
+	if o.AuthEntries == 0 {
+		o.AuthEntries = DefaultAuthEntries
+	}
+	if o.ImportHeader != "" {
+		if !validToken(o.ImportHeader) {
+			return fmt.Errorf("import_header: invalid header name %q", o.ImportHeader)
+		}
+		o.ImportHeader = textproto.CanonicalMIMEHeaderKey(o.ImportHeader)
+	}
+	if !validToken(o.SessionCookie) {
+		return fmt.Errorf("session_cookie: invalid cookie name %q", o.SessionCookie)
+	}
+	return nil
+}
+
+// parseAppKey decodes Laravel's APP_KEY: "base64:" and the base64 of the key,
+// or the raw key. AES-128-CBC and AES-256-CBC keys (16 or 32 bytes) are
+// accepted.
+func parseAppKey(s string) ([]byte, error) {
+	key := []byte(s)
+	if rest, ok := strings.CutPrefix(s, "base64:"); ok {
+		b, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return nil, errors.New("laravel_app_key: the base64: key does not decode")
+		}
+		key = b
+	}
+	if len(key) != 16 && len(key) != 32 {
+		return nil, fmt.Errorf("laravel_app_key: key must be 16 or 32 bytes, got %d", len(key))
+	}
+	return key, nil
+}
+
+// validPath checks a gjson path the way gjson v1.20 would read it, since the
+// library has no ValidPath: not empty, no control characters or spaces, no
+// empty component, no dangling escape.
+func validPath(p string) error {
+	if len(p) > 512 {
+		return errors.New("too long")
+	}
+	if p[0] == '.' || p[len(p)-1] == '.' {
+		return errors.New("starts or ends with '.'")
+	}
+	escaped := false
+	prevDot := false
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c < 0x20 || c == 0x7f || c == ' ' {
+			return fmt.Errorf("has a control character or space at %d", i)
+		}
+		if escaped {
+			escaped = false
+			prevDot = false
+			continue
+		}
+		switch c {
+		case '\\':
+			escaped = true
+		case '.':
+			if prevDot {
+				return errors.New("has an empty component")
+			}
+			prevDot = true
+			continue
+		}
+		prevDot = false
+	}
+	if escaped {
+		return errors.New("ends with an escape")
+	}
+	return nil
+}
+
+// validToken reports whether s is an RFC 9110 token (header or cookie name).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c > unicode.MaxASCII || c <= ' ' || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", c) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,74 @@
+package proxy
+
+import "github.com/recordsync/recordsync/versioncache"
+
+// Save is one learned, successful write, announced to the Publisher after the
+// response has been written.
+type Save struct {
+	// Key names the record (tenant, type, id).
+	Key versioncache.Key
+	// Entry is the version learned from the write's response.
+	Entry versioncache.Entry
+	// Params are the captured {names} of the route, including "id".
+	Params map[string]string
+	// Lists are the route's list channels resolved with Params.
+	Lists []ListTarget
+	// TabID is the X-Tab-ID request header, "" if absent.
+	TabID string
+	// SocketID is the X-Socket-ID request header, "" if absent.
+	SocketID string
+}
+
+// ListTarget is a list channel resolved for one save.
+type ListTarget struct {
+	// Channel is the resolved channel name without "private-", e.g. "project.5".
+	Channel string
+	// Event is the event name, e.g. "task.updated".
+	Event string
+	// IDKey is the payload key the record id goes under, e.g. "task_id".
+	IDKey string
+}
+
+// Publisher is told of saves. Saved is called synchronously on the request's
+// goroutine after the response was written: it must not block.
+type Publisher interface {
+	Saved(Save)
+}
+
+// Observer receives the events metrics are made of. Its methods are called
+// concurrently and must be cheap.
+type Observer interface {
+	// Learned is called for every version read from an app's answer and
+	// offered to the store; source is "response", "conflict_response" or "poll".
+	Learned(source string)
+	// ConflictFromCache is called when a stale write was answered from the cache.
+	ConflictFromCache()
+	// UpstreamConflict is called when the app itself answered a write with 409/412.
+	UpstreamConflict()
+	// Poll is called for every version poll, answered from the cache or not.
+	Poll(fromCache bool)
+	// WritersWaiting is called with +1 when a write starts waiting for its
+	// record's turn and -1 when it stops waiting.
+	WritersWaiting(delta int)
+	// WriteWaitTimeout is called when a write gave up waiting (503).
+	WriteWaitTimeout()
+	// TenantMissing is called when a record request had an empty tenant key.
+	TenantMissing()
+}
+
+// Observer sources passed to Learned.
+const (
+	SourceResponse         = "response"
+	SourceConflictResponse = "conflict_response"
+	SourcePoll             = "poll"
+)
+
+type nopObserver struct{}
+
+func (nopObserver) Learned(string)     {}
+func (nopObserver) ConflictFromCache() {}
+func (nopObserver) UpstreamConflict()  {}
+func (nopObserver) Poll(bool)          {}
+func (nopObserver) WritersWaiting(int) {}
+func (nopObserver) WriteWaitTimeout()  {}
+func (nopObserver) TenantMissing()     {}

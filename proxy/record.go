@@ -1,0 +1,294 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/recordsync/recordsync/versioncache"
+	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
+)
+
+// Headers recordsync reads or writes.
+const (
+	// HeaderCache tells whether recordsync answered from its cache ("hit")
+	// or passed a poll upstream ("miss").
+	HeaderCache = "X-Recordsync-Cache"
+	// HeaderTabID is the browser tab's id (the seed's contract).
+	HeaderTabID = "X-Tab-ID"
+	// HeaderSocketID is Echo's socket id (axios spells it X-Socket-Id).
+	HeaderSocketID = "X-Socket-ID"
+)
+
+// Messages of the answers recordsync makes itself.
+const (
+	MessageConflict        = "This record was changed by someone else."
+	MessageBusy            = "The record is busy, please try again."
+	MessageUnauthenticated = "Unauthenticated."
+	MessageForbidden       = "Forbidden."
+)
+
+// serveRecord handles a GET/PUT/PATCH of a record route.
+func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route, write bool) error {
+	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: rt.pat.param(r.URL.Path, "id")}
+	cred := h.credentialID(r, info)
+
+	var held *heldTurn
+	defer held.release() // also on panic (http.ErrAbortHandler)
+	if write {
+		if loaded := h.loadedVersion(r); loaded != "" {
+			t, err := h.turns.acquire(r.Context(), key, h.opts.WriteWait, h.obs.WritersWaiting)
+			if err != nil {
+				h.obs.WriteWaitTimeout()
+				if ce := h.log.Check(zap.DebugLevel, "write gave up waiting for its turn"); ce != nil {
+					ce.Write(zap.String("type", key.Type), zap.String("id", key.ID), zap.Error(err))
+				}
+				writeJSON(w, http.StatusServiceUnavailable, nil, busyBody)
+				return nil
+			}
+			held = t
+			if h.auth.get(key, cred) == authAllowed {
+				if cur, ok := h.store.Get(key); ok {
+					if o := versioncache.Compare(cur.Version, loaded); o == versioncache.Newer || o == versioncache.Different {
+						h.obs.ConflictFromCache()
+						if ce := h.log.Check(zap.DebugLevel, "stale write answered from cache"); ce != nil {
+							ce.Write(zap.String("type", key.Type), zap.String("id", key.ID),
+								zap.String("loaded", loaded), zap.String("current", cur.Version))
+						}
+						h.writeConflict(w, cur)
+						return nil
+					}
+				}
+			}
+		}
+	}
+
+	r.Header.Del("Accept-Encoding")
+	rec := newRecorder(w, h.opts.MaxBodyBytes, learnableStatus)
+	err := next(rec, r)
+	h.auth.learn(key, cred, rec.status)
+	if err != nil || !rec.buffered() {
+		held.release()
+		if rec.buffered() {
+			// The app wrote a whole response and then failed: send it as it
+			// was, without learning, and let Caddy handle the error.
+			_ = rec.writeBuffered()
+		}
+		if write && rec.status >= 400 {
+			h.noteUpstreamConflict(rec.status)
+		}
+		return err
+	}
+
+	source := SourceResponse
+	if rec.status == http.StatusConflict || rec.status == http.StatusPreconditionFailed {
+		source = SourceConflictResponse
+		if write {
+			h.obs.UpstreamConflict()
+		}
+	}
+	entry, learned := h.learn(key, rec, source)
+	held.release()
+	werr := rec.writeBuffered()
+
+	if write && learned && rec.status >= 200 && rec.status < 300 && !rec.skipBroadcast && h.opts.Publisher != nil &&
+		(h.opts.ImportHeader == "" || len(r.Header.Values(h.opts.ImportHeader)) == 0) {
+		h.publish(r, rt, key, entry)
+	}
+	return werr
+}
+
+// noteUpstreamConflict counts an app's own conflict answer that was not buffered.
+func (h *Handler) noteUpstreamConflict(status int) {
+	if status == http.StatusConflict || status == http.StatusPreconditionFailed {
+		h.obs.UpstreamConflict()
+	}
+}
+
+// learnableStatus says which answers are worth buffering: successes (their
+// body is the record) and the app's own conflicts (they carry the current
+// version).
+func learnableStatus(status int) bool {
+	return (status >= 200 && status < 300) || status == http.StatusConflict || status == http.StatusPreconditionFailed
+}
+
+// learn reads the version from a buffered response, offers it to the store
+// and adds an ETag when the app set none. learned is false when the body
+// carries no usable version, or one older than the store's.
+func (h *Handler) learn(key versioncache.Key, rec *recorder, source string) (versioncache.Entry, bool) {
+	entry, ok := h.entryFrom(rec.body())
+	if !ok {
+		if ce := h.log.Check(zap.DebugLevel, "no version in response"); ce != nil {
+			ce.Write(zap.String("type", key.Type), zap.String("id", key.ID), zap.Int("status", rec.status))
+		}
+		return entry, false
+	}
+	h.obs.Learned(source)
+	held, advanced := h.store.Advance(key, entry)
+	if ce := h.log.Check(zap.DebugLevel, "learned version"); ce != nil {
+		ce.Write(zap.String("type", key.Type), zap.String("id", key.ID), zap.String("version", entry.Version),
+			zap.Bool("advanced", advanced), zap.String("source", source))
+	}
+	hdr := rec.Header()
+	if _, has := hdr["Etag"]; !has {
+		if tag, ok := etag(entry.Version); ok {
+			hdr["Etag"] = []string{tag}
+		}
+	}
+	if !advanced && versioncache.Compare(entry.Version, held.Version) == versioncache.Older {
+		return entry, false
+	}
+	return entry, true
+}
+
+// entryFrom reads version and who-fields from a JSON document.
+func (h *Handler) entryFrom(body []byte) (versioncache.Entry, bool) {
+	if len(body) == 0 || !gjson.ValidBytes(body) {
+		return versioncache.Entry{}, false
+	}
+	e := versioncache.Entry{Version: versionString(gjson.GetBytes(body, h.opts.VersionField))}
+	if e.Version == "" {
+		return e, false
+	}
+	if h.opts.UpdatedByIDField != "" {
+		if res := gjson.GetBytes(body, h.opts.UpdatedByIDField); res.Type == gjson.Number || res.Type == gjson.String {
+			e.UpdatedByID = res.Raw
+		}
+	}
+	if h.opts.UpdatedByNameField != "" {
+		if res := gjson.GetBytes(body, h.opts.UpdatedByNameField); res.Type == gjson.String || res.Type == gjson.Number {
+			e.UpdatedByName = res.String()
+		}
+	}
+	e.LearnedAt = time.Now()
+	return e, true
+}
+
+// etag makes the strong entity-tag of a version; a version that contains a
+// double quote cannot be one (RFC 9110 §8.8.3).
+func etag(v string) (string, bool) {
+	if v == "" || strings.IndexByte(v, '"') >= 0 {
+		return "", false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x21 || c == 0x7f {
+			return "", false
+		}
+	}
+	return `"` + v + `"`, true
+}
+
+// publish announces a learned save.
+func (h *Handler) publish(r *http.Request, rt *route, key versioncache.Key, entry versioncache.Entry) {
+	params := rt.pat.params(r.URL.Path)
+	var lists []ListTarget
+	if len(rt.lists) > 0 {
+		lists = make([]ListTarget, len(rt.lists))
+		for i := range rt.lists {
+			lists[i] = rt.lists[i].resolve(params)
+		}
+	}
+	h.opts.Publisher.Saved(Save{
+		Key:      key,
+		Entry:    entry,
+		Params:   params,
+		Lists:    lists,
+		TabID:    r.Header.Get(HeaderTabID),
+		SocketID: r.Header.Get(HeaderSocketID),
+	})
+}
+
+// writeConflict answers a stale write from the cache.
+func (h *Handler) writeConflict(w http.ResponseWriter, cur versioncache.Entry) {
+	b := make([]byte, 0, 192)
+	b = append(b, `{"success":false,"message":"`+MessageConflict+`","data":`...)
+	b = appendVersionData(b, cur)
+	b = append(b, '}')
+	writeJSON(w, h.opts.ConflictStatus, func(hdr http.Header) {
+		if tag, ok := etag(cur.Version); ok {
+			hdr["Etag"] = []string{tag}
+		}
+		hdr[HeaderCache] = []string{"hit"}
+	}, b)
+}
+
+// appendVersionData appends {"updated_at":...,"updated_by_id":...,"updated_by_name":...}.
+func appendVersionData(b []byte, e versioncache.Entry) []byte {
+	b = append(b, `{"updated_at":`...)
+	b = appendJSONString(b, e.Version)
+	b = append(b, `,"updated_by_id":`...)
+	if e.UpdatedByID != "" && gjson.Valid(e.UpdatedByID) {
+		b = append(b, e.UpdatedByID...)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"updated_by_name":`...)
+	if e.UpdatedByName != "" {
+		b = appendJSONString(b, e.UpdatedByName)
+	} else {
+		b = append(b, "null"...)
+	}
+	return append(b, '}')
+}
+
+var busyBody = []byte(`{"success":false,"message":"` + MessageBusy + `"}`)
+
+// writeJSON writes a JSON answer of recordsync's own.
+func writeJSON(w http.ResponseWriter, status int, headers func(http.Header), body []byte) {
+	hdr := w.Header()
+	hdr["Content-Type"] = []string{"application/json"}
+	hdr["Content-Length"] = []string{itoa(len(body))}
+	if headers != nil {
+		headers(hdr)
+	}
+	w.WriteHeader(status)
+	if status != http.StatusNotModified {
+		_, _ = w.Write(body)
+	}
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < 0x80 {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == 0xFFFD && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
