@@ -1,0 +1,292 @@
+package realtime
+
+import (
+	"errors"
+	"hash/maphash"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// ErrClosed is returned by ServeWebSocket after Close; nothing has been
+// written to the client then.
+var ErrClosed = errors.New("realtime: hub closed")
+
+const numShards = 64
+
+// chanKey names one channel of one tenant: the same channel name in two
+// tenants is two channels.
+type chanKey struct {
+	tenant, name string
+}
+
+// shard holds the subscribers of the channels hashed to it.
+type shard struct {
+	// mu guards channels.
+	mu       sync.RWMutex
+	channels map[chanKey]map[*conn]struct{}
+}
+
+// Hub holds the sockets and their subscriptions, and delivers events.
+// All methods are safe for concurrent use.
+type Hub struct {
+	cfg   atomic.Pointer[config]
+	seed  maphash.Seed
+	start time.Time
+
+	shards [numShards]shard
+
+	// connsMu guards conns, perTenant and closed.
+	connsMu   sync.Mutex
+	conns     map[string]*conn // by socket id
+	perTenant map[string]int
+	closed    bool
+
+	isClosed atomic.Bool
+	// wg counts the sockets' goroutines.
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	nConns, nSubs, nChannels atomic.Int64
+	// encodes counts frames built by Publish (one per publish that found
+	// subscribers); tests assert it.
+	encodes atomic.Uint64
+}
+
+// NewHub builds a Hub from opts.
+func NewHub(opts Options) (*Hub, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{
+		seed:      maphash.MakeSeed(),
+		start:     time.Now(),
+		conns:     make(map[string]*conn),
+		perTenant: make(map[string]int),
+	}
+	for i := range h.shards {
+		h.shards[i].channels = make(map[chanKey]map[*conn]struct{})
+	}
+	h.cfg.Store(cfg)
+	return h, nil
+}
+
+// Update applies new options (after a reload): credentials, origins, limits
+// and logger apply to new connections and new subscriptions; existing
+// sockets stay connected and keep their queue size, timeouts and the
+// activity_timeout they were told.
+func (h *Hub) Update(opts Options) error {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return err
+	}
+	h.cfg.Store(cfg)
+	return nil
+}
+
+// Connections returns the number of open sockets.
+func (h *Hub) Connections() int { return int(h.nConns.Load()) }
+
+// Subscriptions returns the number of (socket, channel) subscriptions.
+func (h *Hub) Subscriptions() int { return int(h.nSubs.Load()) }
+
+// Channels returns the number of (tenant, channel) pairs with subscribers.
+func (h *Hub) Channels() int { return int(h.nChannels.Load()) }
+
+// now is a monotonic clock for activity tracking.
+func (h *Hub) now() int64 { return int64(time.Since(h.start)) }
+
+func (h *Hub) shardFor(k chanKey) *shard {
+	var mh maphash.Hash
+	mh.SetSeed(h.seed)
+	mh.WriteString(k.tenant)
+	mh.WriteByte(0)
+	mh.WriteString(k.name)
+	return &h.shards[mh.Sum64()%numShards]
+}
+
+// addSub subscribes c to k; it reports false when c already was.
+func (h *Hub) addSub(c *conn, k chanKey) bool {
+	obs := h.cfg.Load().Observer
+	sh := h.shardFor(k)
+	sh.mu.Lock()
+	subs, ok := sh.channels[k]
+	if !ok {
+		subs = make(map[*conn]struct{}, 1)
+		sh.channels[k] = subs
+	}
+	_, dup := subs[c]
+	subs[c] = struct{}{}
+	sh.mu.Unlock()
+	if !ok {
+		h.nChannels.Add(1)
+		obs.Channels(1)
+	}
+	if dup {
+		return false
+	}
+	h.nSubs.Add(1)
+	obs.Subscriptions(1)
+	return true
+}
+
+// removeSub unsubscribes c from k.
+func (h *Hub) removeSub(c *conn, k chanKey) {
+	obs := h.cfg.Load().Observer
+	sh := h.shardFor(k)
+	sh.mu.Lock()
+	subs, ok := sh.channels[k]
+	_, had := subs[c]
+	if had {
+		delete(subs, c)
+	}
+	empty := ok && len(subs) == 0
+	if empty {
+		delete(sh.channels, k)
+	}
+	sh.mu.Unlock()
+	if had {
+		h.nSubs.Add(-1)
+		obs.Subscriptions(-1)
+	}
+	if empty {
+		h.nChannels.Add(-1)
+		obs.Channels(-1)
+	}
+}
+
+// subsPool recycles the subscriber snapshots of Publish.
+var subsPool = sync.Pool{New: func() any { s := make([]*conn, 0, 64); return &s }}
+
+// Publish delivers ev to every socket of ev.Tenant subscribed to ev.Channel,
+// except the one whose socket id is ev.ExceptSocket. The frame is encoded
+// once and the same bytes are queued for every subscriber. Publish never
+// blocks on a socket: a socket whose queue is full is closed with 4100.
+func (h *Hub) Publish(ev Event) {
+	obs := h.cfg.Load().Observer
+	if h.isClosed.Load() {
+		obs.Dropped(DropClosed)
+		return
+	}
+	if ev.Name == "" || !validChannelName(ev.Channel) {
+		obs.Dropped(DropInvalid)
+		return
+	}
+	obs.Published(1)
+	k := chanKey{ev.Tenant, ev.Channel}
+	sh := h.shardFor(k)
+
+	sp := subsPool.Get().(*[]*conn)
+	subs := (*sp)[:0]
+	sh.mu.RLock()
+	for c := range sh.channels[k] {
+		subs = append(subs, c)
+	}
+	sh.mu.RUnlock()
+
+	if len(subs) > 0 {
+		frame := eventFrame(ev.Name, ev.Channel, ev.Data)
+		h.encodes.Add(1)
+		n := 0
+		for _, c := range subs {
+			if ev.ExceptSocket != "" && c.id == ev.ExceptSocket {
+				continue
+			}
+			if c.enqueue(frame) {
+				n++
+			}
+		}
+		if n > 0 {
+			obs.Delivered(n)
+		}
+	}
+	clear(subs)
+	if cap(subs) <= 1<<16 {
+		*sp = subs[:0]
+		subsPool.Put(sp)
+	}
+}
+
+// newSocketID returns a fresh "123.456" socket id: two random uint32s from
+// the runtime's ChaCha8 generator, unique among open sockets. connsMu held.
+func (h *Hub) newSocketIDLocked() string {
+	for {
+		id := strconv.FormatUint(uint64(rand.Uint32()), 10) + "." + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		if _, taken := h.conns[id]; !taken {
+			return id
+		}
+	}
+}
+
+// register adds c to the hub, giving it its socket id. It returns the Pusher
+// code to refuse c with (0 when accepted).
+func (h *Hub) register(c *conn, cfg *config) int {
+	h.connsMu.Lock()
+	defer h.connsMu.Unlock()
+	if h.closed {
+		return CodeReconnect
+	}
+	if cfg.MaxConnsPerTenant > 0 && h.perTenant[c.tenant] >= cfg.MaxConnsPerTenant {
+		return CodeOverQuota
+	}
+	c.id = h.newSocketIDLocked()
+	h.conns[c.id] = c
+	h.perTenant[c.tenant]++
+	// Added under connsMu, so never concurrently with Close's Wait from zero.
+	h.wg.Add(2)
+	h.nConns.Add(1)
+	cfg.Observer.Connections(1)
+	return 0
+}
+
+// unregister removes c and all its subscriptions. Called once, by c's reader.
+func (h *Hub) unregister(c *conn) {
+	for name := range c.channels {
+		h.removeSub(c, chanKey{c.tenant, name})
+	}
+	c.channels = nil
+	h.connsMu.Lock()
+	delete(h.conns, c.id)
+	if n := h.perTenant[c.tenant] - 1; n > 0 {
+		h.perTenant[c.tenant] = n
+	} else {
+		delete(h.perTenant, c.tenant)
+	}
+	h.connsMu.Unlock()
+	h.nConns.Add(-1)
+	h.cfg.Load().Observer.Connections(-1)
+}
+
+// Close closes every socket with 4200 ("server shutting down, reconnect")
+// and waits up to DefaultCloseWait for their goroutines. Publish and
+// ServeWebSocket do nothing after Close. Idempotent.
+func (h *Hub) Close() {
+	h.closeOnce.Do(func() {
+		h.connsMu.Lock()
+		h.closed = true
+		h.isClosed.Store(true)
+		conns := make([]*conn, 0, len(h.conns))
+		for _, c := range h.conns {
+			conns = append(conns, c)
+		}
+		h.connsMu.Unlock()
+		for _, c := range conns {
+			c.stop(CodeReconnect, "server shutting down, reconnect")
+		}
+		done := make(chan struct{})
+		go func() { h.wg.Wait(); close(done) }()
+		t := time.NewTimer(DefaultCloseWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			h.cfg.Load().Logger.Warn("realtime: sockets still closing after the close wait",
+				zap.Int("connections", h.Connections()), zap.Duration("waited", DefaultCloseWait))
+		}
+	})
+}

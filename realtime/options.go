@@ -1,0 +1,205 @@
+package realtime
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/versioncache"
+)
+
+// Defaults applied by NewHub and Update when an Options field is zero.
+const (
+	DefaultWSPath             = "/ws"
+	DefaultActivityTimeout    = 30 * time.Second
+	DefaultPongTimeout        = 30 * time.Second
+	DefaultMaxMessageBytes    = 10_000
+	DefaultMaxChannelsPerConn = 100
+	DefaultSendQueue          = 256
+	DefaultWriteTimeout       = 10 * time.Second
+	// DefaultCloseWait bounds how long Close waits for the sockets' goroutines.
+	DefaultCloseWait = 10 * time.Second
+)
+
+// hardReadFactor: a message up to this many times MaxMessageBytes (at least
+// minHardReadLimit) is read and discarded with a pusher:error; a longer one
+// makes the websocket library close the socket with 1009 (message too big).
+const (
+	hardReadFactor   = 16
+	minHardReadLimit = 64 << 10
+)
+
+// Options configure a Hub. Zero values mean the defaults.
+type Options struct {
+	// AppID is the Pusher-style app id Laravel also holds (used by the HTTP
+	// publish API of a later issue). Optional.
+	AppID string
+	// AppKey is the public app key clients connect with (ws_path/app/{key}).
+	// Required.
+	AppKey string
+	// AppSecret signs private-channel subscriptions. Required.
+	AppSecret string
+	// WSPath is where sockets connect: WSPath+"/app/{key}" (what pusher-js
+	// builds) and WSPath itself (the key then comes from ?app_key= or is the
+	// configured one). Default: DefaultWSPath ("/ws").
+	WSPath string
+	// AllowedOrigins are Origin patterns allowed to open a socket, matched
+	// case-insensitively with path.Match: a pattern with "://" against
+	// "scheme://host", otherwise against the host ("*.example.com"); "*"
+	// allows any origin. Empty: only an Origin whose host equals the
+	// request's Host. A request without Origin (not a browser) is allowed.
+	// A refused origin gets HTTP 403 before the upgrade.
+	AllowedOrigins []string
+	// ActivityTimeout is announced to clients in the handshake (whole
+	// seconds, at least 1) and is how long a socket may stay silent before
+	// the server sends pusher:ping. Default: DefaultActivityTimeout.
+	ActivityTimeout time.Duration
+	// PongTimeout is how long a pinged socket has to send anything before it
+	// is closed with 4201. Default: DefaultPongTimeout.
+	PongTimeout time.Duration
+	// MaxMessageBytes bounds one inbound message; a longer one is discarded
+	// and answered with pusher:error 4200. Default: DefaultMaxMessageBytes.
+	MaxMessageBytes int64
+	// MaxConnsPerTenant bounds the sockets of one tenant; the socket over the
+	// limit gets pusher:error 4004 and is closed with 4004. Zero: unlimited.
+	MaxConnsPerTenant int
+	// MaxChannelsPerConn bounds the channels one socket may subscribe to;
+	// the subscription over it gets pusher:subscription_error LimitReached
+	// (status 429). Negative: unlimited. Default: DefaultMaxChannelsPerConn.
+	MaxChannelsPerConn int
+	// SendQueue is how many frames may wait for one socket; when a publish
+	// finds the queue full the socket is closed with 4100 (slow consumer).
+	// Default: DefaultSendQueue.
+	SendQueue int
+	// WriteTimeout bounds one frame write; a write stuck longer closes the
+	// socket without a close frame. Default: DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// Versions, when set, answers the "since" subscribe extension.
+	Versions *versioncache.Store
+	// Logger receives the hub's logs. Default: zap.NewNop().
+	Logger *zap.Logger
+	// Observer receives metrics. May be nil.
+	Observer Observer
+}
+
+// Observer receives the hub's metrics. Its methods are called from many
+// goroutines, on the publish path too: they must be fast and safe for
+// concurrent use.
+type Observer interface {
+	// Connections reports opened (+1) and closed (-1) sockets.
+	Connections(delta int)
+	// Subscriptions reports subscriptions added and removed.
+	Subscriptions(delta int)
+	// Channels reports (tenant, channel) pairs gaining a first subscriber or
+	// losing the last one.
+	Channels(delta int)
+	// Published counts events handed to Publish.
+	Published(n int)
+	// Delivered counts frames queued for sockets.
+	Delivered(n int)
+	// Dropped counts events or frames not delivered, by reason (Drop*).
+	Dropped(reason string)
+	// SlowConsumer counts sockets closed because their queue overflowed.
+	SlowConsumer()
+}
+
+// Reasons passed to Observer.Dropped.
+const (
+	// DropSlowConsumer: a socket's queue was full; that socket is closed.
+	DropSlowConsumer = "slow_consumer"
+	// DropInvalid: the event had an invalid channel or empty name.
+	DropInvalid = "invalid"
+	// DropClosed: the hub was closed.
+	DropClosed = "closed"
+)
+
+type nopObserver struct{}
+
+func (nopObserver) Connections(int)   {}
+func (nopObserver) Subscriptions(int) {}
+func (nopObserver) Channels(int)      {}
+func (nopObserver) Published(int)     {}
+func (nopObserver) Delivered(int)     {}
+func (nopObserver) Dropped(string)    {}
+func (nopObserver) SlowConsumer()     {}
+
+// config is an immutable snapshot of normalised Options; Update swaps it.
+type config struct {
+	Options
+	// wsBase is WSPath without a trailing slash ("" for the root).
+	wsBase string
+	// activitySec is ActivityTimeout in whole seconds for the handshake.
+	activitySec int
+	// hardReadLimit is the websocket library's read limit.
+	hardReadLimit int64
+}
+
+// ErrNoAppKey and ErrNoAppSecret are returned by NewHub and Update when the
+// credentials are missing.
+var (
+	ErrNoAppKey    = errors.New("realtime: app_key is required")
+	ErrNoAppSecret = errors.New("realtime: app_secret is required")
+)
+
+func newConfig(o Options) (*config, error) {
+	if o.AppKey == "" {
+		return nil, ErrNoAppKey
+	}
+	if o.AppSecret == "" {
+		return nil, ErrNoAppSecret
+	}
+	if strings.ContainsAny(o.AppKey, "/?#") {
+		return nil, fmt.Errorf("realtime: app_key %q must not contain '/', '?' or '#'", o.AppKey)
+	}
+	if o.WSPath == "" {
+		o.WSPath = DefaultWSPath
+	}
+	if !strings.HasPrefix(o.WSPath, "/") {
+		return nil, fmt.Errorf("realtime: ws_path %q must start with '/'", o.WSPath)
+	}
+	for _, p := range o.AllowedOrigins {
+		if _, err := path.Match(strings.ToLower(p), ""); err != nil {
+			return nil, fmt.Errorf("realtime: allowed_origins: bad pattern %q: %w", p, err)
+		}
+	}
+	if o.ActivityTimeout <= 0 {
+		o.ActivityTimeout = DefaultActivityTimeout
+	}
+	if o.PongTimeout <= 0 {
+		o.PongTimeout = DefaultPongTimeout
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.MaxConnsPerTenant < 0 {
+		o.MaxConnsPerTenant = 0
+	}
+	if o.MaxChannelsPerConn == 0 {
+		o.MaxChannelsPerConn = DefaultMaxChannelsPerConn
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = DefaultSendQueue
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	o.AllowedOrigins = append([]string(nil), o.AllowedOrigins...)
+	c := &config{Options: o, wsBase: strings.TrimRight(o.WSPath, "/")}
+	c.activitySec = int(math.Ceil(o.ActivityTimeout.Seconds()))
+	if c.activitySec < 1 {
+		c.activitySec = 1
+	}
+	c.hardReadLimit = max(o.MaxMessageBytes*hardReadFactor, minHardReadLimit)
+	return c, nil
+}

@@ -1,0 +1,262 @@
+package realtime
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/recordsync/recordsync/versioncache"
+)
+
+// Event is the one thing every ingress (the proxy's saves, later the Pusher
+// HTTP API and Redis) hands to the hub.
+type Event struct {
+	// Tenant scopes the event: only sockets of this tenant receive it.
+	Tenant string
+	// Channel is the full Pusher channel name, e.g. "private-record.flow.1".
+	Channel string
+	// Name is the event name, e.g. "record.updated".
+	Name string
+	// Data is the JSON text of the payload. It reaches pusher-js as a JSON
+	// string (double encoded) in the frame's "data"; empty means "{}".
+	Data []byte
+	// ExceptSocket is the socket id that gets no copy (Laravel's toOthers);
+	// "" for none.
+	ExceptSocket string
+	// Version is the record version the event announces, if any.
+	Version string
+}
+
+// RecordSaved is what the proxy learned from a successful write.
+type RecordSaved struct {
+	Tenant        string
+	Type          string
+	ID            string
+	Version       string
+	UpdatedByID   string // raw JSON (a number or a quoted string), or ""
+	UpdatedByName string
+	TabID         string
+	SocketID      string
+	// TenantSet is true when the site has tenancy: tenant_id is then the
+	// tenant string, otherwise null.
+	TenantSet bool
+	// Lists are the list channels that also get an event.
+	Lists []ListTarget
+}
+
+// ListTarget is one list rule: also publish Event on "private-"+Channel, with
+// the record id under IDKey.
+type ListTarget struct {
+	Channel string // e.g. "project.5"
+	Event   string // e.g. "task.updated"
+	IDKey   string // e.g. "task_id"
+}
+
+// RecordEvent is the event name of record channels.
+const RecordEvent = "record.updated"
+
+// recordChannelPrefix starts every record channel: private-record.{type}.{id}.
+const recordChannelPrefix = "private-record."
+
+// Bounds of the payload's free-text fields, so that a payload stays under
+// maxRecordPayload bytes whatever it carries.
+const (
+	maxRecordPayload = 1000
+	maxNameBytes     = 120
+	maxTabBytes      = 100
+	maxByIDBytes     = 64
+	maxVersionBytes  = 64
+	maxTenantBytes   = 100
+)
+
+// RecordSaved publishes what the proxy learned: record.updated on
+// private-record.{type}.{id}, and for each list target its event on
+// "private-"+Channel with the record id also under IDKey. The socket that
+// made the write (SocketID) gets no copy. It never blocks.
+func (h *Hub) RecordSaved(s RecordSaved) {
+	p := recordPayload{
+		tenant:    s.Tenant,
+		tenantSet: s.TenantSet,
+		typ:       s.Type,
+		id:        s.ID,
+		version:   s.Version,
+		byID:      s.UpdatedByID,
+		byName:    s.UpdatedByName,
+		tab:       s.TabID,
+	}
+	h.Publish(Event{
+		Tenant:       s.Tenant,
+		Channel:      recordChannelPrefix + s.Type + "." + s.ID,
+		Name:         RecordEvent,
+		Data:         p.build(""),
+		ExceptSocket: s.SocketID,
+		Version:      s.Version,
+	})
+	for _, l := range s.Lists {
+		h.Publish(Event{
+			Tenant:       s.Tenant,
+			Channel:      "private-" + l.Channel,
+			Name:         l.Event,
+			Data:         p.build(l.IDKey),
+			ExceptSocket: s.SocketID,
+			Version:      s.Version,
+		})
+	}
+}
+
+// catchUp answers the "since" extension: when the version cache holds a
+// version of the record newer than (or, unordered, different from) since,
+// c gets a record.updated for it right away.
+func (h *Hub) catchUp(c *conn, cfg *config, channel, since string) {
+	if cfg.Versions == nil {
+		return
+	}
+	typ, id, ok := parseRecordChannel(channel)
+	if !ok {
+		return
+	}
+	e, ok := cfg.Versions.Get(versioncache.Key{Tenant: c.tenant, Type: typ, ID: id})
+	if !ok {
+		return
+	}
+	switch versioncache.Compare(e.Version, versioncache.Normalize(since)) {
+	case versioncache.Newer, versioncache.Different:
+	default:
+		return
+	}
+	p := recordPayload{
+		tenant: c.tenant,
+		// A socket does not know whether its site has tenancy: a non-empty
+		// tenant is one.
+		tenantSet: c.tenant != "",
+		typ:       typ,
+		id:        id,
+		version:   e.Version,
+		byID:      e.UpdatedByID,
+		byName:    e.UpdatedByName,
+	}
+	c.enqueue(eventFrame(RecordEvent, channel, p.build("")))
+}
+
+// parseRecordChannel splits private-record.{type}.{id} at the last dot: a
+// type may contain dots, an id may not.
+func parseRecordChannel(channel string) (typ, id string, ok bool) {
+	rest, ok := strings.CutPrefix(channel, recordChannelPrefix)
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(rest, '.')
+	if i <= 0 || i == len(rest)-1 {
+		return "", "", false
+	}
+	return rest[:i], rest[i+1:], true
+}
+
+// recordPayload is the data of record.updated and of list events.
+type recordPayload struct {
+	tenant    string
+	tenantSet bool
+	typ, id   string
+	version   string
+	byID      string
+	byName    string
+	tab       string
+}
+
+// build renders
+// {"tenant_id","record_type","record_id","updated_at_iso","updated_by_id","updated_by_name","tab_id"[,idKey]}
+// under maxRecordPayload bytes: long free-text fields are truncated, and if
+// the result is still too long (escaping) they are left out (null).
+func (p recordPayload) build(idKey string) []byte {
+	b := p.render(idKey, true)
+	if len(b) > maxRecordPayload {
+		b = p.render(idKey, false)
+	}
+	return b
+}
+
+func (p recordPayload) render(idKey string, withText bool) []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"tenant_id":`...)
+	if p.tenantSet {
+		b = appendJSONString(b, truncateUTF8(p.tenant, maxTenantBytes))
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"record_type":`...)
+	b = appendJSONString(b, p.typ)
+	b = append(b, `,"record_id":`...)
+	b = appendRecordID(b, p.id)
+	b = append(b, `,"updated_at_iso":`...)
+	b = appendOptString(b, truncateUTF8(p.version, maxVersionBytes))
+	b = append(b, `,"updated_by_id":`...)
+	b = appendRawID(b, p.byID)
+	b = append(b, `,"updated_by_name":`...)
+	if withText {
+		b = appendOptString(b, truncateUTF8(p.byName, maxNameBytes))
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"tab_id":`...)
+	if withText {
+		b = appendOptString(b, truncateUTF8(p.tab, maxTabBytes))
+	} else {
+		b = append(b, "null"...)
+	}
+	if idKey != "" {
+		b = append(b, ',')
+		b = appendJSONString(b, idKey)
+		b = append(b, ':')
+		b = appendRecordID(b, p.id)
+	}
+	return append(b, '}')
+}
+
+func appendOptString(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendJSONString(b, s)
+}
+
+// maxSafeInteger is JavaScript's Number.MAX_SAFE_INTEGER (2^53-1).
+const maxSafeInteger = 1<<53 - 1
+
+// appendRecordID renders an id as a JSON number when it is a canonical
+// decimal (no sign, no leading zero) that JavaScript holds exactly; any
+// other id ("007", a UUID, a huge number) stays a string.
+func appendRecordID(b []byte, id string) []byte {
+	if isCanonicalUint(id) {
+		if n, err := strconv.ParseUint(id, 10, 64); err == nil && n <= maxSafeInteger {
+			return append(b, id...)
+		}
+	}
+	return appendJSONString(b, id)
+}
+
+func isCanonicalUint(s string) bool {
+	if s == "" || len(s) > 16 || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendRawID writes the raw JSON of updated_by_id when it is a short JSON
+// number or string, null when empty, and anything else as a string.
+func appendRawID(b []byte, raw string) []byte {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || raw == "null" {
+		return append(b, "null"...)
+	}
+	if len(raw) <= maxByIDBytes && json.Valid([]byte(raw)) && (raw[0] == '"' || raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
+		return append(b, raw...)
+	}
+	return appendJSONString(b, truncateUTF8(raw, maxByIDBytes))
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
