@@ -1,0 +1,64 @@
+<?php
+
+namespace App\Events;
+
+use App\Tenancy;
+use Illuminate\Broadcasting\InteractsWithSockets;
+use Illuminate\Broadcasting\PrivateChannel;
+use Illuminate\Contracts\Broadcasting\ShouldBroadcastNow;
+use Illuminate\Database\Eloquent\Model;
+
+/**
+ * RecordUpdated is the seed's record.updated event on
+ * private-record.{type}.{id}, with the payload
+ * {tenant_id, record_type, record_id, updated_at_iso, updated_by_id,
+ * updated_by_name, tab_id} (under 1 KB). Laravel adds "socket" (the
+ * X-Socket-ID of the saving request when sent with toOthers()).
+ */
+class RecordUpdated implements ShouldBroadcastNow
+{
+    use InteractsWithSockets;
+
+    /** @var array */
+    public $payload;
+
+    public function __construct(array $payload)
+    {
+        $this->payload = $payload;
+    }
+
+    /**
+     * The payload for a saved record of the given type; tab_id is the saving
+     * request's X-Tab-ID (null from artisan and other non-HTTP saves).
+     */
+    public static function payloadFor(Model $record, string $type): array
+    {
+        $request = app()->bound('request') && ! app()->runningInConsole() ? request() : null;
+        $tab = $request ? $request->header('X-Tab-ID') : null;
+
+        return [
+            'tenant_id' => Tenancy::current(),
+            'record_type' => $type,
+            'record_id' => (int) $record->getKey(),
+            'updated_at_iso' => $record->version(),
+            'updated_by_id' => $record->updated_by !== null ? (int) $record->updated_by : null,
+            'updated_by_name' => optional($record->updater)->name,
+            'tab_id' => $tab !== null && $tab !== '' ? substr($tab, 0, 64) : null,
+        ];
+    }
+
+    public function broadcastOn()
+    {
+        return new PrivateChannel("record.{$this->payload['record_type']}.{$this->payload['record_id']}");
+    }
+
+    public function broadcastAs()
+    {
+        return 'record.updated';
+    }
+
+    public function broadcastWith()
+    {
+        return $this->payload;
+    }
+}

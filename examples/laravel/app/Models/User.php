@@ -1,0 +1,21 @@
+<?php
+
+namespace App\Models;
+
+use Illuminate\Foundation\Auth\User as Authenticatable;
+
+/**
+ * User: a person who logs in. role "editor" sees every record of its tenant;
+ * role "guest" does not see restricted records (see App\Access).
+ */
+class User extends Authenticatable
+{
+    protected $fillable = ['name', 'email', 'password', 'role'];
+
+    protected $hidden = ['password', 'remember_token'];
+
+    public function toPublicArray(): array
+    {
+        return ['id' => $this->id, 'name' => $this->name, 'email' => $this->email, 'role' => $this->role];
+    }
+}

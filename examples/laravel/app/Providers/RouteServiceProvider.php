@@ -1,0 +1,26 @@
+<?php
+
+namespace App\Providers;
+
+use Illuminate\Foundation\Support\Providers\RouteServiceProvider as ServiceProvider;
+use Illuminate\Support\Facades\Route;
+
+/**
+ * routes/web.php: pages and login (web group). routes/api.php: the record
+ * API under /api/v1, on the same session (web group + auth), as the seed's
+ * app serves it to its own pages.
+ */
+class RouteServiceProvider extends ServiceProvider
+{
+    public function boot(): void
+    {
+        $this->routes(function () {
+            Route::middleware('web')
+                ->group(base_path('routes/web.php'));
+
+            Route::prefix('api/v1')
+                ->middleware(['web', 'auth'])
+                ->group(base_path('routes/api.php'));
+        });
+    }
+}

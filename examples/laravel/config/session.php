@@ -1,0 +1,25 @@
+<?php
+
+use App\Tenancy;
+
+return [
+    // file: one folder per tenant under {APP_STORAGE}/framework/sessions, so a
+    // session of tenant a never authenticates anyone in tenant b.
+    // database: the tenant's own sessions table.
+    'driver' => env('SESSION_DRIVER', 'file'),
+    'lifetime' => (int) env('SESSION_LIFETIME', 120),
+    'expire_on_close' => false,
+    'encrypt' => false,
+    'files' => storage_path('framework/sessions/'.(Tenancy::current() ?: 'default')),
+    'connection' => null,
+    'table' => 'sessions',
+    'store' => null,
+    'lottery' => [2, 100],
+    // recordsync's laravel_app_key option reads this cookie (issue 2, §6).
+    'cookie' => env('SESSION_COOKIE', 'laravel_session'),
+    'path' => '/',
+    'domain' => env('SESSION_DOMAIN'),
+    'secure' => (bool) env('SESSION_SECURE_COOKIE', false),
+    'http_only' => true,
+    'same_site' => 'lax',
+];

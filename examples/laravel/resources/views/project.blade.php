@@ -1,0 +1,81 @@
+@extends('layout')
+@section('title', $project->name)
+@section('content')
+<h1>{{ $project->name }}</h1>
+<p class="meta">Click a title to edit it inline; Enter saves, Escape cancels.</p>
+<table id="tasks" data-recordsync-channel="project.{{ $project->id }}" data-recordsync-event="task.updated">
+  <thead><tr><th>#</th><th>Title</th><th>Status</th><th>Updated</th><th>By</th></tr></thead>
+  <tbody></tbody>
+</table>
+<p id="save-status" class="status" role="status"></p>
+@endsection
+@section('scripts')
+<script>
+(function () {
+  const project = {{ $project->id }};
+  const tbody = document.querySelector('#tasks tbody');
+  const status = document.getElementById('save-status');
+  let tasks = @json($tasks);
+  let editing = null; // the task id whose row is being edited
+
+  function render() {
+    tbody.innerHTML = '';
+    for (const t of tasks) {
+      const tr = document.createElement('tr');
+      tr.dataset.taskId = t.id;
+      const cells = [t.id, t.title, t.status, t.updated_at, t.updated_by_name || ''];
+      cells.forEach((v, i) => { const td = document.createElement('td'); td.textContent = v; tr.appendChild(td); });
+      const title = tr.children[1];
+      title.tabIndex = 0;
+      title.addEventListener('click', () => edit(t, title));
+      title.addEventListener('keydown', (e) => { if (e.key === 'Enter') edit(t, title); });
+      const sel = document.createElement('select');
+      for (const s of ['todo', 'doing', 'done']) { const o = new Option(s, s, false, s === t.status); sel.add(o); }
+      sel.addEventListener('change', () => save(t, { status: sel.value }));
+      tr.children[2].textContent = ''; tr.children[2].appendChild(sel);
+      tbody.appendChild(tr);
+    }
+  }
+
+  function edit(t, td) {
+    if (editing !== null) return;
+    editing = t.id;
+    const input = document.createElement('input');
+    input.type = 'text'; input.value = t.title;
+    td.textContent = ''; td.appendChild(input); input.focus();
+    input.addEventListener('keydown', async (e) => {
+      if (e.key === 'Enter') { editing = null; await save(t, { title: input.value }); }
+      if (e.key === 'Escape') { editing = null; render(); }
+    });
+  }
+
+  async function save(t, changes) {
+    const res = await fetch(`/api/v1/projects/${project}/tasks/${t.id}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify(Object.assign({ client_version: t.updated_at }, changes)),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.ok) { Object.assign(t, body.data); status.className = 'status ok'; status.textContent = 'Saved task ' + t.id + '.'; }
+    else { status.className = 'status error'; status.textContent = body.message || ('Save failed: HTTP ' + res.status); }
+    render();
+  }
+
+  async function refresh() {
+    const res = await fetch(`/api/v1/projects/${project}/tasks`, { headers: { Accept: 'application/json' } });
+    if (res.ok) { tasks = (await res.json()).data; if (editing === null) render(); }
+  }
+
+  render();
+  window.projectTable = { refresh, isEditing: () => editing !== null };
+
+  // The browser kit (issue 5) takes over from here when the proxy serves it.
+  if (window.RecordSync && window.RecordSync.watchList) {
+    window.RecordSync.watchList({
+      channel: 'project.' + project, event: 'task.updated',
+      isEditing: () => editing !== null, refresh,
+    });
+  }
+})();
+</script>
+@endsection
