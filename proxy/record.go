@@ -36,7 +36,8 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 	cred := h.credentialID(r, info)
 
 	var held *heldTurn
-	defer held.release() // also on panic (http.ErrAbortHandler)
+	// Released on every return, and on panic (reverse_proxy's http.ErrAbortHandler).
+	defer func() { held.release() }()
 	if write {
 		if loaded := h.loadedVersion(r); loaded != "" {
 			t, err := h.turns.acquire(r.Context(), key, h.opts.WriteWait, h.obs.WritersWaiting)
