@@ -6,26 +6,25 @@
  * The tenant is implicit: the request's host picks the tenant database, so a
  * user and a record here are always of the same tenant. Laravel strips the
  * private-/presence- prefix before matching, so one callback serves both:
- *   private-record.{type}.{id}   → true for a permitted user (redis driver: `true`)
- *   presence-record.{type}.{id}  → the member's info, {"id":..,"name":..}
+ *   private-record.{type}.{id}   → true (the redis broadcaster answers `true`)
+ *   presence-record.{type}.{id}  → the member's info {"id":..,"name":..}
+ *                                  (answered as {"channel_data":{"user_id":..,"user_info":{..}}})
  * A user without permission (Carol on flow 2 / project 2) gets 403.
  */
 
 use App\Access;
 use Illuminate\Support\Facades\Broadcast;
 
-Broadcast::channel('record.{type}.{id}', function ($user, $type, $id) {
-    if (! Access::canSeeRecord($user, $type, $id)) {
-        return false;
-    }
+$member = function ($user) {
+    $presence = strncmp((string) request()->input('channel_name'), 'presence-', 9) === 0;
 
-    return ['id' => $user->id, 'name' => $user->name];
+    return $presence ? ['id' => $user->id, 'name' => $user->name] : true;
+};
+
+Broadcast::channel('record.{type}.{id}', function ($user, $type, $id) use ($member) {
+    return Access::canSeeRecord($user, $type, $id) ? $member($user) : false;
 });
 
-Broadcast::channel('project.{id}', function ($user, $id) {
-    if (! Access::canSeeProject($user, $id)) {
-        return false;
-    }
-
-    return ['id' => $user->id, 'name' => $user->name];
+Broadcast::channel('project.{id}', function ($user, $id) use ($member) {
+    return Access::canSeeProject($user, $id) ? $member($user) : false;
 });

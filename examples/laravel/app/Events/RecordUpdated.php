@@ -42,7 +42,7 @@ class RecordUpdated implements ShouldBroadcastNow
             'record_id' => (int) $record->getKey(),
             'updated_at_iso' => $record->version(),
             'updated_by_id' => $record->updated_by !== null ? (int) $record->updated_by : null,
-            'updated_by_name' => optional($record->updater)->name,
+            'updated_by_name' => $record->updaterName(),
             'tab_id' => $tab !== null && $tab !== '' ? substr($tab, 0, 64) : null,
         ];
     }

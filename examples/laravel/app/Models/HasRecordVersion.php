@@ -53,13 +53,30 @@ trait HasRecordVersion
         }
     }
 
+    /**
+     * The name of who saved the record last. The updater relation is
+     * reloaded when updated_by changed since it was loaded (a model
+     * observer runs inside save(), before anyone could refresh it).
+     */
+    public function updaterName(): ?string
+    {
+        if ($this->updated_by === null) {
+            return null;
+        }
+        if (! $this->relationLoaded('updater') || optional($this->updater)->getKey() != $this->updated_by) {
+            $this->load('updater');
+        }
+
+        return optional($this->updater)->name;
+    }
+
     /** The fields every record answer carries: version and who saved it. */
     public function versionFields(): array
     {
         return [
             'updated_at' => $this->version(),
             'updated_by' => $this->updated_by !== null ? (int) $this->updated_by : null,
-            'updated_by_name' => optional($this->updater)->name,
+            'updated_by_name' => $this->updaterName(),
         ];
     }
 

@@ -30,7 +30,6 @@ final class Broadcasts
         if (self::isImport()) {
             return;
         }
-        $record->loadMissing('updater');
         $events = [];
         if ($record instanceof Flow) {
             $events[] = new RecordUpdated(RecordUpdated::payloadFor($record, Flow::TYPE));

@@ -38,7 +38,6 @@ class TouchFlowCommand extends Command
         $flow->updated_by = $user->id;
         $flow->updated_at = $flow->freshTimestamp();
         $flow->save();
-        $flow->unsetRelation('updater');
         if (! Broadcasts::fromObserver()) {
             Broadcasts::saved($flow);
         }

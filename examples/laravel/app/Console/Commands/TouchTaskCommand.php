@@ -42,7 +42,6 @@ class TouchTaskCommand extends Command
         $task->updated_by = $user->id;
         $task->updated_at = $task->freshTimestamp();
         $task->save();
-        $task->unsetRelation('updater');
         if (! Broadcasts::fromObserver()) {
             Broadcasts::saved($task);
         }

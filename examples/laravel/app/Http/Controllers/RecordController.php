@@ -83,7 +83,6 @@ abstract class RecordController extends Controller
         $record->updated_by = $request->user()->id;
         $record->updated_at = $record->freshTimestamp();
         $record->save();
-        $record->unsetRelation('updater');
 
         $response = $this->ok($present($record));
         if ($request->headers->has('X-Import')) {
@@ -98,7 +97,7 @@ abstract class RecordController extends Controller
         return $this->fail(self::CONFLICT_MESSAGE, 409, [
             'updated_at' => $record->version(),
             'updated_by_id' => $record->updated_by !== null ? (int) $record->updated_by : null,
-            'updated_by_name' => optional($record->updater)->name,
+            'updated_by_name' => $record->updaterName(),
         ]);
     }
 }

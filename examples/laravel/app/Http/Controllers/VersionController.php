@@ -25,7 +25,7 @@ class VersionController extends RecordController
 
         return $this->ok([
             'updated_at' => $record->version(),
-            'updated_by_name' => optional($record->updater)->name,
+            'updated_by_name' => $record->updaterName(),
         ]);
     }
 }
