@@ -198,6 +198,9 @@ func TestLaravelAppDirect(t *testing.T) {
 		}
 	}
 	wantStatus(t, "Carol's editor page for flow 2", carol.Do("GET", "/flows/2", nil, "Accept", "text/html"), 403)
+	if r := carol.Do("GET", "/api/v1/flows", nil); r.Status != 200 || gjson.GetBytes(r.Body, "data.#.id").Raw != "[1,3]" {
+		t.Fatalf("Carol's flow list: %d %s, want flows 1 and 3", r.Status, gjson.GetBytes(r.Body, "data.#.id").Raw)
+	}
 
 	// Pages render.
 	for _, p := range []string{"/", "/flows/1", "/projects/1"} {
