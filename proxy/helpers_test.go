@@ -46,6 +46,7 @@ func newTestHandler(tb testing.TB, edit func(*Options)) (*Handler, *countingObse
 		UpdatedByIDField:   "data.updated_by",
 		UpdatedByNameField: "data.updated_by_name",
 		ImportHeader:       "X-Import",
+		AuthEntries:        1000,
 		Store:              newStore(tb),
 		Observer:           obs,
 	}

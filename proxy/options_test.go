@@ -66,7 +66,7 @@ func TestNewValidation(t *testing.T) {
 }
 
 func TestNewDefaults(t *testing.T) {
-	h, _ := newTestHandler(t, func(o *Options) { o.ImportHeader = "x-import" })
+	h, _ := newTestHandler(t, func(o *Options) { o.ImportHeader = "x-import"; o.AuthEntries = 0 })
 	o := h.opts
 	if o.VersionField != DefaultVersionField || o.ClientVersionField != DefaultClientVersionField ||
 		o.VersionEndpoint != DefaultVersionEndpoint || o.ConflictStatus != DefaultConflictStatus ||

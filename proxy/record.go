@@ -69,6 +69,9 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 	r.Header.Del("Accept-Encoding")
 	rec := newRecorder(w, h.opts.MaxBodyBytes, learnableStatus)
 	err := next(rec, r)
+	if !rec.wroteHeader {
+		delete(w.Header(), HeaderBroadcast) // never reaches the client
+	}
 	h.auth.learn(key, cred, rec.status)
 	if err != nil || !rec.buffered() {
 		held.release()

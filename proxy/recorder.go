@@ -17,7 +17,7 @@ const HeaderBroadcast = "X-Recordsync-Broadcast"
 // its status and headers say it is JSON worth inspecting (JSON content type,
 // not compressed, Content-Length absent or within the cap) and gives up
 // buffering — flushing what it holds and streaming the rest — as soon as the
-// body grows past the cap or the handler flushes.
+// body grows past the cap.
 //
 // Caddy's caddyhttp.ResponseRecorder decides once, from the headers, and then
 // buffers the whole body: a chunked JSON response without Content-Length
@@ -36,7 +36,6 @@ type recorder struct {
 	status        int
 	wroteHeader   bool
 	buffering     bool // headers and body held back
-	gaveUp        bool // was buffering, then streamed (over the cap or flushed)
 	skipBroadcast bool // the app answered X-Recordsync-Broadcast: skip
 	buf           *bytes.Buffer
 }
@@ -99,24 +98,31 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	return rec.buf.Write(p)
 }
 
-// Flush gives up buffering (a flushing handler streams) and flushes.
-func (rec *recorder) Flush() {
+// Flush passes a flush on once the recorder streams; while it buffers, a
+// flush is held like the bytes (as Caddy's own recorder does). Caddy's
+// reverse_proxy flushes after every write of a response without
+// Content-Length — which is what php_fastcgi and chunked upstreams answer —
+// so giving up buffering on a flush would leave almost nothing to learn. The
+// buffer is bounded by the cap either way; responses that must stream
+// (text/event-stream, upgrades, RFC 10036 "Incremental: ?1") are never
+// buffered in the first place.
+func (rec *recorder) Flush() { _ = rec.FlushError() }
+
+// FlushError is Flush for http.ResponseController, with the writer's error.
+func (rec *recorder) FlushError() error {
 	if !rec.wroteHeader {
 		rec.WriteHeader(http.StatusOK)
 	}
 	if rec.buffering {
-		if rec.stream() != nil {
-			return
-		}
+		return nil
 	}
-	_ = http.NewResponseController(rec.w).Flush()
+	return http.NewResponseController(rec.w).Flush()
 }
 
 // stream stops buffering: it writes the held headers and bytes and lets the
 // rest through.
 func (rec *recorder) stream() error {
 	rec.buffering = false
-	rec.gaveUp = true
 	rec.w.WriteHeader(rec.status)
 	_, err := rec.w.Write(rec.buf.Bytes())
 	rec.release()
@@ -156,14 +162,19 @@ func (rec *recorder) release() {
 }
 
 // shouldBuffer decides from the status and headers whether a response can be
-// inspected: JSON (application/json or +json), not compressed, and not
-// announced as larger than max. Upgrades and event streams never are.
+// inspected: JSON (application/json or +json), not compressed, not
+// incremental, and not announced as larger than max. Upgrades and event
+// streams never are.
 func shouldBuffer(status int, h http.Header, max int64) bool {
 	if status == http.StatusSwitchingProtocols || status == http.StatusNoContent ||
 		status == http.StatusNotModified || status == http.StatusPartialContent {
 		return false
 	}
 	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return false
+	}
+	if v := h.Get("Incremental"); v != "" && v != "?0" {
+		// RFC 10036: the app asked for the response to be forwarded as it comes.
 		return false
 	}
 	if !isJSON(h.Get("Content-Type")) {
