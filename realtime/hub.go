@@ -244,12 +244,17 @@ func (h *Hub) register(c *conn, cfg *config) int {
 	return 0
 }
 
-// unregister removes c and all its subscriptions. Called once, by c's reader.
-func (h *Hub) unregister(c *conn) {
+// unsubscribeAll removes all of c's subscriptions.
+func (h *Hub) unsubscribeAll(c *conn) {
 	for name := range c.channels {
 		h.removeSub(c, chanKey{c.tenant, name})
 	}
 	c.channels = nil
+}
+
+// unregister removes c and all its subscriptions. Called once, by c's reader.
+func (h *Hub) unregister(c *conn) {
+	h.unsubscribeAll(c)
 	h.connsMu.Lock()
 	delete(h.conns, c.id)
 	if n := h.perTenant[c.tenant] - 1; n > 0 {

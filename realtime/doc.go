@@ -1,0 +1,105 @@
+// Package realtime hosts recordsync's websocket subscribers and speaks the
+// Pusher Channels protocol v7 to them, so that pusher-js 8 and laravel-echo 2
+// (broadcaster "reverb", wsPath "/ws") connect unchanged (issue 3;
+// shared/design/pusher-protocol.md).
+//
+// A Hub owns the sockets and their subscriptions. Every ingress hands it one
+// type, Event; RecordSaved turns what the proxy learned from a write into
+// record.updated (and list) events. The package does not import Caddy: the
+// caddymodule package builds a Hub from its config, keeps it across reloads
+// (Update) and calls ServeWebSocket for upgrade requests.
+//
+// # Tenancy
+//
+// A socket belongs to the tenant of its upgrade request. Channels are keyed by
+// (tenant, channel name), so a socket only ever receives events published for
+// its own tenant, whatever name it subscribes to; "since" reads the version
+// cache under the socket's tenant too.
+//
+// # Delivery
+//
+// Subscriptions sit in 64 shards (RWMutex each) by hash of tenant and
+// channel. Publish copies a channel's subscribers under the read lock, encodes
+// the frame once outside it, and queues the same bytes for every subscriber
+// without blocking. Each socket has a bounded queue and exactly two
+// goroutines: a reader (handles the client's messages, owns its subscription
+// set) and a writer (the only writer of frames; its timer also pings idle
+// sockets). A queue that overflows closes its socket with 4100; the other
+// subscribers are not delayed. A write stuck for WriteTimeout closes the socket
+// from a per-socket timer (time.AfterFunc, reset per frame): writes use
+// context.Background(), which costs coder/websocket no allocation, where a
+// cancellable context per write would cost four. The queue is a slice that
+// grows on demand rather than a buffered channel, so an idle socket holds no
+// queue memory. ServeWebSocket returns as soon as the socket is handed to its
+// goroutines, so Caddy's deep handler stack is not kept per socket.
+//
+// # Protocol
+//
+// Handshake: pusher:connection_established with socket_id "N.N" (two random
+// uint32s, unique among open sockets) and activity_timeout in whole seconds.
+// pusher:subscribe for public and private- channels (auth =
+// key:hex(hmac_sha256(secret, socket_id:channel)), compared in constant
+// time), pusher:unsubscribe (no reply), pusher:ping → pusher:pong, pusher:pong.
+// Server frames carry "data" as a JSON string (double encoded), as Reverb does.
+//
+// Extension "since": a pusher:subscribe to private-record.{type}.{id} may
+// carry "since":"<version>" (a string, or a number for lock_version columns).
+// When Options.Versions holds a version of that record newer than since (or
+// different, for versions without an order), the socket gets a record.updated
+// for it right after subscription_succeeded (tab_id null; tenant_id the
+// socket's tenant, null when empty). The channel splits at its last dot: the
+// type may contain dots, the id may not.
+//
+// # Codes
+//
+// Before the upgrade (HTTP): an Origin not allowed → 403; not a websocket
+// upgrade, or HTTP/2 / HTTP/3 → 426; hub closed → ServeWebSocket returns
+// ErrClosed and writes nothing.
+//
+// After the upgrade, pusher:error {"code","message"} and then a close frame
+// with the same code:
+//   - 4001 "Application does not exist": unknown app key in the path or in
+//     ?app_key=.
+//   - 4004 "Over connection quota": the tenant has MaxConnsPerTenant sockets.
+//   - 4005 "Path not found": a path under WSPath that is not /app/{key}.
+//   - 4007 "Unsupported protocol version": ?protocol= below 5.
+//
+// Close codes of a running socket: 4100 over capacity (slow consumer), 4200
+// server shutting down (Close), 4201 pong not received, 1009 a message beyond
+// the hard read limit (16 × MaxMessageBytes, at least 64 KiB), 1001 a write
+// failed or timed out (usually not seen by the peer).
+//
+// pusher:error without a close, the socket stays up:
+//   - 4200 for any bad inbound message: malformed JSON, a missing event, bad
+//     subscribe data, an unknown pusher: (or any non-client) event, a binary
+//     message, a message over MaxMessageBytes (read to its end and dropped).
+//     4200 is Reverb's code for "Invalid message format"; a 40xx code would
+//     tell pusher-js never to reconnect, wrong for a recoverable error.
+//   - 4301 "client events are not enabled" for client-* events.
+//
+// pusher:subscription_error {"type","error","status"} on the channel (what
+// Echo's .error() receives), the socket stays up:
+//   - AuthError 401: missing or bad signature on a private- channel.
+//   - InvalidChannel 400: a name outside ^[-a-zA-Z0-9_=@,.;]{1,200}$.
+//   - LimitReached 429: over MaxChannelsPerConn.
+//   - UnsupportedChannel 501: presence- ("presence channels are not supported
+//     yet") and private-encrypted- channels.
+//
+// # Reloads
+//
+// Update swaps an immutable config snapshot (atomic pointer): new credentials,
+// origins and limits apply to new sockets and new subscriptions; open sockets
+// keep their queue size, timeouts and announced activity_timeout.
+//
+// # Caveats
+//
+//   - Subscribing twice is acknowledged twice and counted once.
+//   - A socket stopped for overflow does not receive what is already queued:
+//     the close frame follows the frame being written.
+//   - A peer that never answers the close handshake holds its writer for up to
+//     10 s (coder/websocket's close timeouts); Close waits at most
+//     DefaultCloseWait.
+//   - Presence channels, client events, the HTTP publish API and Redis ingress
+//     come with later issues: the kind switch in conn.subscribe and the client-
+//     branch in conn.handle are where they plug in.
+package realtime
