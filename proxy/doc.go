@@ -38,6 +38,9 @@
 // Caveats: the guard serialises writers of one Handler only (one Caddy
 // process, one configuration generation); across processes, and across a
 // reload's overlap, the application's own check stays the authority.
-// Responses that are compressed, not JSON, larger than MaxBodyBytes, or
-// streamed (flushed) are passed through and not learned from.
+// Responses that are compressed, not JSON, larger than MaxBodyBytes, event
+// streams, upgrades or marked "Incremental: ?1" are passed through and not
+// learned from. While a response is being buffered, flushes are held (Caddy's
+// reverse_proxy flushes every write of a response without Content-Length);
+// the buffer never exceeds MaxBodyBytes.
 package proxy

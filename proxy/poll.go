@@ -52,13 +52,14 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 	if !rec.buffered() {
 		return err
 	}
-	if err == nil {
-		h.learn(key, rec, SourcePoll)
+	if err != nil {
+		// A whole answer, then a failure: sent as it was, not learned.
+		_ = rec.writeBuffered()
+		return err
 	}
-	if werr := rec.writeBuffered(); err == nil {
-		err = werr
-	}
-	return err
+	h.learn(key, rec, SourcePoll)
+	h.sendBuffered(rec)
+	return nil
 }
 
 func isSuccess(status int) bool { return status >= 200 && status < 300 }

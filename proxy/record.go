@@ -95,13 +95,24 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 	}
 	entry, learned := h.learn(key, rec, source)
 	held.release()
-	werr := rec.writeBuffered()
+	h.sendBuffered(rec)
 
 	if write && learned && rec.status >= 200 && rec.status < 300 && !rec.skipBroadcast && h.opts.Publisher != nil &&
 		(h.opts.ImportHeader == "" || len(r.Header.Values(h.opts.ImportHeader)) == 0) {
 		h.publish(r, rt, key, entry)
 	}
-	return werr
+	return nil
+}
+
+// sendBuffered writes the held response to the client. A failed write means
+// the client went away: there is nobody to answer and nothing for Caddy's
+// error handling to do (the headers are out), so it is only logged.
+func (h *Handler) sendBuffered(rec *recorder) {
+	if err := rec.writeBuffered(); err != nil {
+		if ce := h.log.Check(zap.DebugLevel, "writing the response failed"); ce != nil {
+			ce.Write(zap.Error(err))
+		}
+	}
 }
 
 // noteUpstreamConflict counts an app's own conflict answer that was not buffered.
