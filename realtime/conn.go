@@ -348,8 +348,11 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 			c.channels = make(map[string]struct{}, 2)
 		}
 		c.channels[name] = struct{}{}
-		c.enqueue(subscriptionSucceededFrame(name))
+		// Subscribe before acknowledging: a client that acts on the ack
+		// (e.g. saves, then expects the broadcast) must not race it. An event
+		// may then precede the ack; pusher-js delivers it all the same.
 		c.hub.addSub(c, chanKey{c.tenant, name})
+		c.enqueue(subscriptionSucceededFrame(name))
 	} else {
 		// Idempotent: acknowledge again, subscribe once.
 		c.enqueue(subscriptionSucceededFrame(name))
