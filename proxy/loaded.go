@@ -30,7 +30,14 @@ func ifMatchVersion(values []string) string {
 	if tag == "*" {
 		return ""
 	}
-	return versioncache.Normalize(tag)
+	return bare(tag)
+}
+
+// bare is versioncache.Normalize, also trimming space inside the quotes:
+// an entity-tag holds no space (RFC 9110 §8.8.3), and a version read from
+// JSON with stray spaces is the same version.
+func bare(s string) string {
+	return strings.TrimSpace(versioncache.Normalize(s))
 }
 
 // firstETag returns the first member of an entity-tag list: `W/"a", "b"` →
@@ -94,7 +101,7 @@ type restoredBody struct {
 func versionString(res gjson.Result) string {
 	switch res.Type {
 	case gjson.String:
-		return versioncache.Normalize(res.String())
+		return bare(res.String())
 	case gjson.Number:
 		return strings.TrimSpace(res.Raw)
 	}

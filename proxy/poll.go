@@ -106,7 +106,7 @@ func noneMatch(values []string, version string) bool {
 			if tag == "" {
 				break
 			}
-			if tag == "*" || versioncache.Normalize(tag) == version {
+			if tag == "*" || bare(tag) == version {
 				return true
 			}
 			i := strings.Index(v, tag)
