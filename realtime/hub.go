@@ -77,8 +77,9 @@ func NewHub(opts Options) (*Hub, error) {
 }
 
 // Update applies new options (after a reload): credentials, origins, limits
-// and logger apply to new connections and new subscriptions; existing
-// sockets stay connected and keep their queue size, timeouts and the
+// and logger apply to new connections and new subscriptions, and
+// MaxMessageBytes to the next message of every socket; existing sockets stay
+// connected and keep their queue size, timeouts, hard read limit and the
 // activity_timeout they were told.
 func (h *Hub) Update(opts Options) error {
 	cfg, err := newConfig(opts)

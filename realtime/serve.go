@@ -146,7 +146,6 @@ func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request, tenant stri
 		return nil
 	}
 	if r.ProtoMajor != 1 {
-		w.Header().Set("Connection", "close")
 		http.Error(w, "websocket: only HTTP/1.1 upgrades are supported", http.StatusUpgradeRequired)
 		return nil
 	}
