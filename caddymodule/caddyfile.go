@@ -1,0 +1,244 @@
+package caddymodule
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("recordsync", parseCaddyfile)
+	// After encode: recordsync wraps handle, reverse_proxy and php_fastcgi
+	// and sees the application's uncompressed bytes, while encode still
+	// compresses what goes to the browser. Users need no `order` line.
+	httpcaddyfile.RegisterDirectiveOrder("recordsync", httpcaddyfile.After, "encode")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var m Handler
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return &m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	recordsync {
+//		name            <name>                  # shared state across blocks and reloads (default "default")
+//		tenant          <placeholder>           # e.g. {http.request.host}
+//		version_field   <gjson path>            # default data.updated_at
+//		updated_by_id   <gjson path>
+//		updated_by_name <gjson path>
+//		client_version  <gjson path>            # default client_version
+//		record <type> <pattern> {               # {id} required
+//			list <channel> <event> <id_key>     # e.g. list project.{project} task.updated task_id
+//		}
+//		version_endpoint <pattern>|off          # default /api/v1/records/{type}/{id}/version
+//		cache_size       <n>                    # default 100000
+//		cache_ttl        <duration>             # default 10m
+//		conflict_status  409|412                # default 409
+//		max_body_size    <size>                 # default 1MiB
+//		write_wait       <duration>             # default 10s
+//		credential       <placeholder>          # default Authorization header, else session cookie
+//		session_cookie   <name>                 # default laravel_session
+//		laravel_app_key  <key>                  # e.g. {env.APP_KEY}
+//		auth_ttl         <duration>             # default 60s
+//
+//		app_id     <id>
+//		app_key    <key>
+//		app_secret <secret>
+//		ws_path    <path>                       # default /ws
+//		allowed_origins <pattern...>            # default: same host only
+//		import_header   <header>
+//		activity_timeout            <duration>  # default 30s
+//		max_connections_per_tenant  <n>         # default 0, no limit
+//		max_channels_per_connection <n>         # default 100
+//		max_message_size            <size>      # default 10000 bytes
+//		send_queue                  <n>         # default 256 frames
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		key := d.Val()
+		if key != "record" && key != "allowed_origins" {
+			if seen[key] {
+				return d.Errf("duplicate subdirective %q", key)
+			}
+			seen[key] = true
+		}
+		var err error
+		switch key {
+		case "name":
+			err = oneString(d, &h.Name)
+		case "tenant":
+			err = oneString(d, &h.Tenant)
+		case "version_field":
+			err = oneString(d, &h.VersionField)
+		case "updated_by_id":
+			err = oneString(d, &h.UpdatedByID)
+		case "updated_by_name":
+			err = oneString(d, &h.UpdatedByName)
+		case "client_version":
+			err = oneString(d, &h.ClientVersion)
+		case "record":
+			err = h.parseRecord(d)
+		case "version_endpoint":
+			err = oneString(d, &h.VersionEndpoint)
+		case "cache_size":
+			err = oneInt64(d, &h.CacheSize)
+		case "cache_ttl":
+			err = oneDuration(d, &h.CacheTTL)
+		case "conflict_status":
+			var n int64
+			if err = oneInt64(d, &n); err == nil {
+				if n != 409 && n != 412 {
+					return d.Errf("conflict_status must be 409 or 412, got %d", n)
+				}
+				h.ConflictStatus = int(n)
+			}
+		case "max_body_size":
+			err = oneSize(d, &h.MaxBodySize)
+		case "write_wait":
+			err = oneDuration(d, &h.WriteWait)
+		case "credential":
+			err = oneString(d, &h.Credential)
+		case "session_cookie":
+			err = oneString(d, &h.SessionCookie)
+		case "laravel_app_key":
+			err = oneString(d, &h.LaravelAppKey)
+		case "auth_ttl":
+			err = oneDuration(d, &h.AuthTTL)
+		case "app_id":
+			err = oneString(d, &h.AppID)
+		case "app_key":
+			err = oneString(d, &h.AppKey)
+		case "app_secret":
+			err = oneString(d, &h.AppSecret)
+		case "ws_path":
+			err = oneString(d, &h.WSPath)
+		case "allowed_origins":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.AllowedOrigins = append(h.AllowedOrigins, args...)
+		case "import_header":
+			err = oneString(d, &h.ImportHeader)
+		case "activity_timeout":
+			err = oneDuration(d, &h.ActivityTimeout)
+		case "max_connections_per_tenant":
+			err = oneInt(d, &h.MaxConnectionsPerTenant)
+		case "max_channels_per_connection":
+			err = oneInt(d, &h.MaxChannelsPerConnection)
+		case "max_message_size":
+			err = oneSize(d, &h.MaxMessageSize)
+		case "send_queue":
+			err = oneInt(d, &h.SendQueue)
+		default:
+			return d.Errf("unrecognized subdirective %q", key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseRecord reads `record <type> <pattern> [{ list <channel> <event> <id_key> }]`.
+func (h *Handler) parseRecord(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return d.Errf("record takes a type and a URL pattern, e.g. record flow /api/v1/flows/{id}")
+	}
+	rec := Record{Type: args[0], Pattern: args[1]}
+	if !strings.Contains(rec.Pattern, "{id}") {
+		return d.Errf("record %s: pattern %q has no {id}", rec.Type, rec.Pattern)
+	}
+	for _, other := range h.Records {
+		if other.Type == rec.Type {
+			return d.Errf("record %s is declared twice", rec.Type)
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() != "list" {
+			return d.Errf("unrecognized record subdirective %q (want list)", d.Val())
+		}
+		la := d.RemainingArgs()
+		if len(la) != 3 {
+			return d.Errf("list takes a channel, an event and an id key, e.g. list project.{project} task.updated task_id")
+		}
+		rec.Lists = append(rec.Lists, List{Channel: la[0], Event: la[1], IDKey: la[2]})
+	}
+	h.Records = append(h.Records, rec)
+	return nil
+}
+
+func oneString(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func oneInt64(d *caddyfile.Dispenser, dst *int64) error {
+	var s string
+	if err := oneString(d, &s); err != nil {
+		return err
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return d.Errf("%s: %q is not a non-negative whole number", d.Val(), s)
+	}
+	*dst = n
+	return nil
+}
+
+func oneInt(d *caddyfile.Dispenser, dst *int) error {
+	var n int64
+	if err := oneInt64(d, &n); err != nil {
+		return err
+	}
+	*dst = int(n)
+	return nil
+}
+
+func oneDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := oneString(d, &s); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil || dur <= 0 {
+		return d.Errf("%q is not a positive duration (e.g. 10s, 10m)", s)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+func oneSize(d *caddyfile.Dispenser, dst *int64) error {
+	var s string
+	if err := oneString(d, &s); err != nil {
+		return err
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 {
+		return d.Errf("%q is not a size (e.g. 1MiB, 10000)", s)
+	}
+	*dst = int64(n)
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -1,0 +1,99 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`recordsync {
+		tenant          {http.request.host}
+		version_field   data.updated_at
+		updated_by_id   data.updated_by
+		updated_by_name data.updated_by_name
+		client_version  client_version
+		record flow        /api/v1/flows/{id}
+		record projecttask /api/v1/projects/{project}/tasks/{id} {
+			list project.{project} task.updated task_id
+		}
+		version_endpoint /api/v1/records/{type}/{id}/version
+		cache_size 100000
+		cache_ttl  10m
+		conflict_status 412
+		laravel_app_key {env.APP_KEY}
+		max_body_size 2MiB
+		app_id     {env.RECORDSYNC_APP_ID}
+		app_key    {env.RECORDSYNC_APP_KEY}
+		app_secret {env.RECORDSYNC_APP_SECRET}
+		ws_path    /ws
+		allowed_origins https://*.example.com https://example.com
+		import_header X-Import
+	}`)
+	var h Handler
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	want := Handler{
+		Tenant:        "{http.request.host}",
+		VersionField:  "data.updated_at",
+		UpdatedByID:   "data.updated_by",
+		UpdatedByName: "data.updated_by_name",
+		ClientVersion: "client_version",
+		Records: []Record{
+			{Type: "flow", Pattern: "/api/v1/flows/{id}"},
+			{Type: "projecttask", Pattern: "/api/v1/projects/{project}/tasks/{id}",
+				Lists: []List{{Channel: "project.{project}", Event: "task.updated", IDKey: "task_id"}}},
+		},
+		VersionEndpoint: "/api/v1/records/{type}/{id}/version",
+		CacheSize:       100000,
+		CacheTTL:        caddy.Duration(10 * time.Minute),
+		ConflictStatus:  412,
+		LaravelAppKey:   "{env.APP_KEY}",
+		MaxBodySize:     2 << 20,
+		AppID:           "{env.RECORDSYNC_APP_ID}",
+		AppKey:          "{env.RECORDSYNC_APP_KEY}",
+		AppSecret:       "{env.RECORDSYNC_APP_SECRET}",
+		WSPath:          "/ws",
+		AllowedOrigins:  []string{"https://*.example.com", "https://example.com"},
+		ImportHeader:    "X-Import",
+	}
+	got, _ := json.Marshal(h)
+	exp, _ := json.Marshal(want)
+	if string(got) != string(exp) {
+		t.Errorf("parsed\n%s\nwant\n%s", got, exp)
+	}
+}
+
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, input, want string
+	}{
+		{"unknown subdirective", "recordsync {\n\tbogus 1\n}", `unrecognized subdirective "bogus"`},
+		{"pattern without id", "recordsync {\n\trecord flow /api/v1/flows/{flow}\n}", "has no {id}"},
+		{"bad status", "recordsync {\n\tconflict_status 400\n}", "conflict_status must be 409 or 412"},
+		{"duplicate", "recordsync {\n\tcache_size 1\n\tcache_size 2\n}", `duplicate subdirective "cache_size"`},
+		{"record twice", "recordsync {\n\trecord flow /a/{id}\n\trecord flow /b/{id}\n}", "declared twice"},
+		{"bad list", "recordsync {\n\trecord t /t/{id} {\n\t\tlist only-two args\n\t}\n}", "list takes"},
+		{"bad duration", "recordsync {\n\tcache_ttl soon\n}", "not a positive duration"},
+		{"bad size", "recordsync {\n\tmax_body_size lots\n}", "not a size"},
+		{"argument on directive", "recordsync extra", "wrong argument count"},
+		{"missing value", "recordsync {\n\ttenant\n}", "wrong argument count"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+			// Errors name the line of the Caddyfile.
+			if !strings.Contains(err.Error(), "Testfile:") {
+				t.Errorf("error %q does not name the line", err)
+			}
+		})
+	}
+}

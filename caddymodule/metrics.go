@@ -1,0 +1,139 @@
+package caddymodule
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/recordsync/recordsync/versioncache"
+)
+
+// metrics are created once per process and registered with the registry of
+// every config load (Caddy makes a new registry per load), so counters keep
+// counting across reloads.
+var metrics = struct {
+	learned          *prometheus.CounterVec
+	conflicts        *prometheus.CounterVec
+	polls            *prometheus.CounterVec
+	cacheEntries     prometheus.Gauge
+	writersWaiting   prometheus.Gauge
+	writeWaitTimeout prometheus.Counter
+	tenantMissing    prometheus.Counter
+
+	connections   prometheus.Gauge
+	subscriptions prometheus.Gauge
+	channels      prometheus.Gauge
+	published     prometheus.Counter
+	delivered     prometheus.Counter
+	dropped       *prometheus.CounterVec
+	slowConsumers prometheus.Counter
+}{
+	learned: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "versions_learned_total",
+		Help: "Record versions learned, by where they were read (response, conflict_response, poll, event).",
+	}, []string{"source"}),
+	conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "conflicts_total",
+		Help: "Stale writes, by who answered them (cache: recordsync without the upstream; upstream: the application).",
+	}, []string{"answered_by"}),
+	polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "version_polls_total",
+		Help: "Version polls, by who answered them (cache or upstream).",
+	}, []string{"answered_by"}),
+	cacheEntries: prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "recordsync", Name: "cache_entries",
+		Help: "About how many record versions the cache holds.",
+	}),
+	writersWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "recordsync", Name: "writers_waiting",
+		Help: "Conditional writes waiting for an earlier write to the same record.",
+	}),
+	writeWaitTimeout: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "write_wait_timeouts_total",
+		Help: "Conditional writes answered 503 because their record stayed busy for write_wait, or whose client went away while waiting.",
+	}),
+	tenantMissing: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "tenant_missing_total",
+		Help: "Requests passed through uninspected (or websockets refused) because their tenant key was empty.",
+	}),
+	connections: prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "recordsync", Name: "ws_connections",
+		Help: "Open websocket connections.",
+	}),
+	subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "recordsync", Name: "ws_subscriptions",
+		Help: "Channel subscriptions of all open connections.",
+	}),
+	channels: prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "recordsync", Name: "ws_channels",
+		Help: "Channels with at least one subscriber.",
+	}),
+	published: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "events_published_total",
+		Help: "Events published to the hub.",
+	}),
+	delivered: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "events_delivered_total",
+		Help: "Event frames queued to subscribers.",
+	}),
+	dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "events_dropped_total",
+		Help: "Events or frames not delivered, by reason.",
+	}, []string{"reason"}),
+	slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "slow_consumer_disconnects_total",
+		Help: "Connections closed (4100) because their send queue overflowed.",
+	}),
+}
+
+func registerMetrics(reg *prometheus.Registry) {
+	if reg == nil {
+		return
+	}
+	for _, c := range []prometheus.Collector{
+		metrics.learned, metrics.conflicts, metrics.polls, metrics.cacheEntries,
+		metrics.writersWaiting, metrics.writeWaitTimeout, metrics.tenantMissing,
+		metrics.connections, metrics.subscriptions, metrics.channels,
+		metrics.published, metrics.delivered, metrics.dropped, metrics.slowConsumers,
+	} {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				panic(err) // a programming error: two collectors with one name
+			}
+		}
+	}
+}
+
+// proxyObserver feeds the proxy's decisions into the metrics.
+type proxyObserver struct {
+	store *versioncache.Store
+}
+
+func (o proxyObserver) Learned(source string) {
+	metrics.learned.WithLabelValues(source).Inc()
+	metrics.cacheEntries.Set(float64(o.store.Len()))
+}
+func (proxyObserver) ConflictFromCache()    { metrics.conflicts.WithLabelValues("cache").Inc() }
+func (proxyObserver) UpstreamConflict()     { metrics.conflicts.WithLabelValues("upstream").Inc() }
+func (proxyObserver) Poll(fromCache bool) {
+	if fromCache {
+		metrics.polls.WithLabelValues("cache").Inc()
+	} else {
+		metrics.polls.WithLabelValues("upstream").Inc()
+	}
+}
+func (proxyObserver) WritersWaiting(delta int) { metrics.writersWaiting.Add(float64(delta)) }
+func (proxyObserver) WriteWaitTimeout()        { metrics.writeWaitTimeout.Inc() }
+func (proxyObserver) TenantMissing()           { metrics.tenantMissing.Inc() }
+
+// hubObserver feeds the hub's activity into the metrics.
+type hubObserver struct{}
+
+func (hubObserver) Connections(delta int)   { metrics.connections.Add(float64(delta)) }
+func (hubObserver) Subscriptions(delta int) { metrics.subscriptions.Add(float64(delta)) }
+func (hubObserver) Channels(delta int)      { metrics.channels.Add(float64(delta)) }
+func (hubObserver) Published(n int)         { metrics.published.Add(float64(n)) }
+func (hubObserver) Delivered(n int)         { metrics.delivered.Add(float64(n)) }
+func (hubObserver) Dropped(reason string)   { metrics.dropped.WithLabelValues(reason).Inc() }
+func (hubObserver) SlowConsumer()           { metrics.slowConsumers.Inc() }

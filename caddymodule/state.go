@@ -1,0 +1,64 @@
+package caddymodule
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/versioncache"
+)
+
+// pool holds the state that outlives a config load, keyed by Handler.Name.
+// A reload provisions the new config (LoadOrNew: the same state) before it
+// cleans up the old one (Delete), so the cache and the sockets survive; the
+// state is destroyed when the last config holding it is cleaned up.
+var pool = caddy.NewUsagePool()
+
+// sharedState is the version cache and the websocket hub of one name.
+type sharedState struct {
+	store *versioncache.Store
+	hub   *realtime.Hub // nil when made without app credentials
+}
+
+// Destruct closes the hub (every socket gets 4200, "reconnect now") and the
+// cache. Called by the pool when the last user is gone.
+func (s *sharedState) Destruct() error {
+	if s.hub != nil {
+		s.hub.Close()
+	}
+	s.store.Close()
+	return nil
+}
+
+func loadState(name string, cacheOpts versioncache.Options, hubOpts realtime.Options, withHub bool, logger *zap.Logger) (*sharedState, error) {
+	val, loaded, err := pool.LoadOrNew(name, func() (caddy.Destructor, error) {
+		store, err := versioncache.New(cacheOpts)
+		if err != nil {
+			return nil, fmt.Errorf("recordsync: version cache: %w", err)
+		}
+		s := &sharedState{store: store}
+		if withHub {
+			hubOpts.Versions = store
+			s.hub, err = realtime.NewHub(hubOpts)
+			if err != nil {
+				store.Close()
+				return nil, fmt.Errorf("recordsync: %w", err)
+			}
+		}
+		return s, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if loaded {
+		logger.Debug("reusing the version cache and hub of the previous config", zap.String("name", name))
+	}
+	return val.(*sharedState), nil
+}
+
+func (h *Handler) cacheOptions() versioncache.Options {
+	return versioncache.Options{MaxEntries: h.CacheSize, TTL: time.Duration(h.CacheTTL)}
+}
