@@ -233,6 +233,7 @@ func (h *Handler) proxyOptions(state *sharedState, publisher proxy.Publisher) pr
 		SessionCookie:      h.SessionCookie,
 		LaravelAppKey:      h.LaravelAppKey,
 		Store:              state.store,
+		Memory:             state.memory,
 		Publisher:          publisher,
 		Observer:           proxyObserver{store: state.store},
 		Logger:             h.logger,
@@ -271,20 +272,29 @@ func (h *Handler) Validate() error {
 // ServeHTTP dispatches a request: websocket upgrades to the hub, record
 // routes and version polls to the proxy, everything else to next untouched.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	info := proxy.RequestInfo{Tenanted: h.Tenant != ""}
-	if repl != nil {
-		if h.Tenant != "" {
-			info.Tenant = repl.ReplaceAll(h.Tenant, "")
-		}
-		if h.Credential != "" {
-			info.Credential = repl.ReplaceAll(h.Credential, "")
-		}
-	}
 	if h.hub != nil && h.hub.IsWebSocketPath(r.URL.Path) {
-		return h.serveWebSocket(w, r, info)
+		return h.serveWebSocket(w, r, h.requestInfo(r))
 	}
-	return h.proxy.ServeHTTP(w, r, info, next.ServeHTTP)
+	if !h.proxy.Inspects(r) {
+		return next.ServeHTTP(w, r)
+	}
+	return h.proxy.ServeHTTP(w, r, h.requestInfo(r), next.ServeHTTP)
+}
+
+// requestInfo evaluates the tenant and credential placeholders for r.
+func (h *Handler) requestInfo(r *http.Request) proxy.RequestInfo {
+	info := proxy.RequestInfo{Tenanted: h.Tenant != ""}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		return info
+	}
+	if h.Tenant != "" {
+		info.Tenant = repl.ReplaceAll(h.Tenant, "")
+	}
+	if h.Credential != "" {
+		info.Credential = repl.ReplaceAll(h.Credential, "")
+	}
+	return info
 }
 
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, info proxy.RequestInfo) error {
@@ -303,6 +313,9 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, info pr
 // Cleanup releases this config's hold on the shared state; the last holder
 // closes the hub (clients get 4200 and reconnect) and the cache.
 func (h *Handler) Cleanup() error {
+	if h.proxy != nil {
+		h.proxy.Close()
+	}
 	if h.state == nil {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/recordsync/recordsync/proxy"
 	"github.com/recordsync/recordsync/realtime"
 	"github.com/recordsync/recordsync/versioncache"
 )
@@ -19,8 +20,9 @@ var pool = caddy.NewUsagePool()
 
 // sharedState is the version cache and the websocket hub of one name.
 type sharedState struct {
-	store *versioncache.Store
-	hub   *realtime.Hub // nil when made without app credentials
+	store  *versioncache.Store
+	memory *proxy.Memory
+	hub    *realtime.Hub // nil when made without app credentials
 }
 
 // Destruct closes the hub (every socket gets 4200, "reconnect now") and the
@@ -29,6 +31,7 @@ func (s *sharedState) Destruct() error {
 	if s.hub != nil {
 		s.hub.Close()
 	}
+	s.memory.Close()
 	s.store.Close()
 	return nil
 }
@@ -39,11 +42,17 @@ func loadState(name string, cacheOpts versioncache.Options, hubOpts realtime.Opt
 		if err != nil {
 			return nil, fmt.Errorf("recordsync: version cache: %w", err)
 		}
-		s := &sharedState{store: store}
+		memory, err := proxy.NewMemory(0)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("recordsync: %w", err)
+		}
+		s := &sharedState{store: store, memory: memory}
 		if withHub {
 			hubOpts.Versions = store
 			s.hub, err = realtime.NewHub(hubOpts)
 			if err != nil {
+				memory.Close()
 				store.Close()
 				return nil, fmt.Errorf("recordsync: %w", err)
 			}

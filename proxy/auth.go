@@ -27,10 +27,9 @@ const (
 // forgotten entry means "ask the app". Safe for concurrent use.
 type authMemory struct {
 	cache *ristretto.Cache[string, authState]
-	ttl   time.Duration
 }
 
-func newAuthMemory(entries int64, ttl time.Duration) (*authMemory, error) {
+func newAuthMemory(entries int64) (*authMemory, error) {
 	c, err := ristretto.NewCache(&ristretto.Config[string, authState]{
 		NumCounters:        entries * 10,
 		MaxCost:            entries,
@@ -40,7 +39,7 @@ func newAuthMemory(entries int64, ttl time.Duration) (*authMemory, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &authMemory{cache: c, ttl: ttl}, nil
+	return &authMemory{cache: c}, nil
 }
 
 func authKey(k versioncache.Key, cred string) string {
@@ -58,7 +57,7 @@ func (m *authMemory) get(k versioncache.Key, cred string) authState {
 
 // learn remembers the app's answer status to cred for k: 2xx allows,
 // 401/403 deny, anything else tells nothing.
-func (m *authMemory) learn(k versioncache.Key, cred string, status int) {
+func (m *authMemory) learn(k versioncache.Key, cred string, status int, ttl time.Duration) {
 	if cred == "" {
 		return
 	}
@@ -82,7 +81,7 @@ func (m *authMemory) learn(k versioncache.Key, cred string, status int) {
 	// An update of a present key applies at once; a new key goes through
 	// ristretto's asynchronous admission: wait for it, so that the caller's
 	// next request (often right behind this one) sees it.
-	if m.cache.SetWithTTL(key, s, 1, m.ttl) {
+	if m.cache.SetWithTTL(key, s, 1, ttl) {
 		m.cache.Wait()
 	}
 }

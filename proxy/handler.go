@@ -37,6 +37,7 @@ type Handler struct {
 	store  *versioncache.Store
 	auth   *authMemory
 	turns  *turns
+	own    *Memory // made by New when Options.Memory is nil; closed by Close
 	obs    Observer
 	log    *zap.Logger
 }
@@ -51,7 +52,6 @@ func New(opts Options) (*Handler, error) {
 		opts:  opts,
 		types: make(map[string]*route, len(opts.Routes)),
 		store: opts.Store,
-		turns: newTurns(),
 		obs:   opts.Observer,
 		log:   opts.Logger,
 	}
@@ -104,36 +104,54 @@ func New(opts Options) (*Handler, error) {
 		}
 		h.appKey = key
 	}
-	auth, err := newAuthMemory(opts.AuthEntries, opts.AuthTTL)
-	if err != nil {
-		return nil, fmt.Errorf("auth_entries: %w", err)
+	mem := opts.Memory
+	if mem == nil {
+		var err error
+		if mem, err = NewMemory(opts.AuthEntries); err != nil {
+			return nil, err
+		}
+		h.own = mem
 	}
-	h.auth = auth
+	h.auth, h.turns = mem.auth, mem.turns
 	return h, nil
 }
 
-// Close releases the authorisation memory's goroutines. The Store is the
-// caller's and stays open. The Handler must not be used after.
-func (h *Handler) Close() { h.auth.close() }
+// Close releases the Memory New made itself (none when Options.Memory was
+// given). The Store and a given Memory are the caller's and stay open. The
+// Handler must not be used after.
+func (h *Handler) Close() {
+	if h.own != nil {
+		h.own.Close()
+	}
+}
+
+// Inspects reports whether ServeHTTP would handle r itself (a record route
+// or a version poll) rather than pass it straight to next. The Caddy glue
+// asks first so that pass-through requests cost no placeholder work.
+func (h *Handler) Inspects(r *http.Request) bool {
+	rt, _ := h.classify(r)
+	return rt != nil
+}
+
+// classify finds the record route r is for, and whether r is a version poll
+// of it; nil when r is not the proxy's.
+func (h *Handler) classify(r *http.Request) (rt *route, poll bool) {
+	switch r.Method {
+	case http.MethodGet:
+		if h.poll != nil && h.poll.match(r.URL.Path) {
+			return h.types[h.poll.param(r.URL.Path, "type")], true
+		}
+	case http.MethodPut, http.MethodPatch:
+	default:
+		return nil, false
+	}
+	return h.matchRoute(r.URL.Path), false
+}
 
 // ServeHTTP handles record routes and the version endpoint and passes
 // everything else to next untouched. Errors of next are returned unchanged.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next) error {
-	var write bool
-	switch r.Method {
-	case http.MethodGet:
-		if h.poll != nil && h.poll.match(r.URL.Path) {
-			if rt := h.types[h.poll.param(r.URL.Path, "type")]; rt != nil {
-				return h.servePoll(w, r, info, next, rt)
-			}
-			return next(w, r)
-		}
-	case http.MethodPut, http.MethodPatch:
-		write = true
-	default:
-		return next(w, r)
-	}
-	rt := h.matchRoute(r.URL.Path)
+	rt, poll := h.classify(r)
 	if rt == nil {
 		return next(w, r)
 	}
@@ -142,7 +160,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info Request
 		h.debug("no tenant key: passed through", zap.String("type", rt.spec.Type))
 		return next(w, r)
 	}
-	return h.serveRecord(w, r, info, next, rt, write)
+	if poll {
+		return h.servePoll(w, r, info, next, rt)
+	}
+	return h.serveRecord(w, r, info, next, rt, r.Method != http.MethodGet)
 }
 
 // debug logs a decision when debug logging is on. Never pass cookies,

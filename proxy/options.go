@@ -99,8 +99,12 @@ type Options struct {
 	// AuthTTL is how long an allow/deny answer of the app to a credential is
 	// remembered. Default: DefaultAuthTTL.
 	AuthTTL time.Duration
-	// AuthEntries bounds the authorisation memory. Default: DefaultAuthEntries.
+	// AuthEntries bounds the authorisation memory New makes when Memory is
+	// nil. Default: DefaultAuthEntries.
 	AuthEntries int64
+	// Memory is the authorisation memory and write turns to use, shared
+	// across configurations (see Memory). Default: New makes its own.
+	Memory *Memory
 	// ImportHeader is a request header that marks a write as an import: it
 	// is learned from but not published. Empty: none.
 	ImportHeader string

@@ -14,10 +14,6 @@ import (
 // 401/403; everyone else, and every cache miss, goes upstream and is learned
 // from.
 func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route) error {
-	if info.Tenanted && info.Tenant == "" {
-		h.obs.TenantMissing()
-		return next(w, r)
-	}
 	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: h.poll.param(r.URL.Path, "id")}
 	cred := h.credentialID(r, info)
 	switch h.auth.get(key, cred) {
@@ -48,7 +44,7 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 	rec := newRecorder(w, h.opts.MaxBodyBytes, isSuccess)
 	rec.beforeHeader = cacheMiss
 	err := next(rec, r)
-	h.auth.learn(key, cred, rec.status)
+	h.auth.learn(key, cred, rec.status, h.opts.AuthTTL)
 	if !rec.buffered() {
 		return err
 	}

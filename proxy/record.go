@@ -72,7 +72,7 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 	if !rec.wroteHeader {
 		delete(w.Header(), HeaderBroadcast) // never reaches the client
 	}
-	h.auth.learn(key, cred, rec.status)
+	h.auth.learn(key, cred, rec.status, h.opts.AuthTTL)
 	if err != nil || !rec.buffered() {
 		held.release()
 		if rec.buffered() {
