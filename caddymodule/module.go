@@ -185,6 +185,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.state = state
 	h.hub = state.hub
 	if h.hub != nil {
+		hubOpts.Versions = state.store
 		if err := h.hub.Update(hubOpts); err != nil {
 			return fmt.Errorf("recordsync: %w", err)
 		}
