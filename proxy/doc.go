@@ -35,9 +35,12 @@
 // its session id is the credential (the raw cookie changes on every
 // response). Credentials are only ever kept as SHA-256 hashes.
 //
-// Caveats: the guard serialises writers of one Handler only (one Caddy
-// process, one configuration generation); across processes, and across a
-// reload's overlap, the application's own check stays the authority.
+// The authorisation memory and the write turns live in a Memory that the
+// Caddy glue keeps across config reloads, so a reload neither forgets who was
+// authorised nor lets two writes of one record through side by side.
+//
+// Caveats: the guard serialises writers of one Caddy process; across
+// processes the application's own check stays the authority.
 // Responses that are compressed, not JSON, larger than MaxBodyBytes, event
 // streams, upgrades or marked "Incremental: ?1" are passed through and not
 // learned from. While a response is being buffered, flushes are held (Caddy's
