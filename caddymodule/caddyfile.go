@@ -2,13 +2,14 @@ package caddymodule
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+
+	"github.com/recordsync/recordsync/proxy"
 )
 
 func init() {
@@ -81,17 +82,21 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "tenant":
 			err = oneString(d, &h.Tenant)
 		case "version_field":
-			err = oneString(d, &h.VersionField)
+			err = oneGJSONPath(d, &h.VersionField)
 		case "updated_by_id":
-			err = oneString(d, &h.UpdatedByID)
+			err = oneGJSONPath(d, &h.UpdatedByID)
 		case "updated_by_name":
-			err = oneString(d, &h.UpdatedByName)
+			err = oneGJSONPath(d, &h.UpdatedByName)
 		case "client_version":
-			err = oneString(d, &h.ClientVersion)
+			err = oneGJSONPath(d, &h.ClientVersion)
 		case "record":
 			err = h.parseRecord(d)
 		case "version_endpoint":
-			err = oneString(d, &h.VersionEndpoint)
+			if err = oneString(d, &h.VersionEndpoint); err == nil && h.VersionEndpoint != proxy.VersionEndpointOff {
+				if perr := proxy.ValidatePattern(h.VersionEndpoint, "type", "id"); perr != nil {
+					return d.Errf("version_endpoint: %v", perr)
+				}
+			}
 		case "cache_size":
 			err = oneInt64(d, &h.CacheSize)
 		case "cache_ttl":
@@ -159,8 +164,8 @@ func (h *Handler) parseRecord(d *caddyfile.Dispenser) error {
 		return d.Errf("record takes a type and a URL pattern, e.g. record flow /api/v1/flows/{id}")
 	}
 	rec := Record{Type: args[0], Pattern: args[1]}
-	if !strings.Contains(rec.Pattern, "{id}") {
-		return d.Errf("record %s: pattern %q has no {id}", rec.Type, rec.Pattern)
+	if err := proxy.ValidatePattern(rec.Pattern, "id"); err != nil {
+		return d.Errf("record %s: %v", rec.Type, err)
 	}
 	for _, other := range h.Records {
 		if other.Type == rec.Type {
@@ -188,6 +193,18 @@ func oneString(d *caddyfile.Dispenser, dst *string) error {
 	*dst = d.Val()
 	if d.NextArg() {
 		return d.ArgErr()
+	}
+	return nil
+}
+
+// oneGJSONPath reads one gjson path argument and checks it.
+func oneGJSONPath(d *caddyfile.Dispenser, dst *string) error {
+	key := d.Val()
+	if err := oneString(d, dst); err != nil {
+		return err
+	}
+	if err := proxy.ValidateGJSONPath(*dst); err != nil {
+		return d.Errf("%s: %q is not a valid gjson path: %v", key, *dst, err)
 	}
 	return nil
 }

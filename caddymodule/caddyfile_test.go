@@ -79,6 +79,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"duplicate", "recordsync {\n\tcache_size 1\n\tcache_size 2\n}", `duplicate subdirective "cache_size"`},
 		{"record twice", "recordsync {\n\trecord flow /a/{id}\n\trecord flow /b/{id}\n}", "declared twice"},
 		{"bad list", "recordsync {\n\trecord t /t/{id} {\n\t\tlist only-two args\n\t}\n}", "list takes"},
+		{"bad gjson path", "recordsync {\n\tversion_field data..updated_at\n}", "not a valid gjson path"},
+		{"bad version endpoint", "recordsync {\n\tversion_endpoint /v/{id}\n}", "has no {type}"},
 		{"bad duration", "recordsync {\n\tcache_ttl soon\n}", "not a positive duration"},
 		{"bad size", "recordsync {\n\tmax_body_size lots\n}", "not a size"},
 		{"argument on directive", "recordsync extra", "wrong argument count"},

@@ -271,3 +271,19 @@ func validToken(s string) bool {
 	}
 	return true
 }
+
+// ValidateGJSONPath reports whether p is a usable gjson path (for config
+// parsers that want to name the offending line before New runs).
+func ValidateGJSONPath(p string) error {
+	if p == "" {
+		return errors.New("empty path")
+	}
+	return validPath(p)
+}
+
+// ValidatePattern reports whether p is a valid URL pattern containing every
+// placeholder in required (e.g. "id"), as New would read it.
+func ValidatePattern(p string, required ...string) error {
+	_, err := compilePattern(p, required...)
+	return err
+}
