@@ -26,9 +26,12 @@ type chanKey struct {
 
 // shard holds the subscribers of the channels hashed to it.
 type shard struct {
-	// mu guards channels.
+	// mu guards channels and delivered.
 	mu       sync.RWMutex
 	channels map[chanKey]map[*conn]struct{}
+	// delivered holds, for channels with subscribers only, the last record
+	// version delivered per (event, record): see admitLocked (dedupe.go).
+	delivered map[chanKey]map[string]string
 }
 
 // Hub holds the sockets and their subscriptions, and delivers events.
@@ -55,6 +58,10 @@ type Hub struct {
 	// encodes counts frames built by Publish (one per publish that found
 	// subscribers); tests assert it.
 	encodes atomic.Uint64
+
+	// clock is the wall clock of the HTTP API's timestamp check; nil is
+	// time.Now (tests set it before use).
+	clock func() time.Time
 }
 
 // NewHub builds a Hub from opts.
@@ -149,6 +156,7 @@ func (h *Hub) removeSub(c *conn, k chanKey) {
 	empty := ok && len(subs) == 0
 	if empty {
 		delete(sh.channels, k)
+		delete(sh.delivered, k)
 	}
 	sh.mu.Unlock()
 	if had {
@@ -168,7 +176,21 @@ var subsPool = sync.Pool{New: func() any { s := make([]*conn, 0, 64); return &s 
 // except the one whose socket id is ev.ExceptSocket. The frame is encoded
 // once and the same bytes are queued for every subscriber. Publish never
 // blocks on a socket: a socket whose queue is full is closed with 4100.
+//
+// A record event (named record.updated, or whose data carries record_type,
+// record_id and updated_at_iso) also advances Options.Versions, and reaches
+// a channel only when its version is newer than the last one delivered there
+// for that record (issue 4 §3; dedupe.go).
 func (h *Hub) Publish(ev Event) {
+	if h.isClosed.Load() || ev.Name == "" || !validChannelName(ev.Channel) {
+		h.publish(ev, recordRef{})
+		return
+	}
+	h.publish(ev, h.learn(h.cfg.Load(), ev))
+}
+
+// publish is Publish once the event's record (if any) is known.
+func (h *Hub) publish(ev Event, rec recordRef) {
 	obs := h.cfg.Load().Observer
 	if h.isClosed.Load() {
 		obs.Dropped(DropClosed)
@@ -178,17 +200,37 @@ func (h *Hub) Publish(ev Event) {
 		obs.Dropped(DropInvalid)
 		return
 	}
+	if rec.stale {
+		obs.Dropped(DropStale)
+		return
+	}
 	obs.Published(1)
 	k := chanKey{ev.Tenant, ev.Channel}
 	sh := h.shardFor(k)
 
 	sp := subsPool.Get().(*[]*conn)
 	subs := (*sp)[:0]
-	sh.mu.RLock()
-	for c := range sh.channels[k] {
-		subs = append(subs, c)
+	if rec.version == "" {
+		sh.mu.RLock()
+		for c := range sh.channels[k] {
+			subs = append(subs, c)
+		}
+		sh.mu.RUnlock()
+	} else {
+		// Check-and-set of the channel's last delivered version.
+		sh.mu.Lock()
+		for c := range sh.channels[k] {
+			subs = append(subs, c)
+		}
+		if len(subs) > 0 {
+			if reason := sh.admitLocked(k, ev.Name, rec); reason != "" {
+				clear(subs)
+				subs = subs[:0]
+				obs.Dropped(reason)
+			}
+		}
+		sh.mu.Unlock()
 	}
-	sh.mu.RUnlock()
 
 	if len(subs) > 0 {
 		frame := eventFrame(ev.Name, ev.Channel, ev.Data)

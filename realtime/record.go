@@ -84,23 +84,27 @@ func (h *Hub) RecordSaved(s RecordSaved) {
 		byName:    s.UpdatedByName,
 		tab:       s.TabID,
 	}
-	h.Publish(Event{
+	// The proxy has advanced the version cache already: only the
+	// per-channel dedupe applies (an observer's broadcast of the same save
+	// then reaches no one twice).
+	rec := recordRef{typ: s.Type, id: s.ID, version: versioncache.Normalize(s.Version)}
+	h.publish(Event{
 		Tenant:       s.Tenant,
 		Channel:      recordChannelPrefix + s.Type + "." + s.ID,
 		Name:         RecordEvent,
 		Data:         p.build(""),
 		ExceptSocket: s.SocketID,
 		Version:      s.Version,
-	})
+	}, rec)
 	for _, l := range s.Lists {
-		h.Publish(Event{
+		h.publish(Event{
 			Tenant:       s.Tenant,
 			Channel:      "private-" + l.Channel,
 			Name:         l.Event,
 			Data:         p.build(l.IDKey),
 			ExceptSocket: s.SocketID,
 			Version:      s.Version,
-		})
+		}, rec)
 	}
 }
 

@@ -1,0 +1,132 @@
+package realtime
+
+import (
+	"github.com/tidwall/gjson"
+
+	"github.com/recordsync/recordsync/versioncache"
+)
+
+// Reasons passed to Observer.Dropped by the record-event dedupe (issue 4 §3).
+const (
+	// DropDuplicate: a record event whose version was already delivered on
+	// its channel (the proxy's broadcast of a PUT and the app's own
+	// broadcast of the same save).
+	DropDuplicate = "duplicate"
+	// DropStale: a record event older than one already delivered on its
+	// channel, or older than the version cache holds.
+	DropStale = "stale"
+)
+
+// maxDeliveredPerChannel bounds the (event, record) versions remembered per
+// channel: a record channel has one record, a list channel (private-project.N)
+// one per record it carried. Past the bound an arbitrary entry is forgotten,
+// which at worst lets one duplicate through.
+const maxDeliveredPerChannel = 1024
+
+// maxRecordRefBytes bounds the type and id read from an event's data.
+const maxRecordRefBytes = 200
+
+// recordRef is the record version an event announces; version "" means the
+// event is not a record event.
+type recordRef struct {
+	typ, id, version string
+	byID, byName     string
+	// stale is set by learn when the version cache holds a newer version.
+	stale bool
+}
+
+// recordOf finds the record version ev announces: data carrying
+// record_type, record_id and updated_at_iso (the seed's payload, whatever
+// the event's name), or an event named record.updated on
+// private-record.{type}.{id} with data.updated_at_iso. ev.Version, when set,
+// is the version.
+func recordOf(ev Event) (recordRef, bool) {
+	var rec recordRef
+	data := ev.Data
+	var res [5]gjson.Result
+	if len(data) > 0 && gjson.ValidBytes(data) {
+		copy(res[:], gjson.GetManyBytes(data, "record_type", "record_id", "updated_at_iso", "updated_by_id", "updated_by_name"))
+	}
+	typ, id := res[0], res[1]
+	if typ.Type == gjson.String {
+		rec.typ = typ.Str
+	}
+	switch id.Type {
+	case gjson.String:
+		rec.id = id.Str
+	case gjson.Number:
+		rec.id = id.Raw
+	}
+	if res[2].Type == gjson.String {
+		rec.version = versioncache.Normalize(res[2].Str)
+	}
+	if ev.Version != "" {
+		rec.version = versioncache.Normalize(ev.Version)
+	}
+	if (rec.typ == "" || rec.id == "") && ev.Name == RecordEvent {
+		rec.typ, rec.id, _ = parseRecordChannel(ev.Channel)
+	}
+	if rec.typ == "" || rec.id == "" || rec.version == "" ||
+		len(rec.typ) > maxRecordRefBytes || len(rec.id) > maxRecordRefBytes || len(rec.version) > maxVersionBytes {
+		return recordRef{}, false
+	}
+	if b := res[3]; b.Type == gjson.Number || b.Type == gjson.String {
+		rec.byID = b.Raw
+	}
+	if n := res[4]; n.Type == gjson.String {
+		rec.byName = truncateUTF8(n.Str, maxNameBytes)
+	}
+	return rec, true
+}
+
+// learn reads the record version ev announces (if any) and advances the
+// version cache with it, so that the guard and the version polls know of
+// saves the proxy never saw. The result is marked stale when the cache
+// already holds a newer version.
+func (h *Hub) learn(cfg *config, ev Event) recordRef {
+	rec, ok := recordOf(ev)
+	if !ok {
+		return recordRef{}
+	}
+	if cfg.Versions != nil {
+		held, advanced := cfg.Versions.Advance(
+			versioncache.Key{Tenant: ev.Tenant, Type: rec.typ, ID: rec.id},
+			versioncache.Entry{Version: rec.version, UpdatedByID: rec.byID, UpdatedByName: rec.byName})
+		if !advanced && versioncache.Compare(rec.version, held.Version) == versioncache.Older {
+			rec.stale = true
+		}
+	}
+	return rec
+}
+
+// admitLocked decides whether a record event may be delivered on channel k
+// (which has subscribers): only when its version is newer than (or, for
+// unordered versions, different from) the last one delivered there for the
+// same event name and record. It records the version when admitted and
+// returns "" then, else the Drop reason. sh.mu held for writing.
+func (sh *shard) admitLocked(k chanKey, event string, rec recordRef) string {
+	key := event + "\x00" + rec.typ + "\x00" + rec.id
+	m := sh.delivered[k]
+	if last, seen := m[key]; seen {
+		switch versioncache.Compare(rec.version, last) {
+		case versioncache.Same:
+			return DropDuplicate
+		case versioncache.Older:
+			return DropStale
+		}
+	}
+	if m == nil {
+		if sh.delivered == nil {
+			sh.delivered = make(map[chanKey]map[string]string)
+		}
+		m = make(map[string]string, 1)
+		sh.delivered[k] = m
+	} else if _, seen := m[key]; !seen && len(m) >= maxDeliveredPerChannel {
+		for old := range m {
+			delete(m, old)
+			break
+		}
+	}
+	m[key] = rec.version
+	return ""
+}
