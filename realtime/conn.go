@@ -25,6 +25,12 @@ type conn struct {
 
 	// channels are the names c is subscribed to; readLoop only.
 	channels map[string]struct{}
+	// members maps c's presence channels to the user_id c joined them as;
+	// readLoop only.
+	members map[string]string
+	// ceTokens and ceLast are the client-event token bucket; readLoop only.
+	ceTokens float64
+	ceLast   int64
 
 	// qmu guards frames and qclosed: the bounded send queue. A slice and a
 	// wake-up channel instead of a buffered chan: an idle socket then holds
@@ -218,6 +224,7 @@ var readBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return
 func (c *conn) readLoop() {
 	defer c.hub.wg.Done()
 	defer c.hub.unregister(c)
+	defer c.leavePresence() // before unregister: member_removed to the others
 	for {
 		typ, r, err := c.ws.Reader(context.Background())
 		if err != nil {
@@ -303,8 +310,7 @@ func (c *conn) handle(cfg *config, msg []byte) {
 		c.unsubscribe(d.Channel)
 	default:
 		if strings.HasPrefix(f.Event, "client-") {
-			// Client events (Echo's whisper) come with a later issue.
-			c.sendError(CodeClientEvents, "client events are not enabled")
+			c.clientEvent(cfg, f)
 			return
 		}
 		c.sendError(CodeReconnect, "unknown event "+quoteForMsg(f.Event))
@@ -321,7 +327,9 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 			"invalid channel name "+quoteForMsg(name)+": 1–200 characters of [-a-zA-Z0-9_=@,.;]", 400))
 		return
 	}
-	switch k := kindOf(name); k {
+	var member memberData
+	kind := kindOf(name)
+	switch kind {
 	case kindPublic:
 	case kindPrivate:
 		if err := verifyAuth(cfg.AppKey, cfg.AppSecret, c.id, name, "", d.Auth); err != nil {
@@ -329,13 +337,25 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 			return
 		}
 	case kindPresence:
-		c.enqueue(subscriptionErrorFrame(name, subErrUnsupported, "presence channels are not supported yet", 501))
-		return
+		if d.ChannelData == "" {
+			c.enqueue(subscriptionErrorFrame(name, subErrAuth, "auth failed: presence channels need channel_data", 401))
+			return
+		}
+		// Signed over the exact string the client sent.
+		if err := verifyAuth(cfg.AppKey, cfg.AppSecret, c.id, name, d.ChannelData, d.Auth); err != nil {
+			c.enqueue(subscriptionErrorFrame(name, subErrAuth, "auth failed: "+err.Error(), 401))
+			return
+		}
+		var err error
+		if member, err = parseChannelData(d.ChannelData); err != nil {
+			c.enqueue(subscriptionErrorFrame(name, subErrInvalid, "invalid channel_data: "+err.Error(), 400))
+			return
+		}
 	case kindPrivateEncrypted:
 		c.enqueue(subscriptionErrorFrame(name, subErrUnsupported, "encrypted channels are not supported", 501))
 		return
 	default:
-		c.enqueue(subscriptionErrorFrame(name, subErrUnsupported, k.String()+" channels are not supported", 501))
+		c.enqueue(subscriptionErrorFrame(name, subErrUnsupported, kind.String()+" channels are not supported", 501))
 		return
 	}
 	if _, ok := c.channels[name]; !ok {
@@ -344,15 +364,33 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 				"too many channels on this connection (limit "+itoa64(int64(cfg.MaxChannelsPerConn))+")", 429))
 			return
 		}
+		if kind == kindPresence {
+			// presenceJoin subscribes and acknowledges with the members.
+			if !c.hub.presenceJoin(c, chanKey{c.tenant, name}, member, cfg.PresenceMaxMembers) {
+				c.enqueue(subscriptionErrorFrame(name, subErrLimit,
+					"too many members on this presence channel (limit "+itoa64(int64(cfg.PresenceMaxMembers))+")", 429))
+				return
+			}
+			if c.members == nil {
+				c.members = make(map[string]string, 1)
+			}
+			c.members[name] = member.userID
+		} else {
+			// Subscribe before acknowledging: a client that acts on the ack
+			// (e.g. saves, then expects the broadcast) must not race it. An
+			// event may then precede the ack; pusher-js delivers it all the
+			// same.
+			c.hub.addSub(c, chanKey{c.tenant, name})
+			c.enqueue(subscriptionSucceededFrame(name))
+		}
 		if c.channels == nil {
 			c.channels = make(map[string]struct{}, 2)
 		}
 		c.channels[name] = struct{}{}
-		// Subscribe before acknowledging: a client that acts on the ack
-		// (e.g. saves, then expects the broadcast) must not race it. An event
-		// may then precede the ack; pusher-js delivers it all the same.
-		c.hub.addSub(c, chanKey{c.tenant, name})
-		c.enqueue(subscriptionSucceededFrame(name))
+	} else if kind == kindPresence {
+		// Idempotent: acknowledge again with the members, as the member
+		// the socket first joined as.
+		c.hub.presenceResend(c, chanKey{c.tenant, name})
 	} else {
 		// Idempotent: acknowledge again, subscribe once.
 		c.enqueue(subscriptionSucceededFrame(name))
@@ -368,5 +406,21 @@ func (c *conn) unsubscribe(name string) {
 		return
 	}
 	delete(c.channels, name)
+	if userID, ok := c.members[name]; ok {
+		delete(c.members, name)
+		c.hub.presenceLeave(c, chanKey{c.tenant, name}, userID)
+		return
+	}
 	c.hub.removeSub(c, chanKey{c.tenant, name})
+}
+
+// leavePresence leaves c's presence channels when the socket ends, so that
+// the other members learn of it (unregister then removes the rest).
+// readLoop only.
+func (c *conn) leavePresence() {
+	for name, userID := range c.members {
+		delete(c.channels, name)
+		c.hub.presenceLeave(c, chanKey{c.tenant, name}, userID)
+	}
+	c.members = nil
 }

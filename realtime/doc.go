@@ -42,6 +42,40 @@
 // time), pusher:unsubscribe (no reply), pusher:ping → pusher:pong, pusher:pong.
 // Server frames carry "data" as a JSON string (double encoded), as Reverb does.
 //
+// # Presence (issue 4 §5)
+//
+// presence- channels: auth is signed over socket_id:channel:channel_data, the
+// exact string the client sent; channel_data is a JSON object with user_id (a
+// string, or a number kept as its literal text: 2 → "2") and optional
+// user_info. subscription_succeeded carries
+// {"presence":{"ids":[...],"hash":{"id":user_info},"count":N}} (members in
+// join order, the socket's own user included). One user is one member however
+// many sockets they have on the channel: member_added goes to the channel's
+// other sockets on the user's first socket, member_removed when the last one
+// leaves (unsubscribe or disconnect); the socket that caused it is not told.
+// A user's user_info is that of their first socket. Members live per
+// (tenant, channel) in sharded maps (presence.go); a join's snapshot and its
+// member_added are queued under the channel's lock, so no socket sees a
+// member_added before its own snapshot. Options.PresenceMaxMembers (default
+// 100, Pusher's limit) bounds distinct users per channel. PresenceUsers lists
+// the members for the HTTP API.
+//
+// # Client events (issue 4 §6)
+//
+// client-* events (Echo's whisper) are off unless Options.ClientEvents is
+// ClientEventsMembers: then a socket subscribed to a private- or presence-
+// channel may send them; they go to every other socket of the channel (never
+// back to the sender), data as a JSON string, and on presence channels with a
+// top-level "user_id" of the sender. Each socket has a token bucket of
+// ClientEventRate per second (default 10). The message bound MaxMessageBytes
+// bounds the data.
+//
+// # Signing for the app (issue 4 §4)
+//
+// Sign makes the auth string an app's pusher broadcaster would, for an open
+// socket of the given tenant only; the proxy uses it to complete the unsigned
+// answers of Laravel's redis broadcaster.
+//
 // Extension "since": a pusher:subscribe to private-record.{type}.{id} may
 // carry "since":"<version>" (a string, or a number for lock_version columns).
 // When Options.Versions holds a version of that record newer than since (or
@@ -75,15 +109,19 @@
 //     message, a message over MaxMessageBytes (read to its end and dropped).
 //     4200 is Reverb's code for "Invalid message format"; a 40xx code would
 //     tell pusher-js never to reconnect, wrong for a recoverable error.
-//   - 4301 "client events are not enabled" for client-* events.
+//   - 4301 for a client-* event refused: "client events are not enabled"
+//     (ClientEventsOff), a public channel, a channel the socket is not
+//     subscribed to, a name over 200 characters, or over the socket's rate.
 //
 // pusher:subscription_error {"type","error","status"} on the channel (what
 // Echo's .error() receives), the socket stays up:
-//   - AuthError 401: missing or bad signature on a private- channel.
-//   - InvalidChannel 400: a name outside ^[-a-zA-Z0-9_=@,.;]{1,200}$.
-//   - LimitReached 429: over MaxChannelsPerConn.
-//   - UnsupportedChannel 501: presence- ("presence channels are not supported
-//     yet") and private-encrypted- channels.
+//   - AuthError 401: missing or bad signature on a private- or presence-
+//     channel; a presence- subscription without channel_data.
+//   - InvalidChannel 400: a name outside ^[-a-zA-Z0-9_=@,.;]{1,200}$; signed
+//     channel_data without a usable user_id.
+//   - LimitReached 429: over MaxChannelsPerConn; a new member of a presence
+//     channel that has PresenceMaxMembers members.
+//   - UnsupportedChannel 501: private-encrypted- channels.
 //
 // # Reloads
 //
@@ -99,7 +137,6 @@
 //   - A peer that never answers the close handshake holds its writer for up to
 //     10 s (coder/websocket's close timeouts); Close waits at most
 //     DefaultCloseWait.
-//   - Presence channels, client events, the HTTP publish API and Redis ingress
-//     come with later issues: the kind switch in conn.subscribe and the client-
-//     branch in conn.handle are where they plug in.
+//   - A repeated presence subscribe is answered with the current members and
+//     keeps the user the socket first joined as.
 package realtime

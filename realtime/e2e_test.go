@@ -196,12 +196,12 @@ func TestForgedSignature(t *testing.T) {
 	c.subscribeOK("private-x")
 }
 
-func TestUnsupportedChannelsAndClientEvents(t *testing.T) {
+func TestUnsupportedChannelsAndClientEventsOff(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	c := e.connect(t, "")
 	c.subscribe("presence-room", "k:s")
-	if d := c.expect("pusher:subscription_error", "presence-room"); d["status"] != float64(501) || !strings.Contains(d["error"].(string), "presence channels are not supported yet") {
+	if d := c.expect("pusher:subscription_error", "presence-room"); d["status"] != float64(401) || !strings.Contains(d["error"].(string), "presence channels need channel_data") {
 		t.Fatalf("%v", d)
 	}
 	c.subscribe("private-encrypted-x", "k:s")

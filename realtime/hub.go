@@ -42,6 +42,9 @@ type Hub struct {
 	start time.Time
 
 	shards [numShards]shard
+	// presence holds the presence channels' members (presence.go), by the
+	// same index as shards.
+	presence [numShards]presenceShard
 
 	// connsMu guards conns, perTenant and closed.
 	connsMu   sync.Mutex

@@ -22,6 +22,12 @@ const (
 	DefaultMaxChannelsPerConn = 100
 	DefaultSendQueue          = 256
 	DefaultWriteTimeout       = 10 * time.Second
+	// DefaultPresenceMaxMembers is Pusher's limit of members (users, not
+	// sockets) in one presence channel.
+	DefaultPresenceMaxMembers = 100
+	// DefaultClientEventRate is how many client events one socket may send
+	// per second (Pusher's limit), with a burst of as many.
+	DefaultClientEventRate = 10
 	// DefaultCloseWait bounds how long Close waits for the sockets' goroutines.
 	DefaultCloseWait = 10 * time.Second
 )
@@ -79,6 +85,21 @@ type Options struct {
 	// WriteTimeout bounds one frame write; a write stuck longer closes the
 	// socket without a close frame. Default: DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// PresenceMaxMembers bounds the members (distinct user_ids) of one
+	// presence channel; a new member over it gets
+	// pusher:subscription_error LimitReached (status 429), while more sockets
+	// of an existing member are always accepted. Negative: unlimited.
+	// Default: DefaultPresenceMaxMembers.
+	PresenceMaxMembers int
+	// ClientEvents says who may send client-* events (Echo's whisper):
+	// ClientEventsOff (answered with pusher:error 4301) or
+	// ClientEventsMembers (the subscribers of a private- or presence-
+	// channel, to the others on it). Default: ClientEventsOff.
+	ClientEvents string
+	// ClientEventRate bounds the client events of one socket per second
+	// (burst as many); past it an event is dropped with pusher:error 4301.
+	// Default: DefaultClientEventRate.
+	ClientEventRate int
 	// Versions, when set, answers the "since" subscribe extension.
 	Versions *versioncache.Store
 	// Logger receives the hub's logs. Default: zap.NewNop().
@@ -184,6 +205,22 @@ func newConfig(o Options) (*config, error) {
 	}
 	if o.SendQueue <= 0 {
 		o.SendQueue = DefaultSendQueue
+	}
+	if o.PresenceMaxMembers == 0 {
+		o.PresenceMaxMembers = DefaultPresenceMaxMembers
+	}
+	switch o.ClientEvents {
+	case "":
+		o.ClientEvents = ClientEventsOff
+	case ClientEventsOff, ClientEventsMembers:
+	default:
+		return nil, fmt.Errorf("realtime: client_events: want %q or %q, got %q", ClientEventsOff, ClientEventsMembers, o.ClientEvents)
+	}
+	if o.ClientEventRate < 0 {
+		return nil, fmt.Errorf("realtime: client_event_rate: must not be negative, got %d", o.ClientEventRate)
+	}
+	if o.ClientEventRate == 0 {
+		o.ClientEventRate = DefaultClientEventRate
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout

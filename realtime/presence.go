@@ -1,5 +1,14 @@
 package realtime
 
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"hash/maphash"
+	"strconv"
+	"sync"
+)
+
 // PresenceUser is one member of a presence channel: one user, however many
 // sockets (tabs) they have on the channel.
 type PresenceUser struct {
@@ -7,9 +16,251 @@ type PresenceUser struct {
 	ID string `json:"id"`
 }
 
-// PresenceUsers lists the members of a presence channel of tenant (for the
-// HTTP API's GET channels/{name}/users). Presence channels are not
-// implemented yet, so it is always empty.
+// MaxPresenceUserIDLength bounds a presence member's user_id (Pusher's limit).
+const MaxPresenceUserIDLength = 128
+
+// presenceShard holds the presence channels whose chanKey hashes to its
+// index (the same index as their subscribers' shard).
+type presenceShard struct {
+	// mu guards channels. It is taken before the subscribers' shard lock
+	// (addSub and removeSub run under it), never while that lock is held.
+	mu       sync.Mutex
+	channels map[chanKey]*presenceChannel
+}
+
+// presenceChannel is the member map of one (tenant, presence channel).
+type presenceChannel struct {
+	members map[string]*presenceMember // by user id
+	order   []string                   // user ids in join order
+}
+
+// presenceMember is one user on a presence channel and their sockets there.
+type presenceMember struct {
+	// info is the compact JSON of user_info of the member's first socket
+	// ("null" when absent).
+	info    []byte
+	sockets map[*conn]struct{}
+}
+
+// memberData is the part of a presence subscription's channel_data the hub
+// uses.
+type memberData struct {
+	userID string
+	info   []byte
+}
+
+// Errors of parseChannelData; their text reaches the client.
+var (
+	errChanDataJSON   = errors.New("channel_data must be a JSON object")
+	errChanDataUserID = errors.New("channel_data.user_id must be a non-empty string or a number of at most 128 characters")
+)
+
+// parseChannelData reads user_id (a string, or a number kept as its
+// literal text) and user_info (any JSON, compacted) from a presence
+// subscription's channel_data.
+func parseChannelData(s string) (memberData, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
+		return memberData{}, errChanDataJSON
+	}
+	var d memberData
+	raw := bytes.TrimSpace(m["user_id"])
+	switch {
+	case len(raw) > 0 && raw[0] == '"':
+		if err := json.Unmarshal(raw, &d.userID); err != nil {
+			return d, errChanDataUserID
+		}
+	case len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9'):
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return d, errChanDataUserID
+		}
+		d.userID = n.String()
+	}
+	if d.userID == "" || len(d.userID) > MaxPresenceUserIDLength {
+		return d, errChanDataUserID
+	}
+	d.info = []byte("null")
+	if info := m["user_info"]; len(info) > 0 {
+		var b bytes.Buffer
+		if err := json.Compact(&b, info); err != nil {
+			return d, errChanDataJSON
+		}
+		d.info = b.Bytes()
+	}
+	return d, nil
+}
+
+func (h *Hub) presenceShardFor(k chanKey) *presenceShard {
+	var mh maphash.Hash
+	mh.SetSeed(h.seed)
+	mh.WriteString(k.tenant)
+	mh.WriteByte(0)
+	mh.WriteString(k.name)
+	return &h.presence[mh.Sum64()%numShards]
+}
+
+// presenceJoin subscribes c to the presence channel k as the member m and,
+// in one critical section, queues for c subscription_succeeded with the
+// members (c's own user included) and, when this is m's first socket there,
+// member_added for every other socket of the channel. Doing both under the
+// channel's lock keeps each socket's view consistent: a socket never gets a
+// member_added before its own snapshot, nor one that its snapshot already
+// holds. It reports false, changing nothing, when m would be a new member
+// of a channel that already has max members (max <= 0: no limit).
+func (h *Hub) presenceJoin(c *conn, k chanKey, m memberData, max int) bool {
+	ps := h.presenceShardFor(k)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	pc := ps.channels[k]
+	mem := pc.member(m.userID)
+	if mem == nil && max > 0 && pc != nil && len(pc.members) >= max {
+		return false
+	}
+	if pc == nil {
+		pc = &presenceChannel{members: make(map[string]*presenceMember, 1)}
+		if ps.channels == nil {
+			ps.channels = make(map[chanKey]*presenceChannel)
+		}
+		ps.channels[k] = pc
+	}
+	h.addSub(c, k)
+	first := mem == nil
+	if first {
+		mem = &presenceMember{info: m.info, sockets: make(map[*conn]struct{}, 1)}
+		pc.members[m.userID] = mem
+		pc.order = append(pc.order, m.userID)
+	}
+	mem.sockets[c] = struct{}{}
+	c.enqueue(presenceSucceededFrame(k.name, pc))
+	if first {
+		pc.sendLocked(memberAddedFrame(k.name, m.userID, m.info), c)
+	}
+	return true
+}
+
+// presenceResend queues again, for c already on k, subscription_succeeded
+// with the current members (a repeated pusher:subscribe).
+func (h *Hub) presenceResend(c *conn, k chanKey) {
+	ps := h.presenceShardFor(k)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if pc := ps.channels[k]; pc != nil {
+		c.enqueue(presenceSucceededFrame(k.name, pc))
+	}
+}
+
+// presenceLeave unsubscribes c, the member userID, from the presence channel
+// k; when c was that member's last socket there, the other sockets get
+// member_removed.
+func (h *Hub) presenceLeave(c *conn, k chanKey, userID string) {
+	ps := h.presenceShardFor(k)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	h.removeSub(c, k)
+	pc := ps.channels[k]
+	mem := pc.member(userID)
+	if mem == nil {
+		return
+	}
+	delete(mem.sockets, c)
+	if len(mem.sockets) > 0 {
+		return
+	}
+	delete(pc.members, userID)
+	for i, id := range pc.order {
+		if id == userID {
+			pc.order = append(pc.order[:i], pc.order[i+1:]...)
+			break
+		}
+	}
+	if len(pc.members) == 0 {
+		delete(ps.channels, k)
+		return
+	}
+	pc.sendLocked(memberRemovedFrame(k.name, userID), nil)
+}
+
+// PresenceUsers lists the members of a presence channel of tenant in the
+// order they joined (for the HTTP API's GET channels/{name}/users); nil
+// when the channel has none.
 func (h *Hub) PresenceUsers(tenant, channel string) []PresenceUser {
-	return nil
+	k := chanKey{tenant, channel}
+	ps := h.presenceShardFor(k)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	pc := ps.channels[k]
+	if pc == nil {
+		return nil
+	}
+	users := make([]PresenceUser, len(pc.order))
+	for i, id := range pc.order {
+		users[i] = PresenceUser{ID: id}
+	}
+	return users
+}
+
+func (pc *presenceChannel) member(userID string) *presenceMember {
+	if pc == nil {
+		return nil
+	}
+	return pc.members[userID]
+}
+
+// sendLocked queues frame for every socket on the channel but except. The
+// presence shard's lock is held; enqueue never blocks.
+func (pc *presenceChannel) sendLocked(frame []byte, except *conn) {
+	for _, mem := range pc.members {
+		for s := range mem.sockets {
+			if s != except {
+				s.enqueue(frame)
+			}
+		}
+	}
+}
+
+// presenceSucceededFrame is subscription_succeeded with
+// {"presence":{"ids":[...],"hash":{"id":info},"count":N}}.
+func presenceSucceededFrame(channel string, pc *presenceChannel) []byte {
+	data := make([]byte, 0, 64+len(pc.order)*48)
+	data = append(data, `{"presence":{"ids":[`...)
+	for i, id := range pc.order {
+		if i > 0 {
+			data = append(data, ',')
+		}
+		data = appendJSONString(data, id)
+	}
+	data = append(data, `],"hash":{`...)
+	for i, id := range pc.order {
+		if i > 0 {
+			data = append(data, ',')
+		}
+		data = appendJSONString(data, id)
+		data = append(data, ':')
+		data = append(data, pc.members[id].info...)
+	}
+	data = append(data, `},"count":`...)
+	data = strconv.AppendInt(data, int64(len(pc.order)), 10)
+	data = append(data, "}}"...)
+	return eventFrame("pusher_internal:subscription_succeeded", channel, data)
+}
+
+// memberAddedFrame is pusher_internal:member_added {"user_id":"1","user_info":{...}}.
+func memberAddedFrame(channel, userID string, info []byte) []byte {
+	data := make([]byte, 0, 32+len(userID)+len(info))
+	data = append(data, `{"user_id":`...)
+	data = appendJSONString(data, userID)
+	data = append(data, `,"user_info":`...)
+	data = append(data, info...)
+	data = append(data, '}')
+	return eventFrame("pusher_internal:member_added", channel, data)
+}
+
+// memberRemovedFrame is pusher_internal:member_removed {"user_id":"1"}.
+func memberRemovedFrame(channel, userID string) []byte {
+	data := make([]byte, 0, 16+len(userID))
+	data = append(data, `{"user_id":`...)
+	data = appendJSONString(data, userID)
+	data = append(data, '}')
+	return eventFrame("pusher_internal:member_removed", channel, data)
 }

@@ -1,0 +1,122 @@
+package realtime
+
+import (
+	"strconv"
+	"time"
+)
+
+// Values of Options.ClientEvents.
+const (
+	// ClientEventsOff refuses every client-* event with pusher:error 4301.
+	ClientEventsOff = "off"
+	// ClientEventsMembers lets a socket subscribed to a private- or
+	// presence- channel send client-* events to the other sockets there.
+	ClientEventsMembers = "members"
+)
+
+// MaxEventNameLength bounds the name of a client event (Pusher's limit).
+const MaxEventNameLength = 200
+
+// clientEvent handles a client-* event (Echo's whisper): with
+// ClientEventsMembers, from a socket subscribed to a private- or presence-
+// channel, within the socket's rate, it goes to every other socket on the
+// channel (never back to the sender); on a presence channel it carries the
+// sender's user_id. Every refusal is pusher:error 4301 and the socket stays
+// up. The data's size is bounded by MaxMessageBytes, the bound of the whole
+// message.
+func (c *conn) clientEvent(cfg *config, f clientFrame) {
+	if cfg.ClientEvents != ClientEventsMembers {
+		c.sendError(CodeClientEvents, "client events are not enabled")
+		return
+	}
+	if len(f.Event) > MaxEventNameLength {
+		c.sendError(CodeClientEvents, "client event name longer than "+strconv.Itoa(MaxEventNameLength)+" characters")
+		return
+	}
+	switch kindOf(f.Channel) {
+	case kindPrivate, kindPresence:
+	default:
+		c.sendError(CodeClientEvents, "client events are only allowed on private- and presence- channels, not "+quoteForMsg(f.Channel))
+		return
+	}
+	if _, ok := c.channels[f.Channel]; !ok {
+		c.sendError(CodeClientEvents, "not subscribed to "+quoteForMsg(f.Channel))
+		return
+	}
+	if !c.allowClientEvent(cfg.ClientEventRate) {
+		cfg.Observer.Dropped(DropClientEventRate)
+		c.sendError(CodeClientEvents, "client event rate limit exceeded: "+strconv.Itoa(cfg.ClientEventRate)+" per second")
+		return
+	}
+	frame := clientEventFrame(f.Event, f.Channel, f.Data, c.members[f.Channel])
+	if n := c.hub.deliver(chanKey{c.tenant, f.Channel}, frame, c); n > 0 {
+		cfg.Observer.Delivered(n)
+	}
+}
+
+// DropClientEventRate is the Observer.Dropped reason of a client event over
+// the socket's rate.
+const DropClientEventRate = "client_event_rate"
+
+// allowClientEvent is a token bucket of rate tokens per second holding at
+// most rate: it reports whether one more client event may pass now.
+// readLoop only.
+func (c *conn) allowClientEvent(rate int) bool {
+	now := c.hub.now()
+	if c.ceLast == 0 {
+		c.ceTokens = float64(rate)
+	} else {
+		c.ceTokens += float64(now-c.ceLast) / float64(time.Second) * float64(rate)
+		if c.ceTokens > float64(rate) {
+			c.ceTokens = float64(rate)
+		}
+	}
+	c.ceLast = now
+	if c.ceTokens < 1 {
+		return false
+	}
+	c.ceTokens--
+	return true
+}
+
+// deliver queues frame for every socket subscribed to k but except, and
+// returns how many got it. Like Publish, it copies the subscribers under the
+// read lock and queues outside it.
+func (h *Hub) deliver(k chanKey, frame []byte, except *conn) int {
+	sh := h.shardFor(k)
+	sp := subsPool.Get().(*[]*conn)
+	subs := (*sp)[:0]
+	sh.mu.RLock()
+	for s := range sh.channels[k] {
+		if s != except {
+			subs = append(subs, s)
+		}
+	}
+	sh.mu.RUnlock()
+	n := 0
+	for _, s := range subs {
+		if s.enqueue(frame) {
+			n++
+		}
+	}
+	clear(subs)
+	if cap(subs) <= 1<<16 {
+		*sp = subs[:0]
+		subsPool.Put(sp)
+	}
+	return n
+}
+
+// clientEventFrame is {"event":"client-x","channel":c,"data":"<data as a
+// JSON string>"} plus "user_id" when userID is set (presence channels).
+func clientEventFrame(event, channel string, data []byte, userID string) []byte {
+	b := make([]byte, 0, 64+len(event)+len(channel)+len(userID)+len(data)*11/10)
+	b = appendEventFrame(b, event, channel, data)
+	if userID == "" {
+		return b
+	}
+	b = b[:len(b)-1] // the closing brace
+	b = append(b, `,"user_id":`...)
+	b = appendJSONString(b, userID)
+	return append(b, '}')
+}

@@ -1,0 +1,36 @@
+package realtime
+
+// Sign signs a subscription to channel for the socket socketID, as an app's
+// /broadcasting/auth would with the pusher broadcaster: it returns
+// "key:hex(hmac_sha256(secret, socket_id:channel[:channel_data]))" under the
+// current credentials. It signs only for an open socket of tenant, and only
+// what that socket could then subscribe with: a private- channel without
+// channelData, or a presence- channel with a channelData the hub accepts
+// (a JSON object with user_id). Anything else reports false. It implements
+// the proxy's Signer, which calls it after the app authorised the request.
+// Safe for concurrent use.
+func (h *Hub) Sign(tenant, socketID, channel, channelData string) (auth string, ok bool) {
+	if !validChannelName(channel) {
+		return "", false
+	}
+	switch kindOf(channel) {
+	case kindPrivate:
+		if channelData != "" {
+			return "", false
+		}
+	case kindPresence:
+		if _, err := parseChannelData(channelData); err != nil {
+			return "", false
+		}
+	default:
+		return "", false
+	}
+	h.connsMu.Lock()
+	c := h.conns[socketID]
+	h.connsMu.Unlock()
+	if c == nil || c.tenant != tenant || c.stopped() {
+		return "", false
+	}
+	cfg := h.cfg.Load()
+	return cfg.AppKey + ":" + sign(cfg.AppSecret, socketID, channel, channelData), true
+}
