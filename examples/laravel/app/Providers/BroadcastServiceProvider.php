@@ -2,6 +2,8 @@
 
 namespace App\Providers;
 
+use App\Broadcasting\SignOnlyBroadcaster;
+use Illuminate\Broadcasting\BroadcastManager;
 use Illuminate\Support\Facades\Broadcast;
 use Illuminate\Support\ServiceProvider;
 
@@ -10,6 +12,11 @@ class BroadcastServiceProvider extends ServiceProvider
 {
     public function boot(): void
     {
+        // BROADCAST_DRIVER=signonly: pusher-style signed auth answers, no publishing.
+        $this->app->make(BroadcastManager::class)->extend('signonly', function ($app, array $config) {
+            return new SignOnlyBroadcaster((string) ($config['key'] ?? ''), (string) ($config['secret'] ?? ''));
+        });
+
         Broadcast::routes();
 
         require base_path('routes/channels.php');
