@@ -14,9 +14,6 @@ const (
 	ClientEventsMembers = "members"
 )
 
-// MaxEventNameLength bounds the name of a client event (Pusher's limit).
-const MaxEventNameLength = 200
-
 // clientEvent handles a client-* event (Echo's whisper): with
 // ClientEventsMembers, from a socket subscribed to a private- or presence-
 // channel, within the socket's rate, it goes to every other socket on the
