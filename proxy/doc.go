@@ -27,6 +27,12 @@
 //   - After a successful, learned write the Publisher is told (Save), unless
 //     the request was an import or the app answered
 //     X-Recordsync-Broadcast: skip.
+//   - The channel authorisation endpoint (POST /broadcasting/auth, with a
+//     Signer; issue 4 §4): the app decides as always; when it grants a
+//     channel without signing (Laravel's redis broadcaster answers `true` or
+//     {"channel_data":{...}}), the answer is replaced by the signed one
+//     pusher-js needs, for the request's socket_id and channel_name, and only
+//     when that socket is open in the request's tenant (authsign.go).
 //
 // The authorisation memory maps (tenant, type, id, credential hash) to
 // allowed/denied for AuthTTL. The credential is the RequestInfo.Credential,

@@ -33,6 +33,9 @@ type Handler struct {
 	routes []route
 	types  map[string]*route
 	poll   *pattern // nil: version endpoint off
+	// authPath is the auth endpoint whose answers are signed; "" when off
+	// or without a Signer.
+	authPath string
 	appKey []byte   // nil: session cookie used raw
 	store  *versioncache.Store
 	auth   *authMemory
@@ -90,6 +93,9 @@ func New(opts Options) (*Handler, error) {
 		h.types[rs.Type] = &h.routes[i]
 	}
 	h.opts.Routes = specs
+	if opts.Signer != nil && opts.AuthEndpoint != AuthEndpointOff {
+		h.authPath = opts.AuthEndpoint
+	}
 	if opts.VersionEndpoint != VersionEndpointOff {
 		pt, err := compilePattern(opts.VersionEndpoint, "type", "id")
 		if err != nil {
@@ -129,6 +135,9 @@ func (h *Handler) Close() {
 // or a version poll) rather than pass it straight to next. The Caddy glue
 // asks first so that pass-through requests cost no placeholder work.
 func (h *Handler) Inspects(r *http.Request) bool {
+	if h.isAuthRequest(r) {
+		return true
+	}
 	rt, _ := h.classify(r)
 	return rt != nil
 }
@@ -148,9 +157,13 @@ func (h *Handler) classify(r *http.Request) (rt *route, poll bool) {
 	return h.matchRoute(r.URL.Path), false
 }
 
-// ServeHTTP handles record routes and the version endpoint and passes
+// ServeHTTP handles record routes, the version endpoint and the auth
+// endpoint's answers, and passes
 // everything else to next untouched. Errors of next are returned unchanged.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next) error {
+	if h.isAuthRequest(r) {
+		return h.serveAuth(w, r, info, next)
+	}
 	rt, poll := h.classify(r)
 	if rt == nil {
 		return next(w, r)

@@ -40,6 +40,11 @@ const (
 	DefaultAuthEntries = 100_000
 	// DefaultSessionCookie is the name of Laravel's session cookie.
 	DefaultSessionCookie = "laravel_session"
+	// DefaultAuthEndpoint is the path of the app's channel authorisation
+	// (Laravel's Broadcast::routes()).
+	DefaultAuthEndpoint = "/broadcasting/auth"
+	// AuthEndpointOff as Options.AuthEndpoint disables signing.
+	AuthEndpointOff = "off"
 )
 
 // RouteSpec is one `record TYPE PATTERN { list CHANNEL EVENT IDKEY }` line.
@@ -115,6 +120,15 @@ type Options struct {
 	// bytes). When set, the session cookie is decrypted and verified and the
 	// session id inside is the credential. Empty: the raw cookie is.
 	LaravelAppKey string
+	// AuthEndpoint is the path of the app's channel authorisation
+	// endpoint. The proxy watches POSTs to it and, with a Signer, signs the
+	// app's unsigned grants (Laravel's redis broadcaster) for the request's
+	// socket and channel; see Handler.serveAuth. "off" disables it.
+	// Default: DefaultAuthEndpoint.
+	AuthEndpoint string
+	// Signer signs subscriptions for open sockets (the realtime hub). Nil:
+	// auth answers pass through untouched.
+	Signer Signer
 	// Store is the version memory. Required.
 	Store *versioncache.Store
 	// Publisher is told of every learned save. Nil: nobody.
@@ -144,6 +158,12 @@ func (o *Options) applyDefaults() error {
 	}
 	if o.SessionCookie == "" {
 		o.SessionCookie = DefaultSessionCookie
+	}
+	if o.AuthEndpoint == "" {
+		o.AuthEndpoint = DefaultAuthEndpoint
+	}
+	if o.AuthEndpoint != AuthEndpointOff && (!strings.HasPrefix(o.AuthEndpoint, "/") || strings.ContainsAny(o.AuthEndpoint, "?#{}")) {
+		return fmt.Errorf("auth_endpoint: want a path starting with / or %q, got %q", AuthEndpointOff, o.AuthEndpoint)
 	}
 	for _, f := range []struct{ name, path string }{
 		{"version_field", o.VersionField},

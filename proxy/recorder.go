@@ -32,6 +32,9 @@ type recorder struct {
 	want func(status int) bool
 	// beforeHeader, if set, may edit the headers before they are decided on.
 	beforeHeader func(h http.Header)
+	// anyType buffers whatever the Content-Type (the auth endpoint's
+	// answers are text/html): only the other checks of shouldBuffer apply.
+	anyType bool
 
 	status        int
 	wroteHeader   bool
@@ -73,7 +76,7 @@ func (rec *recorder) WriteHeader(status int) {
 	if rec.beforeHeader != nil {
 		rec.beforeHeader(h)
 	}
-	if rec.want != nil && rec.want(status) && shouldBuffer(status, h, rec.max) {
+	if rec.want != nil && rec.want(status) && (rec.anyType && bufferable(status, h, rec.max) || shouldBuffer(status, h, rec.max)) {
 		rec.buffering = true
 		rec.buf = bufPool.Get().(*bytes.Buffer)
 		rec.buf.Reset()
@@ -166,6 +169,11 @@ func (rec *recorder) release() {
 // incremental, and not announced as larger than max. Upgrades and event
 // streams never are.
 func shouldBuffer(status int, h http.Header, max int64) bool {
+	return isJSON(h.Get("Content-Type")) && bufferable(status, h, max)
+}
+
+// bufferable is shouldBuffer without the JSON condition.
+func bufferable(status int, h http.Header, max int64) bool {
 	if status == http.StatusSwitchingProtocols || status == http.StatusNoContent ||
 		status == http.StatusNotModified || status == http.StatusPartialContent {
 		return false
@@ -175,9 +183,6 @@ func shouldBuffer(status int, h http.Header, max int64) bool {
 	}
 	if v := h.Get("Incremental"); v != "" && v != "?0" {
 		// RFC 10036: the app asked for the response to be forwarded as it comes.
-		return false
-	}
-	if !isJSON(h.Get("Content-Type")) {
 		return false
 	}
 	if cl := h.Get("Content-Length"); cl != "" {

@@ -1,0 +1,292 @@
+package proxy
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// The test vectors of pusher-protocol.md.
+const (
+	vecKey    = "278d425bdf160c739803"
+	vecSecret = "7ad3773142a6692b25b8"
+	vecSocket = "1234.1234"
+)
+
+// fakeSigner signs as the hub does, for the sockets it knows (socket id →
+// tenant).
+type fakeSigner struct {
+	sockets map[string]string
+	calls   int
+}
+
+func (s *fakeSigner) Sign(tenant, socketID, channel, channelData string) (string, bool) {
+	s.calls++
+	if t, ok := s.sockets[socketID]; !ok || t != tenant {
+		return "", false
+	}
+	mac := hmac.New(sha256.New, []byte(vecSecret))
+	mac.Write([]byte(socketID + ":" + channel))
+	if channelData != "" {
+		mac.Write([]byte(":" + channelData))
+	}
+	return vecKey + ":" + hex.EncodeToString(mac.Sum(nil)), true
+}
+
+// authApp answers the auth endpoint with status, content type and body,
+// and records the request body it got.
+type authApp struct {
+	status int
+	ctype  string
+	body   string
+	got    []byte
+	calls  int
+}
+
+func (a *authApp) next(w http.ResponseWriter, r *http.Request) error {
+	a.calls++
+	a.got, _ = io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", a.ctype)
+	w.Header().Set("Set-Cookie", "laravel_session=new; path=/; httponly")
+	w.WriteHeader(a.status)
+	io.WriteString(w, a.body)
+	return nil
+}
+
+func authRequest(ctype, body string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/broadcasting/auth", strings.NewReader(body))
+	r.Header.Set("Content-Type", ctype)
+	return r
+}
+
+const formType = "application/x-www-form-urlencoded"
+
+func TestAuthSigning(t *testing.T) {
+	t.Parallel()
+	const (
+		privSig = vecKey + ":58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4"
+		presSig = vecKey + ":31935e7d86dba64c2a90aed31fdc61869f9b22ba9d8863bba239c03ca481bc80"
+		presCD  = `{"user_id":10,"user_info":{"name":"Mr. Channels"}}`
+	)
+	privReq := "socket_id=" + vecSocket + "&channel_name=private-foobar"
+	presReq := "socket_id=" + vecSocket + "&channel_name=presence-foobar"
+	signedPres, _ := json.Marshal(map[string]string{"auth": presSig, "channel_data": presCD})
+	for _, tt := range []struct {
+		name         string
+		tenant       string
+		ctype, req   string
+		status       int
+		answer, want string // want "" = the answer untouched
+		answerCtype  string
+	}{
+		{name: "true → signed", req: privReq, status: 200, answer: "true", want: `{"auth":"` + privSig + `"}`},
+		{name: "true with a newline", req: privReq, status: 200, answer: "true\n", want: `{"auth":"` + privSig + `"}`},
+		{name: "JSON request", ctype: "application/json", req: `{"socket_id":"1234.1234","channel_name":"private-foobar"}`, status: 200, answer: "true", want: `{"auth":"` + privSig + `"}`},
+		{name: "channel_data object → serialised once and signed", req: presReq, status: 200,
+			answer: `{"channel_data": {"user_id": 10, "user_info": {"name": "Mr. Channels"}}}`, want: string(signedPres)},
+		{name: "channel_data string → signed as it is", req: presReq, status: 200,
+			answer: `{"channel_data":` + jsonString(presCD) + `}`, want: string(signedPres)},
+		{name: "already signed passes", req: privReq, status: 200, answer: `{"auth":"other:sig"}`, answerCtype: "application/json"},
+		{name: "signed presence passes", req: presReq, status: 200, answer: `{"auth":"x:y","channel_data":{"user_id":1}}`},
+		{name: "403 passes", req: privReq, status: 403, answer: `{"message":"This action is unauthorized."}`},
+		{name: "403 true passes", req: privReq, status: 403, answer: `true`},
+		{name: "500 passes", req: privReq, status: 500, answer: `true`},
+		{name: "empty 200 (null/log broadcaster) passes", req: privReq, status: 200, answer: ``},
+		{name: "false passes", req: privReq, status: 200, answer: `false`},
+		{name: "null passes", req: privReq, status: 200, answer: `null`},
+		{name: "html passes", req: privReq, status: 200, answer: `<html>login</html>`},
+		{name: "true for a presence channel passes", req: presReq, status: 200, answer: "true"},
+		{name: "channel_data for a private channel passes", req: privReq, status: 200, answer: `{"channel_data":{"user_id":1}}`},
+		{name: "true for an encrypted channel passes", req: "socket_id=1234.1234&channel_name=private-encrypted-x", status: 200, answer: "true"},
+		{name: "true for a public channel passes", req: "socket_id=1234.1234&channel_name=foobar", status: 200, answer: "true"},
+		{name: "channel_data not an object passes", req: presReq, status: 200, answer: `{"channel_data":[1]}`},
+		{name: "channel_data string not an object passes", req: presReq, status: 200, answer: `{"channel_data":"x"}`},
+		{name: "duplicate keys pass", req: presReq, status: 200, answer: `{"channel_data":{"user_id":1},"channel_data":{"user_id":2}}`},
+		{name: "socket of another tenant not signed", tenant: "b", req: privReq, status: 200, answer: "true"},
+		{name: "unknown socket not signed", req: "socket_id=9.9&channel_name=private-foobar", status: 200, answer: "true"},
+		{name: "bad socket id not signed", req: "socket_id=abc&channel_name=private-foobar", status: 200, answer: "true"},
+		{name: "channel_name twice not signed", req: privReq + "&channel_name=private-other", status: 200, answer: "true"},
+		{name: "PHP alias channel.name not signed", req: privReq + "&channel.name=private-other", status: 200, answer: "true"},
+		{name: "PHP alias channel name not signed", req: privReq + "&channel+name=private-other", status: 200, answer: "true"},
+		{name: "PHP array not signed", req: privReq + "&channel_name[]=private-other", status: 200, answer: "true"},
+		{name: "socket_id missing not signed", req: "channel_name=private-foobar", status: 200, answer: "true"},
+		{name: "JSON duplicate not signed", ctype: "application/json", req: `{"socket_id":"1234.1234","channel_name":"private-foobar","channel_name":"private-x"}`, status: 200, answer: "true"},
+		{name: "JSON number socket not signed", ctype: "application/json", req: `{"socket_id":1234.1234,"channel_name":"private-foobar"}`, status: 200, answer: "true"},
+		{name: "JSON trailing data not signed", ctype: "application/json", req: `{"socket_id":"1234.1234","channel_name":"private-foobar"} {}`, status: 200, answer: "true"},
+		{name: "multipart not signed", ctype: "multipart/form-data; boundary=x", req: privReq, status: 200, answer: "true"},
+		{name: "oversize body not signed", req: privReq + "&pad=" + strings.Repeat("x", maxAuthRequestBytes), status: 200, answer: "true"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			signer := &fakeSigner{sockets: map[string]string{vecSocket: "a", "9.8": "b"}}
+			h, _ := newTestHandler(t, func(o *Options) { o.Signer = signer })
+			tenant := tt.tenant
+			if tenant == "" {
+				tenant = "a"
+			}
+			ctype := tt.ctype
+			if ctype == "" {
+				ctype = formType
+			}
+			actype := tt.answerCtype
+			if actype == "" {
+				actype = "text/html; charset=UTF-8"
+			}
+			app := &authApp{status: tt.status, ctype: actype, body: tt.answer}
+			r := authRequest(ctype, tt.req)
+			if !h.Inspects(r) {
+				t.Fatal("the auth endpoint is not inspected")
+			}
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, r, RequestInfo{Tenant: tenant, Tenanted: true}, app.next); err != nil {
+				t.Fatal(err)
+			}
+			if string(app.got) != tt.req {
+				t.Fatalf("the app got the body %q, want %q", app.got, tt.req)
+			}
+			if w.Code != tt.status {
+				t.Fatalf("status %d, want %d", w.Code, tt.status)
+			}
+			if w.Header().Get("Set-Cookie") == "" {
+				t.Fatal("the app's Set-Cookie was lost")
+			}
+			want, ctypeWant := tt.want, "application/json"
+			if want == "" {
+				want, ctypeWant = tt.answer, actype
+			}
+			if got := w.Body.String(); got != want {
+				t.Fatalf("answer %s, want %s", got, want)
+			}
+			if got := w.Header().Get("Content-Type"); got != ctypeWant {
+				t.Fatalf("Content-Type %q, want %q", got, ctypeWant)
+			}
+			if cl := w.Header().Get("Content-Length"); tt.want != "" && cl != itoa(len(tt.want)) {
+				t.Fatalf("Content-Length %q for %d bytes", cl, len(tt.want))
+			}
+		})
+	}
+}
+
+func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func TestAuthEndpointOptions(t *testing.T) {
+	t.Parallel()
+	signer := &fakeSigner{sockets: map[string]string{vecSocket: ""}}
+	req := "socket_id=" + vecSocket + "&channel_name=private-foobar"
+	for _, tt := range []struct {
+		name     string
+		edit     func(*Options)
+		method   string
+		path     string
+		info     RequestInfo
+		inspects bool
+		signed   bool
+	}{
+		{"default path", func(o *Options) { o.Signer = signer }, "POST", "/broadcasting/auth", RequestInfo{}, true, true},
+		{"no signer", nil, "POST", "/broadcasting/auth", RequestInfo{}, false, false},
+		{"off", func(o *Options) { o.Signer = signer; o.AuthEndpoint = "off" }, "POST", "/broadcasting/auth", RequestInfo{}, false, false},
+		{"custom path", func(o *Options) { o.Signer = signer; o.AuthEndpoint = "/api/broadcasting/auth" }, "POST", "/api/broadcasting/auth", RequestInfo{}, true, true},
+		{"other path", func(o *Options) { o.Signer = signer }, "POST", "/broadcasting/auth/x", RequestInfo{}, false, false},
+		{"GET", func(o *Options) { o.Signer = signer }, "GET", "/broadcasting/auth", RequestInfo{}, false, false},
+		{"tenanted without a tenant", func(o *Options) { o.Signer = signer }, "POST", "/broadcasting/auth", RequestInfo{Tenanted: true}, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := newTestHandler(t, tt.edit)
+			r := httptest.NewRequest(tt.method, tt.path, strings.NewReader(req))
+			r.Header.Set("Content-Type", formType)
+			if got := h.Inspects(r); got != tt.inspects {
+				t.Fatalf("Inspects = %v", got)
+			}
+			app := &authApp{status: 200, ctype: "text/html", body: "true"}
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, r, tt.info, app.next); err != nil {
+				t.Fatal(err)
+			}
+			if signed := strings.Contains(w.Body.String(), `"auth"`); signed != tt.signed {
+				t.Fatalf("answer %s, signed %v want %v", w.Body.String(), signed, tt.signed)
+			}
+		})
+	}
+	if _, err := New(Options{Store: newStore(t), AuthEndpoint: "broadcasting/auth"}); err == nil || !strings.Contains(err.Error(), "auth_endpoint") {
+		t.Fatalf("relative auth_endpoint: %v", err)
+	}
+}
+
+// The query string is refused: Laravel falls back to it for a field the
+// body lacks.
+func TestAuthQueryRefused(t *testing.T) {
+	t.Parallel()
+	signer := &fakeSigner{sockets: map[string]string{vecSocket: ""}}
+	h, _ := newTestHandler(t, func(o *Options) { o.Signer = signer })
+	r := httptest.NewRequest("POST", "/broadcasting/auth?channel_name=private-other", strings.NewReader("socket_id="+vecSocket+"&channel_name=private-foobar"))
+	r.Header.Set("Content-Type", formType)
+	app := &authApp{status: 200, ctype: "text/html", body: "true"}
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, RequestInfo{}, app.next); err != nil {
+		t.Fatal(err)
+	}
+	if w.Body.String() != "true" || signer.calls != 0 {
+		t.Fatalf("signed with a query string: %s", w.Body.String())
+	}
+}
+
+// FuzzParseAuthAnswer: never panics; a presence grant's channel_data is a
+// JSON object; an answer with "auth" is never re-signed.
+func FuzzParseAuthAnswer(f *testing.F) {
+	for _, s := range []string{"true", "true\n", "false", "", "null", `{"auth":"k:s"}`,
+		`{"channel_data":{"user_id":10,"user_info":{"name":"Mr. Channels"}}}`,
+		`{"channel_data":"{\"user_id\":\"1\"}"}`, `{"channel_data":"x"}`, `{"channel_data":{}, "channel_data":{}}`,
+		`{"auth":"a","channel_data":{"user_id":1}}`, `{"channel_data":{"a":1e999}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		cd, kind := parseAuthAnswer(body)
+		switch kind {
+		case answerPrivate:
+			if cd != "" {
+				t.Fatalf("private with channel_data %q", cd)
+			}
+		case answerPresence:
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(cd), &m); err != nil || m == nil {
+				t.Fatalf("channel_data %q is not an object", cd)
+			}
+			var top map[string]json.RawMessage
+			if json.Unmarshal(body, &top) != nil {
+				t.Fatalf("presence from a body that is not an object: %q", body)
+			}
+			if _, ok := top["auth"]; ok {
+				t.Fatalf("a signed answer was classified for signing: %q", body)
+			}
+		case answerOther:
+			if cd != "" {
+				t.Fatalf("other with channel_data %q", cd)
+			}
+		}
+	})
+}
+
+// FuzzReadAuthRequest: never panics, always restores the body byte for
+// byte, and what it reads is a socket id of digits.
+func FuzzReadAuthRequest(f *testing.F) {
+	f.Add(formType, "socket_id=1.2&channel_name=private-x")
+	f.Add("application/json", `{"socket_id":"1.2","channel_name":"private-x"}`)
+	f.Add(formType, "socket_id=1.2&channel_name=a&channel.name=b")
+	f.Fuzz(func(t *testing.T, ctype, body string) {
+		r := httptest.NewRequest("POST", "/broadcasting/auth", strings.NewReader(body))
+		r.Header.Set("Content-Type", ctype)
+		sid, _, err := readAuthRequest(r, 256)
+		got, _ := io.ReadAll(r.Body)
+		if string(got) != body {
+			t.Fatalf("body restored as %q, want %q", got, body)
+		}
+		if err == nil && !validSocketID(sid) {
+			t.Fatalf("socket id %q", sid)
+		}
+	})
+}
