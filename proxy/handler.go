@@ -33,9 +33,6 @@ type Handler struct {
 	routes []route
 	types  map[string]*route
 	poll   *pattern // nil: version endpoint off
-	// authPath is the auth endpoint whose answers are signed; "" when off
-	// or without a Signer.
-	authPath string
 	appKey []byte   // nil: session cookie used raw
 	store  *versioncache.Store
 	auth   *authMemory
@@ -43,6 +40,10 @@ type Handler struct {
 	own    *Memory // made by New when Options.Memory is nil; closed by Close
 	obs    Observer
 	log    *zap.Logger
+
+	// authPath is the auth endpoint whose answers are signed; "" when off
+	// or without a Signer.
+	authPath string
 }
 
 // New validates opts, applies the defaults and builds a Handler. Errors name
@@ -158,8 +159,7 @@ func (h *Handler) classify(r *http.Request) (rt *route, poll bool) {
 }
 
 // ServeHTTP handles record routes, the version endpoint and the auth
-// endpoint's answers, and passes
-// everything else to next untouched. Errors of next are returned unchanged.
+// endpoint's answers, and passes everything else to next untouched. Errors of next are returned unchanged.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next) error {
 	if h.isAuthRequest(r) {
 		return h.serveAuth(w, r, info, next)
