@@ -333,3 +333,43 @@ func TestHTTPAPIChannels(t *testing.T) {
 		})
 	}
 }
+
+// FuzzHTTPAPIBody: the events and batch_events parsers never panic, what
+// they accept respects the limits, and publishing it is safe.
+func FuzzHTTPAPIBody(f *testing.F) {
+	for _, s := range []string{
+		vecBody,
+		`{"name":"e","channel":"c","data":{"record_type":"flow","record_id":1,"updated_at_iso":"2026-01-01T00:00:00Z"},"socket_id":"1.2"}`,
+		`{"batch":[{"name":"a","channel":"c","data":"1"},{"name":"b","channels":["x","y"],"data":"2"}]}`,
+		`{"name":"e","channel":"c","channels":["d"]}`, `{"batch":{}}`, `{"name":"e","data":5}`, `[]`, `{`, "\xff",
+	} {
+		f.Add([]byte(s))
+	}
+	h, err := NewHub(Options{AppKey: testKey, AppSecret: testSecret, AppID: testAppID})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(h.Close)
+	check := func(t *testing.T, ev apiEvent) {
+		if ev.Name == "" || len(ev.Data) > MaxEventDataBytes || len(ev.Channels) == 0 || len(ev.Channels) > MaxEventChannels {
+			t.Fatalf("accepted %+v", ev)
+		}
+		for _, c := range ev.Channels {
+			if !validChannelName(c) {
+				t.Fatalf("accepted channel %q", c)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if ev, err := parseEventsBody(body); err == nil {
+			check(t, ev)
+			h.publishAPIEvents("t", []apiEvent{ev})
+		}
+		if evs, err := parseBatchBody(body); err == nil {
+			for _, ev := range evs {
+				check(t, ev)
+			}
+			h.publishAPIEvents("t", evs)
+		}
+	})
+}

@@ -1,0 +1,442 @@
+package realtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"go.uber.org/zap"
+)
+
+// Defaults of RedisOptions.
+const (
+	// DefaultRedisPrefix is Laravel's database.redis.options.prefix up to
+	// Laravel 12 ("laravel-database-" in 13).
+	DefaultRedisPrefix = "laravel_database_"
+	// DefaultRedisMinBackoff and DefaultRedisMaxBackoff bound the wait
+	// between reconnection attempts (doubling, jittered).
+	DefaultRedisMinBackoff = 200 * time.Millisecond
+	DefaultRedisMaxBackoff = 5 * time.Second
+	// DefaultRedisPingInterval is how long a silent subscription waits
+	// before it pings Redis to find a dead connection.
+	DefaultRedisPingInterval = 30 * time.Second
+	// MaxRedisMessageBytes bounds one message; a longer one is dropped.
+	MaxRedisMessageBytes = 64 << 10
+)
+
+// TenantPlaceholder marks where RedisOptions.TenantPattern carries the tenant.
+const TenantPlaceholder = "{tenant}"
+
+// Reasons passed to IngressObserver.Dropped.
+const (
+	// IngressMalformed: not a JSON object with a string "event", or a bad
+	// "data" / "socket".
+	IngressMalformed = "malformed"
+	// IngressNoTenant: tenancy is on and the message's channel carries no
+	// readable tenant. Never broadcast to every tenant.
+	IngressNoTenant = "no_tenant"
+	// IngressBadChannel: the channel has not the prefix, or its name is not
+	// a legal Pusher channel name.
+	IngressBadChannel = "bad_channel"
+	// IngressTooLarge: the message is over MaxRedisMessageBytes.
+	IngressTooLarge = "too_large"
+)
+
+// IngressObserver receives an ingress's metrics; methods must be safe for
+// concurrent use.
+type IngressObserver interface {
+	// Received counts messages taken in by the ingress ("redis").
+	Received(ingress string)
+	// Dropped counts messages not published, by reason (Ingress*).
+	Dropped(ingress, reason string)
+	// Up reports whether the ingress is connected.
+	Up(ingress string, up bool)
+}
+
+type nopIngressObserver struct{}
+
+func (nopIngressObserver) Received(string)           {}
+func (nopIngressObserver) Dropped(string, string)    {}
+func (nopIngressObserver) Up(ingress string, _ bool) {}
+
+// RedisOptions configure a RedisIngress. Zero values mean the defaults.
+type RedisOptions struct {
+	// URL is the Redis server, e.g. "redis://127.0.0.1:6379/0" (go-redis's
+	// ParseURL: redis://, rediss://, unix://). Required.
+	URL string
+	// Prefix is what Laravel puts before every channel name (its
+	// database.redis.options.prefix). Default: DefaultRedisPrefix.
+	Prefix string
+	// TenantPattern, when set, replaces Prefix with a per-tenant prefix
+	// holding TenantPlaceholder, e.g. "tenant{tenant}_laravel_database_":
+	// the tenant of a message is read from its channel. Requires Tenanted.
+	TenantPattern string
+	// Tenanted is true when the site has tenancy: a message whose tenant
+	// cannot be read is then dropped (IngressNoTenant), never sent to every
+	// tenant. Without it every message is for the single tenant "".
+	Tenanted bool
+	// MinBackoff and MaxBackoff bound the wait between reconnection
+	// attempts. Defaults: DefaultRedisMinBackoff, DefaultRedisMaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// PingInterval: see DefaultRedisPingInterval.
+	PingInterval time.Duration
+	// Logger receives the ingress's logs. Default: zap.NewNop().
+	Logger *zap.Logger
+	// Observer receives metrics. May be nil.
+	Observer IngressObserver
+}
+
+// redisRoute turns Redis channel names into (tenant, Pusher channel).
+type redisRoute struct {
+	prefix        string // without tenancy in the channel
+	before, after string // around {tenant}, with a TenantPattern
+	pattern       bool
+	tenanted      bool
+}
+
+func newRedisRoute(o RedisOptions) (redisRoute, error) {
+	r := redisRoute{prefix: o.Prefix, tenanted: o.Tenanted}
+	if o.TenantPattern == "" {
+		if r.prefix == "" {
+			r.prefix = DefaultRedisPrefix
+		}
+		return r, nil
+	}
+	before, after, ok := strings.Cut(o.TenantPattern, TenantPlaceholder)
+	if !ok || strings.Contains(after, TenantPlaceholder) {
+		return r, fmt.Errorf("realtime: redis_tenant_pattern %q must hold %s once", o.TenantPattern, TenantPlaceholder)
+	}
+	if after == "" {
+		return r, fmt.Errorf("realtime: redis_tenant_pattern %q must not end with %s: the tenant would have no end", o.TenantPattern, TenantPlaceholder)
+	}
+	if !o.Tenanted {
+		return r, errors.New("realtime: redis_tenant_pattern needs tenancy (tenant)")
+	}
+	r.pattern, r.before, r.after = true, before, after
+	return r, nil
+}
+
+// psubscribe is the PSUBSCRIBE pattern: the prefix and "*", or the tenant
+// pattern with "*" for the tenant and after it.
+func (r redisRoute) psubscribe() string {
+	if r.pattern {
+		return globEscape(r.before) + "*" + globEscape(r.after) + "*"
+	}
+	return globEscape(r.prefix) + "*"
+}
+
+// globEscape escapes Redis glob characters.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch c {
+		case '*', '?', '[', ']', '\\', '^':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// split returns the tenant and channel of a Redis channel name, or the
+// Drop reason.
+func (r redisRoute) split(redisChannel string) (tenant, channel, reason string) {
+	if r.pattern {
+		rest, ok := strings.CutPrefix(redisChannel, r.before)
+		if !ok {
+			return "", "", IngressNoTenant
+		}
+		i := strings.Index(rest, r.after)
+		if i <= 0 {
+			return "", "", IngressNoTenant
+		}
+		tenant, channel = rest[:i], rest[i+len(r.after):]
+	} else {
+		var ok bool
+		if channel, ok = strings.CutPrefix(redisChannel, r.prefix); !ok {
+			return "", "", IngressBadChannel
+		}
+		if r.tenanted {
+			return "", "", IngressNoTenant
+		}
+	}
+	if !validChannelName(channel) {
+		return "", "", IngressBadChannel
+	}
+	return tenant, channel, ""
+}
+
+// parseRedisMessage turns one message of Laravel's redis broadcaster,
+// {"event":"...","data":{...},"socket":"123.456"|null}, into an Event for
+// channel of tenant. data (an object) becomes the payload's JSON text; a
+// string data is taken as the payload's text. It returns the Drop reason
+// when the message is unusable.
+func parseRedisMessage(tenant, channel string, payload []byte) (Event, string) {
+	if len(payload) > MaxRedisMessageBytes {
+		return Event{}, IngressTooLarge
+	}
+	payload = bytes.TrimSpace(payload)
+	if len(payload) == 0 || payload[0] != '{' {
+		return Event{}, IngressMalformed
+	}
+	var m struct {
+		Event  string          `json:"event"`
+		Data   json.RawMessage `json:"data"`
+		Socket json.RawMessage `json:"socket"`
+	}
+	if err := json.Unmarshal(payload, &m); err != nil || m.Event == "" || len(m.Event) > MaxEventNameLength {
+		return Event{}, IngressMalformed
+	}
+	ev := Event{Tenant: tenant, Channel: channel, Name: m.Event}
+	data := bytes.TrimSpace(m.Data)
+	switch {
+	case len(data) == 0 || string(data) == "null":
+	case data[0] == '"':
+		var s string
+		if json.Unmarshal(data, &s) != nil {
+			return Event{}, IngressMalformed
+		}
+		ev.Data = []byte(s)
+	case data[0] == '{' || data[0] == '[':
+		ev.Data = data
+	default:
+		return Event{}, IngressMalformed
+	}
+	if s := bytes.TrimSpace(m.Socket); len(s) > 0 && string(s) != "null" {
+		var id string
+		if json.Unmarshal(s, &id) != nil {
+			return Event{}, IngressMalformed
+		}
+		ev.ExceptSocket = id
+	}
+	return ev, ""
+}
+
+// RedisIngress subscribes to Laravel's redis broadcaster (PSUBSCRIBE) and
+// publishes its messages to a Hub, the role laravel-echo-server had. It owns
+// one goroutine that reconnects with a capped, jittered backoff when Redis
+// goes away: deliveries resume with no restart. NewRedisIngress starts it,
+// Close stops it; both and Connected are safe for concurrent use.
+type RedisIngress struct {
+	hub    *Hub
+	client *redis.Client
+	route  redisRoute
+	opts   RedisOptions
+	log    *zap.Logger
+	obs    IngressObserver
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	// psMu guards ps, the current subscription (closed by Close to unblock
+	// a read).
+	psMu sync.Mutex
+	ps   *redis.PubSub
+
+	closeOnce sync.Once
+}
+
+// ingressRedis names the Redis ingress in metrics.
+const ingressRedis = "redis"
+
+// NewRedisIngress validates opts and starts subscribing; it does not wait
+// for Redis (an unreachable Redis is retried in the background).
+func NewRedisIngress(hub *Hub, opts RedisOptions) (*RedisIngress, error) {
+	if opts.URL == "" {
+		return nil, errors.New("realtime: redis URL is required")
+	}
+	ropts, err := redis.ParseURL(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("realtime: redis %q: %w", redactURL(opts.URL), err)
+	}
+	route, err := newRedisRoute(opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = DefaultRedisMinBackoff
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultRedisMaxBackoff
+	}
+	opts.MaxBackoff = max(opts.MaxBackoff, opts.MinBackoff)
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = DefaultRedisPingInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopIngressObserver{}
+	}
+	ropts.Protocol = 2
+	ropts.DisableIdentity = true
+	ropts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	ropts.MaxRetries = -1 // this loop retries, with its own backoff
+	ropts.DialTimeout = 5 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &RedisIngress{
+		hub:    hub,
+		client: redis.NewClient(ropts),
+		route:  route,
+		opts:   opts,
+		log:    opts.Logger.With(zap.String("redis", redactURL(opts.URL)), zap.String("pattern", route.psubscribe())),
+		obs:    opts.Observer,
+		ctx:    ctx,
+		cancel: cancel,
+		done:   make(chan struct{}),
+	}
+	go r.run()
+	return r, nil
+}
+
+// redactURL hides a password in a Redis URL for logs and errors.
+func redactURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		return scheme + "://***@" + rest[at+1:]
+	}
+	return s
+}
+
+// Close stops the ingress and waits for its goroutine (at most
+// DefaultCloseWait). Idempotent.
+func (r *RedisIngress) Close() {
+	r.closeOnce.Do(func() {
+		r.cancel()
+		r.psMu.Lock()
+		if r.ps != nil {
+			_ = r.ps.Close()
+		}
+		r.psMu.Unlock()
+		t := time.NewTimer(DefaultCloseWait)
+		defer t.Stop()
+		select {
+		case <-r.done:
+		case <-t.C:
+			r.log.Warn("realtime: redis ingress still stopping after the close wait")
+		}
+		_ = r.client.Close()
+	})
+}
+
+// run subscribes and reads until Close, reconnecting with backoff. It logs a
+// warning once per outage and an info line when Redis is back.
+func (r *RedisIngress) run() {
+	defer close(r.done)
+	backoff := r.opts.MinBackoff
+	var downSince time.Time
+	r.obs.Up(ingressRedis, false)
+	for r.ctx.Err() == nil {
+		err := r.session(func() {
+			if !downSince.IsZero() {
+				r.log.Info("realtime: redis ingress subscribed again", zap.Duration("after", time.Since(downSince).Round(time.Millisecond)))
+			} else {
+				r.log.Info("realtime: redis ingress subscribed")
+			}
+			downSince = time.Time{}
+			backoff = r.opts.MinBackoff
+			r.obs.Up(ingressRedis, true)
+		})
+		if r.ctx.Err() != nil {
+			return
+		}
+		r.obs.Up(ingressRedis, false)
+		if downSince.IsZero() {
+			downSince = time.Now()
+			r.log.Warn("realtime: redis ingress lost its connection; retrying in the background", zap.Error(err))
+		} else if ce := r.log.Check(zap.DebugLevel, "realtime: redis ingress retry failed"); ce != nil {
+			ce.Write(zap.Error(err))
+		}
+		// Full jitter in [backoff/2, backoff].
+		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+		backoff = min(backoff*2, r.opts.MaxBackoff)
+		t := time.NewTimer(wait)
+		select {
+		case <-r.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// session subscribes, calls up once subscribed, and publishes messages
+// until the connection fails or Close; it returns why it ended.
+func (r *RedisIngress) session(up func()) error {
+	ps := r.client.PSubscribe(r.ctx, r.route.psubscribe())
+	r.psMu.Lock()
+	r.ps = ps
+	r.psMu.Unlock()
+	defer func() {
+		r.psMu.Lock()
+		r.ps = nil
+		r.psMu.Unlock()
+		_ = ps.Close()
+	}()
+	if r.ctx.Err() != nil {
+		return r.ctx.Err()
+	}
+	// The subscription's confirmation proves the connection.
+	msg, err := ps.ReceiveTimeout(r.ctx, r.opts.PingInterval)
+	if err != nil {
+		return err
+	}
+	if _, ok := msg.(*redis.Subscription); !ok {
+		return fmt.Errorf("unexpected first reply %T", msg)
+	}
+	up()
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(r.ctx, r.opts.PingInterval)
+		if err != nil {
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() && !pinged && r.ctx.Err() == nil {
+				// Silent for a while: a ping must come back within the
+				// next interval, or the connection is dead.
+				if err := ps.Ping(r.ctx); err != nil {
+					return err
+				}
+				pinged = true
+				continue
+			}
+			return err
+		}
+		pinged = false
+		switch m := msg.(type) {
+		case *redis.Message:
+			r.handle(m.Channel, m.Payload)
+		case *redis.Pong, *redis.Subscription:
+		}
+	}
+}
+
+// handle publishes one message, or counts why not.
+func (r *RedisIngress) handle(redisChannel, payload string) {
+	r.obs.Received(ingressRedis)
+	tenant, channel, reason := r.route.split(redisChannel)
+	if reason == "" {
+		var ev Event
+		ev, reason = parseRedisMessage(tenant, channel, []byte(payload))
+		if reason == "" {
+			r.hub.Publish(ev)
+			return
+		}
+	}
+	r.obs.Dropped(ingressRedis, reason)
+	if ce := r.log.Check(zap.DebugLevel, "realtime: redis message dropped"); ce != nil {
+		ce.Write(zap.String("channel", truncateUTF8(redisChannel, 256)), zap.String("reason", reason))
+	}
+}
