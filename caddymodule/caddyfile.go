@@ -59,6 +59,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_connections_per_tenant  <n>         # default 0, no limit
 //		max_channels_per_connection <n>         # default 100
 //		max_message_size            <size>      # default 10000 bytes
+//		auth_endpoint        <path>|off         # default /broadcasting/auth: sign the app's unsigned grants
+//		client_events        off|members        # default off (Echo whisper)
+//		client_event_rate    <n>                # per socket and second, default 10
+//		presence_max_members <n>                # default 100
 //		send_queue                  <n>         # default 256 frames
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -145,6 +149,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = oneInt(d, &h.MaxChannelsPerConnection)
 		case "max_message_size":
 			err = oneSize(d, &h.MaxMessageSize)
+		case "auth_endpoint":
+			if err = oneString(d, &h.AuthEndpoint); err == nil && h.AuthEndpoint != "off" && (h.AuthEndpoint == "" || h.AuthEndpoint[0] != '/') {
+				return d.Errf("auth_endpoint must be a path starting with / or off, got %q", h.AuthEndpoint)
+			}
+		case "client_events":
+			if err = oneString(d, &h.ClientEvents); err == nil && h.ClientEvents != "off" && h.ClientEvents != "members" {
+				return d.Errf("client_events must be off or members, got %q", h.ClientEvents)
+			}
+		case "client_event_rate":
+			err = oneInt(d, &h.ClientEventRate)
+		case "presence_max_members":
+			err = oneInt(d, &h.PresenceMaxMembers)
 		case "send_queue":
 			err = oneInt(d, &h.SendQueue)
 		default:

@@ -118,6 +118,26 @@ type Handler struct {
 	MaxChannelsPerConnection int `json:"max_channels_per_connection,omitempty"`
 	// MaxMessageSize bounds one websocket message from a client, in bytes. Default: 10000.
 	MaxMessageSize int64 `json:"max_message_size,omitempty"`
+	// AuthEndpoint is the path of the app's channel authorisation
+	// (Broadcast::routes()). With the hub on, when the app grants a channel
+	// there without signing (Laravel's redis broadcaster answers `true` or
+	// {"channel_data":{...}}), recordsync signs the grant for the request's
+	// socket_id and channel_name, only for an open socket of the request's
+	// tenant; signed answers and refusals pass untouched. "off" disables it.
+	// Default: "/broadcasting/auth".
+	AuthEndpoint string `json:"auth_endpoint,omitempty"`
+	// ClientEvents says who may send client-* events (Echo's whisper):
+	// "off" (answered with pusher:error 4301) or "members" (sockets
+	// subscribed to a private- or presence- channel, to the others there;
+	// presence events carry the sender's user_id). Default: "off".
+	ClientEvents string `json:"client_events,omitempty"`
+	// ClientEventRate bounds the client events of one socket per second;
+	// past it they are dropped with pusher:error 4301. Default: 10.
+	ClientEventRate int `json:"client_event_rate,omitempty"`
+	// PresenceMaxMembers bounds the members (distinct users, any number of
+	// sockets each) of one presence channel; a new member over it gets a
+	// subscription error (LimitReached, 429). Default: 100, as Pusher.
+	PresenceMaxMembers int `json:"presence_max_members,omitempty"`
 	// SendQueue is how many frames may wait for a slow socket before it is
 	// disconnected (4100). Default: 256.
 	SendQueue int `json:"send_queue,omitempty"`
@@ -233,6 +253,8 @@ func (h *Handler) proxyOptions(state *sharedState, publisher proxy.Publisher) pr
 		ImportHeader:       h.ImportHeader,
 		SessionCookie:      h.SessionCookie,
 		LaravelAppKey:      h.LaravelAppKey,
+		AuthEndpoint:       h.AuthEndpoint,
+		Signer:             signerFor(h.hub),
 		Store:              state.store,
 		Memory:             state.memory,
 		Publisher:          publisher,
@@ -252,6 +274,9 @@ func (h *Handler) hubOptions() realtime.Options {
 		MaxMessageBytes:    h.MaxMessageSize,
 		MaxConnsPerTenant:  h.MaxConnectionsPerTenant,
 		MaxChannelsPerConn: h.MaxChannelsPerConnection,
+		PresenceMaxMembers: h.PresenceMaxMembers,
+		ClientEvents:       h.ClientEvents,
+		ClientEventRate:    h.ClientEventRate,
 		SendQueue:          h.SendQueue,
 		Logger:             h.logger,
 		Observer:           hubObserver{},
