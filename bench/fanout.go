@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// ---- the subscriber load generator (bench -role=subscribers), its own process ----
+
+type delivery struct {
+	version string
+	at      int64 // unix nanos
+}
+
+type subConn struct {
+	mu   sync.Mutex
+	recs []delivery
+}
+
+// fanStats is what the generator reports back (JSON on one stdout line).
+type fanStats struct {
+	Connected   int     `json:"connected"`
+	Failed      int     `json:"failed"`
+	FirstError  string  `json:"first_error,omitempty"`
+	ConnectSecs float64 `json:"connect_secs"`
+	Expected    int     `json:"expected"`
+	Delivered   int     `json:"delivered"`
+	Unknown     int     `json:"unknown"`
+	Closed      int     `json:"closed"`
+	P50ms       float64 `json:"p50_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	Maxms       float64 `json:"max_ms"`
+	// MsgsPerSec is the median over publishes of subscribers / (last
+	// delivery − publish time).
+	MsgsPerSec float64 `json:"msgs_per_sec"`
+	CPUSecs    float64 `json:"cpu_secs"` // the generator's own CPU during publishes
+}
+
+var versionMarker = []byte(`updated_at_iso\":\"`)
+
+func runSubscribers(url string, n int, channel, key, secret string) error {
+	conns := make([]*subConn, n)
+	var connected, failed, closed atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			ws, err := dialSubscribe(url, channel, key, secret)
+			<-sem
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			connected.Add(1)
+			sc := &subConn{}
+			conns[i] = sc
+			go func() {
+				for {
+					_, b, err := ws.Read(context.Background())
+					at := time.Now().UnixNano()
+					if err != nil {
+						closed.Add(1)
+						return
+					}
+					if j := bytes.Index(b, versionMarker); j >= 0 {
+						rest := b[j+len(versionMarker):]
+						if k := bytes.Index(rest, []byte(`\"`)); k > 0 {
+							sc.mu.Lock()
+							sc.recs = append(sc.recs, delivery{string(rest[:k]), at})
+							sc.mu.Unlock()
+						}
+						continue
+					}
+					if bytes.Contains(b, []byte(`"pusher:ping"`)) {
+						ws.Write(context.Background(), websocket.MessageText, []byte(`{"event":"pusher:pong","data":{}}`))
+					}
+				}
+			}()
+		}(i)
+	}
+	wg.Wait()
+	connectSecs := time.Since(start).Seconds()
+	fe, _ := firstErr.Load().(string)
+	fmt.Printf("READY %d %d %s\n", connected.Load(), failed.Load(), strconv.Quote(fe))
+
+	// Publishes arrive on stdin as "PUB <version> <unix nanos>", then "END".
+	cpu0 := cpuTicks(os.Getpid())
+	sent := map[string]int64{}
+	var order []string
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 1 && f[0] == "END" {
+			break
+		}
+		if len(f) == 3 && f[0] == "PUB" {
+			t, _ := strconv.ParseInt(f[2], 10, 64)
+			sent[f[1]] = t
+			order = append(order, f[1])
+		}
+	}
+	st := fanStats{Connected: int(connected.Load()), Failed: int(failed.Load()), FirstError: fe,
+		ConnectSecs: connectSecs, Expected: int(connected.Load()) * len(order),
+		CPUSecs: float64(cpuTicks(os.Getpid())-cpu0) / ticksPerSecond}
+	var lats []int64
+	last := map[string]int64{}
+	count := map[string]int{}
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		c.mu.Lock()
+		for _, d := range c.recs {
+			t0, ok := sent[d.version]
+			if !ok {
+				st.Unknown++
+				continue
+			}
+			st.Delivered++
+			lats = append(lats, d.at-t0)
+			if d.at > last[d.version] {
+				last[d.version] = d.at
+			}
+			count[d.version]++
+		}
+		c.mu.Unlock()
+	}
+	st.Closed = int(closed.Load())
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	if len(lats) > 0 {
+		pct := func(p float64) float64 {
+			i := int(p * float64(len(lats)-1))
+			return float64(lats[i]) / 1e6
+		}
+		st.P50ms, st.P99ms, st.Maxms = pct(0.50), pct(0.99), float64(lats[len(lats)-1])/1e6
+	}
+	var rates []float64
+	for _, v := range order {
+		if span := last[v] - sent[v]; span > 0 && count[v] > 0 {
+			rates = append(rates, float64(count[v])/(float64(span)/1e9))
+		}
+	}
+	st.MsgsPerSec = median(rates)
+	b, _ := json.Marshal(st)
+	fmt.Printf("RESULT %s\n", b)
+	os.Stdout.Sync()
+	return nil
+}
+
+func dialSubscribe(url, channel, key, secret string) (*websocket.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(1 << 20)
+	_, b, err := ws.Read(ctx)
+	if err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	var f struct {
+		Event string `json:"event"`
+		Data  string `json:"data"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil || f.Event != "pusher:connection_established" {
+		ws.CloseNow()
+		return nil, fmt.Errorf("first frame %q", b)
+	}
+	var est struct {
+		SocketID string `json:"socket_id"`
+	}
+	json.Unmarshal([]byte(f.Data), &est)
+	sub := map[string]any{"channel": channel}
+	if strings.HasPrefix(channel, "private-") {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(est.SocketID + ":" + channel))
+		sub["auth"] = key + ":" + hex.EncodeToString(mac.Sum(nil))
+	}
+	msg, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": sub})
+	if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			ws.CloseNow()
+			return nil, err
+		}
+		if bytes.Contains(b, []byte("pusher_internal:subscription_succeeded")) {
+			return ws, nil
+		}
+		if bytes.Contains(b, []byte("subscription_error")) || bytes.Contains(b, []byte("pusher:error")) {
+			ws.CloseNow()
+			return nil, fmt.Errorf("subscribe: %s", b)
+		}
+	}
+}
+
+// ---- the orchestrating side ----
+
+type fanResult struct {
+	N             int
+	Stats         fanStats
+	RSSBeforeKB   int64
+	RSSAfterKB    int64
+	GorBefore     int
+	GorAfter      int
+	WSConnections float64
+	KBPerConn     float64
+	GorPerConn    float64
+	CaddyCPU      float64 // CPU-seconds of Caddy from the first publish to the end of delivery
+	Publishes     int
+	Err           string
+}
+
+// runFanout starts a fresh Caddy with recordsync in front of the Go
+// upstream, connects n subscribers from a separate generator process,
+// measures idle memory and goroutines, then makes publishes record saves
+// (PUT through Caddy) 250 ms apart and collects delivery latencies.
+func runFanout(self, caddyBin, workDir, site string, n, publishes int) fanResult {
+	res := fanResult{N: n, Publishes: publishes}
+	fail := func(err error) fanResult { res.Err = err.Error(); logf("  fan-out %d: %v", n, err); return res }
+	c, err := startCaddy(caddyBin, workDir, fmt.Sprintf("ws%d", n), site, nil)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Stop()
+	time.Sleep(1500 * time.Millisecond)
+	res.RSSBeforeKB, res.GorBefore = rssKB(c.Pid()), c.goroutines()
+
+	cmd := exec.Command(self, "-role=subscribers", "-url", fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", c.Port, benchAppKey),
+		"-n", strconv.Itoa(n), "-channel", "private-record.flow.1", "-key", benchAppKey, "-secret", benchAppSecret)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	errBuf := &syncBuf{}
+	cmd.Stderr = errBuf
+	if err := cmd.Start(); err != nil {
+		return fail(err)
+	}
+	gen := &proc{name: "subscribers", cmd: cmd, out: errBuf, exited: make(chan struct{})}
+	procsMu.Lock()
+	procs = append(procs, gen)
+	procsMu.Unlock()
+	lines := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		cmd.Wait()
+		close(gen.exited)
+	}()
+	defer gen.Stop()
+	readLine := func(prefix string, timeout time.Duration) (string, error) {
+		to := time.After(timeout)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					return "", fmt.Errorf("generator exited: %s", tail(errBuf.String(), 2000))
+				}
+				if strings.HasPrefix(l, prefix) {
+					return strings.TrimPrefix(l, prefix), nil
+				}
+			case <-to:
+				return "", fmt.Errorf("generator: no %q within %v", prefix, timeout)
+			}
+		}
+	}
+	ready, err := readLine("READY ", 180*time.Second)
+	if err != nil {
+		return fail(err)
+	}
+	logf("  fan-out %d: generator %s", n, ready)
+	time.Sleep(2 * time.Second)
+	res.RSSAfterKB, res.GorAfter = rssKB(c.Pid()), c.goroutines()
+	res.WSConnections = c.metric("recordsync_ws_connections", "")
+	if n > 0 {
+		res.KBPerConn = float64(res.RSSAfterKB-res.RSSBeforeKB) / float64(n)
+		res.GorPerConn = float64(res.GorAfter-res.GorBefore) / float64(n)
+	}
+
+	cpu0 := cpuTicks(c.Pid())
+	type pub struct {
+		v string
+		t int64
+	}
+	var pubs []pub
+	tick := time.Now()
+	for i := 0; i < publishes; i++ {
+		body := fmt.Sprintf(`{"name":"Fan-out %d"}`, i)
+		t0 := time.Now()
+		st, _, rb, err := do("PUT", c.URL()+"/api/v1/flows/1", body)
+		if err != nil || st != 200 {
+			return fail(fmt.Errorf("publish PUT: %d %v %s", st, err, rb))
+		}
+		var r struct {
+			Data struct {
+				UpdatedAt string `json:"updated_at"`
+			} `json:"data"`
+		}
+		json.Unmarshal([]byte(rb), &r)
+		pubs = append(pubs, pub{r.Data.UpdatedAt, t0.UnixNano()})
+		tick = tick.Add(250 * time.Millisecond)
+		time.Sleep(time.Until(tick))
+	}
+	time.Sleep(2 * time.Second)
+	res.CaddyCPU = float64(cpuTicks(c.Pid())-cpu0) / ticksPerSecond
+	var w strings.Builder
+	for _, p := range pubs {
+		fmt.Fprintf(&w, "PUB %s %d\n", p.v, p.t)
+	}
+	w.WriteString("END\n")
+	io.WriteString(stdin, w.String())
+	out, err := readLine("RESULT ", 120*time.Second)
+	if err != nil {
+		return fail(err)
+	}
+	if err := json.Unmarshal([]byte(out), &res.Stats); err != nil {
+		return fail(err)
+	}
+	stdin.Close()
+	return res
+}

@@ -1,0 +1,389 @@
+// Command bench measures recordsync against its baselines in one run and
+// writes bench/REPORT.md. See bench/README.md.
+//
+//	go run ./bench            # the full run (~6–10 minutes)
+//	go run ./bench -quick     # ~2 minutes: shorter loads, no 18k fan-out
+//
+// It builds Caddy from ./cmd/caddy, starts every server on free loopback
+// ports (a Go upstream, plain Caddy, Caddy with recordsync, the example
+// Laravel app on php-fpm), drives them with wrk and with a separate
+// websocket generator process (this binary with -role=subscribers), and
+// stops everything at the end.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	benchAppKey    = "benchkey"
+	benchAppSecret = "benchsecret"
+)
+
+var logStart = time.Now()
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(logStart).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func main() {
+	role := flag.String("role", "", "internal: upstream | subscribers")
+	addr := flag.String("addr", "", "internal (upstream): listen address")
+	url := flag.String("url", "", "internal (subscribers): websocket URL")
+	n := flag.Int("n", 0, "internal (subscribers): connections")
+	channel := flag.String("channel", "", "internal (subscribers): channel")
+	key := flag.String("key", "", "internal (subscribers): app key")
+	secret := flag.String("secret", "", "internal (subscribers): app secret")
+
+	quick := flag.Bool("quick", false, "about 2–3 minutes: 2 s loads, fan-out at 1k and 10k only")
+	out := flag.String("out", "", "report path (default bench/REPORT.md in the repository)")
+	dur := flag.Duration("d", 0, "duration of one wrk run (default 8s, quick 3s)")
+	rounds := flag.Int("rounds", 0, "A/B alternations per comparison (default 2)")
+	conns := flag.Int("c", 32, "wrk connections")
+	sizes := flag.String("sizes", "", "fan-out subscriber counts (default 1000,10000,18000; quick 1000,10000)")
+	skipLaravel := flag.Bool("skip-laravel", false, "skip the Laravel (php-fpm) baseline")
+	skipWS := flag.Bool("skip-ws", false, "skip fan-out and connection memory")
+	flag.Parse()
+
+	switch *role {
+	case "upstream":
+		if err := runUpstream(*addr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	case "subscribers":
+		if err := runSubscribers(*url, *n, *channel, *key, *secret); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	case "":
+	default:
+		fmt.Fprintln(os.Stderr, "unknown role", *role)
+		os.Exit(2)
+	}
+
+	cfg := runConfig{Quick: *quick, Conns: *conns, SkipLaravel: *skipLaravel, SkipWS: *skipWS}
+	cfg.Dur, cfg.Rounds = 8*time.Second, 2
+	cfg.Sizes = []int{1000, 10000, 18000}
+	if *quick {
+		cfg.Dur = 2 * time.Second
+		cfg.Sizes = []int{1000, 10000}
+	}
+	if *dur > 0 {
+		cfg.Dur = *dur
+	}
+	if *rounds > 0 {
+		cfg.Rounds = *rounds
+	}
+	if *sizes != "" {
+		cfg.Sizes = nil
+		for _, s := range strings.Split(*sizes, ",") {
+			var v int
+			fmt.Sscan(s, &v)
+			if v > 0 {
+				cfg.Sizes = append(cfg.Sizes, v)
+			}
+		}
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		logf("interrupted: stopping servers")
+		stopAll()
+		os.Exit(130)
+	}()
+
+	code := 0
+	if err := run(cfg, *out); err != nil {
+		logf("error: %v", err)
+		code = 1
+	}
+	stopAll()
+	os.Exit(code)
+}
+
+type runConfig struct {
+	Quick       bool
+	Dur         time.Duration
+	Rounds      int
+	Conns       int
+	Sizes       []int
+	SkipLaravel bool
+	SkipWS      bool
+}
+
+// repoRoot finds the directory of this module's go.mod.
+func repoRoot() (string, error) {
+	dir, _ := os.Getwd()
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/recordsync/recordsync") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("run from inside the recordsync checkout")
+		}
+		dir = parent
+	}
+}
+
+func run(cfg runConfig, outPath string) error {
+	repo, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if outPath == "" {
+		outPath = filepath.Join(repo, "bench", "REPORT.md")
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return fmt.Errorf("wrk not found (apt-get install wrk)")
+	}
+	work, err := os.MkdirTemp("", "recordsync-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	wrkDir = work
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+
+	rep := &report{Cfg: cfg, Started: time.Now(), LoadStart: loadAvg()}
+	rep.Commit = strings.TrimSpace(cmdOut(repo, "git", "rev-parse", "--short", "HEAD"))
+	rep.GoVersion = strings.TrimSpace(cmdOut(repo, "go", "version"))
+	rep.Wrk = strings.TrimSpace(strings.SplitN(cmdOut(repo, "wrk", "-v"), "\n", 2)[0])
+
+	logf("building caddy from ./cmd/caddy")
+	caddyBin := filepath.Join(work, "caddy")
+	build := exec.Command("go", "build", "-o", caddyBin, "./cmd/caddy")
+	build.Dir = repo
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, b)
+	}
+
+	upPort := freePort()
+	up, err := startProc("upstream", work, nil, nil, self, "-role=upstream", "-addr", fmt.Sprintf("127.0.0.1:%d", upPort))
+	if err != nil {
+		return err
+	}
+	if err := waitListen(up, fmt.Sprintf("127.0.0.1:%d", upPort), 20*time.Second); err != nil {
+		return err
+	}
+	siteA := fmt.Sprintf(":{PORT} {\n\treverse_proxy 127.0.0.1:%d\n}\n", upPort)
+	rsBlock := fmt.Sprintf(`	recordsync {
+		record flow /api/v1/flows/{id}
+		app_id 1
+		app_key %s
+		app_secret %s
+	}
+`, benchAppKey, benchAppSecret)
+	siteB := ":{PORT} {\n" + rsBlock + fmt.Sprintf("\treverse_proxy 127.0.0.1:%d\n}\n", upPort)
+	rep.SiteA, rep.SiteB = siteA, siteB
+
+	a, err := startCaddy(caddyBin, work, "plain", siteA, nil)
+	if err != nil {
+		return err
+	}
+	b, err := startCaddy(caddyBin, work, "recordsync", siteB, nil)
+	if err != nil {
+		return err
+	}
+	upTicks := watched{"upstream", func() int64 { return cpuTicks(up.Pid()) }}
+	aTicks := watched{"caddy", func() int64 { return cpuTicks(a.Pid()) }}
+	bTicks := watched{"caddy", func() int64 { return cpuTicks(b.Pid()) }}
+
+	logf("warm-up")
+	for _, c := range []*caddy{a, b} {
+		runWrk(c.URL(), load{Path: "/api/v1/other"}, 2*time.Second, cfg.Conns, nil)
+		runWrk(c.URL(), load{Lua: luaGetRandom}, 1*time.Second, cfg.Conns, nil)
+	}
+
+	// 1. Pass-through.
+	logf("1. pass-through (non-record path)")
+	other := load{Path: "/api/v1/other", Headers: []string{"Accept: application/json"}}
+	rep.Pass, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+		variant{Name: "plain reverse_proxy", Base: a.URL(), Load: other, Watch: []watched{aTicks, upTicks}},
+		variant{Name: "recordsync + reverse_proxy", Base: b.URL(), Load: other, Watch: []watched{bTicks, upTicks}})
+	if err != nil {
+		rep.Errors = append(rep.Errors, "pass-through: "+err.Error())
+	}
+
+	// 2. Inspected record GET and PUT.
+	logf("2. inspected record GET / PUT")
+	getL := load{Path: "/api/v1/flows/1", Lua: luaGetRandom}
+	rep.Get, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+		variant{Name: "plain GET", Base: a.URL(), Load: getL, Watch: []watched{aTicks, upTicks}},
+		variant{Name: "recordsync GET", Base: b.URL(), Load: getL, Watch: []watched{bTicks, upTicks}})
+	if err != nil {
+		rep.Errors = append(rep.Errors, "record GET: "+err.Error())
+	}
+	putL := load{Path: "/api/v1/flows/1", Lua: luaPut(`{"name":"Bench flow","description":"Saved by wrk."}`, true)}
+	rep.Put, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+		variant{Name: "plain PUT", Base: a.URL(), Load: putL, Watch: []watched{aTicks, upTicks}},
+		variant{Name: "recordsync PUT", Base: b.URL(), Load: putL, Watch: []watched{bTicks, upTicks}})
+	if err != nil {
+		rep.Errors = append(rep.Errors, "record PUT: "+err.Error())
+	}
+
+	// 3a. Conflicts and polls, Go upstream.
+	logf("3a. conflict / poll from cache vs the Go upstream")
+	const bearer = "Authorization: Bearer bench-user-token"
+	staleBody := `{"name":"Stale","client_version":"2020-01-01T00:00:00.000000Z"}`
+	rep.GoChecks = preflight(b.URL(), []string{"Authorization", "Bearer bench-user-token"}, staleBody)
+	conflictL := load{Path: "/api/v1/flows/1", Lua: luaPut(staleBody, false), Headers: []string{bearer}}
+	pollL := load{Path: "/api/v1/records/flow/1/version", Headers: []string{bearer, "Accept: application/json"}}
+	rep.GoConflict, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+		variant{Name: "409 by the Go upstream (plain Caddy)", Base: a.URL(), Load: conflictL, Watch: []watched{aTicks, upTicks}},
+		cacheVariant("409 from recordsync's cache", b, conflictL, []watched{bTicks, upTicks}, "recordsync_conflicts_total", `answered_by="cache"`, &rep.GoConflictCacheShare))
+	if err != nil {
+		rep.Errors = append(rep.Errors, "Go conflict: "+err.Error())
+	}
+	rep.GoPoll, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+		variant{Name: "poll by the Go upstream (plain Caddy)", Base: a.URL(), Load: pollL, Watch: []watched{aTicks, upTicks}},
+		cacheVariant("poll from recordsync's cache", b, pollL, []watched{bTicks, upTicks}, "recordsync_version_polls_total", `answered_by="cache"`, &rep.GoPollCacheShare))
+	if err != nil {
+		rep.Errors = append(rep.Errors, "Go poll: "+err.Error())
+	}
+	a.Stop()
+	b.Stop()
+
+	// 3b. Conflicts and polls, the real Laravel app.
+	if !cfg.SkipLaravel {
+		logf("3b. conflict / poll from cache vs the Laravel app (php-fpm)")
+		if err := runLaravel(cfg, rep, repo, work, caddyBin); err != nil {
+			rep.Errors = append(rep.Errors, "laravel: "+err.Error())
+			logf("  laravel: %v", err)
+		}
+	}
+
+	// 4 and 5. Fan-out and connection memory.
+	if !cfg.SkipWS {
+		for _, n := range cfg.Sizes {
+			logf("4/5. fan-out and idle memory, %d subscribers", n)
+			r := runFanout(self, caddyBin, work, siteB, n, 20)
+			logf("  %d: %.1f KB/conn, %.2f goroutines/conn, p50 %.1f ms p99 %.1f ms max %.1f ms, delivered %d/%d, %.0f msg/s, caddy cpu %.2fs",
+				n, r.KBPerConn, r.GorPerConn, r.Stats.P50ms, r.Stats.P99ms, r.Stats.Maxms, r.Stats.Delivered, r.Stats.Expected, r.Stats.MsgsPerSec, r.CaddyCPU)
+			rep.Fan = append(rep.Fan, r)
+		}
+	}
+	up.Stop()
+
+	rep.Finished = time.Now()
+	rep.LoadEnd = loadAvg()
+	if err := os.WriteFile(outPath, []byte(rep.markdown()), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", outPath)
+	return nil
+}
+
+// cacheVariant is a variant whose share of requests answered from the cache
+// is read from Caddy's metrics around each run.
+func cacheVariant(name string, c *caddy, l load, ws []watched, metric, label string, share *[]float64) variant {
+	var before float64
+	return variant{Name: name, Base: c.URL(), Load: l, Watch: ws,
+		Before: func() { before = c.metric(metric, label) },
+		After: func(r wrkResult) {
+			if r.Requests > 0 {
+				*share = append(*share, (c.metric(metric, label)-before)/float64(r.Requests))
+			}
+		}}
+}
+
+// preflight authorises the caller (one GET of the record through
+// recordsync), then checks one stale PUT and one poll, and says what came back.
+func preflight(base string, auth []string, staleBody string) []string {
+	var notes []string
+	st, _, _, err := do("GET", base+"/api/v1/flows/1", "", auth...)
+	notes = append(notes, fmt.Sprintf("GET /api/v1/flows/1 (authorises the caller): %d %v", st, errOrEmpty(err)))
+	st, _, body, err := do("PUT", base+"/api/v1/flows/1", staleBody, auth...)
+	notes = append(notes, fmt.Sprintf("stale PUT: %d %s%v", st, truncate(body, 160), errOrEmpty(err)))
+	st, hdr, body, err := do("GET", base+"/api/v1/records/flow/1/version", "", auth...)
+	notes = append(notes, fmt.Sprintf("poll: %d X-Recordsync-Cache=%s %s%v", st, hdr, truncate(body, 160), errOrEmpty(err)))
+	st, hdr, _, _ = do("GET", base+"/api/v1/records/flow/1/version", "", auth...)
+	notes = append(notes, fmt.Sprintf("second poll: %d X-Recordsync-Cache=%s", st, hdr))
+	for _, n := range notes {
+		logf("  preflight: %s", n)
+	}
+	return notes
+}
+
+func errOrEmpty(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func cmdOut(dir string, name string, args ...string) string {
+	c := exec.Command(name, args...)
+	c.Dir = dir
+	b, _ := c.CombinedOutput()
+	return string(b)
+}
+
+func runLaravel(cfg runConfig, rep *report, repo, work, caddyBin string) error {
+	l, err := startLaravel(repo, work)
+	if err != nil {
+		return err
+	}
+	defer l.Stop()
+	plainSite := ":{PORT} {\n" + l.site() + "}\n"
+	rsSite := ":{PORT} {\n\trecordsync {\n\t\trecord flow /api/v1/flows/{id}\n\t\tlaravel_app_key {env.BENCH_LARAVEL_APP_KEY}\n\t}\n" + l.site() + "}\n"
+	rep.SiteL, rep.SiteLR = plainSite, rsSite
+	lp, err := startCaddy(caddyBin, work, "laravel-plain", plainSite, nil)
+	if err != nil {
+		return err
+	}
+	defer lp.Stop()
+	lr, err := startCaddy(caddyBin, work, "laravel-recordsync", rsSite, []string{"BENCH_LARAVEL_APP_KEY=" + l.AppKey})
+	if err != nil {
+		return err
+	}
+	defer lr.Stop()
+	cookie, err := laravelLogin(lp.URL())
+	if err != nil {
+		return err
+	}
+	staleBody := `{"name":"Stale","client_version":"2020-01-01T00:00:00.000000Z"}`
+	rep.LaravelChecks = preflight(lr.URL(), []string{"Cookie", cookie}, staleBody)
+	fpm := watched{"php-fpm", func() int64 { return groupTicks(l.Pid()) }}
+	lpT := watched{"caddy", func() int64 { return cpuTicks(lp.Pid()) }}
+	lrT := watched{"caddy", func() int64 { return cpuTicks(lr.Pid()) }}
+	hdr := []string{"Cookie: " + cookie}
+	conflictL := load{Path: "/api/v1/flows/1", Lua: luaPut(staleBody, false), Headers: hdr}
+	pollL := load{Path: "/api/v1/records/flow/1/version", Headers: append(hdr, "Accept: application/json")}
+	// warm php's opcache
+	runWrk(lp.URL(), pollL, 2*time.Second, 8, nil)
+	rep.LaravelConflict, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+		variant{Name: "409 by Laravel (php_fastcgi)", Base: lp.URL(), Load: conflictL, Watch: []watched{lpT, fpm}},
+		cacheVariant("409 from recordsync's cache (Laravel behind)", lr, conflictL, []watched{lrT, fpm}, "recordsync_conflicts_total", `answered_by="cache"`, &rep.LaravelConflictCacheShare))
+	if err != nil {
+		return err
+	}
+	rep.LaravelPoll, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+		variant{Name: "poll by Laravel (php_fastcgi)", Base: lp.URL(), Load: pollL, Watch: []watched{lpT, fpm}},
+		cacheVariant("poll from recordsync's cache (Laravel behind)", lr, pollL, []watched{lrT, fpm}, "recordsync_version_polls_total", `answered_by="cache"`, &rep.LaravelPollCacheShare))
+	return err
+}

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+)
+
+type report struct {
+	Cfg                         runConfig
+	Started, Finished           time.Time
+	LoadStart, LoadEnd          string
+	Commit, GoVersion, Wrk      string
+	SiteA, SiteB, SiteL, SiteLR string
+
+	Pass, Get, Put            []*series
+	GoConflict, GoPoll        []*series
+	GoConflictCacheShare      []float64
+	GoPollCacheShare          []float64
+	GoChecks                  []string
+	LaravelConflict           []*series
+	LaravelPoll               []*series
+	LaravelConflictCacheShare []float64
+	LaravelPollCacheShare     []float64
+	LaravelChecks             []string
+	Fan                       []fanResult
+	Errors                    []string
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "**met**"
+	}
+	return "**not met**"
+}
+
+// ratio of the second series' median rate to the first's.
+func ratio(ss []*series) (float64, bool) {
+	if len(ss) != 2 || len(ss[0].Runs) == 0 || len(ss[1].Runs) == 0 || ss[0].RPS() == 0 {
+		return 0, false
+	}
+	return ss[1].RPS() / ss[0].RPS(), true
+}
+
+func caddyPerCPUSecond(s *series) float64 {
+	_, per := s.CPUPerReq()
+	if us := per["caddy"]; us > 0 {
+		return 1e6 / us
+	}
+	return 0
+}
+
+func shareStr(xs []float64) string {
+	if len(xs) == 0 {
+		return "–"
+	}
+	var parts []string
+	for _, x := range xs {
+		parts = append(parts, fmt.Sprintf("%.1f%%", 100*x))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r *report) fan(n int) *fanResult {
+	for i := range r.Fan {
+		if r.Fan[i].N == n && r.Fan[i].Err == "" {
+			return &r.Fan[i]
+		}
+	}
+	return nil
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	mode := "full"
+	if r.Cfg.Quick {
+		mode = "quick"
+	}
+	p("# recordsync benchmark report\n\n")
+	p("Produced by `go run ./bench` (%s mode) at %s, commit `%s`, in %.0f s. %s, %s, GOMAXPROCS %d, %d CPUs.\n",
+		mode, r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Commit, r.Finished.Sub(r.Started).Seconds(), r.GoVersion, r.Wrk, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	p("Load average (1/5/15 min) at start: **%s**, at end: **%s** — the machine is shared with other work; load generator and servers share its 2 cores.\n\n", r.LoadStart, r.LoadEnd)
+	p("HTTP loads: `wrk -t2 -c%d -d%s`, variants alternated (A,B,A,B…, %d rounds), median of the runs. Baselines are measured in the same run. ", r.Cfg.Conns, r.Cfg.Dur, r.Cfg.Rounds)
+	p("CPU is user+system time of the server processes from /proc during each run (100 Hz ticks), per request.\n\n")
+	if len(r.Errors) > 0 {
+		p("**Errors during the run:**\n\n")
+		for _, e := range r.Errors {
+			p("- %s\n", strings.ReplaceAll(truncate(e, 600), "\n", " "))
+		}
+		p("\n")
+	}
+
+	// ---- summary ----
+	p("## Targets (shared/design/performance.md)\n\n")
+	p("| Target | Measured | Goal | Verdict | Reference |\n|---|---|---|---|---|\n")
+	if x, ok := ratio(r.Pass); ok {
+		p("| Pass-through vs plain `reverse_proxy` | %.3f× (%.0f vs %.0f req/s); %s | ≥ 0.97× | %s | – |\n", x, r.Pass[1].RPS(), r.Pass[0].RPS(), cpuCompare(r.Pass), verdict(x >= 0.97))
+	} else {
+		p("| Pass-through vs plain `reverse_proxy` | not measured | ≥ 0.97× | – | – |\n")
+	}
+	for _, row := range []struct {
+		name string
+		ss   []*series
+	}{{"Inspected record GET vs plain", r.Get}, {"Inspected record PUT vs plain", r.Put}} {
+		if x, ok := ratio(row.ss); ok {
+			p("| %s | %.3f× (%.0f vs %.0f req/s); %s | ≥ 0.90× | %s | – |\n", row.name, x, row.ss[1].RPS(), row.ss[0].RPS(), cpuCompare(row.ss), verdict(x >= 0.90))
+		} else {
+			p("| %s | not measured | ≥ 0.90× | – | – |\n", row.name)
+		}
+	}
+	for _, row := range []struct {
+		name     string
+		lar, gos []*series
+	}{{"Stale write (409) from cache", r.LaravelConflict, r.GoConflict}, {"Version poll from cache", r.LaravelPoll, r.GoPoll}} {
+		if x, ok := ratio(row.lar); ok {
+			p("| %s vs the Laravel app | %.0f× (%.0f vs %.0f req/s) | ≥ 50× | %s | Laravel here: ~265 req/s (performance.md) |\n",
+				row.name, x, row.lar[1].RPS(), row.lar[0].RPS(), verdict(x >= 50))
+		} else {
+			p("| %s vs the Laravel app | not measured | ≥ 50× | – | – |\n", row.name)
+		}
+		if x, ok := ratio(row.gos); ok {
+			p("| %s vs the Go upstream (not the target's baseline: an app answering in µs) | %.2f× (%.0f vs %.0f req/s) | – | info | – |\n",
+				row.name, x, row.gos[1].RPS(), row.gos[0].RPS())
+		}
+		for _, side := range []struct {
+			label string
+			ss    []*series
+		}{{"Laravel session cookie, `laravel_app_key`", row.lar}, {"`Authorization` header, Go upstream", row.gos}} {
+			if len(side.ss) != 2 || len(side.ss[1].Runs) == 0 {
+				continue
+			}
+			s := side.ss[1]
+			perCPU := caddyPerCPUSecond(s)
+			p("| %s: requests per core (%s) | %.0f req per Caddy CPU-second; %.0f req/s per machine core (wrk shares the cores) | ≥ 20k/core | %s | – |\n",
+				row.name, side.label, perCPU, s.RPS()/float64(runtime.NumCPU()), verdict(perCPU >= 20000))
+		}
+	}
+	if f := r.fan(10000); f != nil {
+		p("| Fan-out p99, 10k subscribers | p50 %.1f ms, p99 %.1f ms, max %.1f ms | p99 ≤ 60 ms | %s | Centrifugo v6 p50 78 / p99 169 ms; Mercure p50 80 / p99 151 ms |\n",
+			f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms, verdict(f.Stats.P99ms <= 60 && f.Stats.Delivered == f.Stats.Expected))
+	} else {
+		p("| Fan-out p99, 10k subscribers | not measured | p99 ≤ 60 ms | – | Centrifugo p99 169 ms; Mercure p99 151 ms |\n")
+	}
+	if f := r.fan(10000); f != nil && f.CaddyCPU > 0 {
+		per := float64(f.Stats.Delivered) / f.CaddyCPU
+		p("| Delivered messages per core (10k) | %.0f msg per Caddy CPU-second (%.0f msg/s per publish burst, wall clock) | ≥ 100k/core | %s | Centrifugo ~500k msg/s on ~40 CPUs (~12.5k/CPU) |\n",
+			per, f.Stats.MsgsPerSec, verdict(per >= 100000))
+	}
+	for _, n := range []int{10000, 18000} {
+		if f := r.fan(n); f != nil {
+			ref := "Centrifugo 47.5 KB, Mercure 47.1 KB (10k); coder/websocket echo 38.7 KB"
+			if n == 18000 {
+				ref = "Centrifugo 45.7 KB (18k)"
+			}
+			p("| Memory per idle connection, %dk | %.1f KB (RSS %.0f → %.0f MB) | ≤ 20 KB | %s | %s |\n",
+				n/1000, f.KBPerConn, float64(f.RSSBeforeKB)/1024, float64(f.RSSAfterKB)/1024, verdict(f.KBPerConn <= 20), ref)
+			p("| Goroutines per idle connection, %dk | %.2f (%d → %d) | ≤ 2 | %s | – |\n",
+				n/1000, f.GorPerConn, f.GorBefore, f.GorAfter, verdict(f.GorPerConn <= 2.05))
+		} else {
+			p("| Memory and goroutines per idle connection, %dk | not measured | ≤ 20 KB, ≤ 2 | – | – |\n", n/1000)
+		}
+	}
+	if f := r.fan(18000); f != nil {
+		p("| 18,000 concurrent websockets in one process | %d connected, %d failed (server counted %.0f) | 18,000 | %s | Centrifugo 18k: p99 352 ms |\n",
+			f.Stats.Connected, f.Stats.Failed, f.WSConnections, verdict(f.Stats.Connected >= 18000))
+	}
+	p("| Exactly one encode per publish | not measured here (realtime unit tests count encodes) | 1 | – | – |\n")
+	p("| Slow consumers (1%% not reading) | not measured yet | p99 ≤ 1.2× | – | – |\n\n")
+
+	// ---- details ----
+	p("## 1–2. Pass-through and inspected record requests (Go upstream)\n\n")
+	p("Caddy A is plain `reverse_proxy`; Caddy B adds the `recordsync` block (record route, websocket hub on). The upstream is a tiny Go net/http server in its own process (`bench -role=upstream`). GET/PUT go to `/api/v1/flows/<random 1..1000>`; the PUT carries a JSON body without `client_version` (learned and broadcast to no one, never checked).\n\n")
+	r.table(&b, []string{"pass-through GET /api/v1/other"}, r.Pass)
+	r.table(&b, []string{"record GET"}, r.Get)
+	r.table(&b, []string{"record PUT"}, r.Put)
+
+	p("## 3. Stale writes and version polls answered from the cache\n\n")
+	p("The caller is authorised first by one GET of the record through recordsync (the app answers 2xx, recordsync remembers the credential for that record). Then wrk sends the same request to both sides: a PUT `/api/v1/flows/1` with a stale `client_version` (the app answers 409), or `GET /api/v1/records/flow/1/version`. One hot record, 32 connections.\n\n")
+	p("### Against the real Laravel app (php-fpm, 4 workers, SQLite; session cookie, `laravel_app_key` set)\n\n")
+	if len(r.LaravelConflict) > 0 {
+		r.table(&b, []string{"stale PUT → 409"}, r.LaravelConflict)
+		p("Share of the cache side's requests answered from the cache (metrics `recordsync_conflicts_total{answered_by=\"cache\"}`): %s\n\n", shareStr(r.LaravelConflictCacheShare))
+	}
+	if len(r.LaravelPoll) > 0 {
+		r.table(&b, []string{"version poll"}, r.LaravelPoll)
+		p("Share answered from the cache (`recordsync_version_polls_total{answered_by=\"cache\"}`): %s\n\n", shareStr(r.LaravelPollCacheShare))
+	}
+	if len(r.LaravelChecks) > 0 {
+		p("Pre-flight through recordsync:\n\n")
+		for _, c := range r.LaravelChecks {
+			p("- `%s`\n", strings.ReplaceAll(c, "`", "'"))
+		}
+		p("\n")
+	}
+	p("### Against the Go upstream (for scale only: this app answers in microseconds)\n\n")
+	r.table(&b, []string{"stale PUT → 409"}, r.GoConflict)
+	p("Share answered from the cache: %s\n\n", shareStr(r.GoConflictCacheShare))
+	r.table(&b, []string{"version poll"}, r.GoPoll)
+	p("Share answered from the cache: %s\n\n", shareStr(r.GoPollCacheShare))
+	if len(r.GoChecks) > 0 {
+		p("Pre-flight through recordsync (`Authorization: Bearer …`):\n\n")
+		for _, c := range r.GoChecks {
+			p("- `%s`\n", strings.ReplaceAll(c, "`", "'"))
+		}
+		p("\n")
+	}
+
+	p("## 4–5. Fan-out and idle connections\n\n")
+	p("A fresh Caddy with recordsync (websocket at `/ws/app/%s`) per size. A separate generator process (`bench -role=subscribers`, its own 20k-file limit) opens N websockets from 127.0.0.1, each subscribing to `private-record.flow.1` with an HMAC signature (the bench knows `app_secret`). ", benchAppKey)
+	p("Idle cost: server VmRSS and goroutine count (admin `/debug/pprof/goroutine`) 2 s after all subscribed, minus before connecting, divided by N. ")
+	p("Then 20 publishes 250 ms apart: each is a PUT of the record through Caddy (the Go upstream answers, recordsync learns and broadcasts `record.updated`). Latency = receive time in the generator − the time just before the PUT was sent, over all deliveries (same clock, same machine). Messages/s is per publish burst N / (last delivery − publish), median over publishes; per core is deliveries / Caddy CPU-seconds during the publish phase.\n\n")
+	p("| Subscribers | Connected (failed) | Connect time | KB per conn | Goroutines per conn | Delivered / expected | p50 ms | p99 ms | max ms | msg/s (burst) | msg per Caddy CPU-s | Caddy CPU s | Generator CPU s |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, f := range r.Fan {
+		if f.Err != "" {
+			p("| %d | error: %s |||||||||||| \n", f.N, strings.ReplaceAll(truncate(f.Err, 200), "\n", " "))
+			continue
+		}
+		per := 0.0
+		if f.CaddyCPU > 0 {
+			per = float64(f.Stats.Delivered) / f.CaddyCPU
+		}
+		p("| %d | %d (%d) | %.1f s | %.1f | %.2f | %d / %d | %.1f | %.1f | %.1f | %.0f | %.0f | %.2f | %.2f |\n",
+			f.N, f.Stats.Connected, f.Stats.Failed, f.Stats.ConnectSecs, f.KBPerConn, f.GorPerConn, f.Stats.Delivered, f.Stats.Expected,
+			f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms, f.Stats.MsgsPerSec, per, f.CaddyCPU, f.Stats.CPUSecs)
+	}
+	p("\nReference, measured the same way on this kind of machine (performance.md): Centrifugo v6 1k 53.6 KB/conn p50 9 / p99 21 ms; 10k 47.5 KB p50 78 / p99 169 ms; 18k 45.7 KB p50 141 / p99 352 ms. Mercure 1k 46.2 KB p99 50 ms; 10k 47.1 KB p50 80 / p99 151 ms.\n\n")
+	for _, f := range r.Fan {
+		if f.Stats.FirstError != "" {
+			p("First connect error at %d: `%s`\n\n", f.N, f.Stats.FirstError)
+		}
+		if f.Stats.Unknown > 0 || f.Stats.Closed > 0 {
+			p("At %d: %d deliveries of unknown versions, %d sockets closed during the run.\n\n", f.N, f.Stats.Unknown, f.Stats.Closed)
+		}
+	}
+
+	p("## Configurations\n\n```caddyfile\n# A: plain\n%s\n# B: recordsync\n%s", r.SiteA, r.SiteB)
+	if r.SiteL != "" {
+		p("\n# Laravel plain\n%s\n# Laravel with recordsync\n%s", r.SiteL, r.SiteLR)
+	}
+	p("```\n\nGlobal options: `admin 127.0.0.1:<port>`, `auto_https off`, log level ERROR, no access logs, no HTTP metrics.\n")
+	return b.String()
+}
+
+// table writes one comparison: the two variants with their runs.
+func (r *report) table(b *strings.Builder, title []string, ss []*series) {
+	if len(ss) == 0 {
+		fmt.Fprintf(b, "%s: not measured\n\n", title[0])
+		return
+	}
+	fmt.Fprintf(b, "| %s | median req/s | runs req/s | ratio | non-2xx / requests | server CPU µs/req | of which Caddy | other (upstream / php-fpm) | mean latency |\n|---|---|---|---|---|---|---|---|---|\n", title[0])
+	base := ss[0].RPS()
+	for _, s := range ss {
+		tot, per := s.CPUPerReq()
+		other := 0.0
+		for k, v := range per {
+			if k != "caddy" {
+				other += v
+			}
+		}
+		non, total := s.Non2xx()
+		rat := "–"
+		if base > 0 {
+			rat = fmt.Sprintf("%.3f×", s.RPS()/base)
+		}
+		var lats []string
+		for _, run := range s.Runs {
+			lats = append(lats, run.Latency)
+		}
+		fmt.Fprintf(b, "| %s | %.0f | %s | %s | %d / %d | %.1f | %.1f | %.1f | %s |\n",
+			s.Name, s.RPS(), s.RPSList(), rat, non, total, tot, per["caddy"], other, strings.Join(lats, ", "))
+	}
+	b.WriteString("\n")
+}
+
+// cpuCompare says how much Caddy CPU a request costs on each side, the
+// load-independent view of the same comparison.
+func cpuCompare(ss []*series) string {
+	_, a := ss[0].CPUPerReq()
+	_, b := ss[1].CPUPerReq()
+	if a["caddy"] == 0 {
+		return "Caddy CPU/req n/a"
+	}
+	return fmt.Sprintf("Caddy CPU per request %.0f vs %.0f µs (%.2f× the cost)", b["caddy"], a["caddy"], b["caddy"]/a["caddy"])
+}
