@@ -64,6 +64,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		client_event_rate    <n>                # per socket and second, default 10
 //		presence_max_members <n>                # default 100
 //		send_queue                  <n>         # default 256 frames
+//
+//		redis                <url>              # e.g. redis://127.0.0.1:6379/0: Laravel's redis broadcaster
+//		redis_prefix         <prefix>           # default laravel_database_
+//		redis_tenant_pattern <pattern>          # e.g. "tenant{tenant}_laravel_database_"
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -163,6 +167,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = oneInt(d, &h.PresenceMaxMembers)
 		case "send_queue":
 			err = oneInt(d, &h.SendQueue)
+		case "redis":
+			err = oneString(d, &h.Redis)
+		case "redis_prefix":
+			err = oneString(d, &h.RedisPrefix)
+		case "redis_tenant_pattern":
+			if err = oneString(d, &h.RedisTenantPattern); err == nil && !validTenantPattern(h.RedisTenantPattern) {
+				return d.Errf("redis_tenant_pattern %q must hold {tenant} once", h.RedisTenantPattern)
+			}
 		default:
 			return d.Errf("unrecognized subdirective %q", key)
 		}

@@ -99,3 +99,31 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestUnmarshalCaddyfileRedis(t *testing.T) {
+	var h Handler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`recordsync {
+		tenant {http.request.host.labels.1}
+		redis redis://127.0.0.1:6379/0
+		redis_prefix laravel_database_
+		redis_tenant_pattern "tenant{tenant}_laravel_database_"
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(h)
+	want := `{"tenant":"{http.request.host.labels.1}","redis":"redis://127.0.0.1:6379/0","redis_prefix":"laravel_database_","redis_tenant_pattern":"tenant{tenant}_laravel_database_"}`
+	if string(got) != want {
+		t.Fatalf("parsed\n%s\nwant\n%s", got, want)
+	}
+	for _, tc := range []struct{ input, want string }{
+		{"recordsync {\n\tredis_tenant_pattern tenant_\n}", "must hold {tenant} once"},
+		{"recordsync {\n\tredis a\n\tredis b\n}", `duplicate subdirective "redis"`},
+		{"recordsync {\n\tredis\n}", "wrong argument count"},
+	} {
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.input, err, tc.want)
+		}
+	}
+}

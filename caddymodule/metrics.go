@@ -27,6 +27,11 @@ var metrics = struct {
 	delivered     prometheus.Counter
 	dropped       *prometheus.CounterVec
 	slowConsumers prometheus.Counter
+
+	ingressReceived *prometheus.CounterVec
+	ingressDropped  *prometheus.CounterVec
+	ingressUp       *prometheus.GaugeVec
+	httpAPIRequests *prometheus.CounterVec
 }{
 	learned: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "versions_learned_total",
@@ -84,6 +89,22 @@ var metrics = struct {
 		Namespace: "recordsync", Name: "slow_consumer_disconnects_total",
 		Help: "Connections closed (4100) because their send queue overflowed.",
 	}),
+	ingressReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "ingress_messages_total",
+		Help: "Messages taken in by an ingress (redis).",
+	}, []string{"ingress"}),
+	ingressDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "ingress_dropped_total",
+		Help: "Ingress messages not published, by reason (malformed, no_tenant, bad_channel, too_large).",
+	}, []string{"ingress", "reason"}),
+	ingressUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "recordsync", Name: "ingress_up",
+		Help: "1 while an ingress (redis) is connected and subscribed.",
+	}, []string{"ingress"}),
+	httpAPIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "http_api_requests_total",
+		Help: "Pusher HTTP API requests, by status code.",
+	}, []string{"code"}),
 }
 
 func registerMetrics(reg *prometheus.Registry) {
@@ -95,6 +116,7 @@ func registerMetrics(reg *prometheus.Registry) {
 		metrics.writersWaiting, metrics.writeWaitTimeout, metrics.tenantMissing,
 		metrics.connections, metrics.subscriptions, metrics.channels,
 		metrics.published, metrics.delivered, metrics.dropped, metrics.slowConsumers,
+		metrics.ingressReceived, metrics.ingressDropped, metrics.ingressUp, metrics.httpAPIRequests,
 	} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
@@ -114,8 +136,8 @@ func (o proxyObserver) Learned(source string) {
 	metrics.learned.WithLabelValues(source).Inc()
 	metrics.cacheEntries.Set(float64(o.store.Len()))
 }
-func (proxyObserver) ConflictFromCache()    { metrics.conflicts.WithLabelValues("cache").Inc() }
-func (proxyObserver) UpstreamConflict()     { metrics.conflicts.WithLabelValues("upstream").Inc() }
+func (proxyObserver) ConflictFromCache() { metrics.conflicts.WithLabelValues("cache").Inc() }
+func (proxyObserver) UpstreamConflict()  { metrics.conflicts.WithLabelValues("upstream").Inc() }
 func (proxyObserver) Poll(fromCache bool) {
 	if fromCache {
 		metrics.polls.WithLabelValues("cache").Inc()

@@ -142,6 +142,24 @@ type Handler struct {
 	// disconnected (4100). Default: 256.
 	SendQueue int `json:"send_queue,omitempty"`
 
+	// Redis is the URL of the Redis that Laravel's redis broadcaster
+	// publishes to, e.g. "redis://127.0.0.1:6379/0" (placeholders are
+	// evaluated at provisioning, e.g. "{env.REDIS_URL}"). recordsync
+	// subscribes to it and delivers the app's broadcasts to its sockets;
+	// when Redis goes away it keeps serving and resubscribes by itself. A
+	// reload with the same redis settings keeps the subscription; other
+	// settings restart it. Needs app_key. Default: none (no Redis ingress).
+	Redis string `json:"redis,omitempty"`
+	// RedisPrefix is Laravel's database.redis.options.prefix, stripped from
+	// Redis channel names. Default: "laravel_database_".
+	RedisPrefix string `json:"redis_prefix,omitempty"`
+	// RedisTenantPattern is a per-tenant prefix in place of RedisPrefix,
+	// with {tenant} where the tenant key stands, e.g.
+	// "tenant{tenant}_laravel_database_". With tenant set and no pattern,
+	// no Redis message has a readable tenant: all are dropped (and counted),
+	// never sent to every tenant. Default: none.
+	RedisTenantPattern string `json:"redis_tenant_pattern,omitempty"`
+
 	proxy  *proxy.Handler
 	hub    *realtime.Hub
 	state  *sharedState
@@ -211,6 +229,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	} else if h.AppKey != "" {
 		return fmt.Errorf("recordsync: the state %q was made without a websocket hub; restart Caddy to add app_key, or use another name", h.Name)
+	}
+
+	if err := h.provisionRedis(state); err != nil {
+		return err
 	}
 
 	var publisher proxy.Publisher
@@ -298,6 +320,10 @@ func (h *Handler) Validate() error {
 // ServeHTTP dispatches a request: websocket upgrades to the hub, record
 // routes and version polls to the proxy, everything else to next untouched.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// Before the websocket: {ws_path}/apps/{app_id}/... is under ws_path.
+	if h.hub != nil && h.hub.IsHTTPAPIPath(r.URL.Path) {
+		return h.serveHTTPAPI(w, r, h.requestInfo(r))
+	}
 	if h.hub != nil && h.hub.IsWebSocketPath(r.URL.Path) {
 		return h.serveWebSocket(w, r, h.requestInfo(r))
 	}

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -23,11 +24,51 @@ type sharedState struct {
 	store  *versioncache.Store
 	memory *proxy.Memory
 	hub    *realtime.Hub // nil when made without app credentials
+
+	// redisMu guards redis and redisOpts: the Redis ingress feeding hub,
+	// kept across reloads while its options stay the same.
+	redisMu   sync.Mutex
+	redis     *realtime.RedisIngress
+	redisOpts realtime.RedisOptions
 }
 
-// Destruct closes the hub (every socket gets 4200, "reconnect now") and the
-// cache. Called by the pool when the last user is gone.
+// setRedis makes the state's Redis ingress match opts (URL "" for none): an
+// ingress with the same URL, prefix, pattern and tenancy is kept (a reload
+// does not drop its subscription); a different one is closed and a new one
+// started. Every block sharing a name should give the same redis settings.
+func (s *sharedState) setRedis(opts realtime.RedisOptions) error {
+	s.redisMu.Lock()
+	defer s.redisMu.Unlock()
+	same := func(a, b realtime.RedisOptions) bool {
+		return a.URL == b.URL && a.Prefix == b.Prefix && a.TenantPattern == b.TenantPattern && a.Tenanted == b.Tenanted
+	}
+	if s.redis != nil && same(s.redisOpts, opts) {
+		return nil
+	}
+	if opts.URL != "" {
+		// Validate before dropping the running one.
+		in, err := realtime.NewRedisIngress(s.hub, opts)
+		if err != nil {
+			return err
+		}
+		if s.redis != nil {
+			s.redis.Close()
+		}
+		s.redis, s.redisOpts = in, opts
+		return nil
+	}
+	if s.redis != nil {
+		s.redis.Close()
+		s.redis, s.redisOpts = nil, realtime.RedisOptions{}
+	}
+	return nil
+}
+
+// Destruct closes the Redis ingress, the hub (every socket gets 4200,
+// "reconnect now") and the cache. Called by the pool when the last user is
+// gone.
 func (s *sharedState) Destruct() error {
+	_ = s.setRedis(realtime.RedisOptions{})
 	if s.hub != nil {
 		s.hub.Close()
 	}

@@ -1,0 +1,106 @@
+package caddymodule
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/proxy"
+	"github.com/recordsync/recordsync/realtime"
+)
+
+// provisionRedis starts, keeps or stops the shared state's Redis ingress
+// to match this config (issue 4 §2).
+func (h *Handler) provisionRedis(state *sharedState) error {
+	url := caddy.NewReplacer().ReplaceKnown(h.Redis, "")
+	if url == "" {
+		if h.Redis != "" {
+			return errors.New("recordsync: redis is empty after its placeholders were replaced")
+		}
+		return state.setRedis(realtime.RedisOptions{})
+	}
+	if state.hub == nil {
+		return errors.New("recordsync: redis needs app_key (the websocket hub)")
+	}
+	err := state.setRedis(realtime.RedisOptions{
+		URL:           url,
+		Prefix:        h.RedisPrefix,
+		TenantPattern: h.RedisTenantPattern,
+		Tenanted:      h.Tenant != "",
+		Logger:        h.logger,
+		Observer:      ingressObserver{},
+	})
+	if err != nil {
+		return errors.New("recordsync: " + err.Error())
+	}
+	return nil
+}
+
+// validTenantPattern reports whether a redis_tenant_pattern holds {tenant}
+// exactly once.
+func validTenantPattern(p string) bool {
+	return strings.Count(p, realtime.TenantPlaceholder) == 1
+}
+
+// serveHTTPAPI answers the Pusher HTTP API for the request's tenant.
+func (h *Handler) serveHTTPAPI(w http.ResponseWriter, r *http.Request, info proxy.RequestInfo) error {
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() { metrics.httpAPIRequests.WithLabelValues(strconv.Itoa(sw.status)).Inc() }()
+	if info.Tenanted && info.Tenant == "" {
+		metrics.tenantMissing.Inc()
+		sw.Header().Set("Content-Type", "application/json")
+		sw.WriteHeader(http.StatusForbidden)
+		_, _ = sw.Write([]byte(`{"error":"the request has no tenant key"}` + "\n"))
+		return nil
+	}
+	h.hub.ServeHTTPAPI(sw, r, info.Tenant)
+	if sw.status >= 400 {
+		if ce := h.logger.Check(zap.DebugLevel, "recordsync: HTTP API request refused"); ce != nil {
+			ce.Write(zap.String("path", r.URL.Path), zap.Int("status", sw.status))
+		}
+	}
+	return nil
+}
+
+// statusWriter notes the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ingressObserver feeds the ingresses' activity into the metrics.
+type ingressObserver struct{}
+
+func (ingressObserver) Received(ingress string) {
+	metrics.ingressReceived.WithLabelValues(ingress).Inc()
+}
+func (ingressObserver) Dropped(ingress, reason string) {
+	metrics.ingressDropped.WithLabelValues(ingress, reason).Inc()
+}
+func (ingressObserver) Up(ingress string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	metrics.ingressUp.WithLabelValues(ingress).Set(v)
+}
