@@ -105,7 +105,7 @@ install_deps() {
 # build_caddy: Caddy with the recordsync module, from this checkout.
 build_caddy() {
 	log "building Caddy with recordsync"
-	go build -o "$STATE/caddy" ./cmd/caddy
+	go build -o "$STATE/bin/caddy" ./cmd/caddy
 }
 
 # make_keys: a fresh Laravel APP_KEY and Pusher-style app credentials, shared
@@ -166,8 +166,8 @@ start_caddy() {
 	ADMIN_PORT=$(free_port 2019)
 	export PORT ADMIN_PORT FPM_PORT APP_ROOT="$REPO/examples/laravel/public"
 	log "starting Caddy on http://localhost:$PORT"
-	HOME="$STATE" XDG_DATA_HOME="$STATE" XDG_CONFIG_HOME="$STATE" \
-		"$STATE/caddy" run --config examples/laravel/demo/Caddyfile --adapter caddyfile \
+	HOME="$STATE" XDG_DATA_HOME="$STATE/caddy-data" XDG_CONFIG_HOME="$STATE/caddy-config" \
+		"$STATE/bin/caddy" run --config examples/laravel/demo/Caddyfile --adapter caddyfile \
 		>"$STATE/caddy.log" 2>&1 &
 	CADDY_PID=$!
 	wait_for_port caddy "$PORT" "$CADDY_PID" "$STATE/caddy.log"

@@ -9,8 +9,7 @@
 // and task.updated. --host picks the tenant (default a.localhost: tenant a;
 // *.localhost is resolved to 127.0.0.1 here, as browsers do).
 import dns from 'node:dns';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 // Resolve *.localhost to loopback as browsers do (glibc may not).
@@ -22,14 +21,14 @@ dns.lookup = (hostname, options, callback) => {
   return process.nextTick(callback, null, '127.0.0.1', 4);
 };
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '../../../e2e/node/package.json'));
+// The npm clients the end-to-end tests install (scripts/install-deps.sh).
+const modules = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../e2e/node/node_modules');
 let Pusher, Echo;
 try {
-  Pusher = require('pusher-js');
-  Echo = require('laravel-echo').default ?? require('laravel-echo');
+  Pusher = (await import(pathToFileURL(path.join(modules, 'pusher-js/dist/node/pusher.js')))).default;
+  Echo = (await import(pathToFileURL(path.join(modules, 'laravel-echo/dist/echo.js')))).default;
 } catch (e) {
-  console.error('pusher-js / laravel-echo missing: run scripts/install-deps.sh (npm ci in e2e/node)');
+  console.error(`pusher-js / laravel-echo not found in ${modules} (${e.message}): run scripts/install-deps.sh`);
   process.exit(1);
 }
 
