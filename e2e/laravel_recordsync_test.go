@@ -256,9 +256,9 @@ func startRSLaravel(t *testing.T, env map[string]string, o rsOptions) (*laravelA
 // ---------------------------------------------------------------------------
 // Helpers
 
-func version(r *laravelResponse) string { return gjson.GetBytes(r.Body, "data.updated_at").String() }
+func recVersion(r *laravelResponse) string { return gjson.GetBytes(r.Body, "data.updated_at").String() }
 
-func quoted(v string) string { return `"` + v + `"` }
+func etagOf(v string) string { return `"` + v + `"` }
 
 func wantHeader(t testing.TB, what string, r *laravelResponse, name, want string) {
 	t.Helper()
@@ -328,7 +328,7 @@ func tryDo(c *laravelClient, method, path string, body any, headers ...string) (
 }
 
 // login makes a client of host on c and logs it in as the user.
-func login(t testing.TB, c *caddyProc, host, email string) *laravelClient {
+func loginAs(t testing.TB, c *caddyProc, host, email string) *laravelClient {
 	t.Helper()
 	cl := newLaravelClient(t, c.URL(), host)
 	cl.Login(email, "secret")
@@ -343,7 +343,7 @@ func login(t testing.TB, c *caddyProc, host, email string) *laravelClient {
 // both record types.
 func TestRecordsyncLaravelLearning(t *testing.T) {
 	_, spy, c := startRSLaravel(t, nil, rsOptions{})
-	alice := login(t, c, "a.localhost", "alice@example.com")
+	alice := loginAs(t, c, "a.localhost", "alice@example.com")
 
 	for _, tc := range []struct{ path, method string }{
 		{"/api/v1/flows/1", "PUT"},
@@ -351,9 +351,9 @@ func TestRecordsyncLaravelLearning(t *testing.T) {
 	} {
 		r := alice.Do("GET", tc.path, nil)
 		wantStatus(t, "GET "+tc.path, r, 200)
-		loaded := version(r)
+		loaded := recVersion(r)
 		parseVersion(t, loaded)
-		wantHeader(t, "GET "+tc.path, r, "ETag", quoted(loaded))
+		wantHeader(t, "GET "+tc.path, r, "ETag", etagOf(loaded))
 
 		body := map[string]string{"client_version": loaded}
 		if strings.Contains(tc.path, "tasks") {
@@ -364,16 +364,16 @@ func TestRecordsyncLaravelLearning(t *testing.T) {
 		before := spy.Count(tc.method, tc.path)
 		r = alice.Do(tc.method, tc.path, body)
 		wantStatus(t, tc.method+" current "+tc.path, r, 200)
-		saved := version(r)
+		saved := recVersion(r)
 		if !parseVersion(t, saved).After(parseVersion(t, loaded)) {
 			t.Fatalf("%s %s: version %s not after %s", tc.method, tc.path, saved, loaded)
 		}
-		wantHeader(t, tc.method+" "+tc.path, r, "ETag", quoted(saved))
+		wantHeader(t, tc.method+" "+tc.path, r, "ETag", etagOf(saved))
 		wantHeader(t, tc.method+" "+tc.path, r, "X-Recordsync-Cache", "")
 		if spy.Count(tc.method, tc.path) != before+1 {
 			t.Fatalf("%s %s with the current version did not reach the app", tc.method, tc.path)
 		}
-		wantHeader(t, "GET after save "+tc.path, alice.Do("GET", tc.path, nil), "ETag", quoted(saved))
+		wantHeader(t, "GET after save "+tc.path, alice.Do("GET", tc.path, nil), "ETag", etagOf(saved))
 	}
 	// A list answer has no single version: no ETag.
 	wantHeader(t, "GET list", alice.Do("GET", "/api/v1/flows", nil), "ETag", "")
@@ -386,20 +386,20 @@ func TestRecordsyncLaravelLearning(t *testing.T) {
 func TestRecordsyncLaravelGuard(t *testing.T) {
 	app, spy, c := startRSLaravel(t, nil, rsOptions{})
 	const path = "/api/v1/flows/1"
-	alice := login(t, c, "a.localhost", "alice@example.com")
-	bob := login(t, c, "a.localhost", "bob@example.com")
+	alice := loginAs(t, c, "a.localhost", "alice@example.com")
+	bob := loginAs(t, c, "a.localhost", "bob@example.com")
 
-	stale := version(alice.Do("GET", path, nil))
-	if v := version(bob.Do("GET", path, nil)); v != stale {
+	stale := recVersion(alice.Do("GET", path, nil))
+	if v := recVersion(bob.Do("GET", path, nil)); v != stale {
 		t.Fatalf("Alice and Bob loaded different versions %s, %s", stale, v)
 	}
 	r := bob.Do("PUT", path, map[string]string{"name": "Bob's name", "client_version": stale})
 	wantStatus(t, "Bob's save", r, 200)
-	current := version(r)
+	current := recVersion(r)
 
 	// The app's own 409 for the same stale write, from a session the proxy
 	// has not seen authorised yet (so it goes upstream): the reference shape.
-	fresh := login(t, c, "a.localhost", "alice@example.com")
+	fresh := loginAs(t, c, "a.localhost", "alice@example.com")
 	appConflict := fresh.Do("PUT", path, map[string]string{"name": "x", "client_version": stale})
 	wantStatus(t, "the app's own conflict", appConflict, 409)
 	wantHeader(t, "the app's own conflict", appConflict, "X-Recordsync-Cache", "")
@@ -414,15 +414,15 @@ func TestRecordsyncLaravelGuard(t *testing.T) {
 		headers []string
 	}{
 		{"client_version", "PUT", map[string]string{"name": "Alice's", "client_version": stale}, nil},
-		{"If-Match", "PUT", map[string]string{"name": "Alice's"}, []string{"If-Match", quoted(stale)}},
-		{"If-Match and client_version", "PATCH", map[string]string{"name": "Alice's", "client_version": stale}, []string{"If-Match", quoted(stale)}},
-		{"weak If-Match", "PUT", map[string]string{"name": "Alice's"}, []string{"If-Match", "W/" + quoted(stale)}},
+		{"If-Match", "PUT", map[string]string{"name": "Alice's"}, []string{"If-Match", etagOf(stale)}},
+		{"If-Match and client_version", "PATCH", map[string]string{"name": "Alice's", "client_version": stale}, []string{"If-Match", etagOf(stale)}},
+		{"weak If-Match", "PUT", map[string]string{"name": "Alice's"}, []string{"If-Match", "W/" + etagOf(stale)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := alice.Do(tc.method, path, tc.body, tc.headers...)
 			wantStatus(t, "Alice's stale save", r, 409)
 			wantHeader(t, "Alice's stale save", r, "X-Recordsync-Cache", "hit")
-			wantHeader(t, "Alice's stale save", r, "ETag", quoted(current))
+			wantHeader(t, "Alice's stale save", r, "ETag", etagOf(current))
 			wantJSON(t, "Alice's stale save", r.Body, string(appConflict.Body))
 		})
 	}
@@ -434,24 +434,24 @@ func TestRecordsyncLaravelGuard(t *testing.T) {
 	wantField(t, "after the stale saves", r, "data.updated_at", current)
 
 	// Alice reloads and saves with the current version: through to the app.
-	r = alice.Do("PUT", path, map[string]string{"name": "Alice's, after reloading"}, "If-Match", quoted(current))
+	r = alice.Do("PUT", path, map[string]string{"name": "Alice's, after reloading"}, "If-Match", etagOf(current))
 	wantStatus(t, "Alice's save with the current version", r, 200)
 	wantField(t, "Alice's save with the current version", r, "data.updated_by_name", "Alice")
 
 	// conflict_status 412, on its own Caddy in front of the same app.
 	c412 := startCaddy(t, rsLaravelSite(app, spy, rsOptions{Extra: "conflict_status 412"}))
-	alice412 := login(t, c412, "a.localhost", "alice@example.com")
-	bob412 := login(t, c412, "a.localhost", "bob@example.com")
-	stale = version(alice412.Do("GET", path, nil))
+	alice412 := loginAs(t, c412, "a.localhost", "alice@example.com")
+	bob412 := loginAs(t, c412, "a.localhost", "bob@example.com")
+	stale = recVersion(alice412.Do("GET", path, nil))
 	bob412.Do("GET", path, nil)
-	r = bob412.Do("PUT", path, map[string]string{"name": "Bob again"}, "If-Match", quoted(stale))
+	r = bob412.Do("PUT", path, map[string]string{"name": "Bob again"}, "If-Match", etagOf(stale))
 	wantStatus(t, "Bob's save (412 site)", r, 200)
-	current = version(r)
+	current = recVersion(r)
 	putsBefore = spy.Count("PUT", path)
-	r = alice412.Do("PUT", path, map[string]string{"name": "Alice's"}, "If-Match", quoted(stale))
+	r = alice412.Do("PUT", path, map[string]string{"name": "Alice's"}, "If-Match", etagOf(stale))
 	wantStatus(t, "Alice's stale save (412 site)", r, 412)
 	wantHeader(t, "Alice's stale save (412 site)", r, "X-Recordsync-Cache", "hit")
-	wantHeader(t, "Alice's stale save (412 site)", r, "ETag", quoted(current))
+	wantHeader(t, "Alice's stale save (412 site)", r, "ETag", etagOf(current))
 	wantField(t, "Alice's stale save (412 site)", r, "data.updated_by_name", "Bob")
 	if spy.Count("PUT", path) != putsBefore {
 		t.Fatal("the stale write reached PHP on the 412 site")
@@ -464,13 +464,13 @@ func TestRecordsyncLaravelGuard(t *testing.T) {
 func TestRecordsyncLaravelPermissions(t *testing.T) {
 	_, spy, c := startRSLaravel(t, nil, rsOptions{})
 	const path, poll = "/api/v1/flows/2", "/api/v1/records/flow/2/version"
-	alice := login(t, c, "a.localhost", "alice@example.com")
-	stale := version(alice.Do("GET", path, nil))
+	alice := loginAs(t, c, "a.localhost", "alice@example.com")
+	stale := recVersion(alice.Do("GET", path, nil))
 	r := alice.Do("PUT", path, map[string]string{"name": "Restricted, changed", "client_version": stale})
 	wantStatus(t, "Alice's save of flow 2", r, 200)
 	wantStatus(t, "Alice's poll of flow 2", alice.Do("GET", poll, nil), 200) // the cache has flow 2's version
 
-	carol := login(t, c, "a.localhost", "carol@example.com")
+	carol := loginAs(t, c, "a.localhost", "carol@example.com")
 	anon := newLaravelClient(t, c.URL(), "a.localhost")
 	const appForbidden = `{"success":false,"message":"You do not have access to this record."}`
 	for _, tc := range []struct {
@@ -486,7 +486,7 @@ func TestRecordsyncLaravelPermissions(t *testing.T) {
 		upTo    bool   // must reach PHP
 	}{
 		{"Carol PUT stale client_version", carol, "PUT", path, map[string]string{"name": "Carol's", "client_version": stale}, nil, 403, "", appForbidden, true},
-		{"Carol PUT stale If-Match", carol, "PUT", path, map[string]string{"name": "Carol's"}, []string{"If-Match", quoted(stale)}, 403, "", appForbidden, true},
+		{"Carol PUT stale If-Match", carol, "PUT", path, map[string]string{"name": "Carol's"}, []string{"If-Match", etagOf(stale)}, 403, "", appForbidden, true},
 		{"Carol GET", carol, "GET", path, nil, nil, 403, "", appForbidden, true},
 		// The app's 403s to her write and GET are remembered: her poll is refused without PHP.
 		{"Carol's poll after the app's refusals", carol, "GET", poll, nil, nil, 403, "hit", "", false},
@@ -537,8 +537,8 @@ func TestRecordsyncLaravelNoLostUpdates(t *testing.T) {
 	clients := make([]*laravelClient, writers)
 	loaded := make([]string, writers)
 	for i := range writers {
-		clients[i] = login(t, c, "a.localhost", users[i%2])
-		loaded[i] = version(clients[i].Do("GET", path, nil))
+		clients[i] = loginAs(t, c, "a.localhost", users[i%2])
+		loaded[i] = recVersion(clients[i].Do("GET", path, nil))
 	}
 	for i := range loaded {
 		if loaded[i] != loaded[0] {
@@ -586,10 +586,10 @@ func TestRecordsyncLaravelNoLostUpdates(t *testing.T) {
 	if winner < 0 || conflicts != writers-1 {
 		t.Fatalf("statuses %v: want exactly 1 × 200 and %d × 409", statuses, writers-1)
 	}
-	won := version(results[winner])
+	won := recVersion(results[winner])
 	for i, r := range results {
-		if i != winner && version(r) != won {
-			t.Fatalf("writer %d's 409 names version %s, want the winner's %s", i, version(r), won)
+		if i != winner && recVersion(r) != won {
+			t.Fatalf("writer %d's 409 names version %s, want the winner's %s", i, recVersion(r), won)
 		}
 	}
 	r := clients[0].Do("GET", path, nil)
@@ -614,24 +614,24 @@ func TestRecordsyncLaravelPolls(t *testing.T) {
 	noKey := startCaddy(t, rsLaravelSite(app, spy, rsOptions{NoAppKey: true}))
 	const path, poll = "/api/v1/flows/1", "/api/v1/records/flow/1/version"
 
-	alice := login(t, c, "a.localhost", "alice@example.com")
-	bob := login(t, c, "a.localhost", "bob@example.com")
+	alice := loginAs(t, c, "a.localhost", "alice@example.com")
+	bob := loginAs(t, c, "a.localhost", "bob@example.com")
 
 	r := alice.Do("GET", poll, nil)
 	wantStatus(t, "first poll", r, 200)
 	wantHeader(t, "first poll", r, "X-Recordsync-Cache", "miss")
-	v := version(r)
+	v := recVersion(r)
 	parseVersion(t, v)
 	upstreamPolls := spy.Count("GET", poll)
 	r = alice.Do("GET", poll, nil)
 	wantStatus(t, "second poll", r, 200)
 	wantHeader(t, "second poll", r, "X-Recordsync-Cache", "hit")
-	wantHeader(t, "second poll", r, "ETag", quoted(v))
+	wantHeader(t, "second poll", r, "ETag", etagOf(v))
 	// The app's fields, as the app answers them (recordsync adds updated_by_id).
 	wantField(t, "second poll", r, "success", "true")
 	wantField(t, "second poll", r, "data.updated_at", v)
 	wantField(t, "second poll", r, "data.updated_by_name", "Alice")
-	r = alice.Do("GET", poll, nil, "If-None-Match", quoted(v))
+	r = alice.Do("GET", poll, nil, "If-None-Match", etagOf(v))
 	wantStatus(t, "poll with If-None-Match", r, 304)
 	wantHeader(t, "poll with If-None-Match", r, "X-Recordsync-Cache", "hit")
 	if spy.Count("GET", poll) != upstreamPolls {
@@ -639,11 +639,11 @@ func TestRecordsyncLaravelPolls(t *testing.T) {
 	}
 
 	// Bob saves; Alice's next poll shows it, learned from Bob's PUT.
-	bobLoaded := version(bob.Do("GET", path, nil))
+	bobLoaded := recVersion(bob.Do("GET", path, nil))
 	r = bob.Do("PUT", path, map[string]string{"name": "Bob's", "client_version": bobLoaded})
 	wantStatus(t, "Bob's save", r, 200)
-	saved := version(r)
-	r = alice.Do("GET", poll, nil, "If-None-Match", quoted(v))
+	saved := recVersion(r)
+	r = alice.Do("GET", poll, nil, "If-None-Match", etagOf(v))
 	wantStatus(t, "poll after Bob's save", r, 200)
 	wantHeader(t, "poll after Bob's save", r, "X-Recordsync-Cache", "hit")
 	wantField(t, "poll after Bob's save", r, "data.updated_at", saved)
@@ -652,20 +652,20 @@ func TestRecordsyncLaravelPolls(t *testing.T) {
 	// Hit rates over 50 polls with a save by Bob every 10 polls.
 	measure := func(site *caddyProc, label string) float64 {
 		t.Helper()
-		poller := login(t, site, "a.localhost", "alice@example.com")
-		saver := login(t, site, "a.localhost", "bob@example.com")
-		current := version(saver.Do("GET", path, nil))
+		poller := loginAs(t, site, "a.localhost", "alice@example.com")
+		saver := loginAs(t, site, "a.localhost", "bob@example.com")
+		current := recVersion(saver.Do("GET", path, nil))
 		const polls = 50
 		hits, phpBefore := 0, spy.Count("GET", poll)
 		for i := range polls {
 			if i > 0 && i%10 == 0 {
 				r := saver.Do("PUT", path, map[string]string{"description": fmt.Sprint(label, " save ", i), "client_version": current})
 				wantStatus(t, label+" save", r, 200)
-				current = version(r)
+				current = recVersion(r)
 			}
 			r := poller.Do("GET", poll, nil)
 			wantStatus(t, label+" poll", r, 200)
-			if got := version(r); got != current {
+			if got := recVersion(r); got != current {
 				t.Fatalf("%s poll %d: version %s, want the latest save %s", label, i, got, current)
 			}
 			if r.Header.Get("X-Recordsync-Cache") == "hit" {
@@ -695,17 +695,17 @@ func TestRecordsyncLaravelPolls(t *testing.T) {
 func TestRecordsyncLaravelTenants(t *testing.T) {
 	_, spy, c := startRSLaravel(t, nil, rsOptions{})
 	const path, poll = "/api/v1/flows/1", "/api/v1/records/flow/1/version"
-	aliceA := login(t, c, "a.localhost", "alice@example.com")
-	bobB := login(t, c, "b.localhost", "bob@example.com")
+	aliceA := loginAs(t, c, "a.localhost", "alice@example.com")
+	bobB := loginAs(t, c, "b.localhost", "bob@example.com")
 
 	// b loads its flow 1 first, then a saves its own: a's version is the newest.
 	r := bobB.Do("GET", path, nil)
 	wantField(t, "b's flow 1", r, "data.name", "Customer onboarding (b)")
-	bVersion := version(r)
-	aLoaded := version(aliceA.Do("GET", path, nil))
+	bVersion := recVersion(r)
+	aLoaded := recVersion(aliceA.Do("GET", path, nil))
 	r = aliceA.Do("PUT", path, map[string]string{"name": "a's flow", "client_version": aLoaded})
 	wantStatus(t, "a's save", r, 200)
-	aVersion := version(r)
+	aVersion := recVersion(r)
 	wantStatus(t, "a's poll", aliceA.Do("GET", poll, nil), 200)
 	wantHeader(t, "a's second poll", aliceA.Do("GET", poll, nil), "X-Recordsync-Cache", "hit")
 	if !parseVersion(t, aVersion).After(parseVersion(t, bVersion)) {
@@ -719,12 +719,12 @@ func TestRecordsyncLaravelTenants(t *testing.T) {
 		wantHeader(t, "b's poll", r, "X-Recordsync-Cache", "hit")
 		wantField(t, "b's poll", r, "data.updated_at", bVersion)
 	}
-	wantHeader(t, "b's GET", bobB.Do("GET", path, nil), "ETag", quoted(bVersion))
+	wantHeader(t, "b's GET", bobB.Do("GET", path, nil), "ETag", etagOf(bVersion))
 
 	// Flow 3 is known only in a: b's first poll of it goes to b's app.
 	const poll3 = "/api/v1/records/flow/3/version"
 	aliceA.Do("GET", "/api/v1/flows/3", nil)
-	a3 := version(aliceA.Do("GET", poll3, nil))
+	a3 := recVersion(aliceA.Do("GET", poll3, nil))
 	before3 := spy.Count("GET", poll3)
 	r = bobB.Do("GET", poll3, nil)
 	wantStatus(t, "b's first poll of flow 3", r, 200)
@@ -732,7 +732,7 @@ func TestRecordsyncLaravelTenants(t *testing.T) {
 	if spy.Count("GET", poll3) != before3+1 {
 		t.Fatal("b's first poll of flow 3 did not reach PHP")
 	}
-	if b3 := version(r); b3 == a3 {
+	if b3 := recVersion(r); b3 == a3 {
 		t.Fatalf("b's flow 3 has a's version %s", b3)
 	}
 
@@ -768,9 +768,9 @@ func TestRecordsyncLaravelTenants(t *testing.T) {
 func TestRecordsyncLaravelBadInput(t *testing.T) {
 	_, spy, c := startRSLaravel(t, nil, rsOptions{})
 	const path = "/api/v1/flows/1"
-	alice := login(t, c, "a.localhost", "alice@example.com")
-	bob := login(t, c, "a.localhost", "bob@example.com")
-	stale := version(alice.Do("GET", path, nil))
+	alice := loginAs(t, c, "a.localhost", "alice@example.com")
+	bob := loginAs(t, c, "a.localhost", "bob@example.com")
+	stale := recVersion(alice.Do("GET", path, nil))
 	r := bob.Do("PUT", path, map[string]string{"name": "Bob's", "client_version": stale})
 	wantStatus(t, "Bob's save", r, 200)
 
