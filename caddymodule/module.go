@@ -162,6 +162,7 @@ type Handler struct {
 
 	proxy  *proxy.Handler
 	hub    *realtime.Hub
+	kit    *browserKit
 	state  *sharedState
 	logger *zap.Logger
 }
@@ -243,6 +244,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("recordsync: %w", err)
 	}
+	h.kit = newBrowserKit(h.AppKey, h.WSPath)
 	h.logger.Info("recordsync provisioned",
 		zap.String("name", h.Name),
 		zap.Int("records", len(h.Records)),
@@ -317,9 +319,14 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// ServeHTTP dispatches a request: websocket upgrades to the hub, record
-// routes and version polls to the proxy, everything else to next untouched.
+// ServeHTTP dispatches a request: the browser kit's files, websocket upgrades
+// to the hub, record routes and version polls to the proxy, everything else
+// to next untouched.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.kit.serves(r) {
+		h.kit.handler.ServeHTTP(w, r)
+		return nil
+	}
 	// Before the websocket: {ws_path}/apps/{app_id}/... is under ws_path.
 	if h.hub != nil && h.hub.IsHTTPAPIPath(r.URL.Path) {
 		return h.serveHTTPAPI(w, r, h.requestInfo(r))
