@@ -68,6 +68,9 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 
 	r.Header.Del("Accept-Encoding")
 	rec := newRecorder(w, h.opts.MaxBodyBytes, learnableStatus)
+	// next may rewrite r.URL in place (php_fastcgi → /index.php): the list
+	// channels' parameters come from the path as it was matched.
+	path := r.URL.Path
 	err := next(rec, r)
 	if !rec.wroteHeader {
 		delete(w.Header(), HeaderBroadcast) // never reaches the client
@@ -99,7 +102,7 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 
 	if write && learned && rec.status >= 200 && rec.status < 300 && !rec.skipBroadcast && h.opts.Publisher != nil &&
 		(h.opts.ImportHeader == "" || len(r.Header.Values(h.opts.ImportHeader)) == 0) {
-		h.publish(r, rt, key, entry)
+		h.publish(r, path, rt, key, entry)
 	}
 	return nil
 }
@@ -196,8 +199,8 @@ func etag(v string) (string, bool) {
 }
 
 // publish announces a learned save.
-func (h *Handler) publish(r *http.Request, rt *route, key versioncache.Key, entry versioncache.Entry) {
-	params := rt.pat.params(r.URL.Path)
+func (h *Handler) publish(r *http.Request, path string, rt *route, key versioncache.Key, entry versioncache.Entry) {
+	params := rt.pat.params(path)
 	var lists []ListTarget
 	if len(rt.lists) > 0 {
 		lists = make([]ListTarget, len(rt.lists))

@@ -574,3 +574,32 @@ func FuzzInspect(f *testing.F) {
 		}
 	})
 }
+
+// php_fastcgi rewrites r.URL.Path to /index.php in place while the request
+// is upstream: the save must still publish with the parameters of the path
+// as it was matched (a regression: params of the rewritten path panicked).
+func TestPublishAfterPathRewrite(t *testing.T) {
+	pub := &recordingPublisher{}
+	h, _ := newTestHandler(t, func(o *Options) { o.Publisher = pub })
+	app := newFakeApp()
+	app.seed("projecttask", "1", 1)
+	rewriting := func(w http.ResponseWriter, r *http.Request) error {
+		err := app.next(w, r)
+		r.URL.Path = "/index.php"
+		return err
+	}
+	r := httptest.NewRequest("PUT", "/api/v1/projects/5/tasks/1", strings.NewReader(putBody("", "v")))
+	r.Header.Set("Authorization", tokenOK)
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, RequestInfo{}, rewriting); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d", w.Code)
+	}
+	saves := pub.all()
+	if len(saves) != 1 || saves[0].Params["project"] != "5" || saves[0].Lists[0].Channel != "project.5" {
+		t.Fatalf("saves %+v", saves)
+	}
+}

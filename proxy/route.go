@@ -122,11 +122,15 @@ func (pt *pattern) match(path string) bool {
 	return i == len(path)
 }
 
-// param returns the value of the named placeholder in a path that matched.
+// param returns the value of the named placeholder in a path that matched
+// ("" for a path that does not).
 func (pt *pattern) param(path, name string) string {
 	i := 0
 	for _, s := range pt.segs {
 		i++ // the '/'
+		if i > len(path) {
+			return ""
+		}
 		j := strings.IndexByte(path[i:], '/')
 		if j < 0 {
 			j = len(path)
@@ -141,12 +145,16 @@ func (pt *pattern) param(path, name string) string {
 	return ""
 }
 
-// params returns every placeholder of a path that matched.
+// params returns every placeholder of a path that matched (those it can
+// find of a path that does not).
 func (pt *pattern) params(path string) map[string]string {
 	m := make(map[string]string, len(pt.names))
 	i := 0
 	for _, s := range pt.segs {
 		i++
+		if i > len(path) {
+			break
+		}
 		j := strings.IndexByte(path[i:], '/')
 		if j < 0 {
 			j = len(path)
