@@ -12,6 +12,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -45,8 +46,8 @@ func main() {
 
 	quick := flag.Bool("quick", false, "about 2–3 minutes: 2 s loads, fan-out at 1k and 10k only")
 	out := flag.String("out", "", "report path (default bench/REPORT.md in the repository)")
-	dur := flag.Duration("d", 0, "duration of one wrk run (default 8s, quick 3s)")
-	rounds := flag.Int("rounds", 0, "A/B alternations per comparison (default 2)")
+	dur := flag.Duration("d", 0, "duration of one wrk run (default 6s, quick 2s)")
+	rounds := flag.Int("rounds", 0, "A/B alternations per comparison (default 3)")
 	conns := flag.Int("c", 32, "wrk connections")
 	sizes := flag.String("sizes", "", "fan-out subscriber counts (default 1000,10000,18000; quick 1000,10000)")
 	skipLaravel := flag.Bool("skip-laravel", false, "skip the Laravel (php-fpm) baseline")
@@ -73,7 +74,7 @@ func main() {
 	}
 
 	cfg := runConfig{Quick: *quick, Conns: *conns, SkipLaravel: *skipLaravel, SkipWS: *skipWS}
-	cfg.Dur, cfg.Rounds = 8*time.Second, 2
+	cfg.Dur, cfg.Rounds = 6*time.Second, 3
 	cfg.Sizes = []int{1000, 10000, 18000}
 	if *quick {
 		cfg.Dur = 2 * time.Second
@@ -287,7 +288,11 @@ func run(cfg runConfig, outPath string) error {
 	if err := os.WriteFile(outPath, []byte(rep.markdown()), 0o644); err != nil {
 		return err
 	}
-	logf("wrote %s", outPath)
+	if raw, err := json.MarshalIndent(rep, "", "  "); err == nil {
+		jsonPath := strings.TrimSuffix(outPath, ".md") + ".json"
+		os.WriteFile(jsonPath, raw, 0o644)
+	}
+	logf("wrote %s (and the raw numbers as .json, for charts)", outPath)
 	return nil
 }
 
