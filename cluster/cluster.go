@@ -1,0 +1,96 @@
+// Package cluster lets several recordsync instances (Caddy processes behind
+// one load balancer) behave as one, over the Redis that Laravel teams already
+// run: every publish reaches the subscribers of every instance exactly once,
+// versions learned on one instance are known to all, conditional writes to
+// one record are serialised cluster-wide, and presence is cluster-wide.
+//
+// The package does not import Caddy; caddymodule builds a Cluster from the
+// `cluster redis://...` subdirective and hands its parts to the realtime hub
+// and the proxy through their own small interfaces.
+//
+// When Redis is unreachable an instance keeps serving on its own: publishes
+// still reach its local subscribers, writes are serialised locally, and what
+// could not be shared is counted; it reconnects with backoff and recovers by
+// itself.
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Options configure a Cluster.
+type Options struct {
+	// URL is the Redis URL, e.g. "redis://127.0.0.1:6379/0".
+	URL string
+	// Name namespaces the cluster's Redis keys and channels: instances with
+	// the same Name (and Redis) form one cluster. Default: "default".
+	Name string
+	// Logger receives connection trouble (warn) and recoveries (info).
+	Logger *zap.Logger
+}
+
+// Cluster is this instance's membership in a cluster. Safe for concurrent use.
+type Cluster struct {
+	client   *redis.Client
+	prefix   string // "recordsync:{name}:"
+	instance string
+	log      *zap.Logger
+}
+
+// New connects lazily: it parses the URL and returns at once, so a Caddy
+// start does not fail because Redis is briefly down.
+func New(opts Options) (*Cluster, error) {
+	if opts.URL == "" {
+		return nil, errors.New("cluster: a Redis URL is required")
+	}
+	ro, err := redis.ParseURL(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if opts.Name == "" {
+		opts.Name = "default"
+	}
+	if strings.ContainsAny(opts.Name, " \t\r\n") {
+		return nil, fmt.Errorf("cluster: name %q must not contain spaces", opts.Name)
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	return &Cluster{
+		client:   redis.NewClient(ro),
+		prefix:   "recordsync:" + opts.Name + ":",
+		instance: hex.EncodeToString(id[:]),
+		log:      opts.Logger,
+	}, nil
+}
+
+// Instance is this instance's random id, unique in the cluster.
+func (c *Cluster) Instance() string { return c.instance }
+
+// Client is the Redis client the parts of the cluster share.
+func (c *Cluster) Client() *redis.Client { return c.client }
+
+// Key returns the Redis key or channel name for parts, in this cluster's
+// namespace: Key("lock", "a", "flow", "1") → "recordsync:default:lock:a:flow:1".
+// Parts are joined with ':'; a part containing ':' is kept as is (keys are
+// only ever built here, from tenant, type and id, so they cannot collide
+// across kinds).
+func (c *Cluster) Key(parts ...string) string { return c.prefix + strings.Join(parts, ":") }
+
+// Ping checks that Redis answers.
+func (c *Cluster) Ping(ctx context.Context) error { return c.client.Ping(ctx).Err() }
+
+// Close closes the Redis client. Parts built on the Cluster must be closed first.
+func (c *Cluster) Close() error { return c.client.Close() }
