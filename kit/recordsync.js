@@ -509,7 +509,7 @@
           .leaving(function (m) { presenceRemove(ch, m.id != null ? m.id : m.user_id); });
       } else if (/^private-/.test(ch.name)) c = echo.private(short(ch.name));
       else c = echo.channel(ch.name);
-      if (isFn(c.subscribed)) c.subscribed(function () { if (ch.since.length) catchUp(); });
+      if (isFn(c.subscribed)) c.subscribed(function () { ch.subscribed = true; if (ch.since.length) catchUp(); });
       if (isFn(c.error)) c.error(function (err) { warn('subscription to ' + ch.name + ' refused', err); });
       return (bound[ch.name] = c);
     }
@@ -803,7 +803,11 @@
     if (!ch) { channels[name] = ch = { name: name, events: {}, since: [since], presence: null }; if (transport) transport.subscribe(ch); }
     else ch.since.push(since);
     var unlisten = listen(name, 'record.updated', function (data) { handle(data, 'socket'); });
-    if (polling) w.poll();
+    // One poll at once: it catches a save made between rendering the page
+    // and subscribing (Echo sends no "since"), and through it the app
+    // authorises this caller for the record, so that recordsync can answer
+    // a stale save from its cache. (A poll answered 304 costs nothing.)
+    w.poll();
 
     // presence: who else is viewing
     var leave = noop, viewers = el(o.viewers), presenceMembers = [];
@@ -1029,10 +1033,18 @@
     join: join,
     tabId: function () { return tabId; },
     socketId: socketId,
-    // connection(): {state: idle|connecting|connected|unavailable, polling, transport}
+    // connection(): {state: idle|connecting|connected|unavailable, polling,
+    // transport: pusher|echo|poll, subscribed: [channel names]}
     connection: function () {
-      return { state: status, polling: polling, transport: transport ? (transport instanceof EchoTransport ? 'echo' : 'pusher') : (started ? 'poll' : null) };
+      var subscribed = [];
+      for (var n in channels) if (channels[n].subscribed) subscribed.push(n);
+      return {
+        state: status, polling: polling, subscribed: subscribed,
+        transport: transport ? (transport instanceof EchoTransport ? 'echo' : 'pusher') : (started ? 'poll' : null)
+      };
     },
+    // config(): a copy of the settings in use.
+    config: function () { var c = {}; for (var k in cfg) c[k] = cfg[k]; return c; },
     onStatus: function (fn) { statusListeners.push(fn); return function () { statusListeners.splice(statusListeners.indexOf(fn), 1); }; },
     compareVersions: compareVersions
   };

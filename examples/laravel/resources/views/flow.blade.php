@@ -16,6 +16,7 @@
     by <span id="updated-by">{{ $record['updated_by_name'] }}</span>.</p>
   <p id="save-status" class="status" role="status"></p>
 </form>
+<p id="viewers" class="meta" hidden></p>
 @endsection
 @section('scripts')
 <script>
@@ -62,13 +63,17 @@
     }
   });
 
-  // The browser kit (issue 5) takes over from here when the proxy serves it.
+  // The browser kit (issue 5), served by recordsync at /ws/recordsync.js:
+  // a banner when someone else saves while this form has unsaved edits, a
+  // silent reload when it has none, and who else has the flow open.
   if (window.RecordSync && window.RecordSync.watchRecord) {
-    window.RecordSync.watchRecord({
-      type: 'flow', id: {{ $flow->id }},
+    window.flowWatch = window.RecordSync.watchRecord({
+      type: 'flow', id: {{ $flow->id }}, form,
       loadedVersion: () => form.client_version.value,
       isDirty: () => dirty,
       onReload: reload,
+      reloadWhenClean: true,
+      viewers: '#viewers',
     });
   }
 })();

@@ -18,6 +18,7 @@
   th, td { border: 1px solid #d5d9e0; padding: .4rem .6rem; text-align: left; }
   .status { margin-top: .8rem; } .status.error { color: #a4161a; } .status.ok { color: #2b7a0b; }
   .meta { color: #5a6372; font-size: .9em; } code { background: #e9ecf1; padding: 0 .25em; }
+  header code { background: #3a4254; color: #fff; }
 </style>
 </head>
 <body>

@@ -69,11 +69,15 @@
   render();
   window.projectTable = { refresh, isEditing: () => editing !== null };
 
-  // The browser kit (issue 5) takes over from here when the proxy serves it.
+  // The browser kit (issue 5), served by recordsync at /ws/recordsync.js:
+  // other people's task saves refresh the table (at most every 3 s); while a
+  // title is being edited it asks first. Reload Now drops the inline edit.
   if (window.RecordSync && window.RecordSync.watchList) {
-    window.RecordSync.watchList({
-      channel: 'project.' + project, event: 'task.updated',
-      isEditing: () => editing !== null, refresh,
+    window.taskWatch = window.RecordSync.watchList({
+      channel: 'project.' + project, event: 'task.updated', idKey: 'task_id',
+      element: document.getElementById('tasks'),
+      isEditing: () => editing !== null,
+      refresh: async () => { editing = null; await refresh(); },
     });
   }
 })();

@@ -1,0 +1,68 @@
+package e2e
+
+// Issue 5's acceptance criteria in a real browser: Debian's Chromium driven
+// by playwright-core (e2e/node/browser.test.mjs), two users in separate
+// browser contexts, against the REAL example Laravel app behind Caddy with
+// recordsync, which serves the browser kit at /ws/recordsync.js. Channel
+// authorisation is the app's own routes/channels.php through
+// /broadcasting/auth (BROADCAST_DRIVER=signonly, as in scripts/demo.sh).
+//
+// Screenshots of the banner and of the table prompt land in e2e/out/
+// (banner.png, table-prompt.png); RECORDSYNC_UPDATE_DOCS=1 copies them to
+// docs/ for the README.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// chromiumBin is Debian's Chromium (RECORDSYNC_CHROMIUM overrides it).
+func chromiumBin(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("RECORDSYNC_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("chromium not found: install Debian's chromium (the README's test command does)")
+	return ""
+}
+
+func TestBrowserKit(t *testing.T) {
+	browser := chromiumBin(t)
+	_, _, c := startRSLaravel(t, map[string]string{
+		"BROADCAST_DRIVER":  "signonly",
+		"PUSHER_APP_KEY":    testAppKey,
+		"PUSHER_APP_SECRET": testAppSecret,
+	}, rsOptions{})
+	out := filepath.Join(repoRoot, "e2e", "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runNodeTest(t, "browser.test.mjs", map[string]string{
+		"RS_PORT":     fmt.Sprint(c.HTTPPort),
+		"RS_APP_KEY":  testAppKey,
+		"RS_OUT":      out,
+		"RS_CHROMIUM": browser,
+	})
+	// The README shows the two screenshots from docs/; refresh them with
+	// RECORDSYNC_UPDATE_DOCS=1 (they change with every run's times).
+	if os.Getenv("RECORDSYNC_UPDATE_DOCS") == "" {
+		return
+	}
+	for _, name := range []string{"banner.png", "table-prompt.png"} {
+		data, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(repoRoot, "docs", name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

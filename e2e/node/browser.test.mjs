@@ -1,0 +1,543 @@
+// Issue 5's acceptance criteria in Debian's Chromium (playwright-core),
+// against the REAL example Laravel app behind Caddy with recordsync, which
+// serves the browser kit at /ws/recordsync.js. Started by TestBrowserKit in
+// e2e/browser_test.go with RS_PORT, RS_APP_KEY, RS_OUT and RS_CHROMIUM.
+//
+// Users log in through the app's own login form, each in its own browser
+// context (its own cookies: two people). Tenants are host names:
+// http://a.localhost:PORT and http://b.localhost:PORT. Tests run one after
+// the other; each opens fresh pages and closes its contexts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { env, sleep } from './lib.mjs';
+
+const port = Number(env('RS_PORT'));
+const outDir = env('RS_OUT');
+const executablePath = env('RS_CHROMIUM', '/usr/bin/chromium');
+const site = (tenant) => `http://${tenant}.localhost:${port}`;
+
+let browser;
+const contexts = [];
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP *.localhost 127.0.0.1'],
+  });
+});
+after(async () => { if (browser) await browser.close(); });
+
+// closeAll closes the contexts a test opened (its sockets leave with them).
+async function closeAll() {
+  for (const c of contexts.splice(0)) await c.close().catch(() => {});
+}
+
+// person logs in as email on tenant and returns {context, page, problems};
+// problems collects page errors and the kit's warnings.
+async function person(tenant, email, { pollInterval, blockWebSocket } = {}) {
+  const context = await browser.newContext({ baseURL: site(tenant), viewport: { width: 960, height: 640 } });
+  contexts.push(context);
+  if (blockWebSocket) {
+    // The websocket upgrade fails: closed before it is established.
+    await context.routeWebSocket(/\/ws\/app\//, (ws) => ws.close());
+  }
+  if (pollInterval) {
+    // Configure the kit the moment it defines window.RecordSync, before the
+    // page's own script watches anything.
+    await context.addInitScript((ms) => {
+      Object.defineProperty(window, 'RecordSync', {
+        configurable: true,
+        get() { return undefined; },
+        set(v) {
+          Object.defineProperty(window, 'RecordSync', { value: v, writable: true, configurable: true, enumerable: true });
+          v.configure({ pollInterval: ms });
+        },
+      });
+    }, pollInterval);
+  }
+  const problems = [];
+  const page = await context.newPage();
+  watchProblems(page, problems);
+  await page.goto('/login');
+  await page.fill('#email', email);
+  await page.fill('#password', 'secret');
+  await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('form[action="/login"] button[type=submit]')]);
+  return { context, page, problems, tenant };
+}
+
+function watchProblems(page, problems) {
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (/^Failed to load resource/.test(m.text())) return; // reported with its URL below
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+}
+
+// openFlow opens the flow editor and waits until the kit is subscribed to
+// the record's channel (and to its presence channel).
+async function openFlow(page, id) {
+  await page.goto(`/flows/${id}`);
+  await page.waitForFunction((id) => {
+    const c = window.RecordSync && window.RecordSync.connection();
+    return c && c.state === 'connected' && c.subscribed.includes(`private-record.flow.${id}`) &&
+      c.subscribed.includes(`presence-record.flow.${id}`);
+  }, id, { timeout: 10000 });
+}
+
+async function openProject(page, id) {
+  await page.goto(`/projects/${id}`);
+  await page.waitForFunction((id) => {
+    const c = window.RecordSync && window.RecordSync.connection();
+    return c && c.state === 'connected' && c.subscribed.includes(`private-project.${id}`);
+  }, id, { timeout: 10000 });
+}
+
+// saveFlow saves the flow form through its Save button and waits for "Saved.".
+async function saveFlow(page, name) {
+  await page.fill('#name', name);
+  await page.click('#flow-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('save-status').textContent === 'Saved.', null, { timeout: 10000 });
+  return page.inputValue('input[name=client_version]');
+}
+
+// dirty types into the description, as a person editing would.
+async function dirty(page, text = ' (my unsaved edit)') {
+  await page.click('#description');
+  await page.keyboard.press('End');
+  await page.keyboard.type(text);
+}
+
+const banner = (page) => page.locator('.recordsync-banner');
+const prompt = (page) => page.locator('.recordsync-prompt');
+
+// noBannerFor waits ms and fails if a banner shows meanwhile.
+async function noBannerFor(page, ms) {
+  const shown = await page.locator('.recordsync-banner:visible').waitFor({ timeout: ms }).then(() => true, () => false);
+  assert.equal(shown, false, 'a banner appeared');
+}
+
+// putTask saves a task from the page (same origin: the kit adds X-Tab-ID and
+// X-Socket-ID), with the version the page reads first.
+async function putTasks(page, project, changes) {
+  return page.evaluate(async ({ project, changes }) => {
+    const list = await (await fetch(`/api/v1/projects/${project}/tasks`, { headers: { Accept: 'application/json' } })).json();
+    const out = [];
+    for (const [id, title] of changes) {
+      const t = list.data.find((x) => x.id === id);
+      const res = await fetch(`/api/v1/projects/${project}/tasks/${id}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify({ title, client_version: t.updated_at }),
+      });
+      out.push({ status: res.status, at: Date.now() });
+    }
+    return out;
+  }, { project, changes });
+}
+
+// listLoads counts the page's GETs of the project's task list.
+function listLoads(page, project) {
+  const loads = [];
+  page.on('request', (r) => {
+    if (r.method() === 'GET' && new URL(r.url()).pathname === `/api/v1/projects/${project}/tasks`) loads.push(Date.now());
+  });
+  return loads;
+}
+
+const rowTitle = (page, id) => page.locator(`#tasks tr[data-task-id="${id}"] td:nth-child(2)`);
+
+function noProblems(...people) {
+  for (const p of people) assert.deepEqual(p.problems, [], `${p.tenant}: page errors or kit warnings`);
+}
+
+// ---------------------------------------------------------------------------
+
+test('kit: served by recordsync, tab identity on same-origin requests only, nothing global but RecordSync', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const { page } = alice;
+    const served = await page.evaluate(async () => {
+      const res = await fetch('/ws/recordsync.js', { cache: 'no-store' });
+      const again = await fetch('/ws/recordsync.js', { cache: 'no-store', headers: { 'If-None-Match': res.headers.get('ETag') } });
+      return { status: res.status, type: res.headers.get('Content-Type'), cache: res.headers.get('Cache-Control'), body: await res.text(), again: again.status };
+    });
+    assert.equal(served.status, 200);
+    assert.equal(served.type, 'text/javascript; charset=utf-8');
+    assert.equal(served.cache, 'no-cache');
+    assert.match(served.body, /\{"key":"e2e-key","wsPath":"\/ws"\}/);
+    assert.equal(served.again, 304);
+
+    await openFlow(page, 3);
+    const tab = await page.evaluate(() => RecordSync.tabId());
+    assert.match(tab, /^tab_[0-9a-f]{24}$/);
+    const socket = await page.evaluate(() => RecordSync.socketId());
+    assert.match(socket, /^\d+\.\d+$/);
+
+    // fetch and XMLHttpRequest to the site carry X-Tab-ID and X-Socket-ID;
+    // a request elsewhere carries neither.
+    const seen = [];
+    page.on('request', (r) => seen.push({ url: r.url(), headers: r.headers() }));
+    await page.route('http://elsewhere.test/**', (route) => route.fulfill({ status: 200, body: '{}' }));
+    await page.evaluate(async () => {
+      await fetch('/api/v1/me', { headers: { Accept: 'application/json' } });
+      await new Promise((done) => {
+        const x = new XMLHttpRequest();
+        x.open('GET', '/api/v1/flows');
+        x.setRequestHeader('Accept', 'application/json');
+        x.onloadend = done;
+        x.send();
+      });
+      await fetch('http://elsewhere.test/x').catch(() => {});
+    });
+    const me = seen.find((s) => s.url.endsWith('/api/v1/me'));
+    const flows = seen.find((s) => s.url.endsWith('/api/v1/flows'));
+    const other = seen.find((s) => s.url.startsWith('http://elsewhere.test/'));
+    for (const s of [me, flows]) {
+      assert.equal(s.headers['x-tab-id'], tab, s.url);
+      assert.equal(s.headers['x-socket-id'], socket, s.url);
+    }
+    assert.equal(other.headers['x-tab-id'], undefined);
+    assert.equal(other.headers['x-socket-id'], undefined);
+
+    // One id per tab: kept across a reload, another in another tab.
+    await page.reload();
+    assert.equal(await page.evaluate(() => RecordSync.tabId()), tab);
+    const page2 = await alice.context.newPage();
+    await page2.goto('/flows/3');
+    assert.notEqual(await page2.evaluate(() => RecordSync.tabId()), tab);
+
+    // The ES module form is the same kit.
+    assert.equal(await page.evaluate(async () => (await import('/ws/recordsync.mjs')).default === window.RecordSync), true);
+    assert.equal(await page.evaluate(async () => typeof (await import('/ws/recordsync.mjs')).watchRecord), 'function');
+
+    // Globals: the login page with the kit vs. without it.
+    const globals = async (withKit) => {
+      const p = await browser.newPage({ baseURL: site('a') });
+      if (!withKit) await p.route('**/ws/recordsync.js', (r) => r.abort());
+      await p.goto('/login');
+      await p.waitForLoadState('load');
+      const keys = await p.evaluate(() => Object.keys(window));
+      await p.close();
+      return keys;
+    };
+    const without = new Set(await globals(false));
+    const added = (await globals(true)).filter((k) => !without.has(k));
+    assert.deepEqual(added, ['RecordSync']);
+    assert.equal(await page.evaluate(() => RecordSync.config().pollInterval), 30000);
+    noProblems(alice);
+  } finally { await closeAll(); }
+});
+
+test('1. dirty editor + other user saves → banner with the other user\'s name and time', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    await openFlow(alice.page, 1);
+    await openFlow(bob.page, 1);
+    await dirty(bob.page);
+    const version = await saveFlow(alice.page, 'Onboarding, revised by Alice');
+
+    const b = banner(bob.page);
+    await b.waitFor({ state: 'visible', timeout: 5000 });
+    assert.equal(await b.getAttribute('role'), 'alert');
+    const text = (await b.locator('p').innerText()).replace(/\s+/g, ' ');
+    assert.match(text, /^This record was updated by Alice while you have unsaved changes\. Saved at \d\d:\d\d:\d\d/);
+    assert.equal(await b.locator('strong').innerText(), 'Alice');
+    assert.equal(await b.locator('time').getAttribute('datetime'), version);
+    // Both buttons are real buttons a keyboard reaches.
+    for (const name of ['Reload Latest', 'Dismiss']) {
+      const btn = b.getByRole('button', { name });
+      assert.equal(await btn.isVisible(), true, name);
+      await btn.focus();
+      assert.equal(await btn.evaluate((e) => e === document.activeElement), true, `${name} takes the focus`);
+    }
+    // Exactly one banner and one stylesheet, however many events.
+    assert.equal(await bob.page.locator('.recordsync-banner').count(), 1);
+    assert.equal(await bob.page.locator('style#recordsync-style').count(), 1);
+    await bob.page.locator('#description').focus();
+    await bob.page.screenshot({ path: path.join(outDir, 'banner.png') });
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('2. clean editor + other user saves → no banner (the form refreshes itself)', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    await openFlow(alice.page, 1);
+    await openFlow(bob.page, 1);
+    const version = await saveFlow(alice.page, 'Saved while Bob only looks');
+    await bob.page.waitForFunction((v) => document.querySelector('input[name=client_version]').value === v, version, { timeout: 5000 });
+    assert.equal(await bob.page.inputValue('#name'), 'Saved while Bob only looks');
+    await noBannerFor(bob.page, 1000);
+    assert.equal(await bob.page.locator('.recordsync-banner').count(), 0, 'no banner was ever made');
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('3. Reload Latest → the form shows the new values, banner gone, not dirty', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    await openFlow(alice.page, 1);
+    await openFlow(bob.page, 1);
+    await dirty(bob.page);
+    await alice.page.fill('#description', 'Description by Alice');
+    const version = await saveFlow(alice.page, 'Reload me');
+    const b = banner(bob.page);
+    await b.waitFor({ state: 'visible', timeout: 5000 });
+    // By keyboard: focus the button and press Enter.
+    await b.getByRole('button', { name: 'Reload Latest' }).focus();
+    await bob.page.keyboard.press('Enter');
+    await b.waitFor({ state: 'hidden', timeout: 5000 });
+    assert.equal(await bob.page.inputValue('#name'), 'Reload me');
+    assert.equal(await bob.page.inputValue('#description'), 'Description by Alice');
+    assert.equal(await bob.page.inputValue('input[name=client_version]'), version);
+    assert.equal(await bob.page.evaluate(() => window.flowWatch.isDirty()), false);
+    // Not dirty: Alice's next save refreshes Bob's form without a banner.
+    const v2 = await saveFlow(alice.page, 'Reload me again');
+    await bob.page.waitForFunction((v) => document.querySelector('input[name=client_version]').value === v, v2, { timeout: 5000 });
+    assert.equal(await b.isVisible(), false);
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('4. Dismiss → banner gone, edits kept', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    await openFlow(alice.page, 1);
+    await openFlow(bob.page, 1);
+    const before = await bob.page.inputValue('input[name=client_version]');
+    await dirty(bob.page, ' — Bob keeps this');
+    const mine = await bob.page.inputValue('#description');
+    await saveFlow(alice.page, 'Dismiss me');
+    const b = banner(bob.page);
+    await b.waitFor({ state: 'visible', timeout: 5000 });
+    await b.getByRole('button', { name: 'Dismiss' }).click();
+    await b.waitFor({ state: 'hidden', timeout: 2000 });
+    assert.equal(await bob.page.inputValue('#description'), mine);
+    assert.notEqual(await bob.page.inputValue('#name'), 'Dismiss me');
+    assert.equal(await bob.page.inputValue('input[name=client_version]'), before, 'still the version Bob loaded');
+    assert.equal(await bob.page.evaluate(() => window.flowWatch.isDirty()), true);
+    // Escape dismisses too, and a newer save shows the banner again.
+    await saveFlow(alice.page, 'Dismiss me again');
+    await b.waitFor({ state: 'visible', timeout: 5000 });
+    await b.getByRole('button', { name: 'Dismiss' }).focus();
+    await bob.page.keyboard.press('Escape');
+    await b.waitFor({ state: 'hidden', timeout: 2000 });
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('5. the same tab\'s own save → no banner (another tab of the same user gets one)', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    const bob2 = { page: await bob.context.newPage(), problems: [], tenant: 'a' };
+    watchProblems(bob2.page, bob2.problems);
+    await openFlow(bob.page, 2);
+    await openFlow(bob2.page, 2);
+    await dirty(bob.page);
+    await dirty(bob2.page);
+    // Bob's first tab saves from its own script while its form stays dirty:
+    // once as the kit sends it (X-Tab-ID and X-Socket-ID), once without its
+    // socket id, so that the event reaches this tab and only the tab id tells.
+    const saves = await bob.page.evaluate(async () => {
+      const form = document.getElementById('flow-form');
+      const out = [];
+      for (const headers of [{}, { 'X-Socket-ID': '' }]) {
+        const cur = await (await fetch(`/api/v1/flows/2`, { headers: { Accept: 'application/json' } })).json();
+        const res = await fetch('/api/v1/flows/2', {
+          method: 'PUT',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...headers },
+          body: JSON.stringify({ name: form.name.value + ' (saved by script)', client_version: cur.data.updated_at }),
+        });
+        out.push(res.status);
+      }
+      return out;
+    });
+    assert.deepEqual(saves, [200, 200]);
+    await banner(bob2.page).waitFor({ state: 'visible', timeout: 5000 });
+    assert.match(await banner(bob2.page).innerText(), /updated by Bob/);
+    await noBannerFor(bob.page, 1500);
+    noProblems(bob, bob2);
+    void alice;
+  } finally { await closeAll(); }
+});
+
+test('6. saving anyway with the stale version → 409 from the proxy, the page says so', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    await openFlow(alice.page, 1);
+    await openFlow(bob.page, 1);
+    await dirty(bob.page, ' — stale edit');
+    const mine = await bob.page.inputValue('#description');
+    await saveFlow(alice.page, 'Alice was first');
+    await banner(bob.page).waitFor({ state: 'visible', timeout: 5000 });
+    const [res] = await Promise.all([
+      bob.page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname === '/api/v1/flows/1'),
+      bob.page.click('#flow-form button[type=submit]'),
+    ]);
+    assert.equal(res.status(), 409);
+    assert.equal(res.headers()['x-recordsync-cache'], 'hit', 'answered by recordsync, not by the app');
+    const status = bob.page.locator('#save-status');
+    await status.filter({ hasText: 'changed by someone else' }).waitFor({ timeout: 5000 });
+    assert.match(await status.innerText(), /^This record was changed by someone else\. \(saved by Alice at .+\)\. Reload to see their changes; your edits are still in the form\.$/);
+    assert.equal(await bob.page.inputValue('#description'), mine);
+    bob.problems.splice(0, bob.problems.length, ...bob.problems.filter((p) => p !== `HTTP 409 PUT ${site('a')}/api/v1/flows/1`));
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('7. table: three updates in 1 s → one refresh after the throttle', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    await openProject(alice.page, 1);
+    await openProject(bob.page, 1);
+    const loads = listLoads(bob.page, 1);
+    const stamp = Date.now() % 100000;
+    const saves = await putTasks(alice.page, 1, [[1, `T1 ${stamp}`], [2, `T2 ${stamp}`], [3, `T3 ${stamp}`]]);
+    assert.deepEqual(saves.map((s) => s.status), [200, 200, 200]);
+    assert.ok(saves[2].at - saves[0].at < 1000, `three saves in ${saves[2].at - saves[0].at} ms`);
+    await rowTitle(bob.page, 3).filter({ hasText: `T3 ${stamp}` }).waitFor({ timeout: 8000 });
+    await sleep(2500); // anything else would have come by now
+    assert.equal(loads.length, 1, `list loads: ${loads.length}`);
+    const after = loads[0] - saves[0].at;
+    assert.ok(after >= 2800 && after < 4500, `refreshed ${after} ms after the first save (throttle 3 s)`);
+    for (const id of [1, 2, 3]) assert.equal(await rowTitle(bob.page, id).innerText(), `T${id} ${stamp}`);
+    assert.equal(await prompt(bob.page).count(), 0, 'no prompt when not editing');
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('8. table while inline-editing → prompt; Keep Editing keeps it, Reload Now refreshes', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    await openProject(alice.page, 1);
+    await openProject(bob.page, 1);
+    const loads = listLoads(bob.page, 1);
+    await rowTitle(bob.page, 4).click();
+    const input = bob.page.locator('#tasks tr[data-task-id="4"] input[type=text]');
+    await input.waitFor();
+    await bob.page.keyboard.press('End');
+    await bob.page.keyboard.type(' (Bob is editing)');
+    const typed = await input.inputValue();
+
+    const stamp = Date.now() % 100000;
+    await putTasks(alice.page, 1, [[1, `P1 ${stamp}`], [2, `P2 ${stamp}`]]);
+    const p = prompt(bob.page);
+    await p.waitFor({ state: 'visible', timeout: 6000 });
+    assert.equal(await p.getAttribute('role'), 'alert');
+    assert.equal(await p.locator('p').innerText(), '2 record(s) were updated while you\'re editing.');
+    assert.equal(loads.length, 0, 'no refresh while editing');
+    assert.notEqual(await rowTitle(bob.page, 1).innerText(), `P1 ${stamp}`);
+    await bob.page.screenshot({ path: path.join(outDir, 'table-prompt.png') });
+
+    // Keep Editing: the edit stays (focus back in it), the prompt stays and keeps counting.
+    await p.getByRole('button', { name: 'Keep Editing' }).click();
+    assert.equal(await input.inputValue(), typed);
+    assert.equal(await input.evaluate((e) => e === document.activeElement), true, 'focus back in the edit');
+    await putTasks(alice.page, 1, [[3, `P3 ${stamp}`]]);
+    await p.locator('p').filter({ hasText: '3 record(s) were updated' }).waitFor({ timeout: 5000 });
+    await sleep(3500); // past another throttle: still no refresh, still editing
+    assert.equal(loads.length, 0, 'no refresh while editing, after Keep Editing');
+    assert.equal(await p.isVisible(), true);
+    assert.equal(await input.inputValue(), typed);
+
+    // Reload Now: the table shows everyone's saves, the prompt goes.
+    await p.getByRole('button', { name: 'Reload Now' }).click();
+    await rowTitle(bob.page, 3).filter({ hasText: `P3 ${stamp}` }).waitFor({ timeout: 5000 });
+    assert.equal(loads.length, 1);
+    for (const id of [1, 2, 3]) assert.equal(await rowTitle(bob.page, id).innerText(), `P${id} ${stamp}`);
+    assert.equal(await p.isVisible(), false);
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('9. websocket blocked → the banner still appears via polling within one poll interval', async () => {
+  try {
+    const pollInterval = 3000;
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com', { blockWebSocket: true, pollInterval });
+    await openFlow(alice.page, 3);
+    await bob.page.goto('/flows/3');
+    await bob.page.waitForFunction(() => RecordSync.connection().polling === true, null, { timeout: 5000 });
+    assert.equal(await bob.page.evaluate(() => RecordSync.config().pollInterval), pollInterval);
+    await dirty(bob.page);
+    await sleep(200);
+    const t0 = Date.now();
+    await saveFlow(alice.page, `Seen by polling ${t0 % 100000}`);
+    await banner(bob.page).waitFor({ state: 'visible', timeout: pollInterval + 2000 });
+    const took = Date.now() - t0;
+    assert.ok(took <= pollInterval + 1000, `banner after ${took} ms (poll interval ${pollInterval} ms)`);
+    assert.match(await banner(bob.page).innerText(), /updated by Alice while you have unsaved changes/);
+    const conn = await bob.page.evaluate(() => RecordSync.connection());
+    assert.notEqual(conn.state, 'connected');
+    assert.equal(conn.polling, true);
+    // The kit says once that the websocket is down; nothing else went wrong.
+    bob.problems.splice(0, bob.problems.length, ...bob.problems.filter((p) => !/WebSocket/i.test(p)));
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('10. a user of another tenant never sees any of it', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bobA = await person('a', 'bob@example.com');
+    const bobB = await person('b', 'bob@example.com');
+    const tableB = await bobB.context.newPage();
+    watchProblems(tableB, bobB.problems);
+    await openFlow(alice.page, 1);
+    await openFlow(bobA.page, 1);
+    await openFlow(bobB.page, 1);       // flow 1 of tenant b: same id, another record
+    await openProject(tableB, 1);
+    const loadsB = listLoads(tableB, 1);
+    await dirty(bobA.page);
+    await dirty(bobB.page);
+    const nameB = await bobB.page.inputValue('#name');
+
+    await saveFlow(alice.page, 'Only tenant a sees this');
+    await putTasks(alice.page, 1, [[1, 'Only tenant a']]);
+    await banner(bobA.page).waitFor({ state: 'visible', timeout: 5000 }); // it was broadcast
+    await noBannerFor(bobB.page, 4500); // past the table's throttle too
+    assert.equal(loadsB.length, 0, 'tenant b\'s table did not refresh');
+    assert.equal(await bobB.page.inputValue('#name'), nameB);
+    assert.equal(await bobB.page.evaluate(() => RecordSync.connection().state), 'connected');
+    // Nor does anyone of tenant a show in b's presence line.
+    assert.equal(await bobB.page.locator('#viewers').isVisible(), false);
+    noProblems(alice, bobA, bobB);
+  } finally { await closeAll(); }
+});
+
+test('11. presence: the editor shows who else is viewing the record', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    await openFlow(alice.page, 3);
+    const viewers = alice.page.locator('#viewers');
+    assert.equal(await viewers.isVisible(), false, 'nobody else yet');
+    await openFlow(bob.page, 3);
+    await viewers.filter({ hasText: 'Also viewing: Bob' }).waitFor({ timeout: 5000 });
+    assert.equal(await bob.page.locator('#viewers').innerText(), 'Also viewing: Alice');
+    // A second tab of Bob's is still one Bob; closing both makes him leave.
+    const bob2 = await bob.context.newPage();
+    await openFlow(bob2, 3);
+    await sleep(300);
+    assert.equal(await viewers.innerText(), 'Also viewing: Bob');
+    await bob.page.close();
+    await sleep(500);
+    assert.equal(await viewers.innerText(), 'Also viewing: Bob');
+    await bob2.close();
+    await viewers.waitFor({ state: 'hidden', timeout: 5000 });
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
