@@ -84,9 +84,9 @@ func (c *Cluster) Client() *redis.Client { return c.client }
 
 // Key returns the Redis key or channel name for parts, in this cluster's
 // namespace: Key("lock", "a", "flow", "1") → "recordsync:default:lock:a:flow:1".
-// Parts are joined with ':'; a part containing ':' is kept as is (keys are
-// only ever built here, from tenant, type and id, so they cannot collide
-// across kinds).
+// Parts are joined with ':' as they are: a part that comes from outside
+// (a tenant, type or id, which may contain ':') goes through RecordKey,
+// which escapes it.
 func (c *Cluster) Key(parts ...string) string { return c.prefix + strings.Join(parts, ":") }
 
 // Ping checks that Redis answers.
