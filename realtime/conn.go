@@ -22,6 +22,9 @@ type conn struct {
 	ws     *websocket.Conn
 	id     string
 	tenant string
+	// upgrade is what an Authorizer needs of the upgrade request; nil
+	// without Options.Authorizer at upgrade time.
+	upgrade *UpgradeRequest
 
 	// channels are the names c is subscribed to; readLoop only.
 	channels map[string]struct{}
@@ -332,11 +335,25 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 	switch kind {
 	case kindPublic:
 	case kindPrivate:
+		if d.Auth == "" && cfg.Authorizer != nil && c.upgrade != nil {
+			if _, ok := c.upstreamAuthorize(cfg, name, kind); !ok {
+				return
+			}
+			break
+		}
 		if err := verifyAuth(cfg.AppKey, cfg.AppSecret, c.id, name, "", d.Auth); err != nil {
 			c.enqueue(subscriptionErrorFrame(name, subErrAuth, "auth failed: "+err.Error(), 401))
 			return
 		}
 	case kindPresence:
+		if d.Auth == "" && cfg.Authorizer != nil && c.upgrade != nil {
+			// channel_data is the app's, whatever the client sent.
+			var ok bool
+			if member, ok = c.upstreamAuthorize(cfg, name, kind); !ok {
+				return
+			}
+			break
+		}
 		if d.ChannelData == "" {
 			c.enqueue(subscriptionErrorFrame(name, subErrAuth, "auth failed: presence channels need channel_data", 401))
 			return

@@ -100,6 +100,12 @@ type Options struct {
 	// (burst as many); past it an event is dropped with pusher:error 4301.
 	// Default: DefaultClientEventRate.
 	ClientEventRate int
+	// Authorizer, when set, authorises a private- or presence- subscription
+	// that comes without "auth" (auth_upstream, issue 4 §7); the hub then
+	// keeps each new socket's upgrade Host, local address, Cookie and
+	// Authorization for it. A subscription with "auth" is verified as
+	// always. Default: none (no auth is a 401 AuthError).
+	Authorizer Authorizer
 	// Versions, when set, answers the "since" subscribe extension.
 	Versions *versioncache.Store
 	// Logger receives the hub's logs. Default: zap.NewNop().

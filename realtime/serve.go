@@ -151,6 +151,9 @@ func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request, tenant stri
 	}
 
 	c := newConn(h, cfg, tenant)
+	if cfg.Authorizer != nil {
+		c.upgrade = upgradeRequestOf(r)
+	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // origin checked above, with our own rules
 		CompressionMode:    websocket.CompressionDisabled,

@@ -1,0 +1,535 @@
+package realtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Authorizer decides, for a socket that subscribes to a private- or
+// presence- channel without "auth", whether it may (issue 4 §7: clients
+// that cannot call the app's auth endpoint themselves). The hub calls it on
+// the socket's reader, so the socket's later messages wait for the answer;
+// ctx ends when the socket does. Implementations must be safe for
+// concurrent use. UpstreamAuthorizer asks the app.
+type Authorizer interface {
+	Authorize(ctx context.Context, req AuthRequest) AuthResult
+}
+
+// AuthRequest is one subscription to authorise.
+type AuthRequest struct {
+	// Tenant is the socket's tenant.
+	Tenant string
+	// SocketID is the socket's id ("123.456").
+	SocketID string
+	// Channel is the full channel name ("private-record.flow.1").
+	Channel string
+	// Upgrade is what the hub kept of the socket's upgrade request.
+	Upgrade *UpgradeRequest
+}
+
+// UpgradeRequest is what the hub keeps of a socket's websocket upgrade
+// request when an Authorizer is configured: where it came in and the
+// caller's credentials. Cookie and Authorization are secrets: String leaves
+// them out, and nothing logs them.
+type UpgradeRequest struct {
+	// Host is the upgrade's Host header.
+	Host string
+	// TLS is set when the upgrade came over TLS.
+	TLS bool
+	// LocalNetwork and LocalAddr are the local address the upgrade's
+	// connection was accepted on (http.LocalAddrContextKey), e.g. "tcp",
+	// "127.0.0.1:8080"; empty when unknown.
+	LocalNetwork, LocalAddr string
+	// Cookie and Authorization are the upgrade's headers of those names
+	// (several Cookie headers joined with "; ").
+	Cookie, Authorization string
+}
+
+// String describes u without its credentials.
+func (u *UpgradeRequest) String() string {
+	if u == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("upgrade{host=%q tls=%v local=%s cookie=%dB authorization=%dB}",
+		u.Host, u.TLS, u.LocalAddr, len(u.Cookie), len(u.Authorization))
+}
+
+// upgradeRequestOf captures r for an Authorizer.
+func upgradeRequestOf(r *http.Request) *UpgradeRequest {
+	u := &UpgradeRequest{
+		Host:          r.Host,
+		TLS:           r.TLS != nil,
+		Cookie:        strings.Join(r.Header.Values("Cookie"), "; "),
+		Authorization: r.Header.Get("Authorization"),
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && a != nil {
+		u.LocalNetwork, u.LocalAddr = a.Network(), a.String()
+	}
+	return u
+}
+
+// AuthResult is an Authorizer's answer.
+type AuthResult struct {
+	// Allowed grants the subscription.
+	Allowed bool
+	// Status is the app's HTTP status, or 503 when the app could not be
+	// asked (busy, timed out, unreachable); it is the status of a refusal's
+	// pusher:subscription_error.
+	Status int
+	// ChannelData is a presence grant's channel_data (a JSON object with
+	// user_id), as the app answered it.
+	ChannelData string
+	// Message explains a refusal to the client.
+	Message string
+	// Cached is set when the answer came from the cache.
+	Cached bool
+}
+
+// Defaults of UpstreamAuthOptions.
+const (
+	// DefaultAuthUpstreamTTL is how long an answer of the app is reused for
+	// the same credentials and channel.
+	DefaultAuthUpstreamTTL = 30 * time.Second
+	// DefaultAuthUpstreamConcurrency bounds the auth requests in flight.
+	DefaultAuthUpstreamConcurrency = 16
+	// DefaultAuthUpstreamTimeout bounds one authorisation: the wait for a
+	// free slot plus the app's answer. It stays under DefaultPongTimeout,
+	// since the socket's reader waits for it.
+	DefaultAuthUpstreamTimeout = 10 * time.Second
+	// DefaultAuthUpstreamMaxEntries bounds the cached answers.
+	DefaultAuthUpstreamMaxEntries = 100_000
+)
+
+// maxAuthUpstreamAnswer bounds the app's answer read.
+const maxAuthUpstreamAnswer = 64 << 10
+
+// Results passed to UpstreamAuthOptions.OnResult.
+const (
+	AuthUpstreamAllowed = "allowed" // the app granted (2xx)
+	AuthUpstreamRefused = "refused" // the app answered anything else
+	AuthUpstreamError   = "error"   // the app could not be asked, or answered unusably
+	AuthUpstreamBusy    = "busy"    // no free slot within the timeout
+)
+
+// UpstreamAuthOptions configure an UpstreamAuthorizer. Zero values mean the
+// defaults.
+type UpstreamAuthOptions struct {
+	// Path is the app's channel authorisation path, e.g.
+	// "/broadcasting/auth". Required.
+	Path string
+	// URL, when set, is the base URL ("http://127.0.0.1:8080") the auth
+	// requests go to, with the upgrade's Host header. Default: back to the
+	// address the upgrade came in on (its local address and Host, over TLS
+	// when the upgrade was), so the request takes the site's own route to
+	// the app.
+	URL string
+	// TTL is how long an answer (a grant, or a 401/403/404 refusal) is
+	// reused for the same credentials and channel. Default:
+	// DefaultAuthUpstreamTTL.
+	TTL time.Duration
+	// Concurrency bounds the auth requests in flight; others queue.
+	// Default: DefaultAuthUpstreamConcurrency.
+	Concurrency int
+	// Timeout bounds one authorisation, queueing included; past it the
+	// subscription is refused with 503. Default: DefaultAuthUpstreamTimeout.
+	Timeout time.Duration
+	// MaxEntries bounds the cached answers. Default:
+	// DefaultAuthUpstreamMaxEntries.
+	MaxEntries int
+	// Transport makes the requests. Default: an http.Transport of its own.
+	Transport http.RoundTripper
+	// Logger receives debug logs (never credentials). Default: none.
+	Logger *zap.Logger
+	// OnResult, when set, is called once per request made to the app with
+	// its result (AuthUpstream*); cache hits are not requests.
+	OnResult func(result string)
+}
+
+// UpstreamAuthorizer is the Authorizer of auth_upstream: it POSTs
+// socket_id and channel_name (form-encoded) to the app's auth endpoint with
+// the socket's upgrade Cookie and Authorization headers, as pusher-js would
+// from the page, and takes a 2xx as a grant (a presence grant's
+// channel_data from {"channel_data":...}, an object or a string, whether or
+// not the answer is also signed) and anything else as a refusal with the
+// app's status.
+//
+// Answers are cached per (tenant, Host, credentials, channel) for TTL, and
+// concurrent asks for the same key share one request; at most Concurrency
+// requests are in flight, others queue up to Timeout. This is what keeps a
+// reconnect storm (every socket resubscribing at once, laravel-echo-server's
+// failure) to one request per user and channel, Concurrency at a time.
+// Safe for concurrent use.
+type UpstreamAuthorizer struct {
+	opts   UpstreamAuthOptions
+	base   *url.URL // nil: loopback to the upgrade's local address
+	client *http.Client
+	sem    chan struct{}
+	now    func() time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// mu guards cache and inflight.
+	mu       sync.Mutex
+	cache    map[authKey]authEntry
+	inflight map[authKey]*authCall
+}
+
+type authKey struct {
+	cred    [sha256.Size]byte
+	channel string
+}
+
+type authEntry struct {
+	res     AuthResult
+	expires time.Time
+}
+
+type authCall struct {
+	done chan struct{}
+	res  AuthResult
+}
+
+// dialAddrKey carries the address a loopback auth request dials.
+type dialAddrKey struct{}
+
+// NewUpstreamAuthorizer builds an UpstreamAuthorizer. Close it when done.
+func NewUpstreamAuthorizer(opts UpstreamAuthOptions) (*UpstreamAuthorizer, error) {
+	if !strings.HasPrefix(opts.Path, "/") || strings.ContainsAny(opts.Path, "?#") {
+		return nil, fmt.Errorf("realtime: auth_upstream: want a path starting with /, got %q", opts.Path)
+	}
+	a := &UpstreamAuthorizer{now: time.Now}
+	if opts.URL != "" {
+		u, err := url.Parse(opts.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return nil, fmt.Errorf("realtime: auth_upstream_url: want http(s)://host[:port], got %q", opts.URL)
+		}
+		u.Path = ""
+		a.base = u
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultAuthUpstreamTTL
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultAuthUpstreamConcurrency
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultAuthUpstreamTimeout
+	}
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = DefaultAuthUpstreamMaxEntries
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Transport == nil {
+		dialer := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
+		tr := &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if to, ok := ctx.Value(dialAddrKey{}).([2]string); ok {
+					network, addr = to[0], to[1]
+				}
+				return dialer.DialContext(ctx, network, addr)
+			},
+			MaxIdleConnsPerHost: opts.Concurrency,
+			IdleConnTimeout:     90 * time.Second,
+			ForceAttemptHTTP2:   false,
+		}
+		if a.base == nil {
+			// Loopback: the peer is this server's own listener (the
+			// address the upgrade was accepted on), whose certificate
+			// may come from an internal CA; SNI is still the Host.
+			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // our own listener
+		}
+		opts.Transport = tr
+	}
+	a.opts = opts
+	a.client = &http.Client{
+		Transport: opts.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // a redirect (to a login page) is a refusal
+		},
+	}
+	a.sem = make(chan struct{}, opts.Concurrency)
+	a.cache = make(map[authKey]authEntry)
+	a.inflight = make(map[authKey]*authCall)
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	return a, nil
+}
+
+// Close stops the requests in flight and waits for them. Authorize refuses
+// with 503 afterwards. Idempotent.
+func (a *UpstreamAuthorizer) Close() {
+	a.cancel()
+	a.wg.Wait()
+	if tr, ok := a.opts.Transport.(*http.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+}
+
+// Authorize implements Authorizer.
+func (a *UpstreamAuthorizer) Authorize(ctx context.Context, req AuthRequest) AuthResult {
+	if a.ctx.Err() != nil {
+		return AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream closed"}
+	}
+	if req.Upgrade == nil {
+		return AuthResult{Status: http.StatusUnauthorized, Message: "no credentials for the auth upstream"}
+	}
+	k := authKey{cred: credentialHash(req), channel: req.Channel}
+	a.mu.Lock()
+	if e, ok := a.cache[k]; ok {
+		if a.now().Before(e.expires) {
+			a.mu.Unlock()
+			res := e.res
+			res.Cached = true
+			return res
+		}
+		delete(a.cache, k)
+	}
+	call := a.inflight[k]
+	if call == nil {
+		call = &authCall{done: make(chan struct{})}
+		a.inflight[k] = call
+		a.wg.Add(1)
+		go a.fetch(k, call, req)
+	}
+	a.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.res
+	case <-ctx.Done():
+		return AuthResult{Status: http.StatusServiceUnavailable, Message: "socket closed"}
+	}
+}
+
+// credentialHash names the caller of req: its tenant, Host and credential
+// headers, hashed (the cache holds no secrets).
+func credentialHash(req AuthRequest) [sha256.Size]byte {
+	h := sha256.New()
+	for _, s := range []string{req.Tenant, req.Upgrade.Host, req.Upgrade.Cookie, req.Upgrade.Authorization} {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{0})
+		h.Write([]byte(s))
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// fetch asks the app for k on a goroutine owned by a (wg; a.ctx stops it),
+// then caches and publishes the answer.
+func (a *UpstreamAuthorizer) fetch(k authKey, call *authCall, req AuthRequest) {
+	defer a.wg.Done()
+	ctx, cancel := context.WithTimeout(a.ctx, a.opts.Timeout)
+	defer cancel()
+	var res AuthResult
+	var result string
+	select {
+	case a.sem <- struct{}{}:
+		res, result = a.ask(ctx, req)
+		<-a.sem
+	case <-ctx.Done():
+		res = AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream busy"}
+		result = AuthUpstreamBusy
+	}
+	if a.opts.OnResult != nil {
+		a.opts.OnResult(result)
+	}
+	a.mu.Lock()
+	delete(a.inflight, k)
+	if cacheable(res.Status) {
+		if len(a.cache) >= a.opts.MaxEntries {
+			a.evictLocked()
+		}
+		a.cache[k] = authEntry{res: res, expires: a.now().Add(a.opts.TTL)}
+	}
+	a.mu.Unlock()
+	call.res = res
+	close(call.done)
+}
+
+// cacheable reports whether an answer with status is the app's decision
+// (a grant, or a refusal that the same credentials will get again), not a
+// passing failure.
+func cacheable(status int) bool {
+	switch {
+	case status >= 200 && status < 300:
+		return true
+	case status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusNotFound:
+		return true
+	}
+	return false
+}
+
+// evictLocked drops expired entries and, when none was, an arbitrary one.
+// a.mu held.
+func (a *UpstreamAuthorizer) evictLocked() {
+	now := a.now()
+	n := len(a.cache)
+	for k, e := range a.cache {
+		if !now.Before(e.expires) {
+			delete(a.cache, k)
+		}
+	}
+	if len(a.cache) < n {
+		return
+	}
+	for k := range a.cache {
+		delete(a.cache, k)
+		return
+	}
+}
+
+// ask makes one auth request.
+func (a *UpstreamAuthorizer) ask(ctx context.Context, req AuthRequest) (AuthResult, string) {
+	up := req.Upgrade
+	u := url.URL{Path: a.opts.Path}
+	if a.base != nil {
+		u.Scheme, u.Host = a.base.Scheme, a.base.Host
+	} else {
+		if up.LocalAddr == "" || up.Host == "" {
+			return AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream: the upgrade's address is unknown"}, AuthUpstreamError
+		}
+		u.Scheme, u.Host = "http", up.Host
+		if up.TLS {
+			u.Scheme = "https"
+		}
+		ctx = context.WithValue(ctx, dialAddrKey{}, [2]string{up.LocalNetwork, up.LocalAddr})
+	}
+	form := url.Values{"socket_id": {req.SocketID}, "channel_name": {req.Channel}}.Encode()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form))
+	if err != nil {
+		return AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream: bad request"}, AuthUpstreamError
+	}
+	hr.Host = up.Host
+	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	hr.Header.Set("Accept", "application/json")
+	hr.Header.Set("X-Requested-With", "XMLHttpRequest")
+	hr.Header.Set("User-Agent", "recordsync-auth-upstream")
+	if up.Cookie != "" {
+		hr.Header.Set("Cookie", up.Cookie)
+	}
+	if up.Authorization != "" {
+		hr.Header.Set("Authorization", up.Authorization)
+	}
+	resp, err := a.client.Do(hr)
+	if err != nil {
+		if ce := a.opts.Logger.Check(zap.DebugLevel, "realtime: auth upstream request failed"); ce != nil {
+			ce.Write(zap.String("channel", req.Channel), zap.Error(err))
+		}
+		return AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream unavailable"}, AuthUpstreamError
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAuthUpstreamAnswer+1))
+	if err != nil || len(body) > maxAuthUpstreamAnswer {
+		return AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream: unreadable answer"}, AuthUpstreamError
+	}
+	if ce := a.opts.Logger.Check(zap.DebugLevel, "realtime: auth upstream answered"); ce != nil {
+		ce.Write(zap.String("channel", req.Channel), zap.Int("status", resp.StatusCode))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return AuthResult{Status: resp.StatusCode, Message: "the app refused the channel (HTTP " + strconv.Itoa(resp.StatusCode) + ")"}, AuthUpstreamRefused
+	}
+	res := AuthResult{Allowed: true, Status: resp.StatusCode}
+	if kindOf(req.Channel) == kindPresence {
+		cd, err := upstreamChannelData(body)
+		if err != nil {
+			return AuthResult{Status: http.StatusBadGateway, Message: "auth upstream: " + err.Error()}, AuthUpstreamError
+		}
+		res.ChannelData = cd
+	}
+	return res, AuthUpstreamAllowed
+}
+
+// errNoChannelData is a presence grant without usable channel_data.
+var errNoChannelData = errors.New(`the app's presence grant has no channel_data object`)
+
+// upstreamChannelData reads channel_data from an app's 2xx answer:
+// {"channel_data":{...}} (Laravel's redis broadcaster) or
+// {"auth":"...","channel_data":"{...}"} (pusher-signed); an object is
+// compacted, a string is taken as it is.
+func upstreamChannelData(body []byte) (string, error) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(bytes.TrimSpace(body), &m) != nil {
+		return "", errNoChannelData
+	}
+	raw := bytes.TrimSpace(m["channel_data"])
+	switch {
+	case len(raw) > 0 && raw[0] == '{':
+		var b bytes.Buffer
+		if json.Compact(&b, raw) != nil {
+			return "", errNoChannelData
+		}
+		return b.String(), nil
+	case len(raw) > 0 && raw[0] == '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "", errNoChannelData
+		}
+		return s, nil
+	}
+	return "", errNoChannelData
+}
+
+// upstreamAuthorize authorises c's subscription to name through the
+// configured Authorizer (no "auth" sent). It returns the presence member
+// data for presence channels, or queues the subscription error and
+// reports false. readLoop only.
+func (c *conn) upstreamAuthorize(cfg *config, name string, kind channelKind) (memberData, bool) {
+	res := cfg.Authorizer.Authorize(doneContext{c.done}, AuthRequest{
+		Tenant: c.tenant, SocketID: c.id, Channel: name, Upgrade: c.upgrade,
+	})
+	if !res.Allowed {
+		status := res.Status
+		if status == 0 {
+			status = http.StatusUnauthorized
+		}
+		msg := res.Message
+		if msg == "" {
+			msg = "refused by the app"
+		}
+		c.enqueue(subscriptionErrorFrame(name, subErrAuth, "auth failed: "+msg, status))
+		return memberData{}, false
+	}
+	if kind != kindPresence {
+		return memberData{}, true
+	}
+	member, err := parseChannelData(res.ChannelData)
+	if err != nil {
+		c.enqueue(subscriptionErrorFrame(name, subErrInvalid, "invalid channel_data from the app: "+err.Error(), 400))
+		return memberData{}, false
+	}
+	return member, true
+}
+
+// doneContext is a context.Context that ends when done is closed (a
+// socket's stop), with no allocation or goroutine of its own.
+type doneContext struct{ done <-chan struct{} }
+
+func (doneContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (d doneContext) Done() <-chan struct{}     { return d.done }
+func (d doneContext) Err() error {
+	select {
+	case <-d.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+func (doneContext) Value(any) any { return nil }

@@ -1,0 +1,339 @@
+package realtime
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// fakeAuthApp is an app's /broadcasting/auth: the session cookie names the
+// user; carol may not see "…flow.2"; presence channels get channel_data.
+type fakeAuthApp struct {
+	delay atomic.Int64 // a time.Duration
+	// signed answers presence grants as the pusher broadcaster does
+	// (channel_data as a string next to "auth").
+	signed bool
+
+	calls, inFlight, maxInFlight atomic.Int64
+	mu                           sync.Mutex
+	seen                         []*http.Request
+	forms                        []map[string]string
+}
+
+func (a *fakeAuthApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.calls.Add(1)
+	n := a.inFlight.Add(1)
+	defer a.inFlight.Add(-1)
+	for {
+		m := a.maxInFlight.Load()
+		if n <= m || a.maxInFlight.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(time.Duration(a.delay.Load()))
+	_ = r.ParseForm()
+	a.mu.Lock()
+	a.seen = append(a.seen, r)
+	a.forms = append(a.forms, map[string]string{"socket_id": r.PostForm.Get("socket_id"), "channel_name": r.PostForm.Get("channel_name")})
+	a.mu.Unlock()
+	user := ""
+	if ck, err := r.Cookie("laravel_session"); err == nil {
+		user = ck.Value
+	}
+	if r.Header.Get("Authorization") == "Bearer token-of-bob" {
+		user = "bob"
+	}
+	channel := r.PostForm.Get("channel_name")
+	switch {
+	case user == "":
+		http.Error(w, `{"message":"Unauthenticated."}`, http.StatusUnauthorized)
+	case user == "carol" && strings.HasSuffix(channel, "flow.2"):
+		http.Error(w, `{"message":"This action is unauthorized."}`, http.StatusForbidden)
+	case strings.HasPrefix(channel, "presence-") && a.signed:
+		fmt.Fprintf(w, `{"auth":"whatever:sig","channel_data":"{\"user_id\":\"%s\",\"user_info\":{\"name\":\"%s\"}}"}`, user, user)
+	case strings.HasPrefix(channel, "presence-"):
+		fmt.Fprintf(w, `{"channel_data":{"user_id":%q,"user_info":{"name":%q}}}`, user, user)
+	default:
+		fmt.Fprint(w, "true")
+	}
+}
+
+// authEnv is a site serving the hub at /ws and the app at
+// /broadcasting/auth on one server, as Caddy does; the hub's authorizer
+// asks the app back through the address the upgrade came in on.
+type authEnv struct {
+	hub  *Hub
+	srv  *httptest.Server
+	app  *fakeAuthApp
+	auth *UpstreamAuthorizer
+}
+
+func newAuthEnv(tb testing.TB, app *fakeAuthApp, mod func(*UpstreamAuthOptions)) *authEnv {
+	tb.Helper()
+	opts := UpstreamAuthOptions{Path: "/broadcasting/auth"}
+	if mod != nil {
+		mod(&opts)
+	}
+	auth, err := NewUpstreamAuthorizer(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hub, err := NewHub(Options{AppKey: testKey, AppSecret: testSecret, Authorizer: auth})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/broadcasting/auth", app)
+	mux.HandleFunc("/ws/", func(w http.ResponseWriter, r *http.Request) {
+		_ = hub.ServeWebSocket(wrappedWriter{w}, r, "t1")
+	})
+	srv := httptest.NewServer(mux)
+	tb.Cleanup(func() { hub.Close(); auth.Close(); srv.Close() })
+	return &authEnv{hub: hub, srv: srv, app: app, auth: auth}
+}
+
+// connectAs opens a socket carrying the header pairs (Cookie, ...).
+func (e *authEnv) connectAs(tb testing.TB, headers ...string) *client {
+	tb.Helper()
+	h := http.Header{}
+	for i := 0; i+1 < len(headers); i += 2 {
+		h.Set(headers[i], headers[i+1])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/ws/app/" + testKey + "?protocol=7"
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		tb.Fatalf("dial: %v", err)
+	}
+	tb.Cleanup(func() { _ = ws.CloseNow() })
+	c := &client{tb: tb, ws: ws, frames: make(chan []byte, 64), closed: make(chan error, 1)}
+	c.startReader()
+	_, _, data := c.next()
+	c.socketID, _ = data["socket_id"].(string)
+	return c
+}
+
+func TestAuthUpstreamAllowedAndDenied(t *testing.T) {
+	app := &fakeAuthApp{}
+	e := newAuthEnv(t, app, nil)
+	alice := e.connectAs(t, "Cookie", "laravel_session=alice; other=1", "Authorization", "Basic x")
+	alice.subscribe("private-record.flow.2", "")
+	alice.expect("pusher_internal:subscription_succeeded", "private-record.flow.2")
+
+	app.mu.Lock()
+	r, form := app.seen[0], app.forms[0]
+	app.mu.Unlock()
+	if form["socket_id"] != alice.socketID || form["channel_name"] != "private-record.flow.2" {
+		t.Fatalf("the app got %v, want socket %s", form, alice.socketID)
+	}
+	if r.Header.Get("Cookie") != "laravel_session=alice; other=1" || r.Header.Get("Authorization") != "Basic x" ||
+		r.Host != strings.TrimPrefix(e.srv.URL, "http://") || r.Header.Get("Accept") != "application/json" {
+		t.Fatalf("the app's request: host %q, headers %v", r.Host, r.Header)
+	}
+
+	carol := e.connectAs(t, "Cookie", "laravel_session=carol")
+	carol.subscribe("private-record.flow.2", "")
+	data := carol.expect("pusher:subscription_error", "private-record.flow.2")
+	if data["type"] != "AuthError" || data["status"] != float64(403) {
+		t.Fatalf("carol: %v", data)
+	}
+	carol.subscribe("private-record.flow.1", "")
+	carol.expect("pusher_internal:subscription_succeeded", "private-record.flow.1")
+
+	anon := e.connectAs(t)
+	anon.subscribe("private-record.flow.1", "")
+	if data := anon.expect("pusher:subscription_error", "private-record.flow.1"); data["status"] != float64(401) {
+		t.Fatalf("anonymous: %v", data)
+	}
+
+	// A subscription with auth is verified by the hub, the app is not asked.
+	before := app.calls.Load()
+	alice.subscribe("private-x", "bad:sig")
+	alice.expect("pusher:subscription_error", "private-x")
+	alice.subscribeOK("private-y")
+	if app.calls.Load() != before {
+		t.Fatal("the app was asked for a subscription that carried auth")
+	}
+
+	// Bearer tokens count as credentials too.
+	bob := e.connectAs(t, "Authorization", "Bearer token-of-bob")
+	bob.subscribe("private-record.flow.2", "")
+	bob.expect("pusher_internal:subscription_succeeded", "private-record.flow.2")
+}
+
+func TestAuthUpstreamPresence(t *testing.T) {
+	for _, signed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
+			e := newAuthEnv(t, &fakeAuthApp{signed: signed}, nil)
+			alice := e.connectAs(t, "Cookie", "laravel_session=alice")
+			// channel_data the client sends is ignored: the app's counts.
+			alice.send(`{"event":"pusher:subscribe","data":{"channel":"presence-room","channel_data":"{\"user_id\":\"mallory\"}"}}`)
+			data := alice.expect("pusher_internal:subscription_succeeded", "presence-room")
+			p := data["presence"].(map[string]any)
+			if fmt.Sprint(p["ids"]) != "[alice]" || p["count"] != float64(1) {
+				t.Fatalf("presence %v", p)
+			}
+			bob := e.connectAs(t, "Cookie", "laravel_session=bob")
+			bob.subscribe("presence-room", "")
+			bob.expect("pusher_internal:subscription_succeeded", "presence-room")
+			added := alice.expect("pusher_internal:member_added", "presence-room")
+			if added["user_id"] != "bob" {
+				t.Fatalf("member_added %v", added)
+			}
+			if got := e.hub.PresenceUsers("t1", "presence-room"); len(got) != 2 {
+				t.Fatalf("users %v", got)
+			}
+		})
+	}
+}
+
+func TestAuthUpstreamCacheAndTTL(t *testing.T) {
+	app := &fakeAuthApp{}
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	e := newAuthEnv(t, app, func(o *UpstreamAuthOptions) { o.TTL = time.Minute })
+	e.auth.now = func() time.Time { return time.Unix(0, now.Load()) }
+
+	for i := range 3 {
+		c := e.connectAs(t, "Cookie", "laravel_session=alice")
+		c.subscribe("private-record.flow.1", "")
+		c.expect("pusher_internal:subscription_succeeded", "private-record.flow.1")
+		carol := e.connectAs(t, "Cookie", "laravel_session=carol")
+		carol.subscribe("private-record.flow.2", "")
+		carol.expect("pusher:subscription_error", "private-record.flow.2")
+		if got := app.calls.Load(); got != 2 {
+			t.Fatalf("round %d: %d app calls, want 2 (one grant, one refusal, then cached)", i, got)
+		}
+	}
+	now.Add(int64(2 * time.Minute))
+	c := e.connectAs(t, "Cookie", "laravel_session=alice")
+	c.subscribe("private-record.flow.1", "")
+	c.expect("pusher_internal:subscription_succeeded", "private-record.flow.1")
+	if got := app.calls.Load(); got != 3 {
+		t.Fatalf("after the TTL: %d app calls, want 3", got)
+	}
+}
+
+// TestAuthUpstreamStorm: 200 sockets subscribing at once (a reconnect
+// storm) make at most Concurrency app calls at a time, and sockets sharing
+// credentials share one call per channel.
+func TestAuthUpstreamStorm(t *testing.T) {
+	const sockets, limit = 200, 4
+	t.Run("distinct credentials", func(t *testing.T) {
+		app := &fakeAuthApp{}
+		app.delay.Store(int64(5 * time.Millisecond))
+		e := newAuthEnv(t, app, func(o *UpstreamAuthOptions) { o.Concurrency = limit })
+		storm(t, e, sockets, func(i int) string { return fmt.Sprintf("laravel_session=user%d", i) })
+		if got := app.calls.Load(); got != sockets {
+			t.Fatalf("%d app calls, want %d", got, sockets)
+		}
+		if got := app.maxInFlight.Load(); got > limit {
+			t.Fatalf("%d app calls at once, want at most %d", got, limit)
+		}
+	})
+	t.Run("shared credentials", func(t *testing.T) {
+		app := &fakeAuthApp{}
+		app.delay.Store(int64(20 * time.Millisecond))
+		e := newAuthEnv(t, app, func(o *UpstreamAuthOptions) { o.Concurrency = limit })
+		storm(t, e, sockets, func(i int) string { return fmt.Sprintf("laravel_session=user%d", i%5) })
+		if got := app.calls.Load(); got != 5 {
+			t.Fatalf("%d app calls, want 5 (one per credential)", got)
+		}
+	})
+}
+
+func storm(t *testing.T, e *authEnv, n int, cookie func(int) string) {
+	t.Helper()
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = e.connectAs(t, "Cookie", cookie(i))
+	}
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.ws.Write(context.Background(), websocket.MessageText,
+				[]byte(`{"event":"pusher:subscribe","data":{"channel":"private-record.flow.1"}}`))
+		}()
+	}
+	wg.Wait()
+	for _, c := range clients {
+		c.expect("pusher_internal:subscription_succeeded", "private-record.flow.1")
+	}
+}
+
+func TestAuthUpstreamBusyAndDown(t *testing.T) {
+	app := &fakeAuthApp{}
+	app.delay.Store(int64(300 * time.Millisecond))
+	e := newAuthEnv(t, app, func(o *UpstreamAuthOptions) { o.Concurrency = 1; o.Timeout = 100 * time.Millisecond })
+	a := e.connectAs(t, "Cookie", "laravel_session=a")
+	a.subscribe("private-x", "")
+	if data := a.expect("pusher:subscription_error", "private-x"); data["status"] != float64(503) {
+		t.Fatalf("timed out: %v", data)
+	}
+	// Not cached: the next try asks again.
+	app.delay.Store(0)
+	time.Sleep(400 * time.Millisecond) // the slow call ends
+	a.subscribe("private-x", "")
+	a.expect("pusher_internal:subscription_succeeded", "private-x")
+
+	// A configured URL nobody listens on: 503, the socket stays up.
+	down := newAuthEnv(t, &fakeAuthApp{}, func(o *UpstreamAuthOptions) { o.URL = "http://127.0.0.1:1" })
+	c := down.connectAs(t, "Cookie", "laravel_session=a")
+	c.subscribe("private-x", "")
+	if data := c.expect("pusher:subscription_error", "private-x"); data["status"] != float64(503) {
+		t.Fatalf("down: %v", data)
+	}
+	c.roundTrip()
+}
+
+func TestAuthUpstreamURL(t *testing.T) {
+	app := &fakeAuthApp{}
+	appSrv := httptest.NewServer(app)
+	defer appSrv.Close()
+	e := newAuthEnv(t, &fakeAuthApp{}, func(o *UpstreamAuthOptions) { o.URL = appSrv.URL })
+	c := e.connectAs(t, "Cookie", "laravel_session=alice")
+	c.subscribe("private-record.flow.1", "")
+	c.expect("pusher_internal:subscription_succeeded", "private-record.flow.1")
+	if app.calls.Load() != 1 || e.app.calls.Load() != 0 {
+		t.Fatalf("calls: configured URL %d, site %d", app.calls.Load(), e.app.calls.Load())
+	}
+	app.mu.Lock()
+	host := app.seen[0].Host
+	app.mu.Unlock()
+	if host != strings.TrimPrefix(e.srv.URL, "http://") {
+		t.Fatalf("Host %q, want the upgrade's", host)
+	}
+}
+
+func TestNewUpstreamAuthorizerErrors(t *testing.T) {
+	for _, o := range []UpstreamAuthOptions{
+		{},
+		{Path: "broadcasting/auth"},
+		{Path: "/a?b"},
+		{Path: "/a", URL: "ftp://x"},
+		{Path: "/a", URL: "http://x/path"},
+	} {
+		if a, err := NewUpstreamAuthorizer(o); err == nil {
+			a.Close()
+			t.Errorf("%+v: no error", o)
+		}
+	}
+}
+
+func TestUpgradeRequestStringHidesCredentials(t *testing.T) {
+	u := &UpgradeRequest{Host: "a.test", Cookie: "laravel_session=secret", Authorization: "Bearer secret"}
+	if s := u.String(); strings.Contains(s, "secret") {
+		t.Fatalf("String leaks: %s", s)
+	}
+}
