@@ -49,6 +49,8 @@ func (c *conn) clientEvent(cfg *config, f clientFrame) {
 	if n := c.hub.deliver(chanKey{c.tenant, f.Channel}, frame, c); n > 0 {
 		cfg.Observer.Delivered(n)
 	}
+	c.hub.share(Event{Tenant: c.tenant, Channel: f.Channel, Name: f.Event, Data: f.Data,
+		ExceptSocket: c.id, ClientEvent: true, UserID: c.members[f.Channel]})
 }
 
 // DropClientEventRate is the Observer.Dropped reason of a client event over

@@ -89,7 +89,9 @@ func (h *Hub) learn(cfg *config, ev Event) recordRef {
 		return recordRef{}
 	}
 	if cfg.Versions != nil {
-		held, advanced := cfg.Versions.Advance(
+		// Quiet: the event itself carries the version to the other
+		// instances of a cluster (or they receive it themselves).
+		held, advanced := cfg.Versions.AdvanceQuiet(
 			versioncache.Key{Tenant: ev.Tenant, Type: rec.typ, ID: rec.id},
 			versioncache.Entry{Version: rec.version, UpdatedByID: rec.byID, UpdatedByName: rec.byName})
 		if !advanced && versioncache.Compare(rec.version, held.Version) == versioncache.Older {

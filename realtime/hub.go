@@ -65,6 +65,10 @@ type Hub struct {
 	// clock is the wall clock of the HTTP API's timestamp check; nil is
 	// time.Now (tests set it before use).
 	clock func() time.Time
+
+	// bus shares this hub's publishes and presence with the other
+	// instances of a cluster (cluster.go); nil without one.
+	bus atomic.Pointer[busHolder]
 }
 
 // NewHub builds a Hub from opts.
@@ -184,11 +188,15 @@ var subsPool = sync.Pool{New: func() any { s := make([]*conn, 0, 64); return &s 
 // record_id and updated_at_iso) also advances Options.Versions, and reaches
 // a channel only when its version is newer than the last one delivered there
 // for that record (issue 4 §3; dedupe.go).
+//
+// In a cluster (SetCluster) the event also goes to the other instances,
+// which deliver it with PublishLocal.
 func (h *Hub) Publish(ev Event) {
 	if h.isClosed.Load() || ev.Name == "" || !validChannelName(ev.Channel) {
 		h.publish(ev, recordRef{})
 		return
 	}
+	h.share(ev)
 	h.publish(ev, h.learn(h.cfg.Load(), ev))
 }
 
@@ -236,7 +244,12 @@ func (h *Hub) publish(ev Event, rec recordRef) {
 	}
 
 	if len(subs) > 0 {
-		frame := eventFrame(ev.Name, ev.Channel, ev.Data)
+		var frame []byte
+		if ev.ClientEvent {
+			frame = clientEventFrame(ev.Name, ev.Channel, ev.Data, ev.UserID)
+		} else {
+			frame = eventFrame(ev.Name, ev.Channel, ev.Data)
+		}
 		h.encodes.Add(1)
 		n := 0
 		for _, c := range subs {

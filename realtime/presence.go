@@ -30,9 +30,36 @@ type presenceShard struct {
 
 // presenceChannel is the member map of one (tenant, presence channel).
 type presenceChannel struct {
-	members map[string]*presenceMember // by user id
-	order   []string                   // user ids in join order
+	members map[string]*presenceMember // this instance's, by user id
+	// remote are the members on other instances of a cluster (cluster.go),
+	// by user id; a user may be in both maps.
+	remote map[string]*remoteMember
+	order  []string // user ids of both maps, once each, in join order
 }
+
+// info is the user_info of a member of the cluster, local or remote.
+func (pc *presenceChannel) info(userID string) []byte {
+	if m := pc.members[userID]; m != nil {
+		return m.info
+	}
+	if rm := pc.remote[userID]; rm != nil {
+		return rm.info
+	}
+	return []byte("null")
+}
+
+// removeOrder takes userID out of the join order.
+func (pc *presenceChannel) removeOrder(userID string) {
+	for i, id := range pc.order {
+		if id == userID {
+			pc.order = append(pc.order[:i], pc.order[i+1:]...)
+			return
+		}
+	}
+}
+
+// empty reports whether no member is left, here or elsewhere.
+func (pc *presenceChannel) empty() bool { return len(pc.members) == 0 && len(pc.remote) == 0 }
 
 // presenceMember is one user on a presence channel and their sockets there.
 type presenceMember struct {
@@ -108,13 +135,18 @@ func (h *Hub) presenceShardFor(k chanKey) *presenceShard {
 // member_added before its own snapshot, nor one that its snapshot already
 // holds. It reports false, changing nothing, when m would be a new member
 // of a channel that already has max members (max <= 0: no limit).
+//
+// In a cluster, members are counted and listed cluster-wide: member_added
+// goes out only for a user new to the whole cluster, and the user's first
+// socket on this instance is shared (PresenceJoin).
 func (h *Hub) presenceJoin(c *conn, k chanKey, m memberData, max int) bool {
 	ps := h.presenceShardFor(k)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	pc := ps.channels[k]
 	mem := pc.member(m.userID)
-	if mem == nil && max > 0 && pc != nil && len(pc.members) >= max {
+	elsewhere := pc != nil && pc.remote[m.userID] != nil
+	if mem == nil && !elsewhere && max > 0 && pc != nil && len(pc.order) >= max {
 		return false
 	}
 	if pc == nil {
@@ -129,11 +161,16 @@ func (h *Hub) presenceJoin(c *conn, k chanKey, m memberData, max int) bool {
 	if first {
 		mem = &presenceMember{info: m.info, sockets: make(map[*conn]struct{}, 1)}
 		pc.members[m.userID] = mem
-		pc.order = append(pc.order, m.userID)
+		if !elsewhere {
+			pc.order = append(pc.order, m.userID)
+		}
+		if b := h.clusterBus(); b != nil {
+			b.PublishPresence(PresenceChange{Op: PresenceJoin, Tenant: k.tenant, Channel: k.name, UserID: m.userID, Info: m.info})
+		}
 	}
 	mem.sockets[c] = struct{}{}
 	c.enqueue(presenceSucceededFrame(k.name, pc))
-	if first {
+	if first && !elsewhere {
 		pc.sendLocked(memberAddedFrame(k.name, m.userID, m.info), c)
 	}
 	return true
@@ -168,13 +205,14 @@ func (h *Hub) presenceLeave(c *conn, k chanKey, userID string) {
 		return
 	}
 	delete(pc.members, userID)
-	for i, id := range pc.order {
-		if id == userID {
-			pc.order = append(pc.order[:i], pc.order[i+1:]...)
-			break
-		}
+	if b := h.clusterBus(); b != nil {
+		b.PublishPresence(PresenceChange{Op: PresenceLeave, Tenant: k.tenant, Channel: k.name, UserID: userID})
 	}
-	if len(pc.members) == 0 {
+	if pc.remote[userID] != nil {
+		return // still a member on another instance
+	}
+	pc.removeOrder(userID)
+	if pc.empty() {
 		delete(ps.channels, k)
 		return
 	}
@@ -182,8 +220,8 @@ func (h *Hub) presenceLeave(c *conn, k chanKey, userID string) {
 }
 
 // PresenceUsers lists the members of a presence channel of tenant in the
-// order they joined (for the HTTP API's GET channels/{name}/users); nil
-// when the channel has none.
+// order they joined (for the HTTP API's GET channels/{name}/users), those
+// of every instance of a cluster; nil when the channel has none.
 func (h *Hub) PresenceUsers(tenant, channel string) []PresenceUser {
 	k := chanKey{tenant, channel}
 	ps := h.presenceShardFor(k)
@@ -237,7 +275,7 @@ func presenceSucceededFrame(channel string, pc *presenceChannel) []byte {
 		}
 		data = appendJSONString(data, id)
 		data = append(data, ':')
-		data = append(data, pc.members[id].info...)
+		data = append(data, pc.info(id)...)
 	}
 	data = append(data, `},"count":`...)
 	data = strconv.AppendInt(data, int64(len(pc.order)), 10)

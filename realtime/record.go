@@ -25,6 +25,12 @@ type Event struct {
 	ExceptSocket string
 	// Version is the record version the event announces, if any.
 	Version string
+	// ClientEvent marks a client-* event a socket sent (Echo's whisper),
+	// shared by another instance of a cluster: it is never read as a record
+	// version, and its frame carries UserID (the sender's presence user_id,
+	// "" on private channels) as the hub's own client events do.
+	ClientEvent bool
+	UserID      string
 }
 
 // RecordSaved is what the proxy learned from a successful write.
@@ -88,23 +94,27 @@ func (h *Hub) RecordSaved(s RecordSaved) {
 	// per-channel dedupe applies (an observer's broadcast of the same save
 	// then reaches no one twice).
 	rec := recordRef{typ: s.Type, id: s.ID, version: versioncache.Normalize(s.Version)}
-	h.publish(Event{
+	ev := Event{
 		Tenant:       s.Tenant,
 		Channel:      recordChannelPrefix + s.Type + "." + s.ID,
 		Name:         RecordEvent,
 		Data:         p.build(""),
 		ExceptSocket: s.SocketID,
 		Version:      s.Version,
-	}, rec)
+	}
+	h.share(ev)
+	h.publish(ev, rec)
 	for _, l := range s.Lists {
-		h.publish(Event{
+		ev := Event{
 			Tenant:       s.Tenant,
 			Channel:      "private-" + l.Channel,
 			Name:         l.Event,
 			Data:         p.build(l.IDKey),
 			ExceptSocket: s.SocketID,
 			Version:      s.Version,
-		}, rec)
+		}
+		h.share(ev)
+		h.publish(ev, rec)
 	}
 }
 

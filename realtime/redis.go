@@ -431,7 +431,9 @@ func (r *RedisIngress) handle(redisChannel, payload string) {
 		var ev Event
 		ev, reason = parseRedisMessage(tenant, channel, []byte(payload))
 		if reason == "" {
-			r.hub.Publish(ev)
+			// Every instance of a cluster subscribes to the app's Redis
+			// itself: sharing the message too would deliver it twice.
+			r.hub.PublishLocal(ev)
 			return
 		}
 	}

@@ -1,0 +1,535 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Kinds of Message that reach BusOptions.Handler.
+const (
+	// KindEvent is a publish of one instance (realtime.Event): the others
+	// deliver it to their own subscribers.
+	KindEvent = "event"
+	// KindVersion is a record version one instance learned.
+	KindVersion = "version"
+	// KindPresence is a change of one instance's presence members: Op is
+	// PresenceJoin, PresenceLeave or PresenceSync.
+	KindPresence = "presence"
+)
+
+// Kinds the Bus handles itself.
+const (
+	kindHello     = "hello" // an instance (re)subscribed: everyone shares their state
+	kindHeartbeat = "hb"    // an instance is alive
+	kindBye       = "bye"   // an instance is shutting down
+)
+
+// Presence operations (Message.Op).
+const (
+	// PresenceJoin: UserID got a first socket on Channel on this instance.
+	PresenceJoin = "join"
+	// PresenceLeave: UserID's last socket on Channel on this instance left.
+	PresenceLeave = "leave"
+	// PresenceSync: Members are all of this instance's presence members;
+	// they replace what the others knew of this instance.
+	PresenceSync = "sync"
+)
+
+// Defaults of BusOptions.
+const (
+	DefaultBusQueue          = 8192
+	DefaultHeartbeatInterval = 2 * time.Second
+	DefaultInstanceTimeout   = 10 * time.Second
+	DefaultBusMinBackoff     = 200 * time.Millisecond
+	DefaultBusMaxBackoff     = 5 * time.Second
+	DefaultBusPingInterval   = 30 * time.Second
+	DefaultPublishTimeout    = time.Second
+	// DefaultBusCloseWait bounds how long Close waits for the bus's goroutines.
+	DefaultBusCloseWait = 5 * time.Second
+)
+
+// Message is what instances tell each other on the cluster's channel
+// (Key("events")), one compact JSON object per PUBLISH. Which fields are set
+// depends on Kind.
+type Message struct {
+	Kind     string `json:"kind"`
+	Instance string `json:"instance"`
+
+	Tenant  string `json:"tenant,omitempty"`
+	Channel string `json:"channel,omitempty"`
+
+	// KindEvent: the event's name, data (its JSON text, as a string so that
+	// its bytes arrive unchanged), excluded socket and record version.
+	Name         string `json:"name,omitempty"`
+	Data         string `json:"data,omitempty"`
+	ExceptSocket string `json:"except_socket,omitempty"`
+	Version      string `json:"version,omitempty"`
+	// Client marks a client-* event (Echo's whisper) from a socket; UserID
+	// is its sender's presence user_id. Also the user of KindPresence.
+	Client bool   `json:"client,omitempty"`
+	UserID string `json:"user_id,omitempty"`
+
+	// KindVersion: the record (with Tenant and Version) and who saved it.
+	Type          string `json:"type,omitempty"`
+	ID            string `json:"id,omitempty"`
+	UpdatedByID   string `json:"updated_by_id,omitempty"`
+	UpdatedByName string `json:"updated_by_name,omitempty"`
+
+	// KindPresence: the operation, the member's user_info (JSON text) on
+	// join, and all members on sync.
+	Op      string   `json:"op,omitempty"`
+	Info    string   `json:"info,omitempty"`
+	Members []Member `json:"members,omitempty"`
+}
+
+// Member is one presence member of one instance in a PresenceSync.
+type Member struct {
+	Tenant  string `json:"t,omitempty"`
+	Channel string `json:"c"`
+	UserID  string `json:"u"`
+	Info    string `json:"i,omitempty"`
+}
+
+// BusObserver receives the bus's metrics; its methods must be fast and safe
+// for concurrent use.
+type BusObserver interface {
+	// Message counts a message sent ("out") or received from another
+	// instance ("in"), by kind.
+	Message(direction, kind string)
+	// NotShared counts a message that could not be sent (Redis unreachable,
+	// or the queue full).
+	NotShared()
+	// Up reports whether the bus is subscribed to the cluster's channel.
+	Up(up bool)
+}
+
+type nopBusObserver struct{}
+
+func (nopBusObserver) Message(string, string) {}
+func (nopBusObserver) NotShared()             {}
+func (nopBusObserver) Up(bool)                {}
+
+// BusOptions configure a Bus. Zero values mean the defaults.
+type BusOptions struct {
+	// Handler receives the KindEvent, KindVersion and KindPresence messages
+	// of the other instances, one at a time, in the order each instance
+	// sent them. It runs on the bus's receiving goroutine: it must not
+	// block.
+	Handler func(Message)
+	// Share is called when this instance should send its whole state
+	// (a PresenceSync): after the bus (re)subscribed, when another instance
+	// says hello, and after the queue overflowed. It must not block.
+	Share func()
+	// InstanceGone is called with the id of an instance that said bye or
+	// was not heard from for InstanceTimeout: forget its members.
+	InstanceGone func(instance string)
+
+	// QueueSize bounds the messages waiting to be sent; a publish finding
+	// it full is dropped and counted. Default: DefaultBusQueue.
+	QueueSize int
+	// HeartbeatInterval is how often the instance says it is alive.
+	// Default: DefaultHeartbeatInterval.
+	HeartbeatInterval time.Duration
+	// InstanceTimeout is how long an instance may stay silent before the
+	// others forget it. Default: DefaultInstanceTimeout.
+	InstanceTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait between reconnection
+	// attempts (doubling, jittered). Defaults: DefaultBusMinBackoff,
+	// DefaultBusMaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// PingInterval: a silent subscription pings Redis after this long.
+	// Default: DefaultBusPingInterval.
+	PingInterval time.Duration
+	// PublishTimeout bounds one PUBLISH. Default: DefaultPublishTimeout.
+	PublishTimeout time.Duration
+	// Observer receives metrics. May be nil.
+	Observer BusObserver
+}
+
+// Bus carries messages between the instances of a cluster over one Redis
+// pub/sub channel. Publish never blocks: messages wait in a bounded queue
+// for the one sending goroutine; when Redis is unreachable they are dropped
+// and counted (NotShared) rather than held. A receiving goroutine subscribes,
+// reconnects with a capped, jittered backoff and resumes by itself; it hands
+// the messages of the other instances to BusOptions.Handler and ignores this
+// instance's own (each instance delivers its own publishes directly, so
+// every subscriber gets a publish exactly once). A third goroutine sends
+// heartbeats and forgets silent instances.
+//
+// Publish, Up and Close are safe for concurrent use.
+type Bus struct {
+	c       *Cluster
+	channel string
+	opts    BusOptions
+	obs     BusObserver
+	log     *zap.Logger
+
+	queue chan Message
+	// overflowed is set when Publish found the queue full: the heartbeat
+	// loop asks for a Share once there is room again.
+	overflowed atomic.Bool
+	// retryNow tells the sender to try Redis at once (the receiver got
+	// back a subscription).
+	retryNow atomic.Bool
+
+	// outageMu guards downSince: one warning per outage, one info line
+	// when it ends, whichever goroutine notices.
+	outageMu  sync.Mutex
+	downSince time.Time
+	up        atomic.Bool
+
+	// seenMu guards seen: when each other instance was last heard from.
+	seenMu sync.Mutex
+	seen   map[string]time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// psMu guards ps, the current subscription (closed by Close).
+	psMu sync.Mutex
+	ps   *redis.PubSub
+
+	closeOnce sync.Once
+}
+
+// NewBus starts the bus of c; it does not wait for Redis.
+func NewBus(c *Cluster, opts BusOptions) *Bus {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultBusQueue
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if opts.InstanceTimeout <= 0 {
+		opts.InstanceTimeout = DefaultInstanceTimeout
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = DefaultBusMinBackoff
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultBusMaxBackoff
+	}
+	opts.MaxBackoff = max(opts.MaxBackoff, opts.MinBackoff)
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = DefaultBusPingInterval
+	}
+	if opts.PublishTimeout <= 0 {
+		opts.PublishTimeout = DefaultPublishTimeout
+	}
+	if opts.Handler == nil {
+		opts.Handler = func(Message) {}
+	}
+	if opts.Share == nil {
+		opts.Share = func() {}
+	}
+	if opts.InstanceGone == nil {
+		opts.InstanceGone = func(string) {}
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopBusObserver{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Bus{
+		c:       c,
+		channel: c.Key("events"),
+		opts:    opts,
+		obs:     opts.Observer,
+		log:     c.log.With(zap.String("cluster_channel", c.Key("events")), zap.String("instance", c.instance)),
+		queue:   make(chan Message, opts.QueueSize),
+		seen:    make(map[string]time.Time),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+	b.obs.Up(false)
+	b.wg.Add(3)
+	go b.receive()
+	go b.send()
+	go b.heartbeat()
+	return b
+}
+
+// Instance is the id this bus's messages carry.
+func (b *Bus) Instance() string { return b.c.instance }
+
+// Up reports whether the bus is subscribed and its last PUBLISH worked.
+func (b *Bus) Up() bool { return b.up.Load() }
+
+// Publish queues m for the other instances (m.Instance is set here). It
+// never blocks: with the queue full, m is dropped and counted.
+func (b *Bus) Publish(m Message) {
+	m.Instance = b.c.instance
+	select {
+	case b.queue <- m:
+	default:
+		b.overflowed.Store(true)
+		b.obs.NotShared()
+	}
+}
+
+// Close stops the bus, tells the other instances that this one is gone
+// (so its presence members leave at once) and waits for its goroutines (at
+// most DefaultBusCloseWait). It does not close the Cluster. Idempotent.
+func (b *Bus) Close() {
+	b.closeOnce.Do(func() {
+		b.cancel()
+		b.psMu.Lock()
+		if b.ps != nil {
+			_ = b.ps.Close()
+		}
+		b.psMu.Unlock()
+		done := make(chan struct{})
+		go func() { b.wg.Wait(); close(done) }()
+		t := time.NewTimer(DefaultBusCloseWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			b.log.Warn("cluster: bus still stopping after the close wait")
+		}
+		if b.up.Load() {
+			ctx, cancel := context.WithTimeout(context.Background(), b.opts.PublishTimeout)
+			_ = b.publishNow(ctx, Message{Kind: kindBye, Instance: b.c.instance})
+			cancel()
+		}
+		b.up.Store(false)
+		b.obs.Up(false)
+	})
+}
+
+func (b *Bus) publishNow(ctx context.Context, m Message) error {
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := b.c.client.Publish(ctx, b.channel, payload).Err(); err != nil {
+		return err
+	}
+	b.obs.Message("out", m.Kind)
+	return nil
+}
+
+// markDown notes a failure: the first one of an outage is logged as a
+// warning, later ones at debug level.
+func (b *Bus) markDown(what string, err error) {
+	b.up.Store(false)
+	b.obs.Up(false)
+	b.outageMu.Lock()
+	first := b.downSince.IsZero()
+	if first {
+		b.downSince = time.Now()
+	}
+	b.outageMu.Unlock()
+	if first {
+		b.log.Warn("cluster: Redis unreachable; serving this instance's subscribers only until it is back", zap.String("while", what), zap.Error(err))
+	} else if ce := b.log.Check(zap.DebugLevel, "cluster: Redis still unreachable"); ce != nil {
+		ce.Write(zap.String("while", what), zap.Error(err))
+	}
+}
+
+// markUp notes that Redis answers again.
+func (b *Bus) markUp() {
+	b.outageMu.Lock()
+	since := b.downSince
+	b.downSince = time.Time{}
+	b.outageMu.Unlock()
+	b.up.Store(true)
+	b.obs.Up(true)
+	if !since.IsZero() {
+		b.log.Info("cluster: Redis reachable again", zap.Duration("after", time.Since(since).Round(time.Millisecond)))
+	}
+}
+
+// send publishes the queue's messages one at a time, in order. While Redis
+// is unreachable it tries once per backoff step and drops (counts) what
+// comes in between, so the queue never holds an outage's worth of
+// messages.
+func (b *Bus) send() {
+	defer b.wg.Done()
+	backoff := b.opts.MinBackoff
+	var retryAt time.Time
+	for {
+		var m Message
+		select {
+		case <-b.ctx.Done():
+			return
+		case m = <-b.queue:
+		}
+		if !retryAt.IsZero() && time.Now().Before(retryAt) && !b.retryNow.Swap(false) {
+			b.obs.NotShared()
+			continue
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, b.opts.PublishTimeout)
+		err := b.publishNow(ctx, m)
+		cancel()
+		if err != nil {
+			if b.ctx.Err() != nil {
+				return
+			}
+			b.obs.NotShared()
+			b.markDown("publishing", err)
+			retryAt = time.Now().Add(jitter(backoff))
+			backoff = min(backoff*2, b.opts.MaxBackoff)
+			continue
+		}
+		if !retryAt.IsZero() {
+			retryAt, backoff = time.Time{}, b.opts.MinBackoff
+			b.markUp()
+		}
+	}
+}
+
+// jitter returns a wait in [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// receive subscribes and reads until Close, reconnecting with backoff.
+func (b *Bus) receive() {
+	defer b.wg.Done()
+	backoff := b.opts.MinBackoff
+	for b.ctx.Err() == nil {
+		err := b.session(func() {
+			backoff = b.opts.MinBackoff
+			b.retryNow.Store(true)
+			b.markUp()
+			// Ask the others for their state and send ours: either side
+			// may have missed messages while this one was away.
+			b.Publish(Message{Kind: kindHello})
+			b.opts.Share()
+		})
+		if b.ctx.Err() != nil {
+			return
+		}
+		b.markDown("subscribing", err)
+		t := time.NewTimer(jitter(backoff))
+		backoff = min(backoff*2, b.opts.MaxBackoff)
+		select {
+		case <-b.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// session subscribes, calls up once subscribed, and handles messages until
+// the connection fails or Close; it returns why it ended.
+func (b *Bus) session(up func()) error {
+	ps := b.c.client.Subscribe(b.ctx, b.channel)
+	b.psMu.Lock()
+	b.ps = ps
+	b.psMu.Unlock()
+	defer func() {
+		b.psMu.Lock()
+		b.ps = nil
+		b.psMu.Unlock()
+		_ = ps.Close()
+	}()
+	if b.ctx.Err() != nil {
+		return b.ctx.Err()
+	}
+	msg, err := ps.ReceiveTimeout(b.ctx, b.opts.PingInterval)
+	if err != nil {
+		return err
+	}
+	if _, ok := msg.(*redis.Subscription); !ok {
+		return fmt.Errorf("unexpected first reply %T", msg)
+	}
+	up()
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(b.ctx, b.opts.PingInterval)
+		if err != nil {
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() && !pinged && b.ctx.Err() == nil {
+				if err := ps.Ping(b.ctx); err != nil {
+					return err
+				}
+				pinged = true
+				continue
+			}
+			return err
+		}
+		pinged = false
+		if m, ok := msg.(*redis.Message); ok {
+			b.handle(m.Payload)
+		}
+	}
+}
+
+// handle dispatches one message of the cluster's channel.
+func (b *Bus) handle(payload string) {
+	var m Message
+	if err := json.Unmarshal([]byte(payload), &m); err != nil || m.Instance == "" {
+		if ce := b.log.Check(zap.DebugLevel, "cluster: malformed bus message dropped"); ce != nil {
+			ce.Write(zap.Int("bytes", len(payload)))
+		}
+		return
+	}
+	if m.Instance == b.c.instance {
+		return // delivered locally when it was published
+	}
+	b.obs.Message("in", m.Kind)
+	if m.Kind == kindBye {
+		b.seenMu.Lock()
+		_, known := b.seen[m.Instance]
+		delete(b.seen, m.Instance)
+		b.seenMu.Unlock()
+		if known {
+			b.opts.InstanceGone(m.Instance)
+		}
+		return
+	}
+	b.seenMu.Lock()
+	b.seen[m.Instance] = time.Now()
+	b.seenMu.Unlock()
+	switch m.Kind {
+	case kindHello:
+		b.opts.Share()
+	case kindHeartbeat:
+	default:
+		b.opts.Handler(m)
+	}
+}
+
+// heartbeat says this instance is alive, forgets instances silent for
+// InstanceTimeout, and asks for a Share after the queue overflowed.
+func (b *Bus) heartbeat() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		}
+		b.Publish(Message{Kind: kindHeartbeat})
+		if len(b.queue) < cap(b.queue)/2 && b.overflowed.Swap(false) {
+			b.opts.Share()
+		}
+		var gone []string
+		cutoff := time.Now().Add(-b.opts.InstanceTimeout)
+		b.seenMu.Lock()
+		for id, at := range b.seen {
+			if at.Before(cutoff) {
+				gone = append(gone, id)
+				delete(b.seen, id)
+			}
+		}
+		b.seenMu.Unlock()
+		for _, id := range gone {
+			b.log.Info("cluster: instance silent, forgetting its presence members", zap.String("gone", id), zap.Duration("timeout", b.opts.InstanceTimeout))
+			b.opts.InstanceGone(id)
+		}
+	}
+}
