@@ -9,6 +9,7 @@
 // the other; each opens fresh pages and closes its contexts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { env, sleep } from './lib.mjs';
@@ -538,6 +539,88 @@ test('11. presence: the editor shows who else is viewing the record', async () =
     assert.equal(await viewers.innerText(), 'Also viewing: Bob');
     await bob2.close();
     await viewers.waitFor({ state: 'hidden', timeout: 5000 });
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+// ---------------------------------------------------------------------------
+// Beyond the eleven criteria: the kit's reconnect catch-up and its Echo mode.
+
+test('reconnect: a save made while the socket was down shows once it is back (since + one poll)', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com', { pollInterval: 60000 });
+    let down = false;
+    const open = [];
+    await bob.context.routeWebSocket(/\/ws\/app\//, (ws) => {
+      if (down) { ws.close(); return; }
+      ws.connectToServer();
+      open.push(ws);
+    });
+    await openFlow(alice.page, 2);
+    await openFlow(bob.page, 2);
+    await dirty(bob.page);
+    const polls = [];
+    bob.page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/v1/records/flow/2/version') polls.push(Date.now()); });
+
+    down = true;
+    for (const ws of open.splice(0)) await ws.close();
+    await bob.page.waitForFunction(() => RecordSync.connection().polling === true, null, { timeout: 10000 });
+    await sleep(300); // its first poll is answered (nothing new yet)
+    await saveFlow(alice.page, `Saved during the gap ${Date.now() % 100000}`);
+    await noBannerFor(bob.page, 1000); // polling every 60 s: not seen yet
+    const pollsBefore = polls.length;
+
+    down = false;
+    const back = Date.now();
+    await bob.page.waitForFunction(() => RecordSync.connection().state === 'connected', null, { timeout: 20000 });
+    await banner(bob.page).waitFor({ state: 'visible', timeout: 3000 });
+    assert.match(await banner(bob.page).innerText(), /updated by Alice/);
+    assert.equal(await bob.page.evaluate(() => RecordSync.connection().polling), false);
+    await sleep(1000);
+    assert.equal(polls.length - pollsBefore, 1, 'one catch-up poll after the reconnect');
+    assert.equal(await bob.page.locator('.recordsync-banner').count(), 1);
+    void back;
+    noProblems(alice);
+  } finally { await closeAll(); }
+});
+
+test('Echo: with window.Echo (laravel-echo + pusher-js) the kit uses it', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    const dir = path.dirname(new URL(import.meta.url).pathname);
+    // One init script (Playwright may wrap each in a function, so the IIFE's
+    // top-level `var Echo` is local to it): pusher-js, laravel-echo, and the
+    // app's usual `window.Echo = new Echo({...})`.
+    const read = (f) => fs.readFileSync(path.join(dir, 'node_modules', f), 'utf8');
+    await bob.context.addInitScript({
+      content: `${read('pusher-js/dist/web/pusher.min.js')}\n;${read('laravel-echo/dist/echo.iife.js')}\n;` +
+        `window.Echo = new Echo.default({ broadcaster: 'reverb', key: ${JSON.stringify(env('RS_APP_KEY'))}, ` +
+        `wsHost: location.hostname, wsPort: Number(location.port), wssPort: Number(location.port), ` +
+        `wsPath: '/ws', forceTLS: false, enabledTransports: ['ws'] });`,
+    });
+    await openFlow(alice.page, 3);
+    await openFlow(bob.page, 3);
+    const conn = await bob.page.evaluate(() => RecordSync.connection());
+    assert.equal(conn.transport, 'echo');
+    assert.equal(await bob.page.evaluate(() => RecordSync.socketId() === window.Echo.socketId()), true);
+    await alice.page.locator('#viewers').filter({ hasText: 'Also viewing: Bob' }).waitFor({ timeout: 5000 });
+    await bob.page.locator('#viewers').filter({ hasText: 'Also viewing: Alice' }).waitFor({ timeout: 5000 });
+    await dirty(bob.page);
+    await saveFlow(alice.page, `Seen through Echo ${Date.now() % 100000}`);
+    await banner(bob.page).waitFor({ state: 'visible', timeout: 5000 });
+    assert.match(await banner(bob.page).innerText(), /updated by Alice/);
+    // Bob's own save (X-Socket-ID is Echo's socket): no banner for Alice's clean editor either way, none for Bob.
+    await banner(bob.page).getByRole('button', { name: 'Reload Latest' }).click();
+    await dirty(bob.page);
+    const [put] = await Promise.all([
+      bob.page.waitForRequest((r) => r.method() === 'PUT'),
+      bob.page.click('#flow-form button[type=submit]'),
+    ]);
+    assert.equal(put.headers()['x-socket-id'], await bob.page.evaluate(() => window.Echo.socketId()));
+    await bob.page.locator('#save-status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 5000 });
+    await noBannerFor(bob.page, 1500);
     noProblems(alice, bob);
   } finally { await closeAll(); }
 });
