@@ -68,6 +68,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		redis                <url>              # e.g. redis://127.0.0.1:6379/0: Laravel's redis broadcaster
 //		redis_prefix         <prefix>           # default laravel_database_
 //		redis_tenant_pattern <pattern>          # e.g. "tenant{tenant}_laravel_database_"
+//
+//		cluster      <url>                      # e.g. redis://127.0.0.1:6379/0: act as one with the other instances
+//		cluster_name <name>                     # default: name
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -175,6 +178,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err = oneString(d, &h.RedisTenantPattern); err == nil && !validTenantPattern(h.RedisTenantPattern) {
 				return d.Errf("redis_tenant_pattern %q must hold {tenant} once", h.RedisTenantPattern)
 			}
+		case "cluster":
+			err = oneString(d, &h.Cluster)
+		case "cluster_name":
+			err = oneString(d, &h.ClusterName)
 		default:
 			return d.Errf("unrecognized subdirective %q", key)
 		}

@@ -160,6 +160,21 @@ type Handler struct {
 	// never sent to every tenant. Default: none.
 	RedisTenantPattern string `json:"redis_tenant_pattern,omitempty"`
 
+	// Cluster is the URL of the Redis through which several Caddy
+	// instances behind one load balancer act as one (issue 6), e.g.
+	// "redis://127.0.0.1:6379/0" (placeholders are evaluated at
+	// provisioning): every publish reaches the subscribers of every
+	// instance once, versions learned on one are known to all, presence is
+	// cluster-wide. When Redis goes away each instance keeps serving its
+	// own sockets and recovers by itself. Give every instance the same
+	// settings (and the same redis ingress, which each instance receives by
+	// itself). Default: none (everything stays in this process).
+	Cluster string `json:"cluster,omitempty"`
+	// ClusterName namespaces the cluster's Redis keys and channel:
+	// instances with the same cluster Redis and name form one cluster.
+	// Default: the handler's name.
+	ClusterName string `json:"cluster_name,omitempty"`
+
 	proxy  *proxy.Handler
 	hub    *realtime.Hub
 	kit    *browserKit
@@ -233,6 +248,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	if err := h.provisionRedis(state); err != nil {
+		return err
+	}
+	if err := h.provisionCluster(ctx, state); err != nil {
 		return err
 	}
 

@@ -30,6 +30,9 @@ type sharedState struct {
 	redisMu   sync.Mutex
 	redis     *realtime.RedisIngress
 	redisOpts realtime.RedisOptions
+
+	// clusterState is the membership of a cluster (cluster.go).
+	clusterState
 }
 
 // setRedis makes the state's Redis ingress match opts (URL "" for none): an
@@ -72,6 +75,7 @@ func (s *sharedState) Destruct() error {
 	if s.hub != nil {
 		s.hub.Close()
 	}
+	s.closeCluster()
 	s.memory.Close()
 	s.store.Close()
 	return nil

@@ -478,6 +478,11 @@ func (b *Bus) handle(payload string) {
 	if m.Instance == b.c.instance {
 		return // delivered locally when it was published
 	}
+	switch m.Kind {
+	case KindEvent, KindVersion, KindPresence, kindHello, kindHeartbeat, kindBye:
+	default:
+		return // from a newer version, or not ours: metrics labels stay bounded
+	}
 	b.obs.Message("in", m.Kind)
 	if m.Kind == kindBye {
 		b.seenMu.Lock()

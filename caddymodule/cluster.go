@@ -1,0 +1,235 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/cluster"
+	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/versioncache"
+)
+
+// clusterConfig is what makes two cluster memberships the same: a reload
+// with the same URL and name keeps the running one.
+type clusterConfig struct {
+	url, name string
+}
+
+// clusterState is the shared state's membership of a cluster (issue 6):
+// the Cluster (Redis client, namespace, instance id) and the bus that
+// shares events, versions and presence. It survives reloads with the rest
+// of the shared state.
+type clusterState struct {
+	// clusterMu guards clus, bus and clusterCfg.
+	clusterMu  sync.Mutex
+	clus       *cluster.Cluster
+	bus        *cluster.Bus
+	clusterCfg clusterConfig
+}
+
+// cluster returns the state's Cluster, nil when none is configured. Parts
+// built on it (the cluster-wide write lock) take it from here.
+func (s *sharedState) cluster() *cluster.Cluster {
+	s.clusterMu.Lock()
+	defer s.clusterMu.Unlock()
+	return s.clus
+}
+
+// provisionCluster joins, keeps or leaves the cluster to match this config.
+func (h *Handler) provisionCluster(ctx caddy.Context, state *sharedState) error {
+	registerClusterMetrics(ctx.GetMetricsRegistry())
+	url := caddy.NewReplacer().ReplaceKnown(h.Cluster, "")
+	if url == "" && h.Cluster != "" {
+		return errors.New("recordsync: cluster is empty after its placeholders were replaced")
+	}
+	name := h.ClusterName
+	if name == "" {
+		name = h.Name
+	}
+	if url == "" {
+		name = ""
+	}
+	if err := state.setCluster(clusterConfig{url: url, name: name}, h.logger); err != nil {
+		return fmt.Errorf("recordsync: cluster: %w", err)
+	}
+	return nil
+}
+
+// setCluster makes the state's cluster match cfg (url "" for none): the
+// same url and name keep the running membership; others replace it. Every
+// block sharing a name should give the same cluster settings.
+func (s *sharedState) setCluster(cfg clusterConfig, logger *zap.Logger) error {
+	s.clusterMu.Lock()
+	defer s.clusterMu.Unlock()
+	if cfg == s.clusterCfg {
+		return nil
+	}
+	if cfg.url == "" {
+		s.closeClusterLocked()
+		return nil
+	}
+	c, err := cluster.New(cluster.Options{URL: cfg.url, Name: cfg.name, Logger: logger})
+	if err != nil {
+		return err
+	}
+	s.closeClusterLocked()
+	bus := cluster.NewBus(c, cluster.BusOptions{
+		Handler:      s.fromBus,
+		Share:        s.sharePresence,
+		InstanceGone: s.instanceGone,
+		Observer:     clusterObserver{},
+	})
+	s.clus, s.bus, s.clusterCfg = c, bus, cfg
+	s.store.SetOnAdvance(func(k versioncache.Key, e versioncache.Entry) {
+		bus.Publish(cluster.Message{Kind: cluster.KindVersion, Tenant: k.Tenant, Type: k.Type, ID: k.ID,
+			Version: e.Version, UpdatedByID: e.UpdatedByID, UpdatedByName: e.UpdatedByName})
+	})
+	if s.hub != nil {
+		s.hub.SetCluster(hubBus{bus})
+	}
+	logger.Info("recordsync: joined the cluster", zap.String("cluster_name", cfg.name), zap.String("instance", c.Instance()))
+	return nil
+}
+
+// closeCluster leaves the cluster (Destruct).
+func (s *sharedState) closeCluster() {
+	s.clusterMu.Lock()
+	defer s.clusterMu.Unlock()
+	s.closeClusterLocked()
+}
+
+// closeClusterLocked stops sharing, closes the bus (the other instances are
+// told, so this one's presence members leave at once) and the Cluster.
+// clusterMu held.
+func (s *sharedState) closeClusterLocked() {
+	if s.clus == nil {
+		return
+	}
+	s.store.SetOnAdvance(nil)
+	if s.hub != nil {
+		s.hub.SetCluster(nil)
+	}
+	s.bus.Close()
+	_ = s.clus.Close()
+	s.clus, s.bus, s.clusterCfg = nil, nil, clusterConfig{}
+}
+
+// fromBus applies a message of another instance.
+func (s *sharedState) fromBus(m cluster.Message) {
+	switch m.Kind {
+	case cluster.KindVersion:
+		if m.Type == "" || m.ID == "" || m.Version == "" {
+			return
+		}
+		// Quiet: learned from the cluster, not shared again.
+		s.store.AdvanceQuiet(versioncache.Key{Tenant: m.Tenant, Type: m.Type, ID: m.ID},
+			versioncache.Entry{Version: m.Version, UpdatedByID: m.UpdatedByID, UpdatedByName: m.UpdatedByName})
+	case cluster.KindEvent:
+		if s.hub != nil {
+			s.hub.PublishLocal(realtime.Event{Tenant: m.Tenant, Channel: m.Channel, Name: m.Name, Data: []byte(m.Data),
+				ExceptSocket: m.ExceptSocket, Version: m.Version, ClientEvent: m.Client, UserID: m.UserID})
+		}
+	case cluster.KindPresence:
+		if s.hub == nil {
+			return
+		}
+		ch := realtime.PresenceChange{Op: m.Op, Tenant: m.Tenant, Channel: m.Channel, UserID: m.UserID, Info: []byte(m.Info)}
+		if m.Op == cluster.PresenceSync {
+			ch.Members = make([]realtime.PresenceMember, len(m.Members))
+			for i, mm := range m.Members {
+				ch.Members[i] = realtime.PresenceMember{Tenant: mm.Tenant, Channel: mm.Channel, UserID: mm.UserID, Info: []byte(mm.Info)}
+			}
+		}
+		s.hub.RemotePresence(m.Instance, ch)
+	}
+}
+
+func (s *sharedState) sharePresence() {
+	if s.hub != nil {
+		s.hub.SharePresence()
+	}
+}
+
+func (s *sharedState) instanceGone(instance string) {
+	if s.hub != nil {
+		s.hub.InstanceGone(instance)
+	}
+}
+
+// hubBus is the hub's realtime.ClusterBus: realtime.Event and presence
+// changes become cluster.Messages (the one place where they do).
+type hubBus struct{ bus *cluster.Bus }
+
+func (b hubBus) Publish(ev realtime.Event) {
+	b.bus.Publish(cluster.Message{Kind: cluster.KindEvent, Tenant: ev.Tenant, Channel: ev.Channel, Name: ev.Name,
+		Data: string(ev.Data), ExceptSocket: ev.ExceptSocket, Version: ev.Version, Client: ev.ClientEvent, UserID: ev.UserID})
+}
+
+func (b hubBus) PublishPresence(ch realtime.PresenceChange) {
+	m := cluster.Message{Kind: cluster.KindPresence, Op: ch.Op, Tenant: ch.Tenant, Channel: ch.Channel, UserID: ch.UserID, Info: string(ch.Info)}
+	if ch.Op == realtime.PresenceSync {
+		m.Members = make([]cluster.Member, len(ch.Members))
+		for i, mm := range ch.Members {
+			m.Members[i] = cluster.Member{Tenant: mm.Tenant, Channel: mm.Channel, UserID: mm.UserID, Info: string(mm.Info)}
+		}
+	}
+	b.bus.Publish(m)
+}
+
+// clusterMetrics are the cluster's metrics, registered like the others
+// (metrics.go).
+var clusterMetrics = struct {
+	messages  *prometheus.CounterVec
+	notShared prometheus.Counter
+	up        prometheus.Gauge
+}{
+	messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "cluster_messages_total",
+		Help: "Cluster bus messages, by direction (in: from other instances, out: sent) and kind (event, version, presence, hello, hb, bye).",
+	}, []string{"direction", "kind"}),
+	notShared: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "cluster_not_shared_total",
+		Help: "Messages that could not be shared with the other instances (Redis unreachable, or the bus queue full); local subscribers still got them.",
+	}),
+	up: prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "recordsync", Name: "cluster_up",
+		Help: "1 while the cluster bus is subscribed and publishing.",
+	}),
+}
+
+func registerClusterMetrics(reg *prometheus.Registry) {
+	if reg == nil {
+		return
+	}
+	for _, c := range []prometheus.Collector{clusterMetrics.messages, clusterMetrics.notShared, clusterMetrics.up} {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				panic(err)
+			}
+		}
+	}
+}
+
+// clusterObserver feeds the bus's activity into the metrics.
+type clusterObserver struct{}
+
+func (clusterObserver) Message(direction, kind string) {
+	clusterMetrics.messages.WithLabelValues(direction, kind).Inc()
+}
+func (clusterObserver) NotShared() { clusterMetrics.notShared.Inc() }
+func (clusterObserver) Up(up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	clusterMetrics.up.Set(v)
+}
+
+// Interface guard
+var _ realtime.ClusterBus = hubBus{}
