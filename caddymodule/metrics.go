@@ -2,9 +2,11 @@ package caddymodule
 
 import (
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/recordsync/recordsync/proxy"
 	"github.com/recordsync/recordsync/versioncache"
 )
 
@@ -32,6 +34,10 @@ var metrics = struct {
 	ingressDropped  *prometheus.CounterVec
 	ingressUp       *prometheus.GaugeVec
 	httpAPIRequests *prometheus.CounterVec
+
+	clusterLockWait      *prometheus.HistogramVec
+	clusterLockFallbacks prometheus.Counter
+	clusterLockExpired   prometheus.Counter
 }{
 	learned: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "versions_learned_total",
@@ -105,6 +111,19 @@ var metrics = struct {
 		Namespace: "recordsync", Name: "http_api_requests_total",
 		Help: "Pusher HTTP API requests, by status code.",
 	}, []string{"code"}),
+	clusterLockWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "recordsync", Name: "cluster_lock_wait_seconds",
+		Help:    "Time a conditional write spent asking for its record's cluster-wide lock, by outcome (acquired, fallback, timeout).",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"outcome"}),
+	clusterLockFallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "cluster_lock_fallbacks_total",
+		Help: "Conditional writes serialised by this instance only because the cluster lock (Redis) could not be asked.",
+	}),
+	clusterLockExpired: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "cluster_lock_expired_total",
+		Help: "Conditional writes whose cluster-wide lock expired before they finished (raise cluster_lock_timeout above the slowest upstream write).",
+	}),
 }
 
 func registerMetrics(reg *prometheus.Registry) {
@@ -117,6 +136,7 @@ func registerMetrics(reg *prometheus.Registry) {
 		metrics.connections, metrics.subscriptions, metrics.channels,
 		metrics.published, metrics.delivered, metrics.dropped, metrics.slowConsumers,
 		metrics.ingressReceived, metrics.ingressDropped, metrics.ingressUp, metrics.httpAPIRequests,
+		metrics.clusterLockWait, metrics.clusterLockFallbacks, metrics.clusterLockExpired,
 	} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
@@ -148,6 +168,13 @@ func (proxyObserver) Poll(fromCache bool) {
 func (proxyObserver) WritersWaiting(delta int) { metrics.writersWaiting.Add(float64(delta)) }
 func (proxyObserver) WriteWaitTimeout()        { metrics.writeWaitTimeout.Inc() }
 func (proxyObserver) TenantMissing()           { metrics.tenantMissing.Inc() }
+func (proxyObserver) ClusterLock(outcome string, waited time.Duration) {
+	metrics.clusterLockWait.WithLabelValues(outcome).Observe(waited.Seconds())
+	if outcome == proxy.LockFallback {
+		metrics.clusterLockFallbacks.Inc()
+	}
+}
+func (proxyObserver) ClusterLockExpired() { metrics.clusterLockExpired.Inc() }
 
 // hubObserver feeds the hub's activity into the metrics.
 type hubObserver struct{}

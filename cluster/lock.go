@@ -235,6 +235,9 @@ type Lock struct {
 // when ctx ends first and an error wrapping ErrUnavailable when Redis fails
 // (or failed a moment ago).
 func (l *Locker) Acquire(ctx context.Context, k versioncache.Key) (*Lock, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if !l.mayAsk() {
 		return nil, ErrUnavailable
 	}

@@ -45,8 +45,18 @@
 // Caddy glue keeps across config reloads, so a reload neither forgets who was
 // authorised nor lets two writes of one record through side by side.
 //
-// Caveats: the guard serialises writers of one Caddy process; across
-// processes the application's own check stays the authority.
+// With a Locker (Options.Locker: the cluster's Redis lock, issue 6) the
+// turn also takes the record's cluster-wide lock, inside the local turn so
+// that one process sends one waiter at a time, and the guard checks against
+// the newest version learned under that lock by any process, even one the
+// event bus has not brought here yet (locker.go). When the lock cannot be
+// asked, the write goes on serialised by this process only (counted as a
+// fallback).
+//
+// Caveats: without a Locker, or while it is unavailable, the guard
+// serialises writers of one Caddy process only; across processes the
+// application's own check stays the authority, as it does for a write that
+// overran the lock's fencing timeout.
 // Responses that are compressed, not JSON, larger than MaxBodyBytes, event
 // streams, upgrades or marked "Incremental: ?1" are passed through and not
 // learned from. While a response is being buffered, flushes are held (Caddy's

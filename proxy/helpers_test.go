@@ -99,6 +99,10 @@ func (o *countingObserver) WritersWaiting(d int) {
 }
 func (o *countingObserver) WriteWaitTimeout() { o.inc("write_wait_timeout") }
 func (o *countingObserver) TenantMissing()    { o.inc("tenant_missing") }
+func (o *countingObserver) ClusterLock(outcome string, _ time.Duration) {
+	o.inc("cluster_lock." + outcome)
+}
+func (o *countingObserver) ClusterLockExpired() { o.inc("cluster_lock_expired") }
 
 // recordingPublisher keeps every Save.
 type recordingPublisher struct {

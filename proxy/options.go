@@ -107,6 +107,12 @@ type Options struct {
 	// AuthEntries bounds the authorisation memory New makes when Memory is
 	// nil. Default: DefaultAuthEntries.
 	AuthEntries int64
+	// Locker serialises conditional writes of one record across processes
+	// (a cluster), inside this process's turn for the record; the guard then
+	// also checks against the newest version learned under the lock. When it
+	// cannot be asked, writes are serialised by this process only. Nil: this
+	// process only.
+	Locker Locker
 	// Memory is the authorisation memory and write turns to use, shared
 	// across configurations (see Memory). Default: New makes its own.
 	Memory *Memory

@@ -1,6 +1,10 @@
 package proxy
 
-import "github.com/recordsync/recordsync/versioncache"
+import (
+	"time"
+
+	"github.com/recordsync/recordsync/versioncache"
+)
 
 // Save is one learned, successful write, announced to the Publisher after the
 // response has been written.
@@ -54,6 +58,13 @@ type Observer interface {
 	WriteWaitTimeout()
 	// TenantMissing is called when a record request had an empty tenant key.
 	TenantMissing()
+	// ClusterLock is called (with a Locker) when a conditional write asked
+	// for its record's cluster-wide lock: outcome is LockAcquired,
+	// LockFallback or LockTimeout, waited how long the asking took.
+	ClusterLock(outcome string, waited time.Duration)
+	// ClusterLockExpired is called when a write's cluster-wide lock had
+	// expired before the write finished (it overran the fencing timeout).
+	ClusterLockExpired()
 }
 
 // Observer sources passed to Learned.
@@ -72,3 +83,6 @@ func (nopObserver) Poll(bool)          {}
 func (nopObserver) WritersWaiting(int) {}
 func (nopObserver) WriteWaitTimeout()  {}
 func (nopObserver) TenantMissing()     {}
+
+func (nopObserver) ClusterLock(string, time.Duration) {}
+func (nopObserver) ClusterLockExpired()               {}

@@ -40,6 +40,10 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 	defer func() { held.release() }()
 	if write {
 		if loaded := h.loadedVersion(r); loaded != "" {
+			var since time.Time
+			if h.opts.Locker != nil {
+				since = time.Now()
+			}
 			t, err := h.turns.acquire(r.Context(), key, h.opts.WriteWait, h.obs.WritersWaiting)
 			if err != nil {
 				h.obs.WriteWaitTimeout()
@@ -50,8 +54,30 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 				return nil
 			}
 			held = t
+			// With a Locker, the cluster-wide lock inside the local turn,
+			// and the newest version any instance learned under it (the
+			// event bus may not have brought it here yet).
+			var cur versioncache.Entry
+			known := false
+			if h.opts.Locker != nil {
+				latest, ok := h.lockCluster(r, key, held, since)
+				if !ok {
+					h.obs.WriteWaitTimeout()
+					writeJSON(w, http.StatusServiceUnavailable, nil, busyBody)
+					return nil
+				}
+				if latest.Version != "" {
+					// What the store now holds: latest or newer. Quiet: the
+					// holder that learned it shared it already.
+					cur, _ = h.store.AdvanceQuiet(key, latest)
+					known = true
+				}
+			}
 			if h.auth.get(key, cred) == authAllowed {
-				if cur, ok := h.store.Get(key); ok {
+				if !known {
+					cur, known = h.store.Get(key)
+				}
+				if known {
 					if o := versioncache.Compare(cur.Version, loaded); o == versioncache.Newer || o == versioncache.Different {
 						h.obs.ConflictFromCache()
 						if ce := h.log.Check(zap.DebugLevel, "stale write answered from cache"); ce != nil {
@@ -97,6 +123,9 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 		}
 	}
 	entry, learned := h.learn(key, rec, source)
+	if learned && held != nil {
+		held.learned = entry
+	}
 	held.release()
 	h.sendBuffered(rec)
 

@@ -37,6 +37,13 @@ type heldTurn struct {
 	ts  *turns
 	key versioncache.Key
 	t   *turn
+
+	// cluster is the record's cluster-wide lock taken inside the turn (nil
+	// without a Locker, or when the cluster could not be asked); release
+	// unlocks it first, handing it learned. obs hears of an expired lock.
+	cluster RecordLock
+	learned versioncache.Entry
+	obs     Observer
 }
 
 // acquire takes k's turn, waiting at most wait and while ctx lives.
@@ -83,11 +90,17 @@ func (ts *turns) unref(k versioncache.Key, t *turn) {
 	ts.mu.Unlock()
 }
 
-// release gives the turn to the next waiter. Safe to call more than once
-// and on nil.
+// release unlocks the cluster lock, if any, and gives the turn to the next
+// waiter. Safe to call more than once and on nil.
 func (ht *heldTurn) release() {
 	if ht == nil || ht.t == nil {
 		return
+	}
+	if c := ht.cluster; c != nil {
+		ht.cluster = nil
+		if c.Unlock(ht.learned) {
+			ht.obs.ClusterLockExpired()
+		}
 	}
 	t := ht.t
 	ht.t = nil
