@@ -71,6 +71,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //		cluster      <url>                      # e.g. redis://127.0.0.1:6379/0: act as one with the other instances
 //		cluster_name <name>                     # default: name
+//		cluster_lock_timeout <duration>         # default 10s: fencing timeout of the cluster-wide write lock
+//		cluster_timeout <duration>              # default 10s: a silent instance's presence members leave
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -182,6 +184,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = oneString(d, &h.Cluster)
 		case "cluster_name":
 			err = oneString(d, &h.ClusterName)
+		case "cluster_lock_timeout":
+			err = oneDuration(d, &h.ClusterLockTimeout)
+		case "cluster_timeout":
+			err = oneDuration(d, &h.ClusterTimeout)
 		default:
 			return d.Errf("unrecognized subdirective %q", key)
 		}

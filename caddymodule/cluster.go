@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,9 @@ import (
 // with the same URL and name keeps the running one.
 type clusterConfig struct {
 	url, name string
+	// timeout is cluster.BusOptions.InstanceTimeout (0: the default); the
+	// heartbeat is a fifth of it.
+	timeout time.Duration
 }
 
 // clusterState is the shared state's membership of a cluster (issue 6):
@@ -51,10 +55,11 @@ func (h *Handler) provisionCluster(ctx caddy.Context, state *sharedState) error 
 	if name == "" {
 		name = h.Name
 	}
+	cfg := clusterConfig{url: url, name: name, timeout: time.Duration(h.ClusterTimeout)}
 	if url == "" {
-		name = ""
+		cfg = clusterConfig{}
 	}
-	if err := state.setCluster(clusterConfig{url: url, name: name}, h.logger); err != nil {
+	if err := state.setCluster(cfg, h.logger); err != nil {
 		return fmt.Errorf("recordsync: cluster: %w", err)
 	}
 	return nil
@@ -79,10 +84,12 @@ func (s *sharedState) setCluster(cfg clusterConfig, logger *zap.Logger) error {
 	}
 	s.closeClusterLocked()
 	bus := cluster.NewBus(c, cluster.BusOptions{
-		Handler:      s.fromBus,
-		Share:        s.sharePresence,
-		InstanceGone: s.instanceGone,
-		Observer:     clusterObserver{},
+		Handler:           s.fromBus,
+		Share:             s.sharePresence,
+		InstanceGone:      s.instanceGone,
+		InstanceTimeout:   cfg.timeout,
+		HeartbeatInterval: cfg.timeout / 5,
+		Observer:          clusterObserver{},
 	})
 	s.clus, s.bus, s.clusterCfg = c, bus, cfg
 	s.store.SetOnAdvance(func(k versioncache.Key, e versioncache.Entry) {

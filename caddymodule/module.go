@@ -174,6 +174,18 @@ type Handler struct {
 	// instances with the same cluster Redis and name form one cluster.
 	// Default: the handler's name.
 	ClusterName string `json:"cluster_name,omitempty"`
+	// ClusterLockTimeout is the fencing timeout of the cluster-wide write
+	// lock (with cluster): the longest a conditional write holds its record
+	// across all instances. Keep it above the upstream's slowest write (one
+	// that overruns it loses the lock, and for that write the app's own check
+	// is the authority again; counted in recordsync_cluster_lock_expired_total)
+	// and not above write_wait (writers queued behind a crashed instance's
+	// lock then get it before they give up). Default: 10s.
+	ClusterLockTimeout caddy.Duration `json:"cluster_lock_timeout,omitempty"`
+	// ClusterTimeout is how long an instance may stay silent before the
+	// others forget its presence members (their users leave); instances
+	// say they are alive every fifth of it. Default: 10s.
+	ClusterTimeout caddy.Duration `json:"cluster_timeout,omitempty"`
 
 	proxy  *proxy.Handler
 	hub    *realtime.Hub
@@ -258,7 +270,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.hub != nil {
 		publisher = savePublisher{hub: h.hub, tenanted: h.Tenant != ""}
 	}
-	h.proxy, err = proxy.New(h.proxyOptions(state, publisher))
+	popts := h.proxyOptions(state, publisher)
+	if popts.Locker, err = h.clusterLocker(state); err != nil {
+		return fmt.Errorf("recordsync: cluster_lock_timeout: %w", err)
+	}
+	h.proxy, err = proxy.New(popts)
 	if err != nil {
 		return fmt.Errorf("recordsync: %w", err)
 	}

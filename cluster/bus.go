@@ -348,33 +348,51 @@ func (b *Bus) markUp() {
 	}
 }
 
-// send publishes the queue's messages one at a time, in order. While Redis
-// is unreachable it tries once per backoff step and drops (counts) what
-// comes in between, so the queue never holds an outage's worth of
-// messages.
+// maxBatch bounds the PUBLISHes the sender pipelines in one round trip.
+const maxBatch = 256
+
+// send publishes the queue's messages in order, pipelining what has queued
+// up (one round trip per batch). While Redis is unreachable it tries once
+// per backoff step and drops (counts) what comes in between, so the queue
+// never holds an outage's worth of messages.
 func (b *Bus) send() {
 	defer b.wg.Done()
 	backoff := b.opts.MinBackoff
 	var retryAt time.Time
+	batch := make([]Message, 0, maxBatch)
 	for {
-		var m Message
+		batch = batch[:0]
 		select {
 		case <-b.ctx.Done():
 			return
-		case m = <-b.queue:
+		case m := <-b.queue:
+			batch = append(batch, m)
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-b.queue:
+				batch = append(batch, m)
+			default:
+				break more
+			}
 		}
 		if !retryAt.IsZero() && time.Now().Before(retryAt) && !b.retryNow.Swap(false) {
-			b.obs.NotShared()
+			for range batch {
+				b.obs.NotShared()
+			}
 			continue
 		}
 		ctx, cancel := context.WithTimeout(b.ctx, b.opts.PublishTimeout)
-		err := b.publishNow(ctx, m)
+		err := b.publishBatch(ctx, batch)
 		cancel()
 		if err != nil {
 			if b.ctx.Err() != nil {
 				return
 			}
-			b.obs.NotShared()
+			for range batch {
+				b.obs.NotShared()
+			}
 			b.markDown("publishing", err)
 			retryAt = time.Now().Add(jitter(backoff))
 			backoff = min(backoff*2, b.opts.MaxBackoff)
@@ -385,6 +403,28 @@ func (b *Bus) send() {
 			b.markUp()
 		}
 	}
+}
+
+// publishBatch sends batch in one pipeline.
+func (b *Bus) publishBatch(ctx context.Context, batch []Message) error {
+	if len(batch) == 1 {
+		return b.publishNow(ctx, batch[0])
+	}
+	pipe := b.c.client.Pipeline()
+	for i := range batch {
+		payload, err := json.Marshal(&batch[i])
+		if err != nil {
+			return err
+		}
+		pipe.Publish(ctx, b.channel, payload)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	for i := range batch {
+		b.obs.Message("out", batch[i].Kind)
+	}
+	return nil
 }
 
 // jitter returns a wait in [d/2, d].
