@@ -1,0 +1,425 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/versioncache"
+)
+
+const (
+	clusterTestKey    = "cluster-key"
+	clusterTestSecret = "cluster-secret"
+)
+
+// clusterRedis is a redis-server on a loopback port that a test can stop and
+// start again on the same port.
+type clusterRedis struct {
+	tb   testing.TB
+	bin  string
+	dir  string
+	port int
+
+	mu  sync.Mutex // guards cmd
+	cmd *exec.Cmd
+}
+
+func startClusterRedis(tb testing.TB) *clusterRedis {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		tb.Fatal("redis-server not found: the cluster tests need it (apt-get install redis-server)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := &clusterRedis{tb: tb, bin: bin, dir: tb.TempDir(), port: l.Addr().(*net.TCPAddr).Port}
+	l.Close()
+	r.start()
+	tb.Cleanup(r.stop)
+	return r
+}
+
+func (r *clusterRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+func (r *clusterRedis) start() {
+	r.tb.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		return
+	}
+	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--protected-mode", "no")
+	if err := cmd.Start(); err != nil {
+		r.tb.Fatal(err)
+	}
+	r.cmd = cmd
+	clusterWait(r.tb, 10*time.Second, "redis-server up", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprint("127.0.0.1:", r.port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+func (r *clusterRedis) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+func clusterWait(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// clusterInstance is one instance's shared state (what a Caddy process
+// holds) with its hub behind an httptest server; the socket's tenant is "t".
+type clusterInstance struct {
+	state *sharedState
+	srv   *httptest.Server
+}
+
+func newClusterInstance(t *testing.T, name, redisURL string, timeout time.Duration) *clusterInstance {
+	t.Helper()
+	state, err := loadState(name, versioncache.Options{}, realtime.Options{
+		AppKey: clusterTestKey, AppSecret: clusterTestSecret, ClientEvents: realtime.ClientEventsMembers,
+	}, true, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Delete(name) })
+	if err := state.setCluster(clusterConfig{url: redisURL, name: "c-" + t.Name(), timeout: timeout}, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = state.hub.ServeWebSocket(w, r, "t")
+	}))
+	t.Cleanup(srv.Close)
+	return &clusterInstance{state: state, srv: srv}
+}
+
+func (in *clusterInstance) up() bool {
+	in.state.clusterMu.Lock()
+	defer in.state.clusterMu.Unlock()
+	return in.state.bus != nil && in.state.bus.Up()
+}
+
+// tsock is a test websocket client.
+type tsock struct {
+	t      *testing.T
+	ws     *websocket.Conn
+	id     string
+	frames chan tframe
+}
+
+type tframe struct {
+	Event   string `json:"event"`
+	Channel string `json:"channel"`
+	Data    string `json:"-"`
+	UserID  string `json:"user_id"`
+}
+
+func (in *clusterInstance) dial(t *testing.T) *tsock {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(in.srv.URL, "http")+"/ws/app/"+clusterTestKey+"?protocol=7", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	s := &tsock{t: t, ws: ws, frames: make(chan tframe, 100)}
+	go func() {
+		defer close(s.frames)
+		for {
+			_, b, err := ws.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var f tframe
+			var raw struct {
+				Data json.RawMessage `json:"data"`
+			}
+			_ = json.Unmarshal(b, &f)
+			_ = json.Unmarshal(b, &raw)
+			if json.Unmarshal(raw.Data, &f.Data) != nil {
+				f.Data = string(raw.Data)
+			}
+			s.frames <- f
+		}
+	}()
+	f := s.next()
+	var est struct {
+		SocketID string `json:"socket_id"`
+	}
+	if f.Event != "pusher:connection_established" || json.Unmarshal([]byte(f.Data), &est) != nil {
+		t.Fatalf("handshake %+v", f)
+	}
+	s.id = est.SocketID
+	return s
+}
+
+func (s *tsock) next() tframe {
+	s.t.Helper()
+	select {
+	case f, ok := <-s.frames:
+		if !ok {
+			s.t.Fatal("socket closed")
+		}
+		return f
+	case <-time.After(5 * time.Second):
+		s.t.Fatal("no frame within 5s")
+	}
+	return tframe{}
+}
+
+func (s *tsock) expect(event string) tframe {
+	s.t.Helper()
+	f := s.next()
+	if f.Event != event {
+		s.t.Fatalf("got %s (%q), want %s", f.Event, f.Data, event)
+	}
+	return f
+}
+
+func (s *tsock) expectNothing(d time.Duration) {
+	s.t.Helper()
+	select {
+	case f, ok := <-s.frames:
+		if ok {
+			s.t.Fatalf("unexpected frame %+v", f)
+		}
+	case <-time.After(d):
+	}
+}
+
+func (s *tsock) send(v any) {
+	s.t.Helper()
+	b, _ := json.Marshal(v)
+	if err := s.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func clusterSign(parts ...string) string {
+	mac := hmac.New(sha256.New, []byte(clusterTestSecret))
+	mac.Write([]byte(strings.Join(parts, ":")))
+	return clusterTestKey + ":" + hex.EncodeToString(mac.Sum(nil))
+}
+
+func (s *tsock) subscribePrivate(channel string) {
+	s.t.Helper()
+	s.send(map[string]any{"event": "pusher:subscribe", "data": map[string]string{"channel": channel, "auth": clusterSign(s.id, channel)}})
+	s.expect("pusher_internal:subscription_succeeded")
+}
+
+// joinPresence subscribes as user and returns the member ids of the answer.
+func (s *tsock) joinPresence(channel, user string) []string {
+	s.t.Helper()
+	cd := fmt.Sprintf(`{"user_id":%q,"user_info":{"name":%q}}`, user, user)
+	s.send(map[string]any{"event": "pusher:subscribe", "data": map[string]string{
+		"channel": channel, "auth": clusterSign(s.id, channel, cd), "channel_data": cd}})
+	f := s.expect("pusher_internal:subscription_succeeded")
+	var d struct {
+		Presence struct {
+			IDs   []string `json:"ids"`
+			Count int      `json:"count"`
+		} `json:"presence"`
+	}
+	if err := json.Unmarshal([]byte(f.Data), &d); err != nil || d.Presence.Count != len(d.Presence.IDs) {
+		s.t.Fatalf("presence answer %q", f.Data)
+	}
+	return d.Presence.IDs
+}
+
+func twoInstances(t *testing.T, timeout time.Duration) (*clusterRedis, *clusterInstance, *clusterInstance) {
+	t.Helper()
+	r := startClusterRedis(t)
+	a := newClusterInstance(t, t.Name()+"-a", r.url(), timeout)
+	b := newClusterInstance(t, t.Name()+"-b", r.url(), timeout)
+	clusterWait(t, 5*time.Second, "both instances in the cluster", func() bool { return a.up() && b.up() })
+	time.Sleep(50 * time.Millisecond) // the hellos are answered
+	return r, a, b
+}
+
+func TestClusterEventsAndVersions(t *testing.T) {
+	_, a, b := twoInstances(t, 0)
+	sa, sb := a.dial(t), b.dial(t)
+	for _, s := range []*tsock{sa, sb} {
+		s.subscribePrivate("private-record.flow.1")
+		s.subscribePrivate("private-chat")
+	}
+
+	// The proxy's save on A: once on each instance, and B learns the version.
+	a.state.hub.RecordSaved(realtime.RecordSaved{Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:01.000000Z"})
+	sa.expect("record.updated")
+	f := sb.expect("record.updated")
+	if !strings.Contains(f.Data, `"updated_at_iso":"2026-01-01T00:00:01.000000Z"`) {
+		t.Fatalf("B got %q", f.Data)
+	}
+	key := versioncache.Key{Tenant: "t", Type: "flow", ID: "1"}
+	if e, ok := b.state.store.Get(key); !ok || e.Version != "2026-01-01T00:00:01.000000Z" {
+		t.Fatalf("B's cache holds %+v, %v", e, ok)
+	}
+
+	// The HTTP API's (or any) publish with socket_id: excluded on B too.
+	a.state.hub.Publish(realtime.Event{Tenant: "t", Channel: "private-chat", Name: "said", Data: []byte(`{"n":1}`), ExceptSocket: sb.id})
+	a.state.hub.Publish(realtime.Event{Tenant: "other", Channel: "private-chat", Name: "said", Data: []byte(`{"n":2}`)})
+	if f := sa.expect("said"); f.Data != `{"n":1}` {
+		t.Fatalf("A got %q", f.Data)
+	}
+	// A whisper from B's socket: A's socket gets it once, the sender never.
+	sb.send(map[string]any{"event": "client-typing", "channel": "private-chat", "data": map[string]int{"x": 1}})
+	if f := sa.expect("client-typing"); f.Data != `{"x":1}` {
+		t.Fatalf("A got whisper %q", f.Data)
+	}
+	sa.expectNothing(300 * time.Millisecond)
+	sb.expectNothing(10 * time.Millisecond)
+
+	// A version learned on A (a proxy response or poll) reaches B within
+	// milliseconds, and never moves B's cache back.
+	key2 := versioncache.Key{Tenant: "t", Type: "flow", ID: "2"}
+	start := time.Now()
+	a.state.store.Advance(key2, versioncache.Entry{Version: "2026-01-01T00:00:05Z", UpdatedByName: "Alice"})
+	clusterWait(t, time.Second, "version on B", func() bool {
+		e, ok := b.state.store.Get(key2)
+		return ok && e.Version == "2026-01-01T00:00:05Z" && e.UpdatedByName == "Alice"
+	})
+	t.Logf("version shared in %v", time.Since(start))
+	b.state.store.Advance(key2, versioncache.Entry{Version: "2026-01-01T00:00:09Z"})
+	a.state.store.Advance(key2, versioncache.Entry{Version: "2026-01-01T00:00:07Z"})
+	clusterWait(t, time.Second, "B's newer version on A", func() bool {
+		e, _ := a.state.store.Get(key2)
+		return e.Version == "2026-01-01T00:00:09Z"
+	})
+	time.Sleep(50 * time.Millisecond)
+	if e, _ := b.state.store.Get(key2); e.Version != "2026-01-01T00:00:09Z" {
+		t.Fatalf("B went back to %q", e.Version)
+	}
+}
+
+func TestClusterPresence(t *testing.T) {
+	r, a, b := twoInstances(t, 600*time.Millisecond)
+	const room = "presence-room"
+	watcher := a.dial(t)
+	if ids := watcher.joinPresence(room, "w"); len(ids) != 1 {
+		t.Fatalf("ids %v", ids)
+	}
+	aliceA := a.dial(t)
+	aliceA.joinPresence(room, "alice")
+	if f := watcher.expect("pusher_internal:member_added"); !strings.Contains(f.Data, `"alice"`) {
+		t.Fatalf("member_added %q", f.Data)
+	}
+	// Alice's second socket, on B: one member, no second member_added.
+	aliceB := b.dial(t)
+	clusterWait(t, 2*time.Second, "A's members known on B", func() bool { return len(b.state.hub.PresenceUsers("t", room)) == 2 })
+	if ids := aliceB.joinPresence(room, "alice"); strings.Join(ids, ",") != "w,alice" {
+		t.Fatalf("B's answer lists %v", ids)
+	}
+	bob := b.dial(t)
+	bob.joinPresence(room, "bob")
+	if f := watcher.expect("pusher_internal:member_added"); !strings.Contains(f.Data, `"bob"`) {
+		t.Fatalf("member_added %q", f.Data)
+	}
+	aliceB.expect("pusher_internal:member_added") // bob, on B
+	for _, h := range []*realtime.Hub{a.state.hub, b.state.hub} {
+		var ids []string
+		for _, u := range h.PresenceUsers("t", room) {
+			ids = append(ids, u.ID)
+		}
+		if strings.Join(ids, ",") != "w,alice,bob" {
+			t.Fatalf("PresenceUsers %v", ids)
+		}
+	}
+
+	// Alice leaves A: still on B, nobody is told; then leaves B too.
+	aliceA.ws.Close(websocket.StatusNormalClosure, "")
+	watcher.expectNothing(300 * time.Millisecond)
+	aliceB.ws.Close(websocket.StatusNormalClosure, "")
+	if f := watcher.expect("pusher_internal:member_removed"); !strings.Contains(f.Data, `"alice"`) {
+		t.Fatalf("member_removed %q", f.Data)
+	}
+
+	// A member of an instance that dies without a word leaves after the timeout.
+	cl := redis.NewClient(&redis.Options{Addr: fmt.Sprint("127.0.0.1:", r.port)})
+	defer cl.Close()
+	cl.Publish(context.Background(), "recordsync:c-"+t.Name()+":events",
+		`{"kind":"presence","instance":"ghost","op":"join","tenant":"t","channel":"presence-room","user_id":"carol","info":"{\"name\":\"Carol\"}"}`)
+	if f := watcher.expect("pusher_internal:member_added"); !strings.Contains(f.Data, `"carol"`) {
+		t.Fatalf("member_added %q", f.Data)
+	}
+	start := time.Now()
+	if f := watcher.expect("pusher_internal:member_removed"); !strings.Contains(f.Data, `"carol"`) {
+		t.Fatalf("member_removed %q", f.Data)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Fatalf("ghost's member removed after %v, before the timeout", d)
+	}
+
+	// B shuts down: its members (bob) leave at once (bye).
+	_, _ = pool.Delete(t.Name() + "-b")
+	if f := watcher.expect("pusher_internal:member_removed"); !strings.Contains(f.Data, `"bob"`) {
+		t.Fatalf("member_removed %q", f.Data)
+	}
+}
+
+func TestClusterRedisOutage(t *testing.T) {
+	r, a, b := twoInstances(t, 0)
+	sa, sb := a.dial(t), b.dial(t)
+	sa.subscribePrivate("private-chat")
+	sb.subscribePrivate("private-chat")
+
+	r.stop()
+	clusterWait(t, 5*time.Second, "A sees the outage", func() bool { return !a.up() })
+	before := testutil.ToFloat64(clusterMetrics.notShared)
+	a.state.hub.Publish(realtime.Event{Tenant: "t", Channel: "private-chat", Name: "during", Data: []byte(`{}`)})
+	sa.expect("during") // local subscribers are still served
+	clusterWait(t, 5*time.Second, "not shared counted", func() bool { return testutil.ToFloat64(clusterMetrics.notShared) > before })
+	sb.expectNothing(100 * time.Millisecond)
+
+	r.start()
+	clusterWait(t, 10*time.Second, "both back", func() bool { return a.up() && b.up() })
+	clusterWait(t, 10*time.Second, "delivery across instances again", func() bool {
+		a.state.hub.Publish(realtime.Event{Tenant: "t", Channel: "private-chat", Name: "after", Data: []byte(`{}`)})
+		sa.expect("after")
+		select {
+		case f := <-sb.frames:
+			return f.Event == "after"
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
+}
