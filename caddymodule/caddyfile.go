@@ -63,6 +63,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		client_events        off|members        # default off (Echo whisper)
 //		client_event_rate    <n>                # per socket and second, default 10
 //		presence_max_members <n>                # default 100
+//		auth_upstream        <path>             # e.g. /broadcasting/auth: recordsync asks the app for subscriptions without auth
+//		auth_upstream_url    <url>              # default: back to the address the upgrade came in on
+//		auth_upstream_ttl    <duration>         # default 30s
+//		auth_upstream_concurrency <n>           # default 16
+//		auth_upstream_timeout <duration>        # default 10s
 //		send_queue                  <n>         # default 256 frames
 //
 //		redis                <url>              # e.g. redis://127.0.0.1:6379/0: Laravel's redis broadcaster
@@ -170,6 +175,20 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = oneInt(d, &h.ClientEventRate)
 		case "presence_max_members":
 			err = oneInt(d, &h.PresenceMaxMembers)
+		case "auth_upstream":
+			if err = oneString(d, &h.AuthUpstream); err == nil && (h.AuthUpstream == "" || h.AuthUpstream[0] != '/') {
+				return d.Errf("auth_upstream must be a path starting with /, got %q", h.AuthUpstream)
+			}
+		case "auth_upstream_url":
+			err = oneString(d, &h.AuthUpstreamURL)
+		case "auth_upstream_ttl":
+			err = oneDuration(d, &h.AuthUpstreamTTL)
+		case "auth_upstream_concurrency":
+			if err = oneInt(d, &h.AuthUpstreamConcurrency); err == nil && h.AuthUpstreamConcurrency == 0 {
+				return d.Errf("auth_upstream_concurrency must be at least 1")
+			}
+		case "auth_upstream_timeout":
+			err = oneDuration(d, &h.AuthUpstreamTimeout)
 		case "send_queue":
 			err = oneInt(d, &h.SendQueue)
 		case "redis":

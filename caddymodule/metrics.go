@@ -38,6 +38,8 @@ var metrics = struct {
 	clusterLockWait      *prometheus.HistogramVec
 	clusterLockFallbacks prometheus.Counter
 	clusterLockExpired   prometheus.Counter
+	authSignatures       *prometheus.CounterVec
+	authUpstream         *prometheus.CounterVec
 }{
 	learned: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "versions_learned_total",
@@ -124,6 +126,14 @@ var metrics = struct {
 		Namespace: "recordsync", Name: "cluster_lock_expired_total",
 		Help: "Conditional writes whose cluster-wide lock expired before they finished (raise cluster_lock_timeout above the slowest upstream write).",
 	}),
+	authSignatures: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "auth_signatures_total",
+		Help: "Answers of the app's channel authorisation endpoint, by what recordsync did (signed: an unsigned grant signed; refused: a grant not signed, the socket not open in the tenant; passed: untouched).",
+	}, []string{"result"}),
+	authUpstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "auth_upstream_requests_total",
+		Help: "auth_upstream requests to the app, by result (allowed, refused, error, busy); cache hits are not counted.",
+	}, []string{"result"}),
 }
 
 func registerMetrics(reg *prometheus.Registry) {
@@ -137,6 +147,7 @@ func registerMetrics(reg *prometheus.Registry) {
 		metrics.published, metrics.delivered, metrics.dropped, metrics.slowConsumers,
 		metrics.ingressReceived, metrics.ingressDropped, metrics.ingressUp, metrics.httpAPIRequests,
 		metrics.clusterLockWait, metrics.clusterLockFallbacks, metrics.clusterLockExpired,
+		metrics.authSignatures, metrics.authUpstream,
 	} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
@@ -175,9 +186,14 @@ func (proxyObserver) ClusterLock(outcome string, waited time.Duration) {
 	}
 }
 func (proxyObserver) ClusterLockExpired() { metrics.clusterLockExpired.Inc() }
+func (proxyObserver) AuthSignature(result string) {
+	metrics.authSignatures.WithLabelValues(result).Inc()
+}
 
 // hubObserver feeds the hub's activity into the metrics.
-type hubObserver struct{}
+type hubObserver struct {
+	store *versioncache.Store
+}
 
 func (hubObserver) Connections(delta int)   { metrics.connections.Add(float64(delta)) }
 func (hubObserver) Subscriptions(delta int) { metrics.subscriptions.Add(float64(delta)) }
@@ -186,3 +202,9 @@ func (hubObserver) Published(n int)         { metrics.published.Add(float64(n)) 
 func (hubObserver) Delivered(n int)         { metrics.delivered.Add(float64(n)) }
 func (hubObserver) Dropped(reason string)   { metrics.dropped.WithLabelValues(reason).Inc() }
 func (hubObserver) SlowConsumer()           { metrics.slowConsumers.Inc() }
+func (o hubObserver) Learned() {
+	metrics.learned.WithLabelValues("event").Inc()
+	if o.store != nil {
+		metrics.cacheEntries.Set(float64(o.store.Len()))
+	}
+}

@@ -138,6 +138,29 @@ type Handler struct {
 	// sockets each) of one presence channel; a new member over it gets a
 	// subscription error (LimitReached, 429). Default: 100, as Pusher.
 	PresenceMaxMembers int `json:"presence_max_members,omitempty"`
+	// AuthUpstream, when set, is the path of the app's channel
+	// authorisation (e.g. "/broadcasting/auth") that recordsync itself asks
+	// when a socket subscribes to a private- or presence- channel without
+	// "auth" (clients that cannot call the endpoint): a POST of socket_id
+	// and channel_name with the websocket upgrade's Cookie and
+	// Authorization headers, back to the address and Host the upgrade came
+	// in on (or AuthUpstreamURL). A 2xx grants (presence: the answer's
+	// channel_data), anything else refuses with the app's status. Default:
+	// none (such subscriptions get AuthError 401).
+	AuthUpstream string `json:"auth_upstream,omitempty"`
+	// AuthUpstreamURL is the base URL the auth requests go to instead,
+	// e.g. "http://127.0.0.1:8080" (with the upgrade's Host header).
+	// Default: the address the upgrade came in on.
+	AuthUpstreamURL string `json:"auth_upstream_url,omitempty"`
+	// AuthUpstreamTTL is how long an answer is reused for the same
+	// credentials and channel. Default: 30s.
+	AuthUpstreamTTL caddy.Duration `json:"auth_upstream_ttl,omitempty"`
+	// AuthUpstreamConcurrency bounds the auth requests in flight; others
+	// queue. Default: 16.
+	AuthUpstreamConcurrency int `json:"auth_upstream_concurrency,omitempty"`
+	// AuthUpstreamTimeout bounds one authorisation, queueing included; past
+	// it the subscription is refused with status 503. Default: 10s.
+	AuthUpstreamTimeout caddy.Duration `json:"auth_upstream_timeout,omitempty"`
 	// SendQueue is how many frames may wait for a slow socket before it is
 	// disconnected (4100). Default: 256.
 	SendQueue int `json:"send_queue,omitempty"`
@@ -252,7 +275,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.hub = state.hub
 	if h.hub != nil {
 		hubOpts.Versions = state.store
-		if err := h.hub.Update(hubOpts); err != nil {
+		hubOpts.Observer = hubObserver{store: state.store}
+		auth, release, err := h.authorizer(state)
+		if err != nil {
+			return fmt.Errorf("recordsync: %w", err)
+		}
+		hubOpts.Authorizer = auth
+		err = h.hub.Update(hubOpts)
+		release()
+		if err != nil {
 			return fmt.Errorf("recordsync: %w", err)
 		}
 	} else if h.AppKey != "" {
@@ -264,6 +295,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := h.provisionCluster(ctx, state); err != nil {
 		return err
+	}
+	if h.hub == nil && h.AuthUpstream != "" {
+		return errors.New("recordsync: auth_upstream needs app_key (the websocket hub)")
 	}
 
 	var publisher proxy.Publisher
@@ -346,6 +380,12 @@ func (h *Handler) hubOptions() realtime.Options {
 func (h *Handler) Validate() error {
 	if h.ConflictStatus != 0 && h.ConflictStatus != http.StatusConflict && h.ConflictStatus != http.StatusPreconditionFailed {
 		return fmt.Errorf("recordsync: conflict_status must be 409 or 412, got %d", h.ConflictStatus)
+	}
+	if h.AuthUpstream != "" && (!strings.HasPrefix(h.AuthUpstream, "/") || strings.ContainsAny(h.AuthUpstream, "?#")) {
+		return fmt.Errorf("recordsync: auth_upstream %q must be a path starting with /", h.AuthUpstream)
+	}
+	if h.AuthUpstream == "" && (h.AuthUpstreamURL != "" || h.AuthUpstreamTTL != 0 || h.AuthUpstreamConcurrency != 0 || h.AuthUpstreamTimeout != 0) {
+		return errors.New("recordsync: auth_upstream_url, _ttl, _concurrency and _timeout need auth_upstream")
 	}
 	if h.WSPath != "" && (!strings.HasPrefix(h.WSPath, "/") || strings.HasSuffix(h.WSPath, "/")) {
 		return fmt.Errorf("recordsync: ws_path %q must start with / and not end with /", h.WSPath)

@@ -33,6 +33,11 @@ type sharedState struct {
 
 	// clusterState is the membership of a cluster (cluster.go).
 	clusterState
+	// authMu guards auth and authOpts: the auth_upstream authorizer (and
+	// its cache), kept across reloads while its options stay the same.
+	authMu   sync.Mutex
+	auth     *realtime.UpstreamAuthorizer
+	authOpts realtime.UpstreamAuthOptions
 }
 
 // setRedis makes the state's Redis ingress match opts (URL "" for none): an
@@ -68,7 +73,7 @@ func (s *sharedState) setRedis(opts realtime.RedisOptions) error {
 }
 
 // Destruct closes the Redis ingress, the hub (every socket gets 4200,
-// "reconnect now") and the cache. Called by the pool when the last user is
+// "reconnect now"), the auth_upstream authorizer and the cache. Called by the pool when the last user is
 // gone.
 func (s *sharedState) Destruct() error {
 	_ = s.setRedis(realtime.RedisOptions{})
@@ -76,6 +81,9 @@ func (s *sharedState) Destruct() error {
 		s.hub.Close()
 	}
 	s.closeCluster()
+	if _, old, _ := s.setAuthUpstream(realtime.UpstreamAuthOptions{}); old != nil {
+		old.Close()
+	}
 	s.memory.Close()
 	s.store.Close()
 	return nil

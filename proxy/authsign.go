@@ -21,6 +21,19 @@ type Signer interface {
 	Sign(tenant, socketID, channel, channelData string) (auth string, ok bool)
 }
 
+// Results passed to Observer.AuthSignature.
+const (
+	// AuthSigned: recordsync signed the app's unsigned grant.
+	AuthSigned = "signed"
+	// AuthRefused: the app granted, but recordsync would not sign (the
+	// socket is not an open one of the request's tenant, or the presence
+	// channel_data is unusable); the answer went through unsigned.
+	AuthRefused = "refused"
+	// AuthPassed: the answer went through as the app gave it (already
+	// signed, a refusal, anything else, or a request not signable).
+	AuthPassed = "passed"
+)
+
 // Bounds of the channel authorisation exchange.
 const (
 	// maxAuthRequestBytes bounds the auth request body read for socket_id
@@ -60,6 +73,7 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 	socketID, channel, err := readAuthRequest(r, maxAuthRequestBytes)
 	if err != nil {
 		h.debug("auth request not signable: passed through", zap.Error(err))
+		h.obs.AuthSignature(AuthPassed)
 		return next(w, r)
 	}
 	r.Header.Del("Accept-Encoding")
@@ -70,6 +84,7 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 		if rec.buffered() {
 			_ = rec.writeBuffered()
 		}
+		h.obs.AuthSignature(AuthPassed)
 		return err
 	}
 	channelData, kind := parseAuthAnswer(rec.body())
@@ -77,15 +92,18 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 	case kind == answerPrivate && strings.HasPrefix(channel, "private-") && !strings.HasPrefix(channel, "private-encrypted-"):
 	case kind == answerPresence && strings.HasPrefix(channel, "presence-"):
 	default:
+		h.obs.AuthSignature(AuthPassed)
 		h.sendBuffered(rec)
 		return nil
 	}
 	auth, ok := h.opts.Signer.Sign(info.Tenant, socketID, channel, channelData)
 	if !ok {
 		h.debug("auth answer not signed: socket unknown to this tenant or data refused", zap.String("channel", channel))
+		h.obs.AuthSignature(AuthRefused)
 		h.sendBuffered(rec)
 		return nil
 	}
+	h.obs.AuthSignature(AuthSigned)
 	b := make([]byte, 0, 96+len(channelData)*11/10)
 	b = append(b, `{"auth":`...)
 	b = appendJSONString(b, auth)

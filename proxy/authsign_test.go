@@ -124,7 +124,7 @@ func TestAuthSigning(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			signer := &fakeSigner{sockets: map[string]string{vecSocket: "a", "9.8": "b"}}
-			h, _ := newTestHandler(t, func(o *Options) { o.Signer = signer })
+			h, obs := newTestHandler(t, func(o *Options) { o.Signer = signer })
 			tenant := tt.tenant
 			if tenant == "" {
 				tenant = "a"
@@ -167,6 +167,16 @@ func TestAuthSigning(t *testing.T) {
 			}
 			if cl := w.Header().Get("Content-Length"); tt.want != "" && cl != itoa(len(tt.want)) {
 				t.Fatalf("Content-Length %q for %d bytes", cl, len(tt.want))
+			}
+			result := AuthPassed
+			switch {
+			case tt.want != "":
+				result = AuthSigned
+			case tt.name == "unknown socket not signed" || tt.name == "socket of another tenant not signed":
+				result = AuthRefused
+			}
+			if obs.get("auth."+result) != 1 || obs.get("auth.signed")+obs.get("auth.refused")+obs.get("auth.passed") != 1 {
+				t.Fatalf("want one AuthSignature(%q), got %v", result, obs.counts)
 			}
 		})
 	}

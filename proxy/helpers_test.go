@@ -102,7 +102,8 @@ func (o *countingObserver) TenantMissing()    { o.inc("tenant_missing") }
 func (o *countingObserver) ClusterLock(outcome string, _ time.Duration) {
 	o.inc("cluster_lock." + outcome)
 }
-func (o *countingObserver) ClusterLockExpired() { o.inc("cluster_lock_expired") }
+func (o *countingObserver) ClusterLockExpired()         { o.inc("cluster_lock_expired") }
+func (o *countingObserver) AuthSignature(result string) { o.inc("auth." + result) }
 
 // recordingPublisher keeps every Save.
 type recordingPublisher struct {

@@ -42,6 +42,12 @@ type Publisher interface {
 // Observer receives the events metrics are made of. Its methods are called
 // concurrently and must be cheap.
 type Observer interface {
+	// AuthSignature is called for every answer of the app's channel
+	// authorisation endpoint while signing is on: result is AuthSigned,
+	// AuthRefused (a grant recordsync would not sign: the socket is not an
+	// open one of the tenant, or its channel_data is unusable) or
+	// AuthPassed (the answer went through as the app gave it).
+	AuthSignature(result string)
 	// Learned is called for every version read from an app's answer and
 	// offered to the store; source is "response", "conflict_response" or "poll".
 	Learned(source string)
@@ -75,6 +81,8 @@ const (
 )
 
 type nopObserver struct{}
+
+func (nopObserver) AuthSignature(string) {}
 
 func (nopObserver) Learned(string)     {}
 func (nopObserver) ConflictFromCache() {}

@@ -23,20 +23,24 @@ const (
 // message.
 func (c *conn) clientEvent(cfg *config, f clientFrame) {
 	if cfg.ClientEvents != ClientEventsMembers {
+		cfg.Observer.Dropped(DropClientEventOff)
 		c.sendError(CodeClientEvents, "client events are not enabled")
 		return
 	}
 	if len(f.Event) > MaxEventNameLength {
+		cfg.Observer.Dropped(DropClientEventInvalid)
 		c.sendError(CodeClientEvents, "client event name longer than "+strconv.Itoa(MaxEventNameLength)+" characters")
 		return
 	}
 	switch kindOf(f.Channel) {
 	case kindPrivate, kindPresence:
 	default:
+		cfg.Observer.Dropped(DropClientEventChannel)
 		c.sendError(CodeClientEvents, "client events are only allowed on private- and presence- channels, not "+quoteForMsg(f.Channel))
 		return
 	}
 	if _, ok := c.channels[f.Channel]; !ok {
+		cfg.Observer.Dropped(DropClientEventChannel)
 		c.sendError(CodeClientEvents, "not subscribed to "+quoteForMsg(f.Channel))
 		return
 	}
@@ -53,9 +57,18 @@ func (c *conn) clientEvent(cfg *config, f clientFrame) {
 		ExceptSocket: c.id, ClientEvent: true, UserID: c.members[f.Channel]})
 }
 
-// DropClientEventRate is the Observer.Dropped reason of a client event over
-// the socket's rate.
-const DropClientEventRate = "client_event_rate"
+// Observer.Dropped reasons of refused client events (whispers).
+const (
+	// DropClientEventRate: over the socket's rate.
+	DropClientEventRate = "client_event_rate"
+	// DropClientEventOff: client events are not enabled.
+	DropClientEventOff = "client_event_off"
+	// DropClientEventChannel: a public channel, or one the sender is not
+	// subscribed to.
+	DropClientEventChannel = "client_event_channel"
+	// DropClientEventInvalid: an event name over MaxEventNameLength.
+	DropClientEventInvalid = "client_event_invalid"
+)
 
 // allowClientEvent is a token bucket of rate tokens per second holding at
 // most rate: it reports whether one more client event may pass now.

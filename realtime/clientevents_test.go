@@ -60,6 +60,11 @@ func TestClientEvents(t *testing.T) {
 	carol.expectError(CodeClientEvents, "longer than")
 	carol.roundTrip()
 	bob.roundTrip()
+	e.obs.mu.Lock()
+	if e.obs.dropped[DropClientEventChannel] != 2 || e.obs.dropped[DropClientEventInvalid] != 1 {
+		t.Errorf("dropped %v, want 2 %s and 1 %s", e.obs.dropped, DropClientEventChannel, DropClientEventInvalid)
+	}
+	e.obs.mu.Unlock()
 
 	// Presence: the forwarded event carries the sender's user_id.
 	const pres = "presence-record.flow.1"

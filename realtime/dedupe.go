@@ -94,7 +94,9 @@ func (h *Hub) learn(cfg *config, ev Event) recordRef {
 		held, advanced := cfg.Versions.AdvanceQuiet(
 			versioncache.Key{Tenant: ev.Tenant, Type: rec.typ, ID: rec.id},
 			versioncache.Entry{Version: rec.version, UpdatedByID: rec.byID, UpdatedByName: rec.byName})
-		if !advanced && versioncache.Compare(rec.version, held.Version) == versioncache.Older {
+		if advanced {
+			cfg.Observer.Learned()
+		} else if versioncache.Compare(rec.version, held.Version) == versioncache.Older {
 			rec.stale = true
 		}
 	}

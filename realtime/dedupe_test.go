@@ -59,6 +59,11 @@ func TestRecordEventsDedupe(t *testing.T) {
 		t.Errorf("dropped %v, want one duplicate and one stale", obs.dropped)
 	}
 	obs.mu.Unlock()
+	// The events at v2 (RecordSaved does not touch the cache here: the
+	// proxy would have) and v3 advanced the cache; v1 did not.
+	if n := obs.learned.Load(); n != 2 {
+		t.Errorf("Learned %d times, want 2 (v2, v3)", n)
+	}
 
 	// List channels: records are told apart, so another task's older
 	// version still passes; the same task's same version does not.

@@ -133,6 +133,9 @@ type Observer interface {
 	Dropped(reason string)
 	// SlowConsumer counts sockets closed because their queue overflowed.
 	SlowConsumer()
+	// Learned counts record events, from any ingress, that advanced
+	// Options.Versions (issue 4 §3: saves the proxy may never have seen).
+	Learned()
 }
 
 // Reasons passed to Observer.Dropped.
@@ -154,6 +157,7 @@ func (nopObserver) Published(int)     {}
 func (nopObserver) Delivered(int)     {}
 func (nopObserver) Dropped(string)    {}
 func (nopObserver) SlowConsumer()     {}
+func (nopObserver) Learned()          {}
 
 // config is an immutable snapshot of normalised Options; Update swaps it.
 type config struct {
