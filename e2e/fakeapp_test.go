@@ -70,6 +70,9 @@ func (a *fakeApp) serve(w http.ResponseWriter, r *http.Request) {
 		a.serveRecord(w, r, host, "flow", parts[3])
 	case len(parts) == 6 && parts[0] == "api" && parts[2] == "projects" && parts[4] == "tasks":
 		a.serveRecord(w, r, host, "projecttask", parts[5])
+	case len(parts) == 6 && parts[0] == "api" && parts[2] == "records" && parts[5] == "version" && r.Method == http.MethodGet:
+		// The version endpoint: the record's answer carries its version.
+		a.serveRecord(w, r, host, parts[3], parts[4])
 	default:
 		http.NotFound(w, r)
 	}
