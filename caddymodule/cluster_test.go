@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
@@ -422,4 +423,31 @@ func TestClusterRedisOutage(t *testing.T) {
 			return false
 		}
 	})
+}
+
+func TestUnmarshalCaddyfileCluster(t *testing.T) {
+	var h Handler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`recordsync {
+		cluster redis://127.0.0.1:6379/0
+		cluster_name shop
+		cluster_timeout 5s
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(h)
+	want := `{"cluster":"redis://127.0.0.1:6379/0","cluster_name":"shop","cluster_timeout":5000000000}`
+	if string(got) != want {
+		t.Fatalf("parsed\n%s\nwant\n%s", got, want)
+	}
+	for _, tc := range []struct{ input, want string }{
+		{"recordsync {\n\tcluster a\n\tcluster b\n}", `duplicate subdirective "cluster"`},
+		{"recordsync {\n\tcluster\n}", "wrong argument count"},
+		{"recordsync {\n\tcluster_timeout soon\n}", "not a positive duration"},
+	} {
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.input, err, tc.want)
+		}
+	}
 }

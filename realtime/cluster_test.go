@@ -1,0 +1,133 @@
+package realtime
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/recordsync/recordsync/versioncache"
+)
+
+// fakeBus records what a hub shares.
+type fakeBus struct {
+	mu       sync.Mutex
+	events   []Event
+	presence []PresenceChange
+}
+
+func (b *fakeBus) Publish(ev Event) { b.mu.Lock(); b.events = append(b.events, ev); b.mu.Unlock() }
+func (b *fakeBus) PublishPresence(ch PresenceChange) {
+	b.mu.Lock()
+	b.presence = append(b.presence, ch)
+	b.mu.Unlock()
+}
+
+// frameEvents lists the event names of what c was queued.
+func frameEvents(c *conn) string {
+	var names []string
+	for _, f := range c.take(nil) {
+		i := strings.Index(string(f), `"event":"`)
+		rest := string(f)[i+9:]
+		names = append(names, rest[:strings.IndexByte(rest, '"')])
+	}
+	return strings.Join(names, ",")
+}
+
+func TestHubSharesLocalPublishesOnly(t *testing.T) {
+	store := newStore(t)
+	h := newTestHub(t, func(o *Options) { o.Versions = store })
+	bus := &fakeBus{}
+	h.SetCluster(bus)
+	sub := fakeConn(t, h, "t", "1.1")
+	h.addSub(sub, chanKey{"t", "private-record.flow.1"})
+
+	h.Publish(Event{Tenant: "t", Channel: "private-x", Name: "e"})
+	h.RecordSaved(RecordSaved{Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:01Z", SocketID: "9.9",
+		Lists: []ListTarget{{Channel: "project.1", Event: "flow.updated", IDKey: "flow_id"}}})
+	h.PublishLocal(Event{Tenant: "t", Channel: "private-x", Name: "from-elsewhere"})
+	if len(bus.events) != 3 || bus.events[0].Name != "e" || bus.events[1].Name != RecordEvent ||
+		bus.events[1].ExceptSocket != "9.9" || bus.events[2].Channel != "private-project.1" {
+		t.Fatalf("shared %+v", bus.events)
+	}
+	if got := frameEvents(sub); got != RecordEvent {
+		t.Fatalf("local frames %s", got)
+	}
+
+	// The same record event coming back from another instance is deduped;
+	// a newer one advances the cache; a client event never does.
+	h.PublishLocal(bus.events[1])
+	if got := frameEvents(sub); got != "" {
+		t.Fatalf("duplicate delivered: %s", got)
+	}
+	key := versioncache.Key{Tenant: "t", Type: "flow", ID: "1"}
+	newer := `{"record_type":"flow","record_id":1,"updated_at_iso":"2026-01-01T00:00:02Z"}`
+	h.PublishLocal(Event{Tenant: "t", Channel: "private-record.flow.1", Name: RecordEvent, Data: []byte(newer)})
+	if e, _ := store.Get(key); e.Version != "2026-01-01T00:00:02Z" {
+		t.Fatalf("cache %q", e.Version)
+	}
+	forged := `{"record_type":"flow","record_id":1,"updated_at_iso":"2099-01-01T00:00:00Z"}`
+	h.PublishLocal(Event{Tenant: "t", Channel: "private-record.flow.1", Name: "client-x", Data: []byte(forged), ClientEvent: true, UserID: "7"})
+	if e, _ := store.Get(key); e.Version != "2026-01-01T00:00:02Z" {
+		t.Fatalf("a client event moved the cache to %q", e.Version)
+	}
+	frames := sub.take(nil)
+	if len(frames) != 2 || !strings.Contains(string(frames[1]), `"user_id":"7"`) {
+		t.Fatalf("frames %q", frames)
+	}
+	if len(bus.events) != 3 {
+		t.Fatalf("PublishLocal shared: %+v", bus.events[3:])
+	}
+}
+
+func TestHubClusterPresence(t *testing.T) {
+	h := newTestHub(t, nil)
+	bus := &fakeBus{}
+	h.SetCluster(bus)
+	k := chanKey{"t", "presence-room"}
+	w := fakeConn(t, h, "t", "1.1")
+	h.presenceJoin(w, k, memberData{userID: "w", info: []byte("null")}, 0)
+	if got := frameEvents(w); got != "pusher_internal:subscription_succeeded" {
+		t.Fatalf("w got %s", got)
+	}
+	if len(bus.presence) != 2 || bus.presence[0].Op != PresenceSync || bus.presence[1].Op != PresenceJoin {
+		t.Fatalf("shared %+v", bus.presence)
+	}
+
+	// Alice on instance B, then also here: one member_added.
+	h.RemotePresence("B", PresenceChange{Op: PresenceJoin, Tenant: "t", Channel: "presence-room", UserID: "alice", Info: []byte(`{"n":1}`)})
+	h.RemotePresence("B", PresenceChange{Op: PresenceJoin, Tenant: "t", Channel: "presence-room", UserID: "alice"})
+	if got := frameEvents(w); got != "pusher_internal:member_added" {
+		t.Fatalf("w got %s", got)
+	}
+	alice := fakeConn(t, h, "t", "2.2")
+	h.presenceJoin(alice, k, memberData{userID: "alice", info: []byte(`{"n":1}`)}, 2)
+	if got := frameEvents(w); got != "" {
+		t.Fatalf("w got %s for Alice's second socket", got)
+	}
+	// Two members cluster-wide: a third user is over a limit of 2.
+	if h.presenceJoin(fakeConn(t, h, "t", "3.3"), k, memberData{userID: "carol", info: []byte("null")}, 2) {
+		t.Fatal("carol admitted over the cluster-wide limit")
+	}
+	h.presenceLeave(alice, k, "alice")
+	if got := frameEvents(w); got != "" {
+		t.Fatalf("w got %s while Alice is still on B", got)
+	}
+	// A sync of B without Alice: she leaves.
+	h.RemotePresence("B", PresenceChange{Op: PresenceSync, Members: []PresenceMember{{Tenant: "t", Channel: "presence-room", UserID: "bob"}}})
+	if got := frameEvents(w); got != "pusher_internal:member_removed,pusher_internal:member_added" {
+		t.Fatalf("w got %s", got)
+	}
+	if users := h.PresenceUsers("t", "presence-room"); len(users) != 2 || users[1].ID != "bob" {
+		t.Fatalf("users %+v", users)
+	}
+	// B goes silent: Bob leaves; bad remote members are ignored.
+	h.RemotePresence("B", PresenceChange{Op: PresenceJoin, Tenant: "t", Channel: "private-x", UserID: "eve"})
+	h.InstanceGone("B")
+	if got := frameEvents(w); got != "pusher_internal:member_removed" {
+		t.Fatalf("w got %s", got)
+	}
+	h.presenceLeave(w, k, "w")
+	if h.PresenceUsers("t", "presence-room") != nil {
+		t.Fatal("channel kept")
+	}
+}
