@@ -84,6 +84,63 @@
 // socket's tenant, null when empty). The channel splits at its last dot: the
 // type may contain dots, the id may not.
 //
+// # Pusher HTTP API (issue 4 §1)
+//
+// ServeHTTPAPI answers what Laravel's pusher/reverb broadcaster and the npm
+// pusher SDK call, at /apps/{app_id}/... and {ws_path}/apps/{app_id}/...
+// for the configured AppID only (IsHTTPAPIPath; other app ids belong to the
+// application): POST events and batch_events, GET channels,
+// channels/{name} and channels/{name}/users. Requests are signed (auth_key,
+// auth_timestamp within HTTPAPITimestampWindow, body_md5, auth_signature
+// over METHOD\nPATH\nQUERY, with or without the {ws_path} prefix) or get
+// 401; bodies over MaxHTTPAPIBodyBytes and event data over
+// MaxEventDataBytes get 413; more than MaxEventChannels channels, bad names
+// or bad JSON get 400; success is 200 {}. Errors are {"error":"..."}. The
+// caller gives the tenant (the tenant of the publishing request);
+// socket_id excludes that socket.
+//
+// # Redis ingress (issue 4 §2)
+//
+// RedisIngress PSUBSCRIBEs {prefix}* on the Redis that Laravel's redis
+// broadcaster publishes to, strips the prefix (or reads the tenant from a
+// per-tenant prefix, TenantPattern) and publishes {"event","data","socket"}
+// with socket as the socket excluded (toOthers); data, an object on Redis,
+// reaches pusher-js as a JSON string. With tenancy on, a message whose
+// tenant cannot be read is dropped and counted (IngressNoTenant), never
+// sent to every tenant. Malformed, oversized and badly named messages are
+// counted and skipped. When Redis goes away the ingress logs once, keeps
+// the hub serving, reconnects with a jittered backoff
+// (DefaultRedisMinBackoff to DefaultRedisMaxBackoff) and resubscribes by
+// itself.
+//
+// # Record events and dedupe (issue 4 §3)
+//
+// An event named record.updated, or whose data carries record_type,
+// record_id and updated_at_iso, from any ingress (the proxy's saves, the HTTP
+// API, Redis) advances Options.Versions (monotonic, tenant-scoped; counted by
+// Observer.Learned) and reaches a channel only when its version is newer
+// than the last one delivered there for that event and record: the proxy's
+// broadcast of a PUT and the app's observer broadcasting the same save
+// reach each subscriber once, and a late, older event never follows a newer
+// one (Drop reasons DropDuplicate, DropStale).
+//
+// # Authorisation by the app (issue 4 §7)
+//
+// With Options.Authorizer (UpstreamAuthorizer: auth_upstream), a private-
+// or presence- subscription without "auth" is decided by the app: the hub
+// keeps each socket's upgrade Host, local address, Cookie and Authorization
+// (UpgradeRequest; never logged) and the authorizer POSTs socket_id and
+// channel_name to the app's auth endpoint with those headers, back to the
+// address the upgrade came in on (or a configured URL). A 2xx grants
+// (presence: the answer's channel_data, whatever the client sent); anything
+// else is AuthError with the app's status, 503 when the app could not be
+// asked in time. Answers are cached per (tenant, Host, credentials,
+// channel) for a short TTL, concurrent asks for one key share a request,
+// and a semaphore bounds the requests in flight (queued asks time out): a
+// reconnect storm costs one request per user and channel, a few at a time.
+// The socket's reader waits for the answer, so its later messages queue
+// behind it (bounded by the timeout, below the pong timeout).
+//
 // # Codes
 //
 // Before the upgrade (HTTP): an Origin not allowed → 403; not a websocket
@@ -123,6 +180,29 @@
 //     channel that has PresenceMaxMembers members.
 //   - UnsupportedChannel 501: private-encrypted- channels.
 //
+// # Cluster (issue 6)
+//
+// With SetCluster, every event this hub publishes itself (Publish, the
+// proxy's RecordSaved, client events) also goes to a ClusterBus, and the
+// other instances deliver it with PublishLocal, which never shares again:
+// each instance serves its own sockets once. Remote record events still go
+// through the version cache and the per-channel dedupe; a remote client
+// event is never read as a record version. The Redis broadcaster ingress
+// publishes with PublishLocal, since every instance subscribes to the app's
+// Redis by itself. ExceptSocket travels with the event (socket ids are
+// random, so one instance's id excludes nobody elsewhere).
+//
+// Presence is cluster-wide: each instance announces a user's first and
+// last socket on a channel (PresenceJoin, PresenceLeave) and, when asked, its
+// whole state (PresenceSync, taken under all presence locks so that it is
+// ordered with the joins and leaves). RemotePresence keeps the other
+// instances' members beside the local ones: member_added and member_removed
+// go out for users new to, or gone from, the whole cluster;
+// subscription_succeeded, PresenceUsers and PresenceMaxMembers count the
+// cluster's members. InstanceGone drops a silent or departed instance's
+// members. A member_added may race a new socket's snapshot on another
+// instance and reach it for a member its snapshot already listed.
+//
 // # Reloads
 //
 // Update swaps an immutable config snapshot (atomic pointer): new credentials,
@@ -139,4 +219,11 @@
 //     DefaultCloseWait.
 //   - A repeated presence subscribe is answered with the current members and
 //     keeps the user the socket first joined as.
+//   - auth_upstream forwards Cookie and Authorization only: a tenant read
+//     from another request header is not on the auth request (a host or
+//     cookie tenant is). Sockets opened before an Authorizer was configured
+//     kept no credentials and still need "auth".
+//   - The dedupe remembers at most 1024 (event, record) versions per
+//     channel; past that an arbitrary one is forgotten, which at worst lets
+//     one duplicate through.
 package realtime
