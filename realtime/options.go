@@ -42,8 +42,9 @@ const (
 
 // Options configure a Hub. Zero values mean the defaults.
 type Options struct {
-	// AppID is the Pusher-style app id Laravel also holds (used by the HTTP
-	// publish API of a later issue). Optional.
+	// AppID is the Pusher-style app id Laravel also holds: the Pusher HTTP
+	// API answers at /apps/{AppID}/... (issue 4 §1). Optional: without it
+	// there is no HTTP API.
 	AppID string
 	// AppKey is the public app key clients connect with (ws_path/app/{key}).
 	// Required.
