@@ -428,3 +428,76 @@ func runLockDrill(t *testing.T, redisAddr string, duration time.Duration) int {
 type lockDrillSuccess struct {
 	writer, version string
 }
+
+// Redis stops under one instance: conditional writes go on, serialised
+// locally, counted as fallbacks and logged once; Redis comes back: the
+// instance takes cluster locks again by itself.
+func TestClusterLockRedisOutage(t *testing.T) {
+	redisAddr, stopRedis, startRedisAgain := startRedis(t)
+	app := newLockDrillApp(1)
+	up := httptest.NewServer(app)
+	t.Cleanup(up.Close)
+	c := startCaddy(t, lockDrillSite(up.Listener.Addr().String(), redisAddr))
+	rmw := func(writer string) int {
+		t.Helper()
+		resp := get(t, c.URL()+"/api/v1/flows/1", "Authorization", "Bearer alice")
+		var body struct {
+			Data struct {
+				UpdatedAt string `json:"updated_at"`
+			} `json:"data"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		req, _ := http.NewRequest(http.MethodPut, c.URL()+"/api/v1/flows/1",
+			strings.NewReader(fmt.Sprintf(`{"writer":%q,"client_version":%q}`, writer, body.Data.UpdatedAt)))
+		req.Header.Set("Authorization", "Bearer alice")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	const acquired = `recordsync_cluster_lock_wait_seconds_count{outcome="acquired"}`
+	const fallbacks = `recordsync_cluster_lock_fallbacks_total`
+
+	if s := rmw("before"); s != http.StatusOK {
+		t.Fatalf("PUT %d", s)
+	}
+	if m := lockDrillMetrics(t, c); m[acquired] != 1 || m[fallbacks] != 0 {
+		t.Fatalf("before the outage: %v", m)
+	}
+
+	stopRedis()
+	for i := 0; i < 5; i++ {
+		if s := rmw(fmt.Sprint("during", i)); s != http.StatusOK {
+			t.Fatalf("PUT during the outage: %d", s)
+		}
+	}
+	m := lockDrillMetrics(t, c)
+	if m[fallbacks] != 5 || m[acquired] != 1 {
+		t.Fatalf("during the outage: %v", m)
+	}
+	if n := strings.Count(c.Log(), "cluster lock: Redis unreachable"); n != 1 {
+		t.Fatalf("the outage was logged %d times:\n%s", n, c.Log())
+	}
+
+	startRedisAgain()
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 0; ; i++ {
+		if s := rmw(fmt.Sprint("after", i)); s != http.StatusOK {
+			t.Fatalf("PUT after the outage: %d", s)
+		}
+		if lockDrillMetrics(t, c)[acquired] > 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no cluster lock taken after Redis came back: %v", lockDrillMetrics(t, c))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if lost, example := lostUpdates(app.histories()); lost != 0 {
+		t.Fatalf("%d lost updates: %s", lost, example)
+	}
+}
