@@ -207,13 +207,17 @@ func lockDrillMetrics(t *testing.T, c *caddyProc) map[string]float64 {
 // that fits a test run: 3 Caddy processes on one Redis in front of ONE racy
 // app, 30 writers doing read-modify-write loops on 5 records (GET through a
 // random instance, PUT with client_version through another random instance,
-// on 409 read again and retry) for RECORDSYNC_DRILL_SECONDS (default 10).
+// on 409 read again and retry) for RECORDSYNC_DRILL_SECONDS (default 10;
+// with RECORDSYNC_SOAK=1 (make soak), issue 6's full size: 50 writers for 30 s).
 // The checker proves every write answered 200 is in the app's history, in
 // the order of the versions it was answered with, and that no write in the
 // history was applied on a version other than the one its writer loaded:
 // 0 lost updates.
 func TestClusterLockLostUpdateDrill(t *testing.T) {
-	duration := 10 * time.Second
+	duration, writers := 10*time.Second, 30
+	if drillSoak() {
+		duration, writers = 30*time.Second, 50
+	}
 	if s := os.Getenv("RECORDSYNC_DRILL_SECONDS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n <= 0 {
@@ -222,7 +226,7 @@ func TestClusterLockLostUpdateDrill(t *testing.T) {
 		duration = time.Duration(n) * time.Second
 	}
 	redisAddr, _, _ := startRedis(t)
-	lost := runLockDrill(t, redisAddr, duration)
+	lost := runLockDrill(t, redisAddr, writers, duration)
 	if lost != 0 {
 		t.Errorf("%d lost updates", lost)
 	}
@@ -231,18 +235,18 @@ func TestClusterLockLostUpdateDrill(t *testing.T) {
 // The same drill without `cluster`: each instance serialises only its own
 // writers, and the racy app loses updates. The drill above is meaningful.
 func TestClusterLockDrillWithoutClusterLoses(t *testing.T) {
-	if lost := runLockDrill(t, "", 3*time.Second); lost == 0 {
+	if lost := runLockDrill(t, "", 30, 3*time.Second); lost == 0 {
 		t.Fatal("3 instances without a cluster lost no update: the drill proves nothing")
 	}
 }
 
-// runLockDrill runs the drill for duration against 3 instances (with a
-// cluster on redisAddr, or none when it is ""), checks everything but lost
-// updates, logs the counts and returns the number of lost updates.
-func runLockDrill(t *testing.T, redisAddr string, duration time.Duration) int {
+// runLockDrill runs the drill with writers for duration against 3
+// instances (with a cluster on redisAddr, or none when it is ""), checks
+// everything but lost updates, logs the counts and returns the number of
+// lost updates.
+func runLockDrill(t *testing.T, redisAddr string, writers int, duration time.Duration) int {
 	const (
 		instances = 3
-		writers   = 30
 		records   = 5
 	)
 	app := newLockDrillApp(records)
