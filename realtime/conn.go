@@ -13,10 +13,14 @@ import (
 	"go.uber.org/zap"
 )
 
-// conn is one socket. It runs two goroutines: readLoop (owns channels and
-// handles the client's messages) and writeLoop (the only writer of data
-// frames; it also pings idle sockets from its timer). enqueue and stop are
-// safe for concurrent use; everything else belongs to one of the two loops.
+// conn is one socket. Its reader goroutine (readLoop) lives as long as the
+// socket: it owns channels and handles the client's messages. Its writer
+// goroutine (writeLoop, the only writer of data frames) exists only while
+// there is something to write: enqueue starts it when the queue was idle,
+// it drains the queue and exits, so an idle socket has one goroutine.
+// Pings, pong and write timeouts are the hub's sweeper's (sweep.go).
+// enqueue and stop are safe for concurrent use; everything else belongs to
+// one of the goroutines.
 type conn struct {
 	hub    *Hub
 	ws     *websocket.Conn
@@ -35,14 +39,21 @@ type conn struct {
 	ceTokens float64
 	ceLast   int64
 
-	// qmu guards frames and qclosed: the bounded send queue. A slice and a
-	// wake-up channel instead of a buffered chan: an idle socket then holds
+	// qmu guards frames, spare, qclosed and writing: the bounded send
+	// queue. A slice rather than a buffered chan: an idle socket then holds
 	// no queue memory (a chan of 256 slices would pin 6 KB per socket).
-	qmu     sync.Mutex
-	frames  [][]byte
+	qmu    sync.Mutex
+	frames [][]byte
+	// spare is the writer's last batch, emptied, for the next swap: no
+	// allocation per delivery.
+	spare   [][]byte
 	qclosed bool
+	// writing: a writeLoop runs (or is owed: newConn sets it, and
+	// ServeWebSocket starts the first writer). Whoever sets it from false
+	// starts the writer; the writer clears it only under qmu after finding
+	// the queue empty, so no frame is left without a writer.
+	writing bool
 	qmax    int
-	wake    chan struct{}
 
 	// done is closed by stop; closeCode and closeReason are set before.
 	done        chan struct{}
@@ -52,12 +63,18 @@ type conn struct {
 
 	// lastActivity is hub.now() at the last inbound frame.
 	lastActivity atomic.Int64
+	// writeSince is hub.now() when the writer began writing its current
+	// batch, 0 when it is not writing; the sweeper closes a socket whose
+	// write takes longer than writeTimeout.
+	writeSince atomic.Int64
+	// pingedAt is hub.now() when the sweeper queued a ping that has not
+	// been answered yet, 0 otherwise; sweeper only.
+	pingedAt int64
 
 	activity, pongTimeout, writeTimeout time.Duration
-	// watchdog closes the socket when a write is stuck for writeTimeout:
-	// one reusable timer instead of a cancellable context per write.
-	watchdog *time.Timer
-	log      *zap.Logger
+	// sw coalesces a batch of frames into one write (sock.go).
+	sw  sockWriter
+	log *zap.Logger
 }
 
 func newConn(h *Hub, cfg *config, tenant string) *conn {
@@ -65,7 +82,7 @@ func newConn(h *Hub, cfg *config, tenant string) *conn {
 		hub:          h,
 		tenant:       tenant,
 		qmax:         cfg.SendQueue,
-		wake:         make(chan struct{}, 1),
+		writing:      true, // until ServeWebSocket starts the writer
 		done:         make(chan struct{}),
 		activity:     cfg.ActivityTimeout,
 		pongTimeout:  cfg.PongTimeout,
@@ -80,13 +97,17 @@ func (c *conn) touch() { c.lastActivity.Store(c.hub.now()) }
 
 // enqueue queues frame for the socket without blocking. It reports whether
 // the frame was queued; a full queue stops the socket with 4100.
-func (c *conn) enqueue(frame []byte) bool {
+func (c *conn) enqueue(frame []byte) bool { return c.push(frame, false) }
+
+// push queues frame; over the queue's bound it stops the socket, unless
+// force (the sweeper's pings).
+func (c *conn) push(frame []byte, force bool) bool {
 	c.qmu.Lock()
 	if c.qclosed {
 		c.qmu.Unlock()
 		return false
 	}
-	if len(c.frames) >= c.qmax {
+	if len(c.frames) >= c.qmax && !force {
 		c.qclosed = true
 		c.qmu.Unlock()
 		obs := c.hub.cfg.Load().Observer
@@ -99,12 +120,22 @@ func (c *conn) enqueue(frame []byte) bool {
 		return false
 	}
 	c.frames = append(c.frames, frame)
+	start := !c.writing
+	c.writing = true
 	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if start {
+		c.startWriter()
 	}
 	return true
+}
+
+// startWriter runs writeLoop on a new goroutine. Only whoever set writing
+// from false calls it (or ServeWebSocket, for the first writer). The hub's
+// WaitGroup is never at zero then: c's reader is counted until after c is
+// stopped, and nothing starts a writer after stop.
+func (c *conn) startWriter() {
+	c.hub.wg.Add(1)
+	go c.writeLoop()
 }
 
 // take swaps the queued frames out for spare (empty).
@@ -117,16 +148,23 @@ func (c *conn) take(spare [][]byte) [][]byte {
 }
 
 // stop asks the socket to close with code; the first call wins. It never
-// blocks: writeLoop performs the close handshake.
+// blocks: the writer performs the close handshake (stop starts one when none
+// runs).
 func (c *conn) stop(code int, reason string) {
 	c.stopOnce.Do(func() {
+		c.qmu.Lock()
 		c.closeCode = websocket.StatusCode(code)
 		c.closeReason = reason
-		c.qmu.Lock()
 		c.qclosed = true
 		c.frames = nil
-		c.qmu.Unlock()
+		c.spare = nil
 		close(c.done)
+		start := !c.writing
+		c.writing = true
+		c.qmu.Unlock()
+		if start {
+			c.startWriter()
+		}
 	})
 }
 
@@ -139,76 +177,62 @@ func (c *conn) stopped() bool {
 	}
 }
 
-// write writes one frame under the watchdog. context.Background() costs
-// coder/websocket no allocation (a cancellable context costs four per frame).
-func (c *conn) write(frame []byte) error {
-	c.watchdog.Reset(c.writeTimeout)
-	err := c.ws.Write(context.Background(), websocket.MessageText, frame)
-	c.watchdog.Stop()
-	return err
-}
-
-// writeTimedOut runs on the watchdog's timer goroutine.
+// writeTimedOut runs on the hub's sweeper: the writer's current write has
+// taken longer than writeTimeout.
 func (c *conn) writeTimedOut() {
 	c.stop(int(websocket.StatusGoingAway), "write timeout")
 	_ = c.ws.CloseNow()
 }
 
-// writeLoop writes queued frames, pings idle sockets and finally closes the
-// socket with the code given to stop.
+// maxSpare bounds the batch slice a socket keeps between wake-ups.
+const maxSpare = 4
+
+// writeLoop writes the queued frames, one batch per pass and the whole
+// batch in one write, until the queue is empty; then it exits. After stop it
+// closes the socket with the code given to stop.
 func (c *conn) writeLoop() {
 	defer c.hub.wg.Done()
-	idle := time.NewTimer(c.activity)
-	defer idle.Stop()
-	var spare [][]byte
-	var pinged bool
-	var pingedAt int64
-loop:
+	var batch [][]byte
 	for {
-		select {
-		case <-c.done:
-			break loop
-		case <-c.wake:
-			batch := c.take(spare)
-			for i, f := range batch {
-				if c.stopped() {
-					break
-				}
-				if err := c.write(f); err != nil {
-					c.stop(int(websocket.StatusGoingAway), "write failed")
-					break
-				}
-				batch[i] = nil
+		c.qmu.Lock()
+		if batch != nil && cap(batch) <= maxSpare {
+			c.spare = batch[:0]
+		}
+		if c.stopped() {
+			c.qmu.Unlock()
+			break
+		}
+		if len(c.frames) == 0 {
+			c.writing = false
+			c.qmu.Unlock()
+			return
+		}
+		batch = c.frames
+		c.frames = c.spare
+		c.spare = nil
+		c.qmu.Unlock()
+
+		c.writeSince.Store(max(c.hub.now(), 1))
+		c.sw.begin()
+		var err error
+		for _, f := range batch {
+			if c.stopped() {
+				break // the close frame follows
 			}
-			clear(batch)
-			spare = batch[:0]
-			if cap(spare) > 64 {
-				spare = nil // let a burst's buffer go
+			// context.Background(): no allocation in coder/websocket (a
+			// cancellable context costs four per frame); the sweeper
+			// bounds the time instead.
+			if err = c.ws.Write(context.Background(), websocket.MessageText, f); err != nil {
+				break
 			}
-		case <-idle.C:
-			now := c.hub.now()
-			last := c.lastActivity.Load()
-			if pinged && last > pingedAt {
-				pinged = false
-			}
-			if pinged {
-				if waited := time.Duration(now - pingedAt); waited < c.pongTimeout {
-					idle.Reset(c.pongTimeout - waited)
-					continue
-				}
-				c.stop(CodePongTimeout, "pong not received")
-				break loop
-			}
-			if silent := time.Duration(now - last); silent < c.activity {
-				idle.Reset(c.activity - silent)
-				continue
-			}
-			if err := c.write(framePing); err != nil {
-				c.stop(int(websocket.StatusGoingAway), "write failed")
-				break loop
-			}
-			pinged, pingedAt = true, now
-			idle.Reset(c.pongTimeout)
+		}
+		if ferr := c.sw.end(); err == nil {
+			err = ferr
+		}
+		c.writeSince.Store(0)
+		clear(batch)
+		if err != nil {
+			c.stop(int(websocket.StatusGoingAway), "write failed")
 		}
 	}
 	// done is closed: closeCode and closeReason are set.
@@ -222,40 +246,55 @@ loop:
 // readBufPool recycles inbound message buffers so an idle socket holds none.
 var readBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// readLoop reads and handles the client's messages until the socket ends,
-// then removes the socket from the hub.
+// readLoop reads and handles one client message, then hands the socket
+// over to a fresh goroutine running readLoop and returns (a relay: the
+// socket still has one reader). A goroutine's stack never shrinks below
+// four times what it uses when parked, and the parked read alone uses
+// ~2.5 KB (coder/websocket's frames), so a reader that once grew to 8 KB
+// (a subscribe: JSON, HMAC) would keep 8 KB for good; its successor parks
+// in a 4 KB stack. The relay costs a goroutine start per client message
+// (pings every activity timeout, subscribes): about a microsecond. When the
+// socket ends, the last reader removes it from the hub.
 func (c *conn) readLoop() {
-	defer c.hub.wg.Done()
-	defer c.hub.unregister(c)
-	defer c.leavePresence() // before unregister: member_removed to the others
-	for {
-		typ, r, err := c.ws.Reader(context.Background())
-		if err != nil {
-			c.stop(int(websocket.StatusNormalClosure), "")
-			return
-		}
-		c.touch()
-		cfg := c.hub.cfg.Load()
-		bp := readBufPool.Get().(*[]byte)
-		msg, tooBig, err := readMessage(r, (*bp)[:0], cfg.MaxMessageBytes)
-		if err != nil {
-			// Over the hard limit (the library closed with 1009) or broken.
-			c.stop(int(websocket.StatusNormalClosure), "")
-			return
-		}
-		switch {
-		case typ != websocket.MessageText:
-			c.sendError(CodeReconnect, "binary messages are not supported")
-		case tooBig:
-			c.sendError(CodeReconnect, "message too large: the limit is "+itoa64(cfg.MaxMessageBytes)+" bytes")
-		default:
-			c.handle(cfg, msg)
-		}
-		if cap(msg) <= 64<<10 {
-			*bp = msg[:0]
-			readBufPool.Put(bp)
-		}
+	if c.readOne() {
+		go c.readLoop() // the hub's WaitGroup count carries over
+		return
 	}
+	c.leavePresence() // before unregister: member_removed to the others
+	c.hub.unregister(c)
+	c.hub.wg.Done()
+}
+
+// readOne reads and handles one message; false when the socket has ended
+// (stopped).
+func (c *conn) readOne() bool {
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		c.stop(int(websocket.StatusNormalClosure), "")
+		return false
+	}
+	c.touch()
+	cfg := c.hub.cfg.Load()
+	bp := readBufPool.Get().(*[]byte)
+	msg, tooBig, err := readMessage(r, (*bp)[:0], cfg.MaxMessageBytes)
+	if err != nil {
+		// Over the hard limit (the library closed with 1009) or broken.
+		c.stop(int(websocket.StatusNormalClosure), "")
+		return false
+	}
+	switch {
+	case typ != websocket.MessageText:
+		c.sendError(CodeReconnect, "binary messages are not supported")
+	case tooBig:
+		c.sendError(CodeReconnect, "message too large: the limit is "+itoa64(cfg.MaxMessageBytes)+" bytes")
+	default:
+		c.handle(cfg, msg)
+	}
+	if cap(msg) <= 64<<10 {
+		*bp = msg[:0]
+		readBufPool.Put(bp)
+	}
+	return true
 }
 
 // readMessage reads one message into buf. A message longer than limit is

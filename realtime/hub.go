@@ -52,8 +52,15 @@ type Hub struct {
 	perTenant map[string]int
 	closed    bool
 
+	// sweepEvery is the sweeper's period, sweepStop ends it and sweepKick
+	// tells it of a shorter period (sweep.go); connsMu guards them, nil
+	// channels until the first socket.
+	sweepEvery time.Duration
+	sweepStop  chan struct{}
+	sweepKick  chan struct{}
+
 	isClosed atomic.Bool
-	// wg counts the sockets' goroutines.
+	// wg counts the sockets' goroutines and the sweeper.
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
@@ -296,8 +303,10 @@ func (h *Hub) register(c *conn, cfg *config) int {
 	c.id = h.newSocketIDLocked()
 	h.conns[c.id] = c
 	h.perTenant[c.tenant]++
-	// Added under connsMu, so never concurrently with Close's Wait from zero.
-	h.wg.Add(2)
+	// Added under connsMu, so never concurrently with Close's Wait from
+	// zero: the reader's count. Writers come and go (conn.startWriter).
+	h.wg.Add(1)
+	h.noteTimeoutsLocked(c)
 	h.nConns.Add(1)
 	cfg.Observer.Connections(1)
 	return 0
@@ -334,6 +343,9 @@ func (h *Hub) Close() {
 		h.connsMu.Lock()
 		h.closed = true
 		h.isClosed.Store(true)
+		if h.sweepStop != nil {
+			close(h.sweepStop)
+		}
 		conns := make([]*conn, 0, len(h.conns))
 		for _, c := range h.conns {
 			conns = append(conns, c)

@@ -8,7 +8,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
@@ -154,7 +153,13 @@ func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request, tenant stri
 	if cfg.Authorizer != nil {
 		c.upgrade = upgradeRequestOf(r)
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	// Hijack through sockHijacker: the socket gets small buffers and its
+	// writer's batches go out in one write (sock.go).
+	aw := w
+	if hj := newSockHijacker(w, &c.sw); hj != nil {
+		aw = hj
+	}
+	ws, err := websocket.Accept(aw, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // origin checked above, with our own rules
 		CompressionMode:    websocket.CompressionDisabled,
 		OnPingReceived: func(context.Context, []byte) bool {
@@ -188,8 +193,6 @@ func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request, tenant stri
 		}
 	}
 
-	c.watchdog = time.AfterFunc(time.Hour, c.writeTimedOut)
-	c.watchdog.Stop()
 	switch code := h.register(c, cfg); code {
 	case 0:
 	case CodeOverQuota:
@@ -199,9 +202,10 @@ func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request, tenant stri
 		h.refuse(ws, cfg, code, "server shutting down, reconnect")
 		return nil
 	}
-	// The handshake is the first frame in the queue.
+	// The handshake is the first frame in the queue; newConn left writing
+	// set, so this first writer is started here.
 	c.enqueue(handshakeFrame(c.id, cfg.activitySec))
-	go c.writeLoop()
+	c.startWriter()
 	go c.readLoop()
 	if ce := log.Check(zap.DebugLevel, "realtime: socket open"); ce != nil {
 		ce.Write(zap.String("socket_id", c.id), zap.String("tenant", tenant))

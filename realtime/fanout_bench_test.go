@@ -1,0 +1,357 @@
+package realtime
+
+// Per-connection cost and fan-out, with the subscribers in a child process
+// (this test binary re-executed) so that only the hub's side is measured and
+// 10k sockets fit the 20,000-file limit:
+//
+//	go test -run '^$' -bench 'IdleConns|Fanout' -benchtime 1x ./realtime        # idle cost
+//	go test -run '^$' -bench 'Fanout' -benchtime 200x -count 5 ./realtime       # publish
+//
+// RECORDSYNC_BENCH_SIZES=1000,10000 sets the socket counts;
+// RECORDSYNC_IDLE_CHANNEL the channel idle sockets subscribe to ("none": none);
+// RECORDSYNC_IDLE_HEAP=file writes a heap profile of the idle hub (10k);
+// RECORDSYNC_IDLE_GOROUTINES=file a goroutine profile.
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+const subscriberProcEnv = "RECORDSYNC_SUBSCRIBER_PROC"
+
+// TestSubscriberProcess is the child process of the benchmarks below; it does
+// nothing in a normal test run.
+func TestSubscriberProcess(t *testing.T) {
+	spec := os.Getenv(subscriberProcEnv)
+	if spec == "" {
+		t.Skip("child process of the fan-out benchmarks")
+	}
+	parts := strings.Split(spec, "|")
+	n, _ := strconv.Atoi(parts[1])
+	if err := runSubscriberProcess(parts[0], n, parts[2]); err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// runSubscriberProcess opens n subscribed sockets, prints "ready", then prints
+// "round" each time every socket has received one more event, until stdin
+// closes.
+func runSubscriberProcess(url string, n int, channel string) error {
+	out := bufio.NewWriter(os.Stdout)
+	var outMu sync.Mutex
+	var got atomic.Int64
+	conns := make([]*websocket.Conn, n)
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 64)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			ws, err := dialSubscribed(url, channel) // channel "none": no subscribe
+			if err != nil {
+				errs <- err
+				return
+			}
+			conns[i] = ws
+			errs <- nil
+			go func() {
+				for {
+					_, msg, err := ws.Read(context.Background())
+					if err != nil {
+						return
+					}
+					if !bytes.Contains(msg, []byte(`"bench.event"`)) {
+						continue
+					}
+					if got.Add(1)%int64(n) == 0 {
+						outMu.Lock()
+						out.WriteString("round\n")
+						out.Flush()
+						outMu.Unlock()
+					}
+				}
+			}()
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	outMu.Lock()
+	out.WriteString("ready\n")
+	out.Flush()
+	outMu.Unlock()
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	for _, ws := range conns {
+		_ = ws.CloseNow()
+	}
+	return nil
+}
+
+func dialSubscribed(url, channel string) (*websocket.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(1 << 20)
+	_, b, err := ws.Read(ctx)
+	if err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	var f struct{ Data string }
+	var est struct {
+		SocketID string `json:"socket_id"`
+	}
+	_ = json.Unmarshal(b, &f)
+	_ = json.Unmarshal([]byte(f.Data), &est)
+	if channel == "none" {
+		return ws, nil
+	}
+	mac := hmac.New(sha256.New, []byte(testSecret))
+	mac.Write([]byte(est.SocketID + ":" + channel))
+	auth := testKey + ":" + hex.EncodeToString(mac.Sum(nil))
+	msg := `{"event":"pusher:subscribe","data":{"channel":"` + channel + `","auth":"` + auth + `"}}`
+	if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			ws.CloseNow()
+			return nil, err
+		}
+		if bytes.Contains(b, []byte("subscription_succeeded")) {
+			return ws, nil
+		}
+		if bytes.Contains(b, []byte("error")) {
+			ws.CloseNow()
+			return nil, fmt.Errorf("subscribe: %s", b)
+		}
+	}
+}
+
+// subscriberProc is the parent's handle on the child.
+type subscriberProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	rounds chan struct{}
+	ready  chan error
+}
+
+func startSubscribers(tb testing.TB, url string, n int, channel string) *subscriberProc {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSubscriberProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), subscriberProcEnv+"="+url+"|"+strconv.Itoa(n)+"|"+channel)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	p := &subscriberProc{cmd: cmd, stdin: stdin, rounds: make(chan struct{}, 1<<16), ready: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			switch line := sc.Text(); {
+			case line == "ready":
+				p.ready <- nil
+			case line == "round":
+				p.rounds <- struct{}{}
+			case strings.HasPrefix(line, "error:"):
+				p.ready <- fmt.Errorf("subscribers: %s", line)
+			}
+		}
+		close(p.rounds)
+	}()
+	select {
+	case err := <-p.ready:
+		if err != nil {
+			p.stop()
+			tb.Fatal(err)
+		}
+	case <-time.After(5 * time.Minute):
+		p.stop()
+		tb.Fatal("subscribers not ready")
+	}
+	return p
+}
+
+func (p *subscriberProc) stop() {
+	_ = p.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func benchHub(tb testing.TB) (*Hub, string, func()) {
+	hub, err := NewHub(Options{AppKey: testKey, AppSecret: testSecret, SendQueue: 1024})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = hub.ServeWebSocket(wrappedWriter{w}, r, "")
+	}))
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws/app/" + testKey
+	return hub, url, func() { hub.Close(); srv.Close() }
+}
+
+func rssBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// BenchmarkIdleConns measures what one idle subscribed socket costs the hub's
+// process: goroutines, stack and heap in use (after GC) and RSS (before and
+// after a forced GC), per socket. Run with -benchtime 1x.
+func BenchmarkIdleConns(b *testing.B) {
+	channel := cmp.Or(os.Getenv("RECORDSYNC_IDLE_CHANNEL"), "private-record.flow.1")
+	for _, n := range benchSizes() {
+		b.Run("n="+strconv.Itoa(n), func(b *testing.B) {
+			hub, url, closeHub := benchHub(b)
+			defer closeHub()
+			runtime.GC()
+			runtime.GC()
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			g0, rss0 := runtime.NumGoroutine(), rssBytes()
+			p := startSubscribers(b, url, n, channel)
+			defer p.stop()
+			time.Sleep(2 * time.Second)
+			g1, rssIdle := runtime.NumGoroutine(), rssBytes()
+			runtime.GC()
+			runtime.GC()
+			runtime.ReadMemStats(&m1)
+			rssGC := rssBytes()
+			if hub.Connections() != n {
+				b.Fatalf("%d connections", hub.Connections())
+			}
+			if f := os.Getenv("RECORDSYNC_IDLE_HEAP"); f != "" && n == 10000 {
+				writeProfile(b, "heap", f)
+			}
+			if f := os.Getenv("RECORDSYNC_IDLE_GOROUTINES"); f != "" && n == 10000 {
+				writeProfile(b, "goroutine", f)
+			}
+			per := func(a, z uint64) float64 { return (float64(z) - float64(a)) / float64(n) / 1024 }
+			b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/conn")
+			b.ReportMetric(per(m0.StackInuse, m1.StackInuse), "KB-stack/conn")
+			b.ReportMetric(per(m0.HeapInuse, m1.HeapInuse), "KB-heap/conn")
+			b.ReportMetric(per(rss0, rssIdle), "KB-rss/conn")
+			b.ReportMetric(per(rss0, rssGC), "KB-rss-gc/conn")
+			for range b.N {
+			}
+		})
+	}
+}
+
+// benchSizes are the socket counts: RECORDSYNC_BENCH_SIZES (comma
+// separated), default 1000 and 10000.
+func benchSizes() []int {
+	v := cmp.Or(os.Getenv("RECORDSYNC_BENCH_SIZES"), "1000,10000")
+	var sizes []int
+	for _, f := range strings.Split(v, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			sizes = append(sizes, n)
+		}
+	}
+	return sizes
+}
+
+func writeProfile(tb testing.TB, name, file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkFanout: one Publish to n subscribed sockets (another process
+// reads them), waited for until every socket has received it. ns/op is the
+// whole fan-out; allocs/op and B/op count this process only (the hub's
+// publish and its writers); cpu-ns/msg is this process's CPU time per
+// delivered message (1e9 / it = deliveries per core-second).
+func BenchmarkFanout(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run("n="+strconv.Itoa(n), func(b *testing.B) {
+			hub, url, closeHub := benchHub(b)
+			defer closeHub()
+			p := startSubscribers(b, url, n, "private-record.flow.1")
+			defer p.stop()
+			data := []byte(`{"tenant_id":null,"record_type":"flow","record_id":1,"updated_by_id":2,"updated_by_name":"Bob","tab_id":null}`)
+			ev := Event{Channel: "private-record.flow.1", Name: "bench.event", Data: data}
+			var ru0, ru1 syscall.Rusage
+			b.ReportAllocs()
+			b.ResetTimer()
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			for i := 0; i < b.N; i++ {
+				hub.Publish(ev)
+				select {
+				case _, ok := <-p.rounds:
+					if !ok {
+						b.Fatal("subscribers ended")
+					}
+				case <-time.After(60 * time.Second):
+					b.Fatalf("publish %d not delivered", i)
+				}
+			}
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+			b.StopTimer()
+			cpu := time.Duration(syscall.TimevalToNsec(ru1.Utime) - syscall.TimevalToNsec(ru0.Utime) +
+				syscall.TimevalToNsec(ru1.Stime) - syscall.TimevalToNsec(ru0.Stime))
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/msg")
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}

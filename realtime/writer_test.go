@@ -1,0 +1,131 @@
+package realtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// goroutinesIn counts the goroutines whose stack contains fn.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), fn+"(")
+}
+
+// TestWriterNoLostWakeups: producers race the writer's exit (it exits
+// whenever it finds the queue empty, and the next enqueue starts a new one);
+// every frame must arrive, each producer's in order. Run with -race.
+func TestWriterNoLostWakeups(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *Options) { o.SendQueue = 1 << 20 })
+	c := e.connect(t, "")
+	c.subscribeOK("w")
+	const producers, each = 4, 500
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range each {
+				e.hub.Publish(Event{Channel: "w", Name: "e", Data: []byte(`{"p":` + strconv.Itoa(p) + `,"n":` + strconv.Itoa(n) + `}`)})
+				if n%7 == 0 {
+					time.Sleep(time.Duration(n%3) * 50 * time.Microsecond) // let the writer drain and exit
+				} else {
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	next := make([]int, producers)
+	for range producers * each {
+		_, _, data := c.next()
+		raw, _ := json.Marshal(data)
+		var d struct{ P, N int }
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if d.N != next[d.P] {
+			t.Fatalf("producer %d: got %d, want %d", d.P, d.N, next[d.P])
+		}
+		next[d.P]++
+	}
+	wg.Wait()
+	c.roundTrip()
+}
+
+// TestIdleSocketHasOneGoroutine: once its queue is written, a socket keeps
+// its reader only; the hub adds one sweeper.
+func TestIdleSocketHasOneGoroutine(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.ActivityTimeout = time.Hour })
+	const n = 20
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = e.connect(t, "")
+		clients[i].subscribeOK("idle")
+	}
+	e.hub.Publish(Event{Channel: "idle", Name: "e", Data: []byte(`{}`)})
+	for _, c := range clients {
+		c.expect("e", "idle")
+	}
+	eventually(t, 5*time.Second, "writers to exit, one reader per socket", func() bool {
+		return goroutinesIn("realtime.(*conn).writeLoop") == 0 && goroutinesIn("realtime.(*conn).readLoop") == n
+	})
+	if s := goroutinesIn("realtime.(*Hub).sweep"); s != 1 {
+		t.Fatalf("%d sweepers", s)
+	}
+	for _, c := range clients {
+		c.roundTrip() // a writer starts again on demand
+	}
+}
+
+// TestWriteTimeoutClosesStuckSocket: a client that stops reading blocks the
+// writer in a write; the sweeper closes the socket after WriteTimeout, well
+// before the queue would overflow.
+func TestWriteTimeoutClosesStuckSocket(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *Options) {
+		o.WriteTimeout = 200 * time.Millisecond
+		o.SendQueue = 1 << 20
+		o.MaxMessageBytes = 1 << 20
+	})
+	ws, _, err := e.dialRaw(t, "/ws/app/"+testKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"event":"pusher:subscribe","data":{"channel":"big"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := ws.Read(ctx); err != nil || !bytes.Contains(b, []byte("subscription_succeeded")) {
+		t.Fatalf("%s %v", b, err)
+	}
+	// The client reads no more: the socket buffers fill, a write blocks.
+	data := []byte(`"` + strings.Repeat("x", 512<<10) + `"`)
+	start := time.Now()
+	for i := 0; e.hub.Connections() > 0; i++ {
+		if i < 200 {
+			e.hub.Publish(Event{Channel: "big", Name: "blob", Data: data})
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("stuck socket not closed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if e.obs.slow.Load() != 0 {
+		t.Fatal("closed as a slow consumer, not by the write timeout")
+	}
+	t.Logf("closed after %v", time.Since(start))
+}
