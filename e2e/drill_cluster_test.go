@@ -406,6 +406,22 @@ func TestDrillRedisRestart(t *testing.T) {
 		t.Errorf("%d writes failed, e.g. %v", f, writers.failed[:min(5, len(writers.failed))])
 	}
 	m1 := drillMetrics(t, b)
+	mA := drillMetrics(t, a)
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		for name, m := range map[string]map[string]float64{"A": mA, "B": m1} {
+			var parts []string
+			for k, v := range m {
+				if strings.HasPrefix(k, "recordsync_cluster_messages") || strings.HasPrefix(k, "recordsync_cluster_up") || strings.HasPrefix(k, "recordsync_cluster_not_shared") {
+					parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+				}
+			}
+			slices.Sort(parts)
+			t.Logf("%s's cluster metrics after the run: %s", name, strings.Join(parts, " "))
+		}
+	}()
 	if d := m1["recordsync_cluster_not_shared_total"] - m0["recordsync_cluster_not_shared_total"]; d <= 0 {
 		t.Errorf("recordsync_cluster_not_shared_total did not move during the outage")
 	}
