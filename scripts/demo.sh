@@ -195,23 +195,28 @@ print_banner() {
     bob@example.com     editor
     carol@example.com   guest: may not see flow 2 nor project 2
 
-  What to try
-  1. A stale save stopped at the edge: log in as Alice in one window and as Bob in a
-     private window, open $url/flows/1 in both, save in Bob's, then in Alice's:
+  What to try (log in as Alice in one window and as Bob in a private window)
+  1. Someone else saved while you edit: open $url/flows/1 in both windows, type in
+     Alice's form without saving, save in Bob's. Alice's page shows the banner
+     "This record was updated by Bob while you have unsaved changes." with Reload Latest
+     and Dismiss. With a clean form the page refreshes silently instead. The line
+     "Also viewing" shows who else has the record open (presence).
+  2. A stale save stopped at the edge: after Bob's save, save Alice's form anyway:
      409 "This record was changed by someone else." with Bob's name, answered by
      recordsync itself (response header X-Recordsync-Cache: hit; PHP never sees it).
-  2. Version polls from the cache, in a logged-in tab's developer console:
+  3. Live tables: open $url/projects/1 in both windows and edit task titles in Bob's:
+     Alice's table refreshes itself (at most every 3 s); while Alice is editing a row
+     inline she gets "n record(s) were updated while you're editing." instead.
+  4. Version polls from the cache, in a logged-in tab's developer console:
        fetch('/api/v1/records/flow/1/version').then(r => r.headers.get('X-Recordsync-Cache'))
      miss the first time (the app authorises the session), hit after that.
-  3. Realtime: every save through the proxy is broadcast as record.updated on
-     private-record.flow.{id}. Watch them from a terminal, as Bob, with Laravel Echo:
+  5. The events themselves, from a terminal, as Bob, with Laravel Echo:
        node examples/laravel/demo/listen.mjs --port $PORT --key $RECORDSYNC_APP_KEY bob@example.com record.flow.1
-     (--host b.localhost for tenant b)
-     then save flow 1 as Alice in the browser. Echo settings for your own pages:
+     (--host b.localhost for tenant b). Echo settings for your own pages:
        broadcaster 'reverb', key '$RECORDSYNC_APP_KEY', wsHost location.hostname,
        wsPort $PORT, wsPath '/ws', forceTLS false
-  4. Tenants: flow 1 of a and flow 1 of b are different records; nothing crosses.
-  5. Metrics: curl -s http://127.0.0.1:$ADMIN_PORT/metrics | grep ^recordsync_
+  6. Tenants: flow 1 of a and flow 1 of b are different records; nothing crosses.
+  7. Metrics: curl -s http://127.0.0.1:$ADMIN_PORT/metrics | grep ^recordsync_
 
   Logs: $STATE/caddy.log, $STATE/fpm/, $STATE/app/storage/logs/
   Ctrl-C stops everything.
