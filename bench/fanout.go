@@ -31,8 +31,9 @@ type delivery struct {
 }
 
 type subConn struct {
-	mu   sync.Mutex
-	recs []delivery
+	group int // index of the URL the socket connected to
+	mu    sync.Mutex
+	recs  []delivery
 }
 
 // fanStats is what the generator reports back (JSON on one stdout line).
@@ -52,11 +53,37 @@ type fanStats struct {
 	// delivery − publish time).
 	MsgsPerSec float64 `json:"msgs_per_sec"`
 	CPUSecs    float64 `json:"cpu_secs"` // the generator's own CPU during publishes
+	// Groups are the same figures per URL (per instance), when the
+	// sockets were spread over several.
+	Groups []groupStats `json:"groups,omitempty"`
+}
+
+// groupStats is the latency of the sockets of one URL.
+type groupStats struct {
+	URL       string  `json:"url"`
+	Connected int     `json:"connected"`
+	Delivered int     `json:"delivered"`
+	Expected  int     `json:"expected"`
+	P50ms     float64 `json:"p50_ms"`
+	P99ms     float64 `json:"p99_ms"`
+	Maxms     float64 `json:"max_ms"`
+}
+
+// percentiles of sorted latencies (nanoseconds) in ms.
+func percentiles(lats []int64) (p50, p99, max float64) {
+	if len(lats) == 0 {
+		return 0, 0, 0
+	}
+	pct := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))]) / 1e6 }
+	return pct(0.50), pct(0.99), float64(lats[len(lats)-1]) / 1e6
 }
 
 var versionMarker = []byte(`updated_at_iso\":\"`)
 
-func runSubscribers(url string, n int, channel, key, secret string) error {
+// runSubscribers opens n sockets spread round-robin over the
+// comma-separated urls.
+func runSubscribers(urlList string, n int, channel, key, secret string) error {
+	urls := strings.Split(urlList, ",")
 	conns := make([]*subConn, n)
 	var connected, failed, closed atomic.Int64
 	var firstErr atomic.Value
@@ -68,7 +95,7 @@ func runSubscribers(url string, n int, channel, key, secret string) error {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			ws, err := dialSubscribe(url, channel, key, secret)
+			ws, err := dialSubscribe(urls[i%len(urls)], channel, key, secret)
 			<-sem
 			if err != nil {
 				failed.Add(1)
@@ -76,7 +103,7 @@ func runSubscribers(url string, n int, channel, key, secret string) error {
 				return
 			}
 			connected.Add(1)
-			sc := &subConn{}
+			sc := &subConn{group: i % len(urls)}
 			conns[i] = sc
 			go func() {
 				for {
@@ -127,12 +154,15 @@ func runSubscribers(url string, n int, channel, key, secret string) error {
 		ConnectSecs: connectSecs, Expected: int(connected.Load()) * len(order),
 		CPUSecs: float64(cpuTicks(os.Getpid())-cpu0) / ticksPerSecond}
 	var lats []int64
+	glats := make([][]int64, len(urls))
+	gconn := make([]int, len(urls))
 	last := map[string]int64{}
 	count := map[string]int{}
 	for _, c := range conns {
 		if c == nil {
 			continue
 		}
+		gconn[c.group]++
 		c.mu.Lock()
 		for _, d := range c.recs {
 			t0, ok := sent[d.version]
@@ -142,6 +172,7 @@ func runSubscribers(url string, n int, channel, key, secret string) error {
 			}
 			st.Delivered++
 			lats = append(lats, d.at-t0)
+			glats[c.group] = append(glats[c.group], d.at-t0)
 			if d.at > last[d.version] {
 				last[d.version] = d.at
 			}
@@ -151,12 +182,15 @@ func runSubscribers(url string, n int, channel, key, secret string) error {
 	}
 	st.Closed = int(closed.Load())
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-	if len(lats) > 0 {
-		pct := func(p float64) float64 {
-			i := int(p * float64(len(lats)-1))
-			return float64(lats[i]) / 1e6
+	st.P50ms, st.P99ms, st.Maxms = percentiles(lats)
+	if len(urls) > 1 {
+		for g, u := range urls {
+			gl := glats[g]
+			sort.Slice(gl, func(i, j int) bool { return gl[i] < gl[j] })
+			gs := groupStats{URL: u, Connected: gconn[g], Delivered: len(gl), Expected: gconn[g] * len(order)}
+			gs.P50ms, gs.P99ms, gs.Maxms = percentiles(gl)
+			st.Groups = append(st.Groups, gs)
 		}
-		st.P50ms, st.P99ms, st.Maxms = pct(0.50), pct(0.99), float64(lats[len(lats)-1])/1e6
 	}
 	var rates []float64
 	for _, v := range order {
@@ -228,34 +262,62 @@ func dialSubscribe(url, channel, key, secret string) (*websocket.Conn, error) {
 type fanResult struct {
 	N             int
 	Stats         fanStats
-	RSSBeforeKB   int64
+	RSSBeforeKB   int64 // summed over the instances
 	RSSAfterKB    int64
 	GorBefore     int
 	GorAfter      int
 	WSConnections float64
 	KBPerConn     float64
 	GorPerConn    float64
-	CaddyCPU      float64 // CPU-seconds of Caddy from the first publish to the end of delivery
-	Publishes     int
-	Err           string
+	CaddyCPU      float64 // CPU-seconds of Caddy (all instances) from the first publish to the end of delivery
+	// Instances is 1, or 2 for the cluster run (publishes through the
+	// first, sockets spread over both); RedisCPU is the Redis server's
+	// CPU-seconds during the publishes (cluster only).
+	Instances int
+	RedisCPU  float64
+	Publishes int
+	Err       string
+}
+
+// MsgPerCPU is deliveries per Caddy CPU-second during the publishes.
+func (f *fanResult) MsgPerCPU() float64 {
+	if f.CaddyCPU <= 0 {
+		return 0
+	}
+	return float64(f.Stats.Delivered) / f.CaddyCPU
 }
 
 // runFanout starts a fresh Caddy with recordsync in front of the Go
-// upstream, connects n subscribers from a separate generator process,
-// measures idle memory and goroutines, then makes publishes record saves
-// (PUT through Caddy) 250 ms apart and collects delivery latencies.
+// upstream and measures fan-out to n subscribers on it (fanoutOn).
 func runFanout(self, caddyBin, workDir, site string, n, publishes int) fanResult {
-	res := fanResult{N: n, Publishes: publishes}
-	fail := func(err error) fanResult { res.Err = err.Error(); logf("  fan-out %d: %v", n, err); return res }
 	c, err := startCaddy(caddyBin, workDir, fmt.Sprintf("ws%d", n), site, nil)
 	if err != nil {
-		return fail(err)
+		res := fanResult{N: n, Publishes: publishes, Instances: 1, Err: err.Error()}
+		logf("  fan-out %d: %v", n, err)
+		return res
 	}
 	defer c.Stop()
-	time.Sleep(1500 * time.Millisecond)
-	res.RSSBeforeKB, res.GorBefore = rssKB(c.Pid()), c.goroutines()
+	return fanoutOn(self, []*caddy{c}, nil, n, publishes)
+}
 
-	cmd := exec.Command(self, "-role=subscribers", "-url", fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", c.Port, benchAppKey),
+// fanoutOn connects n subscribers, spread over the instances cs, from a
+// separate generator process, measures idle memory and goroutines, then
+// makes publishes record saves (PUT through cs[0]) 250 ms apart and
+// collects delivery latencies. redis, when set, is charged the Redis
+// server's CPU.
+func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult {
+	res := fanResult{N: n, Publishes: publishes, Instances: len(cs)}
+	fail := func(err error) fanResult { res.Err = err.Error(); logf("  fan-out %d: %v", n, err); return res }
+	c := cs[0]
+	time.Sleep(1500 * time.Millisecond)
+	var urls []string
+	for _, ci := range cs {
+		res.RSSBeforeKB += rssKB(ci.Pid())
+		res.GorBefore += ci.goroutines()
+		urls = append(urls, fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", ci.Port, benchAppKey))
+	}
+
+	cmd := exec.Command(self, "-role=subscribers", "-url", strings.Join(urls, ","),
 		"-n", strconv.Itoa(n), "-channel", "private-record.flow.1", "-key", benchAppKey, "-secret", benchAppSecret)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, _ := cmd.StdinPipe()
@@ -301,16 +363,30 @@ func runFanout(self, caddyBin, workDir, site string, n, publishes int) fanResult
 	if err != nil {
 		return fail(err)
 	}
-	logf("  fan-out %d: generator %s", n, ready)
+	logf("  fan-out %d on %d instance(s): generator %s", n, len(cs), ready)
 	time.Sleep(2 * time.Second)
-	res.RSSAfterKB, res.GorAfter = rssKB(c.Pid()), c.goroutines()
-	res.WSConnections = c.metric("recordsync_ws_connections", "")
+	for _, ci := range cs {
+		res.RSSAfterKB += rssKB(ci.Pid())
+		res.GorAfter += ci.goroutines()
+		res.WSConnections += ci.metric("recordsync_ws_connections", "")
+	}
 	if n > 0 {
 		res.KBPerConn = float64(res.RSSAfterKB-res.RSSBeforeKB) / float64(n)
 		res.GorPerConn = float64(res.GorAfter-res.GorBefore) / float64(n)
 	}
 
-	cpu0 := cpuTicks(c.Pid())
+	caddyTicks := func() int64 {
+		var t int64
+		for _, ci := range cs {
+			t += cpuTicks(ci.Pid())
+		}
+		return t
+	}
+	cpu0 := caddyTicks()
+	var redis0 int64
+	if redis != nil {
+		redis0 = cpuTicks(redis.Pid())
+	}
 	type pub struct {
 		v string
 		t int64
@@ -335,7 +411,10 @@ func runFanout(self, caddyBin, workDir, site string, n, publishes int) fanResult
 		time.Sleep(time.Until(tick))
 	}
 	time.Sleep(2 * time.Second)
-	res.CaddyCPU = float64(cpuTicks(c.Pid())-cpu0) / ticksPerSecond
+	res.CaddyCPU = float64(caddyTicks()-cpu0) / ticksPerSecond
+	if redis != nil {
+		res.RedisCPU = float64(cpuTicks(redis.Pid())-redis0) / ticksPerSecond
+	}
 	var w strings.Builder
 	for _, p := range pubs {
 		fmt.Fprintf(&w, "PUB %s %d\n", p.v, p.t)

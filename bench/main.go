@@ -2,7 +2,7 @@
 // writes bench/REPORT.md. See bench/README.md.
 //
 //	go run ./bench            # the full run (~6–10 minutes)
-//	go run ./bench -quick     # ~2 minutes: shorter loads, no 18k fan-out
+//	go run ./bench -quick     # ~3 minutes: shorter loads, no 18k fan-out
 //
 // It builds Caddy from ./cmd/caddy, starts every server on free loopback
 // ports (a Go upstream, plain Caddy, Caddy with recordsync, the example
@@ -52,6 +52,8 @@ func main() {
 	sizes := flag.String("sizes", "", "fan-out subscriber counts (default 1000,10000,18000; quick 1000,10000)")
 	skipLaravel := flag.Bool("skip-laravel", false, "skip the Laravel (php-fpm) baseline")
 	skipWS := flag.Bool("skip-ws", false, "skip fan-out and connection memory")
+	skipCluster := flag.Bool("skip-cluster", false, "skip the two-instance cluster (needs redis-server)")
+	fromJSON := flag.String("render", "", "only re-render the report and charts from this REPORT.json (no measuring)")
 	flag.Parse()
 
 	switch *role {
@@ -73,7 +75,15 @@ func main() {
 		os.Exit(2)
 	}
 
-	cfg := runConfig{Quick: *quick, Conns: *conns, SkipLaravel: *skipLaravel, SkipWS: *skipWS}
+	if *fromJSON != "" {
+		if err := render(*fromJSON, *out); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+
+	cfg := runConfig{Quick: *quick, Conns: *conns, SkipLaravel: *skipLaravel, SkipWS: *skipWS, SkipCluster: *skipCluster}
 	cfg.Dur, cfg.Rounds = 6*time.Second, 3
 	cfg.Sizes = []int{1000, 10000, 18000}
 	if *quick {
@@ -123,6 +133,7 @@ type runConfig struct {
 	Sizes       []int
 	SkipLaravel bool
 	SkipWS      bool
+	SkipCluster bool
 }
 
 // repoRoot finds the directory of this module's go.mod.
@@ -281,10 +292,20 @@ func run(cfg runConfig, outPath string) error {
 			rep.Fan = append(rep.Fan, r)
 		}
 	}
+
+	// 6. Two instances on one Redis vs one instance.
+	if !cfg.SkipCluster {
+		rep.RedisVersion = redisVersion()
+		if err := runCluster(cfg, rep, self, caddyBin, work, upPort, up); err != nil {
+			rep.Errors = append(rep.Errors, "cluster: "+err.Error())
+			logf("  cluster: %v", err)
+		}
+	}
 	up.Stop()
 
 	rep.Finished = time.Now()
 	rep.LoadEnd = loadAvg()
+	rep.drawCharts(filepath.Dir(outPath))
 	if err := os.WriteFile(outPath, []byte(rep.markdown()), 0o644); err != nil {
 		return err
 	}
@@ -391,4 +412,21 @@ func runLaravel(cfg runConfig, rep *report, repo, work, caddyBin string) error {
 		variant{Name: "poll by Laravel (php_fastcgi)", Base: lp.URL(), Load: pollL, Watch: []watched{lpT, fpm}},
 		cacheVariant("poll from recordsync's cache (Laravel behind)", lr, pollL, []watched{lrT, fpm}, "recordsync_version_polls_total", `answered_by="cache"`, &rep.LaravelPollCacheShare))
 	return err
+}
+
+// render rewrites the report and its charts from a REPORT.json.
+func render(jsonPath, outPath string) error {
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return err
+	}
+	rep := &report{}
+	if err := json.Unmarshal(raw, rep); err != nil {
+		return err
+	}
+	if outPath == "" {
+		outPath = strings.TrimSuffix(jsonPath, ".json") + ".md"
+	}
+	rep.drawCharts(filepath.Dir(outPath))
+	return os.WriteFile(outPath, []byte(rep.markdown()), 0o644)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"time"
@@ -26,6 +27,29 @@ type report struct {
 	LaravelChecks             []string
 	Fan                       []fanResult
 	Errors                    []string
+
+	// The two-instance cluster (section 6).
+	SiteC, RedisVersion string
+	ClusterFan          []fanResult
+	ClusterStale        []*series
+	ClusterPut          []*series
+	ClusterStaleShare   map[string][]float64
+	ClusterStaleLock    map[string][]lockStat
+	ClusterPutLock      map[string][]lockStat
+	ClusterChecks       []string
+	ClusterPutNotes     []string
+
+	// Charts are the PNG files written next to the report (base names).
+	Charts map[string]string
+}
+
+// busy says whether a load average line's 1-minute figure exceeds the core count.
+func busy(load string) bool {
+	var one float64
+	if _, err := fmt.Sscan(load, &one); err != nil {
+		return false
+	}
+	return one > float64(runtime.NumCPU())
 }
 
 func verdict(ok bool) string {
@@ -71,6 +95,22 @@ func (r *report) fan(n int) *fanResult {
 	return nil
 }
 
+func (r *report) clusterFan(n int) *fanResult {
+	for i := range r.ClusterFan {
+		if r.ClusterFan[i].N == n && r.ClusterFan[i].Err == "" {
+			return &r.ClusterFan[i]
+		}
+	}
+	return nil
+}
+
+// chart writes the markdown image of chart key, if it was drawn.
+func (r *report) chart(b *strings.Builder, key, alt string) {
+	if f := r.Charts[key]; f != "" {
+		fmt.Fprintf(b, "![%s](%s)\n\n", alt, f)
+	}
+}
+
 func (r *report) markdown() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -81,7 +121,11 @@ func (r *report) markdown() string {
 	p("# recordsync benchmark report\n\n")
 	p("Produced by `go run ./bench` (%s mode) at %s, commit `%s`, in %.0f s. %s, %s, GOMAXPROCS %d, %d CPUs.\n",
 		mode, r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Commit, r.Finished.Sub(r.Started).Seconds(), r.GoVersion, r.Wrk, runtime.GOMAXPROCS(0), runtime.NumCPU())
-	p("Load average (1/5/15 min) at start: **%s**, at end: **%s** — the machine is shared with other work; load generator and servers share its 2 cores.\n\n", r.LoadStart, r.LoadEnd)
+	p("Load average (1/5/15 min) at start: **%s**, at end: **%s** — the machine is shared with other work; load generator and servers share its %d cores.", r.LoadStart, r.LoadEnd, runtime.NumCPU())
+	if busy(r.LoadStart) || busy(r.LoadEnd) {
+		p(" A load above the core count means other engineers' tests were running alongside this run: absolute rates are lower and noisier than on an idle machine; the ratios compare variants measured alternately under the same conditions.")
+	}
+	p("\n\n")
 	p("HTTP loads: `wrk -t2 -c%d -d%s`, variants alternated (A,B,A,B…, %d rounds), median of the runs. Baselines are measured in the same run. ", r.Cfg.Conns, r.Cfg.Dur, r.Cfg.Rounds)
 	p("CPU is user+system time of the server processes from /proc during each run (100 Hz ticks), per request.\n\n")
 	if len(r.Errors) > 0 {
@@ -90,6 +134,19 @@ func (r *report) markdown() string {
 			p("- %s\n", strings.ReplaceAll(truncate(e, 600), "\n", " "))
 		}
 		p("\n")
+	}
+
+	// ---- headline ----
+	p("## Headline numbers\n\nThe README's benchmark table is this one (copied from the report of the same run).\n\n%s\n", r.headline())
+	if len(r.Charts) > 0 {
+		p("Charts: ")
+		var names []string
+		for _, k := range []string{"http", "cache", "fanout_latency", "fanout_rate", "memory", "cluster_fanout", "cluster_writes"} {
+			if f := r.Charts[k]; f != "" {
+				names = append(names, fmt.Sprintf("[%s](%s)", f, f))
+			}
+		}
+		p("%s (each shown in its section below).\n\n", strings.Join(names, ", "))
 	}
 
 	// ---- summary ----
@@ -166,6 +223,22 @@ func (r *report) markdown() string {
 		p("| 18,000 concurrent websockets in one process | %d connected, %d failed (server counted %.0f) | 18,000 | %s | Centrifugo 18k: p99 352 ms |\n",
 			f.Stats.Connected, f.Stats.Failed, f.WSConnections, verdict(f.Stats.Connected >= 18000))
 	}
+	for _, n := range []int{10000, 1000} {
+		one, two := r.fan(n), r.clusterFan(n)
+		if one == nil || two == nil {
+			continue
+		}
+		p("| Two-instance cluster fan-out, %dk subscribers (half on B; publishes through A) | p50 %.1f / p99 %.1f / max %.1f ms vs one instance %.1f / %.1f / %.1f ms; %.0f vs %.0f msg per Caddy CPU-s | no target in performance.md (one instance's: p99 ≤ 60 ms at 10k) | info (%d / %d delivered) | – |\n",
+			n/1000, two.Stats.P50ms, two.Stats.P99ms, two.Stats.Maxms, one.Stats.P50ms, one.Stats.P99ms, one.Stats.Maxms, two.MsgPerCPU(), one.MsgPerCPU(),
+			two.Stats.Delivered, two.Stats.Expected)
+		break
+	}
+	if x, ok := ratio2(r.ClusterStale, 0, 1); ok {
+		p("| Cluster lock: stale write (409) from cache with `cluster` vs without | %.2f× (%.0f vs %.0f req/s, hot record) | no target (info) | info | – |\n", x, r.ClusterStale[1].RPS(), r.ClusterStale[0].RPS())
+	}
+	if x, ok := ratio2(r.ClusterPut, 0, 1); ok {
+		p("| Cluster lock: successful conditional PUT with `cluster` vs without | %.2f× (%.0f vs %.0f req/s, 32 writers, one record each) | no target (info) | info | – |\n", x, r.ClusterPut[1].RPS(), r.ClusterPut[0].RPS())
+	}
 	p("| Exactly one encode per publish | not measured here (realtime unit tests count encodes) | 1 | – | – |\n")
 	p("| Slow consumers (1%% not reading) | not measured yet | p99 ≤ 1.2× | – | – |\n\n")
 
@@ -175,6 +248,7 @@ func (r *report) markdown() string {
 	r.table(&b, []string{"pass-through GET /api/v1/other"}, r.Pass)
 	r.table(&b, []string{"record GET"}, r.Get)
 	r.table(&b, []string{"record PUT"}, r.Put)
+	r.chart(&b, "http", "Throughput: plain reverse_proxy vs recordsync")
 
 	p("## 3. Stale writes and version polls answered from the cache\n\n")
 	p("The caller is authorised first by one GET of the record through recordsync (the app answers 2xx, recordsync remembers the credential for that record). Then wrk sends the same request to both sides: a PUT `/api/v1/flows/1` with a stale `client_version` (the app answers 409), or `GET /api/v1/records/flow/1/version`. One hot record, 32 connections.\n\n")
@@ -207,6 +281,7 @@ func (r *report) markdown() string {
 		p("\n")
 	}
 
+	r.chart(&b, "cache", "Stale writes and polls: the app vs recordsync's cache")
 	p("## 4–5. Fan-out and idle connections\n\n")
 	p("A fresh Caddy with recordsync (websocket at `/ws/app/%s`) per size. A separate generator process (`bench -role=subscribers`, its own 20k-file limit) opens N websockets from 127.0.0.1, each subscribing to `private-record.flow.1` with an HMAC signature (the bench knows `app_secret`). ", benchAppKey)
 	p("Idle cost: server VmRSS and goroutine count (admin `/debug/pprof/goroutine`) 2 s after all subscribed, minus before connecting, divided by N. ")
@@ -236,12 +311,28 @@ func (r *report) markdown() string {
 		}
 	}
 
+	r.chart(&b, "fanout_latency", "Fan-out latency")
+	r.chart(&b, "fanout_rate", "Delivered messages")
+	r.chart(&b, "memory", "Memory per idle connection")
+	r.clusterSection(&b)
+
 	p("## Configurations\n\n```caddyfile\n# A: plain\n%s\n# B: recordsync\n%s", r.SiteA, r.SiteB)
+	if r.SiteC != "" {
+		p("\n# C: recordsync with cluster (two processes with this site, one Redis)\n%s", r.SiteC)
+	}
 	if r.SiteL != "" {
 		p("\n# Laravel plain\n%s\n# Laravel with recordsync\n%s", r.SiteL, r.SiteLR)
 	}
 	p("```\n\nGlobal options: `admin 127.0.0.1:<port>`, `auto_https off`, log level ERROR, no access logs, no HTTP metrics.\n")
 	return b.String()
+}
+
+// ratio2 is ss[j]'s median rate over ss[i]'s.
+func ratio2(ss []*series, i, j int) (float64, bool) {
+	if len(ss) <= max(i, j) || len(ss[i].Runs) == 0 || len(ss[j].Runs) == 0 || ss[i].RPS() == 0 {
+		return 0, false
+	}
+	return ss[j].RPS() / ss[i].RPS(), true
 }
 
 // table writes one comparison: the two variants with their runs.
@@ -284,4 +375,174 @@ func cpuCompare(ss []*series) string {
 		return "Caddy CPU/req n/a"
 	}
 	return fmt.Sprintf("Caddy CPU per request %.0f vs %.0f µs (%.2f× the cost)", b["caddy"], a["caddy"], b["caddy"]/a["caddy"])
+}
+
+func lockStr(ls []lockStat) string {
+	if len(ls) == 0 {
+		return "–"
+	}
+	var parts []string
+	for _, l := range ls {
+		s := fmt.Sprintf("%.2f locks/req, wait %.2f ms", l.Acquired, l.MeanWaitM)
+		if l.Fallbacks > 0 {
+			s += fmt.Sprintf(", %.0f fallbacks", l.Fallbacks)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// clusterSection is section 6: two instances on one Redis vs one instance.
+func (r *report) clusterSection(b *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	if len(r.ClusterFan) == 0 && len(r.ClusterStale) == 0 && len(r.ClusterPut) == 0 {
+		return
+	}
+	p("## 6. Two-instance cluster vs one instance\n\n")
+	p("Two Caddy processes with the same recordsync site plus `cluster redis://…` (configuration C below) on one local %s (no persistence), in front of the same Go upstream. Both Caddies, Redis, the generator and wrk share the 2 cores, so the cluster pays for a second process and Redis on the same CPUs: this measures the cost of clustering, not a scale-out gain.\n\n", r.RedisVersion)
+	if len(r.ClusterFan) > 0 {
+		p("### Fan-out: publisher on A, half the subscribers on B\n\n")
+		p("A fresh pair per size. The generator spreads N sockets round-robin over A and B (N/2 each); the 20 publishes are PUTs through A, so A's subscribers get the event from A's hub and B's through Redis (A's bus → B's hub). Measured exactly as in section 4–5; memory and goroutines are summed over both processes; Caddy CPU is both processes'. The one-instance row is section 4–5's run of the same size (same run).\n\n")
+		p("| Subscribers | Setup | Delivered / expected | p50 ms | p99 ms | max ms | on A: p50 / p99 / max ms | on B (via Redis): p50 / p99 / max ms | msg/s (burst) | msg per Caddy CPU-s | Caddy CPU s | Redis CPU s | KB per conn | Goroutines per conn |\n")
+		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, c := range r.ClusterFan {
+			if one := r.fan(c.N); one != nil {
+				p("| %d | one instance | %d / %d | %.1f | %.1f | %.1f | – | – | %.0f | %.0f | %.2f | – | %.1f | %.2f |\n",
+					one.N, one.Stats.Delivered, one.Stats.Expected, one.Stats.P50ms, one.Stats.P99ms, one.Stats.Maxms, one.Stats.MsgsPerSec, one.MsgPerCPU(), one.CaddyCPU, one.KBPerConn, one.GorPerConn)
+			}
+			if c.Err != "" {
+				p("| %d | cluster: error: %s |||||||||||||\n", c.N, strings.ReplaceAll(truncate(c.Err, 200), "\n", " "))
+				continue
+			}
+			ga, gb := "–", "–"
+			if len(c.Stats.Groups) == 2 {
+				g := c.Stats.Groups
+				ga = fmt.Sprintf("%.1f / %.1f / %.1f", g[0].P50ms, g[0].P99ms, g[0].Maxms)
+				gb = fmt.Sprintf("%.1f / %.1f / %.1f", g[1].P50ms, g[1].P99ms, g[1].Maxms)
+				if g[1].Delivered != g[1].Expected {
+					gb += fmt.Sprintf(" (%d / %d delivered)", g[1].Delivered, g[1].Expected)
+				}
+			}
+			p("| %d | cluster, 2 instances | %d / %d | %.1f | %.1f | %.1f | %s | %s | %.0f | %.0f | %.2f | %.2f | %.1f | %.2f |\n",
+				c.N, c.Stats.Delivered, c.Stats.Expected, c.Stats.P50ms, c.Stats.P99ms, c.Stats.Maxms, ga, gb, c.Stats.MsgsPerSec, c.MsgPerCPU(), c.CaddyCPU, c.RedisCPU, c.KBPerConn, c.GorPerConn)
+		}
+		p("\n")
+		for _, c := range r.ClusterFan {
+			if c.Stats.FirstError != "" {
+				p("First connect error (cluster, %d): `%s`\n\n", c.N, c.Stats.FirstError)
+			}
+			if c.Stats.Unknown > 0 || c.Stats.Closed > 0 {
+				p("Cluster at %d: %d deliveries of unknown versions, %d sockets closed during the run.\n\n", c.N, c.Stats.Unknown, c.Stats.Closed)
+			}
+		}
+		r.chart(b, "cluster_fanout", "Cluster fan-out vs one instance")
+	}
+	if len(r.ClusterStale) > 0 || len(r.ClusterPut) > 0 {
+		p("### The cluster lock on conditional writes\n\n")
+		p("With `cluster`, every conditional write (a PUT carrying `client_version`) takes its record's cluster-wide Redis lock inside the local turn, then compares against the newest version learned under the lock — also the stale ones answered 409 from the cache. Without `cluster` the local turn alone serialises them. Same Go upstream, `Authorization: Bearer …` caller authorised on each instance by one GET. CPU includes both Caddies, the upstream and Redis.\n\n")
+		if len(r.ClusterStale) > 0 {
+			p("**Stale write → 409 from the cache** (wrk, %d connections, all on one hot record `/api/v1/flows/1`; \"half through A, half through B\" runs two wrk at once with half the connections each):\n\n", r.Cfg.Conns)
+			r.table(b, []string{"stale PUT → 409"}, r.ClusterStale)
+			p("| variant | answered from the cache | cluster lock (Caddy metrics, per run) |\n|---|---|---|\n")
+			for _, s := range r.ClusterStale {
+				p("| %s | %s | %s |\n", s.Name, shareStr(r.ClusterStaleShare[s.Name]), lockStr(r.ClusterStaleLock[s.Name]))
+			}
+			p("\n")
+		}
+		if len(r.ClusterPut) > 0 {
+			p("**Successful conditional PUT** (a Go client in the bench process: %d writers, each owning one record and doing read-modify-write — the `client_version` of each PUT is the `updated_at` of the previous answer, so every write is current; mean and p99 latency in the last column; non-2xx are 409s or 503s, which would mean lost ordering or a lock given up on):\n\n", r.Cfg.Conns)
+			r.table(b, []string{"conditional PUT → 200"}, r.ClusterPut)
+			p("| variant | cluster lock (Caddy metrics, per run) |\n|---|---|\n")
+			for _, s := range r.ClusterPut {
+				p("| %s | %s |\n", s.Name, lockStr(r.ClusterPutLock[s.Name]))
+			}
+			p("\n")
+			for _, n := range r.ClusterPutNotes {
+				p("- %s\n", n)
+			}
+			if len(r.ClusterPutNotes) > 0 {
+				p("\n")
+			}
+		}
+		r.chart(b, "cluster_writes", "Conditional writes with and without the cluster lock")
+		if len(r.ClusterChecks) > 0 {
+			p("Pre-flight (one instance, A, B):\n\n")
+			for _, c := range r.ClusterChecks {
+				p("- `%s`\n", strings.ReplaceAll(c, "`", "'"))
+			}
+			p("\n")
+		}
+	}
+}
+
+// headline is the short table of the headline numbers (the README's).
+func (r *report) headline() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("| Measure | recordsync | Baseline (same run) or reference | Ratio | Target | Met? |\n|---|---|---|---|---|---|\n")
+	for _, row := range []struct {
+		name, base string
+		ss         []*series
+		goal       float64
+	}{{"Pass-through requests", "plain Caddy `reverse_proxy`", r.Pass, 0.97}, {"Inspected record GET", "plain `reverse_proxy`", r.Get, 0.90}, {"Inspected record PUT", "plain `reverse_proxy`", r.Put, 0.90}} {
+		if x, ok := ratio(row.ss); ok {
+			p("| %s | %.0f req/s | %.0f req/s (%s) | %.2f× | ≥ %.2f× | %s |\n", row.name, row.ss[1].RPS(), row.ss[0].RPS(), row.base, x, row.goal, yesNo(x >= row.goal))
+		}
+	}
+	for _, row := range []struct {
+		name string
+		ss   []*series
+	}{{"Stale write → 409 from cache", r.LaravelConflict}, {"Version poll from cache", r.LaravelPoll}} {
+		if x, ok := ratio(row.ss); ok {
+			per := caddyPerCPUSecond(row.ss[1])
+			p("| %s | %.0f req/s (%.0f per Caddy CPU-s) | %.0f req/s (Laravel, php-fpm) | %.0f× | ≥ 50×, ≥ 20k/core | %s, %s |\n",
+				row.name, row.ss[1].RPS(), per, row.ss[0].RPS(), x, yesNo(x >= 50), yesNo(per >= 20000))
+		}
+	}
+	if f := r.fan(10000); f != nil {
+		p("| Fan-out to 10k subscribers | p50 %.0f / p99 %.0f / max %.0f ms | Centrifugo p99 169 ms, Mercure p99 151 ms | – | p99 ≤ 60 ms | %s |\n",
+			f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms, yesNo(f.Stats.P99ms <= 60 && f.Stats.Delivered == f.Stats.Expected))
+		p("| Delivered messages (10k) | %.0f per Caddy CPU-s | Centrifugo ~12.5k/CPU | – | ≥ 100k/core | %s |\n", f.MsgPerCPU(), yesNo(f.MsgPerCPU() >= 100000))
+	}
+	if f := r.fan(1000); f != nil {
+		p("| Fan-out to 1k subscribers | p50 %.0f / p99 %.0f / max %.0f ms | Centrifugo p99 21 ms, Mercure p99 50 ms | – | – | – |\n", f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms)
+	}
+	n := 18000
+	if r.fan(n) == nil {
+		n = 10000
+	}
+	if f := r.fan(n); f != nil {
+		ref := "Centrifugo 45.7 KB"
+		if n == 10000 {
+			ref = "Centrifugo 47.5 KB, Mercure 47.1 KB"
+		}
+		p("| Memory per idle connection (%dk) | %.1f KB | %s | %.2f× Centrifugo | ≤ 20 KB | %s |\n", n/1000, f.KBPerConn, ref, f.KBPerConn/map[int]float64{18000: 45.7, 10000: 47.5}[n], yesNo(f.KBPerConn <= 20))
+		p("| Goroutines per idle connection (%dk) | %.2f | – | – | ≤ 2 | %s |\n", n/1000, f.GorPerConn, yesNo(f.GorPerConn <= 2.05))
+	}
+	if f := r.fan(18000); f != nil {
+		p("| Websockets held by one process | %d of 18,000 (%d failed) | the file limit here (20k) | – | 18,000 | %s |\n", f.Stats.Connected, f.Stats.Failed, yesNo(f.Stats.Connected >= 18000))
+	}
+	for _, sz := range []int{10000, 1000} {
+		one, two := r.fan(sz), r.clusterFan(sz)
+		if one == nil || two == nil {
+			continue
+		}
+		p("| 2-instance cluster fan-out, %dk (half on B via Redis) | p99 %.0f ms, %.0f msg per Caddy CPU-s | one instance: p99 %.0f ms, %.0f msg/CPU-s | %.2f× p99 | no target | – |\n",
+			sz/1000, two.Stats.P99ms, two.MsgPerCPU(), one.Stats.P99ms, one.MsgPerCPU(), two.Stats.P99ms/math.Max(one.Stats.P99ms, 0.001))
+		break
+	}
+	if x, ok := ratio2(r.ClusterStale, 0, 1); ok {
+		p("| Stale 409 from cache with `cluster` (Redis lock) | %.0f req/s | without `cluster`: %.0f req/s | %.2f× | no target | – |\n", r.ClusterStale[1].RPS(), r.ClusterStale[0].RPS(), x)
+	}
+	if x, ok := ratio2(r.ClusterPut, 0, 1); ok {
+		p("| Successful conditional PUT with `cluster` | %.0f req/s | without `cluster`: %.0f req/s | %.2f× | no target | – |\n", r.ClusterPut[1].RPS(), r.ClusterPut[0].RPS(), x)
+	}
+	return b.String()
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "not met"
 }

@@ -68,7 +68,7 @@ func runWrk(base string, l load, d time.Duration, conns int, ws []watched) (wrkR
 	out, err := exec.Command("wrk", args...).CombinedOutput()
 	res := wrkResult{CPU: map[string]float64{}}
 	for i, w := range ws {
-		res.CPU[w.Name] = float64(w.Ticks()-before[i]) / ticksPerSecond
+		res.CPU[w.Name] += float64(w.Ticks()-before[i]) / ticksPerSecond
 	}
 	if err != nil {
 		return res, fmt.Errorf("wrk %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -123,6 +123,24 @@ type variant struct {
 	Watch  []watched
 	Before func() // called before each run (e.g. read metrics)
 	After  func(wrkResult)
+	// Run, when set, replaces wrk (the CPU of Watch is still charged).
+	Run func(d time.Duration, conns int) (wrkResult, error)
+}
+
+// withCPU runs f and charges the CPU of ws during it to the result.
+func withCPU(ws []watched, f func() (wrkResult, error)) (wrkResult, error) {
+	before := make([]int64, len(ws))
+	for i, w := range ws {
+		before[i] = w.Ticks()
+	}
+	res, err := f()
+	if res.CPU == nil {
+		res.CPU = map[string]float64{}
+	}
+	for i, w := range ws {
+		res.CPU[w.Name] += float64(w.Ticks()-before[i]) / ticksPerSecond
+	}
+	return res, err
 }
 
 // series is the results of one variant over the rounds.
@@ -191,7 +209,13 @@ func compare(rounds int, d time.Duration, conns int, vs ...variant) ([]*series, 
 			if v.Before != nil {
 				v.Before()
 			}
-			res, err := runWrk(v.Base, v.Load, d, conns, v.Watch)
+			var res wrkResult
+			var err error
+			if v.Run != nil {
+				res, err = withCPU(v.Watch, func() (wrkResult, error) { return v.Run(d, conns) })
+			} else {
+				res, err = runWrk(v.Base, v.Load, d, conns, v.Watch)
+			}
 			if err != nil {
 				return out, fmt.Errorf("%s: %w", v.Name, err)
 			}
