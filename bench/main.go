@@ -176,6 +176,9 @@ func run(cfg runConfig, outPath string) error {
 
 	rep := &report{Cfg: cfg, Started: time.Now(), LoadStart: loadAvg()}
 	rep.Commit = strings.TrimSpace(cmdOut(repo, "git", "rev-parse", "--short", "HEAD"))
+	if strings.TrimSpace(cmdOut(repo, "git", "status", "--porcelain", "--untracked-files=no")) != "" {
+		rep.Commit += " + uncommitted changes"
+	}
 	rep.GoVersion = strings.TrimSpace(cmdOut(repo, "go", "version"))
 	rep.Wrk = strings.TrimSpace(strings.SplitN(cmdOut(repo, "wrk", "-v"), "\n", 2)[0])
 
