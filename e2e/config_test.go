@@ -44,3 +44,24 @@ func TestInvalidConfigNamesTheLine(t *testing.T) {
 		t.Fatalf("valid config refused: %v\n%s", err, out)
 	}
 }
+
+// TestCaddyfileExampleIsValid keeps the shipped Caddyfile.example loadable:
+// `caddy validate` must accept it with its environment variables set.
+func TestCaddyfileExampleIsValid(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoRoot, "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "Caddyfile")
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(caddyBin, "validate", "--config", path, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(),
+		"APP_KEY=base64:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		"RECORDSYNC_APP_ID=1", "RECORDSYNC_APP_KEY=key", "RECORDSYNC_APP_SECRET=secret",
+		"HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Valid configuration") {
+		t.Fatalf("Caddyfile.example: %v\n%s", err, out)
+	}
+}
