@@ -7,76 +7,22 @@
 // e2e/laravel_redis_echo_test.go, which passes the app's folder and
 // environment so that artisan runs against the same databases and Redis.
 //
-// Sessions as in presence.test.mjs: fetch logs in; pusher-js's Node XHR is
-// allowed to send the Cookie header (a forbidden header in the XHR spec,
-// which a browser sends by itself), which goes in Echo's auth.headers with
-// X-CSRF-TOKEN.
+// Sessions (session.mjs): each user logs in with fetch as a browser page would.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import Pusher from 'pusher-js';
-import { env, makeEcho, connected, subscribed, collector, sleep } from './lib.mjs';
+import { Session } from './session.mjs';
+import { env, connected, subscribed, collector, sleep } from './lib.mjs';
 
 const host = env('RS_HOST', '127.0.0.1');
 const port = Number(env('RS_PORT'));
-const base = `http://${host}:${port}`;
 const tenant = env('RS_TENANT', 'default');
-
-const createXHR = Pusher.Runtime.createXHR.bind(Pusher.Runtime);
-Pusher.Runtime.createXHR = () => {
-  const xhr = createXHR();
-  if (typeof xhr.setDisableHeaderCheck === 'function') xhr.setDisableHeaderCheck(true);
-  return xhr;
-};
 
 const echoes = [];
 after(() => { for (const e of echoes) e.disconnect(); });
 
-class Session {
-  constructor() { this.cookies = new Map(); this.csrf = ''; }
-
-  cookieHeader() { return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '); }
-
-  async fetch(path, { method = 'GET', headers = {}, body } = {}) {
-    const res = await fetch(base + path, {
-      method,
-      redirect: 'manual',
-      headers: { Accept: 'application/json', Cookie: this.cookieHeader(), ...headers },
-      body,
-    });
-    for (const sc of res.headers.getSetCookie()) {
-      const [pair] = sc.split(';');
-      const i = pair.indexOf('=');
-      this.cookies.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
-    }
-    const text = await res.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch { /* not JSON */ }
-    return { status: res.status, headers: res.headers, json, text };
-  }
-
-  async login(email) {
-    const page = await this.fetch('/login', { headers: { Accept: 'text/html' } });
-    assert.equal(page.status, 200, 'GET /login');
-    const xsrf = decodeURIComponent(this.cookies.get('XSRF-TOKEN') || '');
-    const res = await this.fetch('/login', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-XSRF-TOKEN': xsrf },
-      body: JSON.stringify({ email, password: 'secret' }),
-    });
-    assert.equal(res.status, 200, `POST /login as ${email}: ${res.text}`);
-    this.csrf = res.json.data.csrf_token;
-    return this;
-  }
-
-  echo() {
-    const e = makeEcho({ host, port, headers: { Cookie: this.cookieHeader(), 'X-CSRF-TOKEN': this.csrf } });
-    echoes.push(e);
-    return e;
-  }
-}
-
-const login = (email) => new Session().login(email);
+const newSession = () => new Session({ host, port, echoes });
+const login = (email) => newSession().login(email);
 
 // artisan runs the example app's artisan with the test's environment and
 // returns its parsed JSON output.

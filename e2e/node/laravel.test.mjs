@@ -5,89 +5,20 @@
 // record.updated that recordsync publishes for a PUT it proxied.
 // Started by TestRecordsyncLaravelEcho in e2e/laravel_recordsync_test.go.
 //
-// Sessions: each user logs in with fetch (GET /login for the XSRF-TOKEN
-// cookie, then a JSON POST /login), as a browser page would. A browser sends
-// the session cookie with pusher-js's auth request by itself; in Node,
-// pusher-js's XMLHttpRequest shim refuses to set a Cookie header (it is a
-// forbidden header name in the XHR spec), so createXHR is wrapped to lift
-// that check and the cookie goes in Echo's auth.headers with X-CSRF-TOKEN.
+// Sessions (session.mjs): each user logs in with fetch as a browser page would.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import Pusher from 'pusher-js';
-import { env, makeEcho, connected, subscribed, collector, sleep } from './lib.mjs';
+import { Session } from './session.mjs';
+import { env, connected, subscribed, collector, sleep } from './lib.mjs';
 
 const host = env('RS_HOST', '127.0.0.1');
 const port = Number(env('RS_PORT'));
-const base = `http://${host}:${port}`;
-
-// Let pusher-js's Node XHR send the Cookie header, as a browser would send the cookie.
-const createXHR = Pusher.Runtime.createXHR.bind(Pusher.Runtime);
-Pusher.Runtime.createXHR = () => {
-  const xhr = createXHR();
-  if (typeof xhr.setDisableHeaderCheck === 'function') xhr.setDisableHeaderCheck(true);
-  return xhr;
-};
 
 const echoes = [];
 after(() => { for (const e of echoes) e.disconnect(); });
 
-// session is a tiny cookie jar around fetch for one browser session.
-class Session {
-  constructor() { this.cookies = new Map(); this.csrf = ''; }
-
-  cookieHeader() { return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '); }
-
-  async fetch(path, { method = 'GET', headers = {}, body } = {}) {
-    const res = await fetch(base + path, {
-      method,
-      redirect: 'manual',
-      headers: { Accept: 'application/json', Cookie: this.cookieHeader(), ...headers },
-      body,
-    });
-    for (const sc of res.headers.getSetCookie()) {
-      const [pair] = sc.split(';');
-      const i = pair.indexOf('=');
-      this.cookies.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
-    }
-    const text = await res.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch { /* not JSON */ }
-    return { status: res.status, headers: res.headers, json, text };
-  }
-
-  async login(email) {
-    const page = await this.fetch('/login', { headers: { Accept: 'text/html' } });
-    assert.equal(page.status, 200, 'GET /login');
-    const xsrf = decodeURIComponent(this.cookies.get('XSRF-TOKEN') || '');
-    assert.ok(xsrf, 'XSRF-TOKEN cookie after GET /login');
-    const res = await this.fetch('/login', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-XSRF-TOKEN': xsrf },
-      body: JSON.stringify({ email, password: 'secret' }),
-    });
-    assert.equal(res.status, 200, `POST /login as ${email}: ${res.text}`);
-    this.csrf = res.json.data.csrf_token;
-    return this;
-  }
-
-  // echo connects Laravel Echo with this session's cookie and CSRF token for
-  // /broadcasting/auth, as the app's pages would.
-  echo() {
-    const e = makeEcho({ host, port, headers: { Cookie: this.cookieHeader(), 'X-CSRF-TOKEN': this.csrf } });
-    echoes.push(e);
-    return e;
-  }
-
-  put(path, body, headers = {}) {
-    return this.fetch(path, {
-      method: 'PUT',
-      headers: { 'Content-Type': 'application/json', 'X-CSRF-TOKEN': this.csrf, ...headers },
-      body: JSON.stringify(body),
-    });
-  }
-}
-
-const login = (email) => new Session().login(email);
+const newSession = () => new Session({ host, port, echoes });
+const login = (email) => newSession().login(email);
 
 test("Alice's save through the proxy reaches Bob as record.updated, not Alice's own socket", async () => {
   const [alice, bob] = await Promise.all([login('alice@example.com'), login('bob@example.com')]);
@@ -137,7 +68,7 @@ test("Carol's subscription to flow 2 is refused by the app's channels.php (403);
 });
 
 test('an anonymous visitor cannot subscribe to a record channel', async () => {
-  const anon = new Session();
+  const anon = newSession();
   await anon.fetch('/login', { headers: { Accept: 'text/html' } }); // a session cookie, no user
   const echo = anon.echo();
   await connected(echo);

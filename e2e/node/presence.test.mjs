@@ -11,77 +11,17 @@
 // X-CSRF-TOKEN, as a browser page's cookie would.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import Pusher from 'pusher-js';
-import { env, makeEcho, connected, subscribed, collector, sleep } from './lib.mjs';
+import { Session } from './session.mjs';
+import { env, connected, subscribed, collector, sleep } from './lib.mjs';
 
 const host = env('RS_HOST', '127.0.0.1');
 const port = Number(env('RS_PORT'));
-const base = `http://${host}:${port}`;
-
-const createXHR = Pusher.Runtime.createXHR.bind(Pusher.Runtime);
-Pusher.Runtime.createXHR = () => {
-  const xhr = createXHR();
-  if (typeof xhr.setDisableHeaderCheck === 'function') xhr.setDisableHeaderCheck(true);
-  return xhr;
-};
 
 const echoes = [];
 after(() => { for (const e of echoes) e.disconnect(); });
 
-class Session {
-  constructor() { this.cookies = new Map(); this.csrf = ''; }
-
-  cookieHeader() { return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '); }
-
-  async fetch(path, { method = 'GET', headers = {}, body } = {}) {
-    const res = await fetch(base + path, {
-      method,
-      redirect: 'manual',
-      headers: { Accept: 'application/json', Cookie: this.cookieHeader(), ...headers },
-      body,
-    });
-    for (const sc of res.headers.getSetCookie()) {
-      const [pair] = sc.split(';');
-      const i = pair.indexOf('=');
-      this.cookies.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
-    }
-    const text = await res.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch { /* not JSON */ }
-    return { status: res.status, headers: res.headers, json, text };
-  }
-
-  async login(email) {
-    const page = await this.fetch('/login', { headers: { Accept: 'text/html' } });
-    assert.equal(page.status, 200, 'GET /login');
-    const xsrf = decodeURIComponent(this.cookies.get('XSRF-TOKEN') || '');
-    const res = await this.fetch('/login', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-XSRF-TOKEN': xsrf },
-      body: JSON.stringify({ email, password: 'secret' }),
-    });
-    assert.equal(res.status, 200, `POST /login as ${email}: ${res.text}`);
-    this.csrf = res.json.data.csrf_token;
-    return this;
-  }
-
-  // echo is one browser tab of this session.
-  echo() {
-    const e = makeEcho({ host, port, headers: { Cookie: this.cookieHeader(), 'X-CSRF-TOKEN': this.csrf } });
-    echoes.push(e);
-    return e;
-  }
-
-  auth(socketId, channel) {
-    return this.fetch('/broadcasting/auth', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-TOKEN': this.csrf },
-      body: `socket_id=${encodeURIComponent(socketId)}&channel_name=${encodeURIComponent(channel)}`,
-    });
-  }
-}
-
-const login = (email) => new Session().login(email);
+const newSession = () => new Session({ host, port, echoes });
+const login = (email) => newSession().login(email);
 
 // joined resolves with the members Echo's here() reports.
 function joined(channel, timeoutMs = 5000) {
