@@ -252,7 +252,7 @@ func (c barChart) png(path string) error {
 		text(img, left-10-textWidth(g.Label, 1), mid+5, g.Label, colBlack, 1)
 		for si, v := range g.Values {
 			by := gy + si*(barH+barGap)
-			note := "-"
+			note := "n/a"
 			if v > 0 && !math.IsNaN(v) && !math.IsInf(v, 0) {
 				x := xOf(v)
 				fillRect(img, image.Rect(left+1, by, max(x, left+2), by+barH), c.color(si))
