@@ -77,7 +77,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		cluster      <url>                      # e.g. redis://127.0.0.1:6379/0: act as one with the other instances
 //		cluster_name <name>                     # default: name
 //		cluster_lock_timeout <duration>         # default 10s: fencing timeout of the cluster-wide write lock
-//		cluster_timeout <duration>              # default 10s: a silent instance's presence members leave
+//		cluster_timeout <duration>              # default 10s: a silent instance's presence members leave, its socket entries expire
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name

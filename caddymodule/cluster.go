@@ -29,10 +29,11 @@ type clusterConfig struct {
 // shares events, versions and presence. It survives reloads with the rest
 // of the shared state.
 type clusterState struct {
-	// clusterMu guards clus, bus and clusterCfg.
+	// clusterMu guards clus, bus, sockets and clusterCfg.
 	clusterMu  sync.Mutex
 	clus       *cluster.Cluster
 	bus        *cluster.Bus
+	sockets    *cluster.Sockets // nil without a hub
 	clusterCfg clusterConfig
 }
 
@@ -98,6 +99,16 @@ func (s *sharedState) setCluster(cfg clusterConfig, logger *zap.Logger) error {
 	})
 	if s.hub != nil {
 		s.hub.SetCluster(hubBus{bus})
+		// Which tenant each open socket of the cluster belongs to, for
+		// signing /broadcasting/auth answers of sockets held elsewhere.
+		hub := s.hub
+		s.sockets = cluster.NewSockets(c, cluster.SocketsOptions{
+			TTL:      cfg.timeout,
+			Refresh:  cfg.timeout / 5,
+			Taken:    hub.SocketIDTaken,
+			Observer: clusterObserver{},
+		})
+		hub.SetSocketDirectory(s.sockets)
 	}
 	logger.Info("recordsync: joined the cluster", zap.String("cluster_name", cfg.name), zap.String("instance", c.Instance()))
 	return nil
@@ -119,7 +130,12 @@ func (s *sharedState) closeClusterLocked() {
 	}
 	s.store.SetOnAdvance(nil)
 	if s.hub != nil {
+		s.hub.SetSocketDirectory(nil)
 		s.hub.SetCluster(nil)
+	}
+	if s.sockets != nil {
+		s.sockets.Close()
+		s.sockets = nil
 	}
 	s.bus.Close()
 	_ = s.clus.Close()
@@ -191,9 +207,12 @@ func (b hubBus) PublishPresence(ch realtime.PresenceChange) {
 // clusterMetrics are the cluster's metrics, registered like the others
 // (metrics.go).
 var clusterMetrics = struct {
-	messages  *prometheus.CounterVec
-	notShared prometheus.Counter
-	up        prometheus.Gauge
+	messages      *prometheus.CounterVec
+	notShared     prometheus.Counter
+	up            prometheus.Gauge
+	socketLookups *prometheus.CounterVec
+	notRegistered prometheus.Counter
+	socketTaken   prometheus.Counter
 }{
 	messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "cluster_messages_total",
@@ -207,13 +226,26 @@ var clusterMetrics = struct {
 		Namespace: "recordsync", Name: "cluster_up",
 		Help: "1 while the cluster bus is subscribed and publishing.",
 	}),
+	socketLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "cluster_socket_lookups_total",
+		Help: "Lookups of a socket held by another instance, to sign a /broadcasting/auth answer, by result (found, unknown, error: Redis could not be asked in time, the answer was not signed).",
+	}, []string{"result"}),
+	notRegistered: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "cluster_sockets_not_registered_total",
+		Help: "Socket registry writes (open sockets, closed sockets) that Redis did not take; the next refresh that works writes every open socket again.",
+	}),
+	socketTaken: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "cluster_socket_ids_taken_total",
+		Help: "New sockets whose id another instance already held; they were closed with 4200 so that their clients reconnect.",
+	}),
 }
 
 func registerClusterMetrics(reg *prometheus.Registry) {
 	if reg == nil {
 		return
 	}
-	for _, c := range []prometheus.Collector{clusterMetrics.messages, clusterMetrics.notShared, clusterMetrics.up} {
+	for _, c := range []prometheus.Collector{clusterMetrics.messages, clusterMetrics.notShared, clusterMetrics.up,
+		clusterMetrics.socketLookups, clusterMetrics.notRegistered, clusterMetrics.socketTaken} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -238,5 +270,19 @@ func (clusterObserver) Up(up bool) {
 	clusterMetrics.up.Set(v)
 }
 
-// Interface guard
-var _ realtime.ClusterBus = hubBus{}
+func (clusterObserver) Lookup(result string) {
+	clusterMetrics.socketLookups.WithLabelValues(result).Inc()
+}
+func (clusterObserver) NotRegistered(n int) {
+	if n > 0 {
+		clusterMetrics.notRegistered.Add(float64(n))
+	}
+}
+func (clusterObserver) Taken() { clusterMetrics.socketTaken.Inc() }
+
+// Interface guards
+var (
+	_ realtime.ClusterBus      = hubBus{}
+	_ realtime.SocketDirectory = (*cluster.Sockets)(nil)
+	_ cluster.SocketsObserver  = clusterObserver{}
+)

@@ -206,8 +206,11 @@ type Handler struct {
 	// lock then get it before they give up). Default: 10s.
 	ClusterLockTimeout caddy.Duration `json:"cluster_lock_timeout,omitempty"`
 	// ClusterTimeout is how long an instance may stay silent before the
-	// others forget its presence members (their users leave); instances
-	// say they are alive every fifth of it. Default: 10s.
+	// others forget its presence members (their users leave) and its
+	// sockets' entries in the cluster's socket registry expire (then no
+	// instance signs channel authorisations for them); instances say they
+	// are alive, and rewrite their socket entries, every fifth of it.
+	// Default: 10s.
 	ClusterTimeout caddy.Duration `json:"cluster_timeout,omitempty"`
 
 	proxy  *proxy.Handler

@@ -2,7 +2,10 @@
 // one load balancer) behave as one, over the Redis that Laravel teams already
 // run: every publish reaches the subscribers of every instance exactly once,
 // versions learned on one instance are known to all, conditional writes to
-// one record are serialised cluster-wide, and presence is cluster-wide.
+// one record are serialised cluster-wide (Locker), presence is cluster-wide
+// (Bus), and the open websockets of every instance are known to all (Sockets),
+// so that any instance can sign a channel authorisation for a socket held by
+// another one, for that socket's tenant only.
 //
 // The package does not import Caddy; caddymodule builds a Cluster from the
 // `cluster redis://...` subdirective and hands its parts to the realtime hub

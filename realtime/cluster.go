@@ -1,6 +1,8 @@
 package realtime
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 )
 
@@ -98,13 +100,14 @@ func (h *Hub) PublishLocal(ev Event) {
 func (h *Hub) RemotePresence(instance string, ch PresenceChange) {
 	switch ch.Op {
 	case PresenceJoin:
-		if !validRemoteMember(ch.Channel, ch.UserID) {
+		info, ok := remoteInfo(ch.Info)
+		if !ok || !validRemoteMember(ch.Channel, ch.UserID) {
 			return
 		}
 		k := chanKey{ch.Tenant, ch.Channel}
 		ps := h.presenceShardFor(k)
 		ps.mu.Lock()
-		ps.remoteJoinLocked(k, instance, ch.UserID, ch.Info)
+		ps.remoteJoinLocked(k, instance, ch.UserID, info)
 		ps.mu.Unlock()
 	case PresenceLeave:
 		k := chanKey{ch.Tenant, ch.Channel}
@@ -115,14 +118,15 @@ func (h *Hub) RemotePresence(instance string, ch PresenceChange) {
 	case PresenceSync:
 		keep := make(map[chanKey]map[string][]byte)
 		for _, m := range ch.Members {
-			if !validRemoteMember(m.Channel, m.UserID) {
+			info, ok := remoteInfo(m.Info)
+			if !ok || !validRemoteMember(m.Channel, m.UserID) {
 				continue
 			}
 			k := chanKey{m.Tenant, m.Channel}
 			if keep[k] == nil {
 				keep[k] = make(map[string][]byte)
 			}
-			keep[k][m.UserID] = m.Info
+			keep[k][m.UserID] = info
 		}
 		// First the members the instance no longer has, then its new ones.
 		h.forgetRemoteMembers(func(id string) bool { return id == instance }, keep)
@@ -142,6 +146,20 @@ func (h *Hub) RemotePresence(instance string, ch PresenceChange) {
 func validRemoteMember(channel, userID string) bool {
 	return strings.HasPrefix(channel, "presence-") && validChannelName(channel) &&
 		userID != "" && len(userID) <= MaxPresenceUserIDLength
+}
+
+// remoteInfo returns another instance's user_info compacted ("null" when
+// empty); ok is false when it is not JSON, which would break every
+// subscription_succeeded and member_added of its channel for pusher-js.
+func remoteInfo(info []byte) (_ []byte, ok bool) {
+	if len(bytes.TrimSpace(info)) == 0 {
+		return []byte("null"), true
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, info) != nil {
+		return nil, false
+	}
+	return b.Bytes(), true
 }
 
 // InstanceGone forgets the members of an instance that left the cluster or
@@ -267,4 +285,62 @@ func (ps *presenceShard) remoteLeaveLocked(k chanKey, instance, user string) {
 		return
 	}
 	pc.sendLocked(memberRemovedFrame(k.name, user), nil)
+}
+
+// SocketDirectory is the cluster-wide registry of open sockets (issue 6):
+// it lets Sign sign for a socket of another instance, when the app's
+// /broadcasting/auth request and the websocket went to different instances
+// behind the load balancer. Package cluster implements it over Redis.
+type SocketDirectory interface {
+	// SocketPrefix is the first number of this instance's socket ids,
+	// chosen so that ids are unique across the cluster.
+	SocketPrefix() uint32
+	// Add records an open socket of this instance; Remove forgets it.
+	// Both are called under the hub's connection lock: they must not block.
+	Add(socketID, tenant string)
+	Remove(socketID string)
+	// Lookup returns the tenant of a socket another instance has open.
+	// err is set when it could not tell (Redis unreachable, timeout).
+	Lookup(socketID string) (tenant string, found bool, err error)
+}
+
+// dirHolder lets an interface live in an atomic.Pointer.
+type dirHolder struct{ SocketDirectory }
+
+// SetSocketDirectory makes the hub record its sockets in d and sign for
+// the sockets d knows on other instances; nil stops both. The sockets
+// already open are added to d. Safe to call at any time.
+func (h *Hub) SetSocketDirectory(d SocketDirectory) {
+	if d == nil {
+		h.dir.Store(nil)
+		return
+	}
+	// Stored before the snapshot: a socket registered after the snapshot
+	// sees d (register reads it under connsMu).
+	h.dir.Store(&dirHolder{d})
+	h.connsMu.Lock()
+	for id, c := range h.conns {
+		d.Add(id, c.tenant)
+	}
+	h.connsMu.Unlock()
+}
+
+// socketDirectory returns the hub's directory, or nil.
+func (h *Hub) socketDirectory() SocketDirectory {
+	if d := h.dir.Load(); d != nil {
+		return d.SocketDirectory
+	}
+	return nil
+}
+
+// SocketIDTaken closes the socket socketID with 4200 (reconnect) because
+// another instance of the cluster holds the same id: its client reconnects
+// and gets a new one. Unknown ids are ignored.
+func (h *Hub) SocketIDTaken(socketID string) {
+	h.connsMu.Lock()
+	c := h.conns[socketID]
+	h.connsMu.Unlock()
+	if c != nil {
+		c.stop(CodeReconnect, "socket id taken, reconnect")
+	}
 }

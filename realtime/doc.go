@@ -74,7 +74,8 @@
 //
 // Sign makes the auth string an app's pusher broadcaster would, for an open
 // socket of the given tenant only; the proxy uses it to complete the unsigned
-// answers of Laravel's redis broadcaster.
+// answers of Laravel's redis broadcaster. In a cluster the socket may be open
+// on another instance (see Cluster).
 //
 // Extension "since": a pusher:subscribe to private-record.{type}.{id} may
 // carry "since":"<version>" (a string, or a number for lock_version columns).
@@ -190,7 +191,20 @@
 // event is never read as a record version. The Redis broadcaster ingress
 // publishes with PublishLocal, since every instance subscribes to the app's
 // Redis by itself. ExceptSocket travels with the event (socket ids are
-// random, so one instance's id excludes nobody elsewhere).
+// unique cluster-wide, so one instance's id excludes nobody elsewhere).
+//
+// Socket ids and signing: with SetSocketDirectory (cluster.Sockets over
+// Redis) the hub records every socket it opens (id → tenant) before the
+// handshake is queued, and forgets it when it closes; the first number of
+// its socket ids is the directory's SocketPrefix (the instance's), so ids
+// stay "N.N" and are unique across the cluster, and an id that another
+// instance holds anyway is closed with 4200 (SocketIDTaken) so that its
+// client reconnects with a new one. Sign, asked for a socket that is not
+// open here, asks the directory (Lookup): it signs only when another
+// instance has the socket open in the same tenant, and never when the
+// directory cannot answer (Redis unreachable or slow). A local socket never
+// costs a lookup. What another instance says about presence members is
+// checked like a subscription (channel, user id, user_info must be JSON).
 //
 // Presence is cluster-wide: each instance announces a user's first and
 // last socket on a channel (PresenceJoin, PresenceLeave) and, when asked, its

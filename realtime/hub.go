@@ -76,6 +76,9 @@ type Hub struct {
 	// bus shares this hub's publishes and presence with the other
 	// instances of a cluster (cluster.go); nil without one.
 	bus atomic.Pointer[busHolder]
+	// dir is the cluster's registry of open sockets (cluster.go); nil
+	// without a cluster.
+	dir atomic.Pointer[dirHolder]
 }
 
 // NewHub builds a Hub from opts.
@@ -279,10 +282,17 @@ func (h *Hub) publish(ev Event, rec recordRef) {
 }
 
 // newSocketID returns a fresh "123.456" socket id: two random uint32s from
-// the runtime's ChaCha8 generator, unique among open sockets. connsMu held.
+// the runtime's ChaCha8 generator, unique among open sockets. In a cluster
+// the first number is the instance's SocketPrefix, so that ids are unique
+// cluster-wide too. connsMu held.
 func (h *Hub) newSocketIDLocked() string {
+	d := h.socketDirectory()
 	for {
-		id := strconv.FormatUint(uint64(rand.Uint32()), 10) + "." + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		first := rand.Uint32()
+		if d != nil {
+			first = d.SocketPrefix()
+		}
+		id := strconv.FormatUint(uint64(first), 10) + "." + strconv.FormatUint(uint64(rand.Uint32()), 10)
 		if _, taken := h.conns[id]; !taken {
 			return id
 		}
@@ -303,6 +313,9 @@ func (h *Hub) register(c *conn, cfg *config) int {
 	c.id = h.newSocketIDLocked()
 	h.conns[c.id] = c
 	h.perTenant[c.tenant]++
+	if d := h.socketDirectory(); d != nil {
+		d.Add(c.id, c.tenant) // before the handshake: known cluster-wide first
+	}
 	// Added under connsMu, so never concurrently with Close's Wait from
 	// zero: the reader's count. Writers come and go (conn.startWriter).
 	h.wg.Add(1)
@@ -325,6 +338,9 @@ func (h *Hub) unregister(c *conn) {
 	h.unsubscribeAll(c)
 	h.connsMu.Lock()
 	delete(h.conns, c.id)
+	if d := h.socketDirectory(); d != nil {
+		d.Remove(c.id)
+	}
 	if n := h.perTenant[c.tenant] - 1; n > 0 {
 		h.perTenant[c.tenant] = n
 	} else {

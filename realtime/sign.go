@@ -3,7 +3,8 @@ package realtime
 // Sign signs a subscription to channel for the socket socketID, as an app's
 // /broadcasting/auth would with the pusher broadcaster: it returns
 // "key:hex(hmac_sha256(secret, socket_id:channel[:channel_data]))" under the
-// current credentials. It signs only for an open socket of tenant, and only
+// current credentials. It signs only for an open socket of tenant (of this
+// hub, or, with a SocketDirectory, of another instance of the cluster), and only
 // what that socket could then subscribe with: a private- channel without
 // channelData, or a presence- channel with a channelData the hub accepts
 // (a JSON object with user_id). Anything else reports false. It implements
@@ -28,8 +29,22 @@ func (h *Hub) Sign(tenant, socketID, channel, channelData string) (auth string, 
 	h.connsMu.Lock()
 	c := h.conns[socketID]
 	h.connsMu.Unlock()
-	if c == nil || c.tenant != tenant || c.stopped() {
-		return "", false
+	switch {
+	case c != nil:
+		if c.tenant != tenant || c.stopped() {
+			return "", false
+		}
+	default:
+		// Not here: in a cluster, maybe on another instance. Never signed
+		// blind: Redis trouble (err) refuses like an unknown socket.
+		d := h.socketDirectory()
+		if d == nil {
+			return "", false
+		}
+		owner, found, err := d.Lookup(socketID)
+		if err != nil || !found || owner != tenant {
+			return "", false
+		}
 	}
 	cfg := h.cfg.Load()
 	return cfg.AppKey + ":" + sign(cfg.AppSecret, socketID, channel, channelData), true
