@@ -1,9 +1,13 @@
 package realtime
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
@@ -128,4 +132,57 @@ func TestWriteTimeoutClosesStuckSocket(t *testing.T) {
 		t.Fatal("closed as a slow consumer, not by the write timeout")
 	}
 	t.Logf("closed after %v", time.Since(start))
+}
+
+// TestFrameRightAfterUpgradeRequest: a client that sends its first frame in
+// the same packet as the upgrade request (net/http has buffered it by the
+// hijack) gets it handled: the socket's own small reader starts with it.
+func TestFrameRightAfterUpgradeRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	nc, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	payload := []byte(`{"event":"pusher:ping","data":{}}`)
+	mask := [4]byte{1, 2, 3, 4}
+	frame := append([]byte{0x81, 0x80 | byte(len(payload))}, mask[:]...)
+	for i, b := range payload {
+		frame = append(frame, b^mask[i%4])
+	}
+	req := "GET /ws/app/" + testKey + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := nc.Write(append([]byte(req), frame...)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("%v %v", resp, err)
+	}
+	var got []string
+	for len(got) < 2 {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			t.Fatal(err)
+		}
+		n := int(h[1] & 0x7f)
+		if n == 126 {
+			var l [2]byte
+			if _, err := io.ReadFull(br, l[:]); err != nil {
+				t.Fatal(err)
+			}
+			n = int(l[0])<<8 | int(l[1])
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(br, b); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(b))
+	}
+	if !strings.Contains(got[0], "pusher:connection_established") || got[1] != string(framePong) {
+		t.Fatalf("frames %q", got)
+	}
 }
