@@ -1,0 +1,78 @@
+package cluster
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// fuzzBus is a Bus with no Redis and no goroutines, for handle alone.
+func fuzzBus(handler func(Message), share func(), gone func(string)) *Bus {
+	c := &Cluster{prefix: "recordsync:t:", instance: "self", log: zap.NewNop()}
+	return &Bus{c: c, channel: c.Key("events"), obs: nopBusObserver{}, log: zap.NewNop(), seen: map[string]time.Time{},
+		opts: BusOptions{Handler: handler, Share: share, InstanceGone: gone}}
+}
+
+// FuzzBusMessage feeds arbitrary payloads to the bus's decoder (Redis is
+// shared infrastructure: anything may be published on the cluster's
+// channel): no panics; only the other instances' event, version and
+// presence messages reach the handler, unchanged; this instance's own
+// messages are ignored; a bye forgets only an instance that was heard from.
+func FuzzBusMessage(f *testing.F) {
+	for _, m := range []Message{
+		{Kind: KindEvent, Instance: "other", Tenant: "t", Channel: "private-x", Name: "e", Data: `{"a":1}`, ExceptSocket: "1.2"},
+		{Kind: KindVersion, Instance: "other", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z"},
+		{Kind: KindPresence, Instance: "other", Op: PresenceSync, Members: []Member{{Tenant: "t", Channel: "presence-x", UserID: "1", Info: "{}"}}},
+		{Kind: kindHello, Instance: "other"}, {Kind: kindBye, Instance: "other"}, {Kind: kindHeartbeat, Instance: "x"},
+		{Kind: KindEvent, Instance: "self"}, {Kind: "future", Instance: "other"},
+	} {
+		b, _ := json.Marshal(m)
+		f.Add(string(b))
+	}
+	for _, s := range []string{``, `{`, `null`, `[]`, `{"kind":"event"}`, `{"instance":5}`, "{\"kind\":\"event\",\"instance\":\"\xff\"}",
+		`{"kind":"presence","instance":"o","members":[null,{"c":1}]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, payload string) {
+		var got []Message
+		shares, gone := 0, []string{}
+		b := fuzzBus(func(m Message) { got = append(got, m) }, func() { shares++ }, func(id string) { gone = append(gone, id) })
+		b.handle(payload)
+		var want Message
+		decoded := json.Unmarshal([]byte(payload), &want) == nil
+		for _, m := range got {
+			if m.Instance == "" || m.Instance == "self" {
+				t.Fatalf("handled a message of instance %q", m.Instance)
+			}
+			switch m.Kind {
+			case KindEvent, KindVersion, KindPresence:
+			default:
+				t.Fatalf("handled kind %q", m.Kind)
+			}
+			if !decoded || !reflect.DeepEqual(m, want) {
+				t.Fatalf("handled %+v, decoded %+v", m, want)
+			}
+		}
+		if len(got) > 1 || len(gone) > 0 || shares > 1 {
+			t.Fatalf("one payload: %d handled, %d gone, %d shares", len(got), len(gone), shares)
+		}
+		// The same instance's bye after it was heard from forgets it, once.
+		b.handle(payload)
+		if decoded && want.Instance != "" && want.Instance != "self" {
+			bye, _ := json.Marshal(Message{Kind: kindBye, Instance: want.Instance})
+			b.handle(string(bye))
+			b.handle(string(bye))
+			heard := want.Kind != kindBye && want.Kind != "" && (want.Kind == KindEvent || want.Kind == KindVersion ||
+				want.Kind == KindPresence || want.Kind == kindHello || want.Kind == kindHeartbeat)
+			if heard && (len(gone) != 1 || gone[0] != want.Instance) {
+				t.Fatalf("bye after %q: gone %v", want.Kind, gone)
+			}
+			if !heard && len(gone) != 0 {
+				t.Fatalf("bye of an instance never heard from: gone %v", gone)
+			}
+		}
+	})
+}

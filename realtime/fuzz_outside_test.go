@@ -1,0 +1,142 @@
+package realtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/recordsync/recordsync/versioncache"
+)
+
+// FuzzUpstreamChannelData feeds arbitrary app answers (auth_upstream) to
+// the channel_data reader: no panics; an object comes back compacted and
+// valid; whatever comes back either is refused by parseChannelData or makes
+// valid presence frames.
+func FuzzUpstreamChannelData(f *testing.F) {
+	for _, s := range []string{
+		`{"channel_data":{"user_id":1,"user_info":{"name":"Ann"}}}`,
+		`{"channel_data":"{\"user_id\":\"1\"}"}`,
+		`{"auth":"k:s","channel_data":"{\"user_id\":2}"}`,
+		` { "channel_data" : { "user_id" : 1e3 } } `,
+		`{"channel_data":null}`, `{"channel_data":5}`, `{"channel_data":"x"}`,
+		`true`, `null`, `[]`, `{`, ``, "\xff", `{"channel_data":{"a":1},"channel_data":"y"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		cd, err := upstreamChannelData(body)
+		if err != nil {
+			if cd != "" {
+				t.Fatalf("error %v with data %q", err, cd)
+			}
+			return
+		}
+		// An object comes back compacted and valid; a string comes back as
+		// it is, for parseChannelData to judge.
+		var m0 map[string]json.RawMessage
+		if json.Unmarshal(bytes.TrimSpace(body), &m0) == nil {
+			if raw := bytes.TrimSpace(m0["channel_data"]); len(raw) > 0 && raw[0] == '{' && !json.Valid([]byte(cd)) {
+				t.Fatalf("object channel_data came back as %q, not JSON", cd)
+			}
+		}
+		m, err := parseChannelData(cd)
+		if err != nil {
+			return
+		}
+		if m.userID == "" || len(m.userID) > MaxPresenceUserIDLength {
+			t.Fatalf("user id %q accepted", m.userID)
+		}
+		checkFrame(t, memberAddedFrame("presence-x", m.userID, m.info))
+	})
+}
+
+// checkFrame checks that a server frame is JSON and that its data, a JSON
+// string, holds JSON too (pusher-js parses both).
+func checkFrame(t *testing.T, frame []byte) {
+	t.Helper()
+	var f struct {
+		Data string `json:"data"`
+	}
+	if err := json.Unmarshal(frame, &f); err != nil {
+		t.Fatalf("frame %q: %v", frame, err)
+	}
+	if f.Data != "" && !json.Valid([]byte(f.Data)) {
+		t.Fatalf("frame data %q is not JSON", f.Data)
+	}
+}
+
+// FuzzRecordOf reads the record version of arbitrary events (HTTP API,
+// Redis ingress and cluster bus data): no panics, and a record found stays
+// within its bounds.
+func FuzzRecordOf(f *testing.F) {
+	f.Add("record.updated", "private-record.flow.1", []byte(`{"updated_at_iso":"2026-01-01T00:00:00.000000Z"}`), "")
+	f.Add("x", "news", []byte(`{"record_type":"flow","record_id":7,"updated_at_iso":"2026-01-01T00:00:00Z","updated_by_id":"3","updated_by_name":"Ann"}`), "")
+	f.Add("record.updated", "private-record..", []byte(`{"record_id":1e999}`), "5")
+	f.Add("record.updated", "private-record.a.b.c", []byte(`[`), "\xff")
+	f.Fuzz(func(t *testing.T, name, channel string, data []byte, version string) {
+		rec, ok := recordOf(Event{Name: name, Channel: channel, Data: data, Version: version})
+		if !ok {
+			if rec != (recordRef{}) {
+				t.Fatalf("not a record event, but %+v", rec)
+			}
+			return
+		}
+		if rec.typ == "" || rec.id == "" || rec.version == "" || len(rec.typ) > maxRecordRefBytes ||
+			len(rec.id) > maxRecordRefBytes || len(rec.version) > maxVersionBytes || len(rec.byName) > maxNameBytes {
+			t.Fatalf("record out of bounds: %+v", rec)
+		}
+		_ = versioncache.Compare(rec.version, version)
+	})
+}
+
+// FuzzRemotePresence applies arbitrary presence changes of another
+// instance (a cluster bus message is outside input: Redis is shared
+// infrastructure) to a hub: no panics, and every presence frame it would
+// send stays valid for pusher-js.
+func FuzzRemotePresence(f *testing.F) {
+	f.Add("join", "t", "presence-room.1", "7", []byte(`{"name":"Ann"}`), "B")
+	f.Add("leave", "t", "presence-room.1", "7", []byte(nil), "B")
+	f.Add("sync", "", "presence-x", "", []byte(`null`), "")
+	f.Add("join", "t", "private-x", "1", []byte(`{"a":`), "B")
+	f.Add("join", "t", "presence-x", "1", []byte("\xff"), "B")
+	h, err := NewHub(Options{AppKey: testKey, AppSecret: testSecret})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(h.Close)
+	f.Fuzz(func(t *testing.T, op, tenant, channel, user string, info []byte, instance string) {
+		ch := PresenceChange{Op: op, Tenant: tenant, Channel: channel, UserID: user, Info: info}
+		if op == PresenceSync {
+			ch.Members = []PresenceMember{{Tenant: tenant, Channel: channel, UserID: user, Info: info},
+				{Tenant: tenant, Channel: channel, UserID: user + "2", Info: []byte(`{}`)}}
+		}
+		h.RemotePresence(instance, ch)
+		h.RemotePresence("C", PresenceChange{Op: PresenceJoin, Tenant: tenant, Channel: channel, UserID: user, Info: info})
+		for i := range h.presence {
+			ps := &h.presence[i]
+			ps.mu.Lock()
+			for k, pc := range ps.channels {
+				if !strings.HasPrefix(k.name, "presence-") || !validChannelName(k.name) {
+					t.Errorf("remote member on %q", k.name)
+				}
+				checkFrame(t, presenceSucceededFrame(k.name, pc))
+				for _, id := range pc.order {
+					checkFrame(t, memberAddedFrame(k.name, id, pc.info(id)))
+				}
+			}
+			ps.mu.Unlock()
+		}
+		_ = h.PresenceUsers(tenant, channel)
+		h.InstanceGone(instance)
+		h.InstanceGone("C")
+		for i := range h.presence {
+			ps := &h.presence[i]
+			ps.mu.Lock()
+			if len(ps.channels) != 0 {
+				t.Errorf("members left after their instances were gone")
+			}
+			ps.mu.Unlock()
+		}
+	})
+}
