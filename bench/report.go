@@ -399,7 +399,7 @@ func (r *report) clusterSection(b *strings.Builder) {
 		return
 	}
 	p("## 6. Two-instance cluster vs one instance\n\n")
-	p("Two Caddy processes with the same recordsync site plus `cluster redis://…` (configuration C below) on one local %s (no persistence), in front of the same Go upstream. Both Caddies, Redis, the generator and wrk share the 2 cores, so the cluster pays for a second process and Redis on the same CPUs: this measures the cost of clustering, not a scale-out gain.\n\n", r.RedisVersion)
+	p("Two Caddy processes with the same recordsync site plus `cluster redis://…` (configuration C below) on one local %s (no persistence), in front of the same Go upstream. Both Caddies, Redis, the generator and wrk share the 2 cores. For fan-out that cuts both ways: two hubs fan out N/2 sockets each in parallel (on 2 cores this can beat one process), while B's half takes one more hop through Redis. For writes the cluster pays for Redis round trips and a second process on the same CPUs. So this shows what clustering costs on one machine, not what a second machine would add.\n\n", r.RedisVersion)
 	if len(r.ClusterFan) > 0 {
 		p("### Fan-out: publisher on A, half the subscribers on B\n\n")
 		p("A fresh pair per size. The generator spreads N sockets round-robin over A and B (N/2 each); the 20 publishes are PUTs through A, so A's subscribers get the event from A's hub and B's through Redis (A's bus → B's hub). Measured exactly as in section 4–5; memory and goroutines are summed over both processes; Caddy CPU is both processes'. The one-instance row is section 4–5's run of the same size (same run).\n\n")
@@ -448,6 +448,11 @@ func (r *report) clusterSection(b *strings.Builder) {
 				p("| %s | %s | %s |\n", s.Name, shareStr(r.ClusterStaleShare[s.Name]), lockStr(r.ClusterStaleLock[s.Name]))
 			}
 			p("\n")
+			if len(r.ClusterStale) >= 2 {
+				_, c0 := r.ClusterStale[0].CPUPerReq()
+				_, c1 := r.ClusterStale[1].CPUPerReq()
+				p("Why it drops: conditional writes to one record take turns, and with `cluster` each turn also holds the Redis lock across its round trips (a script that takes it and returns the newest version learned under it, then one that releases it), so one hot record tops out at about one write per those round trips, and Caddy's CPU per 409 goes from %.0f to %.0f µs. The \"wait\" above is only the acquire call, which the local turn already serialised. A stale write whose cached version is *newer* than the loaded one could be refused before the lock (the cache never goes backwards, so that alone proves the conflict); `proxy/` does not do that today.\n\n", c0["caddy"], c1["caddy"])
+			}
 		}
 		if len(r.ClusterPut) > 0 {
 			p("**Successful conditional PUT** (a Go client in the bench process: %d writers, each owning one record and doing read-modify-write — the `client_version` of each PUT is the `updated_at` of the previous answer, so every write is current; mean and p99 latency in the last column; non-2xx are 409s or 503s, which would mean lost ordering or a lock given up on):\n\n", r.Cfg.Conns)
