@@ -473,8 +473,11 @@ func TestSlowConsumer(t *testing.T) {
 		worstE2E = max(worstE2E, time.Since(start))
 	}
 	t.Logf("worst Publish call %v, worst publish-to-receive %v", worstPublish, worstE2E)
-	if worstPublish > 250*time.Millisecond {
-		t.Fatalf("Publish blocked for %v", worstPublish)
+	// A liveness bound, not a speed target (those are benchmarks): a
+	// Publish that waited for the stuck socket would hang until its write
+	// timeout (5 s) at least once.
+	if worstPublish >= 5*time.Second {
+		t.Fatalf("Publish blocked for %v: it waited for the slow socket", worstPublish)
 	}
 	e.hub.Publish(Event{Channel: "big", Name: "after"})
 	for _, h := range healthy {
