@@ -315,7 +315,7 @@ func TestLockContextCancelWhileWaiting(t *testing.T) {
 	if _, err := b.Acquire(ctx, flow1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
+	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("cancel took %s", d)
 	}
 	dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
