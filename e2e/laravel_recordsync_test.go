@@ -77,26 +77,19 @@ func (s *fcgiSpy) serve(client net.Conn) {
 		return
 	}
 	defer up.Close()
-	pr, pw := io.Pipe()
-	parsed := make(chan struct{})
-	go func() {
-		defer close(parsed)
-		s.parse(pr)
-		io.Copy(io.Discard, pr) // keep the copy below flowing after a parse error
-	}()
 	go func() {
 		io.Copy(client, up)
 		client.Close()
 	}()
-	io.Copy(up, io.TeeReader(client, pw))
-	pw.Close()
-	<-parsed
+	s.forward(client, up)
 }
 
-// parse decodes FastCGI records (header: version, type, request id,
-// content length, padding length, reserved) and records a request when its
-// empty FCGI_STDIN record (end of body) arrives.
-func (s *fcgiSpy) parse(r io.Reader) {
+// forward copies FastCGI records (header: version, type, request id, content
+// length, padding length, reserved) from the web server to php-fpm one by
+// one, and records a request when its empty FCGI_STDIN record (end of body)
+// passes — before that record is forwarded, so a request is always recorded
+// by the time PHP can answer it.
+func (s *fcgiSpy) forward(client io.Reader, up io.Writer) {
 	const (
 		typeParams = 4
 		typeStdin  = 5
@@ -106,20 +99,18 @@ func (s *fcgiSpy) parse(r io.Reader) {
 		body   bytes.Buffer
 	}
 	reqs := map[uint16]*pending{}
-	br := bufio.NewReader(r)
+	br := bufio.NewReader(client)
 	var hdr [8]byte
 	for {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			return
 		}
 		typ, id := hdr[1], binary.BigEndian.Uint16(hdr[2:4])
-		content := make([]byte, binary.BigEndian.Uint16(hdr[4:6]))
-		if _, err := io.ReadFull(br, content); err != nil {
+		rest := make([]byte, int(binary.BigEndian.Uint16(hdr[4:6]))+int(hdr[6]))
+		if _, err := io.ReadFull(br, rest); err != nil {
 			return
 		}
-		if _, err := br.Discard(int(hdr[6])); err != nil {
-			return
-		}
+		content := rest[:binary.BigEndian.Uint16(hdr[4:6])]
 		p := reqs[id]
 		if p == nil {
 			p = &pending{}
@@ -131,7 +122,7 @@ func (s *fcgiSpy) parse(r io.Reader) {
 		case typeStdin:
 			if len(content) > 0 {
 				p.body.Write(content)
-				continue
+				break
 			}
 			params := decodeFCGIParams(p.params.Bytes())
 			s.mu.Lock()
@@ -141,6 +132,12 @@ func (s *fcgiSpy) parse(r io.Reader) {
 			})
 			s.mu.Unlock()
 			delete(reqs, id)
+		}
+		if _, err := up.Write(hdr[:]); err != nil {
+			return
+		}
+		if _, err := up.Write(rest); err != nil {
+			return
 		}
 	}
 }
