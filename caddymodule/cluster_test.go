@@ -7,13 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/recordsync/recordsync/internal/testredis"
 	"github.com/recordsync/recordsync/realtime"
 	"github.com/recordsync/recordsync/versioncache"
 )
@@ -31,69 +28,6 @@ const (
 	clusterTestKey    = "cluster-key"
 	clusterTestSecret = "cluster-secret"
 )
-
-// clusterRedis is a redis-server on a loopback port that a test can stop and
-// start again on the same port.
-type clusterRedis struct {
-	tb   testing.TB
-	bin  string
-	dir  string
-	port int
-
-	mu  sync.Mutex // guards cmd
-	cmd *exec.Cmd
-}
-
-func startClusterRedis(tb testing.TB) *clusterRedis {
-	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		tb.Fatal("redis-server not found: the cluster tests need it (apt-get install redis-server)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	r := &clusterRedis{tb: tb, bin: bin, dir: tb.TempDir(), port: l.Addr().(*net.TCPAddr).Port}
-	l.Close()
-	r.start()
-	tb.Cleanup(r.stop)
-	return r
-}
-
-func (r *clusterRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
-
-func (r *clusterRedis) start() {
-	r.tb.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		return
-	}
-	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--protected-mode", "no")
-	if err := cmd.Start(); err != nil {
-		r.tb.Fatal(err)
-	}
-	r.cmd = cmd
-	clusterWait(r.tb, 10*time.Second, "redis-server up", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprint("127.0.0.1:", r.port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-}
-
-func (r *clusterRedis) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-		r.cmd = nil
-	}
-}
 
 func clusterWait(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
@@ -266,11 +200,11 @@ func (s *tsock) joinPresence(channel, user string) []string {
 	return d.Presence.IDs
 }
 
-func twoInstances(t *testing.T, timeout time.Duration) (*clusterRedis, *clusterInstance, *clusterInstance) {
+func twoInstances(t *testing.T, timeout time.Duration) (*testredis.Server, *clusterInstance, *clusterInstance) {
 	t.Helper()
-	r := startClusterRedis(t)
-	a := newClusterInstance(t, t.Name()+"-a", r.url(), timeout)
-	b := newClusterInstance(t, t.Name()+"-b", r.url(), timeout)
+	r := testredis.Start(t)
+	a := newClusterInstance(t, t.Name()+"-a", r.URL(), timeout)
+	b := newClusterInstance(t, t.Name()+"-b", r.URL(), timeout)
 	clusterWait(t, 5*time.Second, "both instances in the cluster", func() bool { return a.up() && b.up() })
 	time.Sleep(50 * time.Millisecond) // the hellos are answered
 	return r, a, b
@@ -375,7 +309,7 @@ func TestClusterPresence(t *testing.T) {
 	}
 
 	// A member of an instance that dies without a word leaves after the timeout.
-	cl := redis.NewClient(&redis.Options{Addr: fmt.Sprint("127.0.0.1:", r.port)})
+	cl := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer cl.Close()
 	cl.Publish(context.Background(), "recordsync:c-"+t.Name()+":events",
 		`{"kind":"presence","instance":"ghost","op":"join","tenant":"t","channel":"presence-room","user_id":"carol","info":"{\"name\":\"Carol\"}"}`)
@@ -403,7 +337,7 @@ func TestClusterRedisOutage(t *testing.T) {
 	sa.subscribePrivate("private-chat")
 	sb.subscribePrivate("private-chat")
 
-	r.stop()
+	r.Stop()
 	clusterWait(t, 5*time.Second, "A sees the outage", func() bool { return !a.up() })
 	before := testutil.ToFloat64(clusterMetrics.notShared)
 	a.state.hub.Publish(realtime.Event{Tenant: "t", Channel: "private-chat", Name: "during", Data: []byte(`{}`)})
@@ -411,7 +345,7 @@ func TestClusterRedisOutage(t *testing.T) {
 	clusterWait(t, 5*time.Second, "not shared counted", func() bool { return testutil.ToFloat64(clusterMetrics.notShared) > before })
 	sb.expectNothing(100 * time.Millisecond)
 
-	r.start()
+	r.Start()
 	clusterWait(t, 10*time.Second, "both back", func() bool { return a.up() && b.up() })
 	clusterWait(t, 10*time.Second, "delivery across instances again", func() bool {
 		a.state.hub.Publish(realtime.Event{Tenant: "t", Channel: "private-chat", Name: "after", Data: []byte(`{}`)})

@@ -3,15 +3,14 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/internal/redissub"
 )
 
 // Kinds of Message that reach BusOptions.Handler.
@@ -105,10 +104,12 @@ type BusObserver interface {
 	// Message counts a message sent ("out") or received from another
 	// instance ("in"), by kind.
 	Message(direction, kind string)
-	// NotShared counts a message that could not be sent (Redis unreachable,
-	// or the queue full).
+	// NotShared counts a message that could not be sent: published while
+	// the bus was down (Redis unreachable, or this instance not subscribed),
+	// lost with a PUBLISH that failed, or dropped with the queue full.
 	NotShared()
-	// Up reports whether the bus is subscribed to the cluster's channel.
+	// Up reports whether the bus is up: subscribed to the cluster's channel
+	// and its last PUBLISH worked.
 	Up(up bool)
 }
 
@@ -126,8 +127,9 @@ type BusOptions struct {
 	// block.
 	Handler func(Message)
 	// Share is called when this instance should send its whole state
-	// (a PresenceSync): after the bus (re)subscribed, when another instance
-	// says hello, and after the queue overflowed. It must not block.
+	// (a PresenceSync): when the bus comes up (the first time and after an
+	// outage), when another instance says hello, and after the queue
+	// overflowed. It must not block.
 	Share func()
 	// InstanceGone is called with the id of an instance that said bye or
 	// was not heard from for InstanceTimeout: forget its members.
@@ -157,13 +159,20 @@ type BusOptions struct {
 
 // Bus carries messages between the instances of a cluster over one Redis
 // pub/sub channel. Publish never blocks: messages wait in a bounded queue
-// for the one sending goroutine; when Redis is unreachable they are dropped
-// and counted (NotShared) rather than held. A receiving goroutine subscribes,
+// for the one sending goroutine. A receiving goroutine (redissub) subscribes,
 // reconnects with a capped, jittered backoff and resumes by itself; it hands
 // the messages of the other instances to BusOptions.Handler and ignores this
 // instance's own (each instance delivers its own publishes directly, so
 // every subscriber gets a publish exactly once). A third goroutine sends
 // heartbeats and forgets silent instances.
+//
+// The bus is up while it is subscribed and its last PUBLISH worked. From the
+// first failure of either until both work again it is down: Publish drops
+// and counts (NotShared) the events, versions and presence changes instead
+// of queueing them, and a failed PUBLISH drops and counts what queued up
+// behind it — nothing is held for a Redis that may come back empty, with no
+// other instance subscribed yet. The bus has its own Redis client (see
+// redissub.ClientOptions): go-redis does not retry, the bus does.
 //
 // Publish, Up and Close are safe for concurrent use.
 type Bus struct {
@@ -173,19 +182,26 @@ type Bus struct {
 	obs     BusObserver
 	log     *zap.Logger
 
+	// client is the bus's own Redis client (subscription and PUBLISH).
+	client *redis.Client
+	sub    *redissub.Subscriber
+	outage *redissub.Outage
+
 	queue chan Message
 	// overflowed is set when Publish found the queue full: the heartbeat
 	// loop asks for a Share once there is room again.
 	overflowed atomic.Bool
-	// retryNow tells the sender to try Redis at once (the receiver got
-	// back a subscription).
+	// retryNow tells a failing sender to try Redis at once (the receiver
+	// got back a subscription); a PUBLISH that works clears it.
 	retryNow atomic.Bool
 
-	// outageMu guards downSince: one warning per outage, one info line
-	// when it ends, whichever goroutine notices.
-	outageMu  sync.Mutex
-	downSince time.Time
-	up        atomic.Bool
+	// stateMu guards subscribed and publishing, and orders the Up reports
+	// to the observer (the last one it sees is the current state).
+	stateMu    sync.Mutex
+	subscribed bool // the receiver's subscription is confirmed
+	publishing bool // the sender's last PUBLISH worked
+	up         atomic.Bool
+	down       atomic.Bool // from the first failure until up again
 
 	// seenMu guards seen: when each other instance was last heard from.
 	seenMu sync.Mutex
@@ -194,9 +210,6 @@ type Bus struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	// psMu guards ps, the current subscription (closed by Close).
-	psMu sync.Mutex
-	ps   *redis.PubSub
 
 	closeOnce sync.Once
 }
@@ -238,23 +251,90 @@ func NewBus(c *Cluster, opts BusOptions) *Bus {
 		opts.Observer = nopBusObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	log := c.log.With(zap.String("cluster_channel", c.Key("events")), zap.String("instance", c.instance))
 	b := &Bus{
 		c:       c,
 		channel: c.Key("events"),
 		opts:    opts,
 		obs:     opts.Observer,
-		log:     c.log.With(zap.String("cluster_channel", c.Key("events")), zap.String("instance", c.instance)),
-		queue:   make(chan Message, opts.QueueSize),
-		seen:    make(map[string]time.Time),
-		ctx:     ctx,
-		cancel:  cancel,
+		log:     log,
+		client:  redis.NewClient(redissub.ClientOptions(c.client.Options())),
+		outage: redissub.NewOutage(log,
+			"cluster: Redis unreachable; serving this instance's subscribers only until it is back",
+			"cluster: Redis still unreachable",
+			"cluster: Redis reachable again"),
+		queue:      make(chan Message, opts.QueueSize),
+		seen:       make(map[string]time.Time),
+		publishing: true,
+		ctx:        ctx,
+		cancel:     cancel,
 	}
 	b.obs.Up(false)
-	b.wg.Add(3)
-	go b.receive()
+	b.sub = redissub.Start(redissub.Options{
+		Subscribe:    func(ctx context.Context) *redis.PubSub { return b.client.Subscribe(ctx, b.channel) },
+		Handle:       func(m *redis.Message) { b.handle(m.Payload) },
+		Up:           b.subscribedAgain,
+		Down:         func(err error) { b.linkDown(true, "subscribing", err) },
+		PingInterval: opts.PingInterval,
+		MinBackoff:   opts.MinBackoff,
+		MaxBackoff:   opts.MaxBackoff,
+	})
+	b.wg.Add(2)
 	go b.send()
 	go b.heartbeat()
 	return b
+}
+
+// subscribedAgain: the receiver's subscription is confirmed (the first one
+// or after an outage).
+func (b *Bus) subscribedAgain() {
+	// Ask the others for their state (ours is shared when the bus is up):
+	// they may have missed messages while this one was away. A failing
+	// sender tries at once.
+	b.retryNow.Store(true)
+	b.Publish(Message{Kind: kindHello})
+	b.linkUp(true)
+}
+
+// linkDown notes a failure of the receiver or the sender: the bus is down
+// until both work again. The first failure of an outage is logged as a
+// warning, later ones at debug level.
+func (b *Bus) linkDown(receiver bool, what string, err error) {
+	b.stateMu.Lock()
+	if receiver {
+		b.subscribed = false
+	} else {
+		b.publishing = false
+	}
+	b.down.Store(true)
+	b.up.Store(false)
+	b.obs.Up(false)
+	b.stateMu.Unlock()
+	b.outage.Down(err, zap.String("while", what))
+}
+
+// linkUp notes that the receiver or the sender works again; the bus is up
+// when both do. When it comes up, this instance shares its state: the
+// others may have missed some of it while it was down.
+func (b *Bus) linkUp(receiver bool) {
+	b.stateMu.Lock()
+	if receiver {
+		b.subscribed = true
+	} else {
+		b.publishing = true
+	}
+	up := b.subscribed && b.publishing
+	cameUp := up && !b.up.Load()
+	if up {
+		b.down.Store(false)
+	}
+	b.up.Store(up)
+	b.obs.Up(up)
+	b.stateMu.Unlock()
+	if cameUp {
+		b.outage.Up()
+		b.opts.Share()
+	}
 }
 
 // Instance is the id this bus's messages carry.
@@ -264,9 +344,15 @@ func (b *Bus) Instance() string { return b.c.instance }
 func (b *Bus) Up() bool { return b.up.Load() }
 
 // Publish queues m for the other instances (m.Instance is set here). It
-// never blocks: with the queue full, m is dropped and counted.
+// never blocks: with the bus down or the queue full, m is dropped and
+// counted. (The bus's own hellos and heartbeats queue while it is down:
+// they are how the sender finds Redis again.)
 func (b *Bus) Publish(m Message) {
 	m.Instance = b.c.instance
+	if b.down.Load() && m.Kind != kindHello && m.Kind != kindHeartbeat {
+		b.obs.NotShared()
+		return
+	}
 	select {
 	case b.queue <- m:
 	default:
@@ -280,19 +366,19 @@ func (b *Bus) Publish(m Message) {
 // most DefaultBusCloseWait). It does not close the Cluster. Idempotent.
 func (b *Bus) Close() {
 	b.closeOnce.Do(func() {
+		deadline := time.Now().Add(DefaultBusCloseWait)
 		b.cancel()
-		b.psMu.Lock()
-		if b.ps != nil {
-			_ = b.ps.Close()
-		}
-		b.psMu.Unlock()
+		stopped := b.sub.Close(DefaultBusCloseWait)
 		done := make(chan struct{})
 		go func() { b.wg.Wait(); close(done) }()
-		t := time.NewTimer(DefaultBusCloseWait)
+		t := time.NewTimer(max(time.Until(deadline), 0))
 		defer t.Stop()
 		select {
 		case <-done:
 		case <-t.C:
+			stopped = false
+		}
+		if !stopped {
 			b.log.Warn("cluster: bus still stopping after the close wait")
 		}
 		if b.up.Load() {
@@ -300,8 +386,11 @@ func (b *Bus) Close() {
 			_ = b.publishNow(ctx, Message{Kind: kindBye, Instance: b.c.instance})
 			cancel()
 		}
+		b.stateMu.Lock()
 		b.up.Store(false)
 		b.obs.Up(false)
+		b.stateMu.Unlock()
+		_ = b.client.Close()
 	})
 }
 
@@ -310,54 +399,25 @@ func (b *Bus) publishNow(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	if err := b.c.client.Publish(ctx, b.channel, payload).Err(); err != nil {
+	if err := b.client.Publish(ctx, b.channel, payload).Err(); err != nil {
 		return err
 	}
 	b.obs.Message("out", m.Kind)
 	return nil
 }
 
-// markDown notes a failure: the first one of an outage is logged as a
-// warning, later ones at debug level.
-func (b *Bus) markDown(what string, err error) {
-	b.up.Store(false)
-	b.obs.Up(false)
-	b.outageMu.Lock()
-	first := b.downSince.IsZero()
-	if first {
-		b.downSince = time.Now()
-	}
-	b.outageMu.Unlock()
-	if first {
-		b.log.Warn("cluster: Redis unreachable; serving this instance's subscribers only until it is back", zap.String("while", what), zap.Error(err))
-	} else if ce := b.log.Check(zap.DebugLevel, "cluster: Redis still unreachable"); ce != nil {
-		ce.Write(zap.String("while", what), zap.Error(err))
-	}
-}
-
-// markUp notes that Redis answers again.
-func (b *Bus) markUp() {
-	b.outageMu.Lock()
-	since := b.downSince
-	b.downSince = time.Time{}
-	b.outageMu.Unlock()
-	b.up.Store(true)
-	b.obs.Up(true)
-	if !since.IsZero() {
-		b.log.Info("cluster: Redis reachable again", zap.Duration("after", time.Since(since).Round(time.Millisecond)))
-	}
-}
-
 // maxBatch bounds the PUBLISHes the sender pipelines in one round trip.
 const maxBatch = 256
 
 // send publishes the queue's messages in order, pipelining what has queued
-// up (one round trip per batch). While Redis is unreachable it tries once
-// per backoff step and drops (counts) what comes in between, so the queue
-// never holds an outage's worth of messages.
+// up (one round trip per batch). A PUBLISH that fails drops (counts) its
+// batch and everything queued behind it; then, while Redis is unreachable,
+// the sender tries once per backoff step (or at once when the receiver got
+// a subscription back) and drops what comes in between, so the queue never
+// holds an outage's worth of messages.
 func (b *Bus) send() {
 	defer b.wg.Done()
-	backoff := b.opts.MinBackoff
+	backoff := redissub.NewBackoff(b.opts.MinBackoff, b.opts.MaxBackoff)
 	var retryAt time.Time
 	batch := make([]Message, 0, maxBatch)
 	for {
@@ -390,17 +450,33 @@ func (b *Bus) send() {
 			if b.ctx.Err() != nil {
 				return
 			}
-			for range batch {
+			b.linkDown(false, "publishing", err)
+			// What queued up while this PUBLISH failed was published
+			// during the outage: dropped, not sent later to a Redis that
+			// may have come back empty, before the others resubscribed.
+			n := len(batch)
+		drain:
+			for {
+				select {
+				case <-b.queue:
+					n++
+				default:
+					break drain
+				}
+			}
+			for range n {
 				b.obs.NotShared()
 			}
-			b.markDown("publishing", err)
-			retryAt = time.Now().Add(jitter(backoff))
-			backoff = min(backoff*2, b.opts.MaxBackoff)
+			retryAt = time.Now().Add(backoff.Next())
 			continue
 		}
+		b.retryNow.Store(false)
 		if !retryAt.IsZero() {
-			retryAt, backoff = time.Time{}, b.opts.MinBackoff
-			b.markUp()
+			retryAt = time.Time{}
+			backoff.Reset()
+			b.linkUp(false)
+			// Redis answers: the receiver need not wait out its backoff.
+			b.sub.Wake()
 		}
 	}
 }
@@ -410,7 +486,7 @@ func (b *Bus) publishBatch(ctx context.Context, batch []Message) error {
 	if len(batch) == 1 {
 		return b.publishNow(ctx, batch[0])
 	}
-	pipe := b.c.client.Pipeline()
+	pipe := b.client.Pipeline()
 	for i := range batch {
 		payload, err := json.Marshal(&batch[i])
 		if err != nil {
@@ -428,83 +504,7 @@ func (b *Bus) publishBatch(ctx context.Context, batch []Message) error {
 }
 
 // jitter returns a wait in [d/2, d].
-func jitter(d time.Duration) time.Duration {
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-// receive subscribes and reads until Close, reconnecting with backoff.
-func (b *Bus) receive() {
-	defer b.wg.Done()
-	backoff := b.opts.MinBackoff
-	for b.ctx.Err() == nil {
-		err := b.session(func() {
-			backoff = b.opts.MinBackoff
-			b.retryNow.Store(true)
-			b.markUp()
-			// Ask the others for their state and send ours: either side
-			// may have missed messages while this one was away.
-			b.Publish(Message{Kind: kindHello})
-			b.opts.Share()
-		})
-		if b.ctx.Err() != nil {
-			return
-		}
-		b.markDown("subscribing", err)
-		t := time.NewTimer(jitter(backoff))
-		backoff = min(backoff*2, b.opts.MaxBackoff)
-		select {
-		case <-b.ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// session subscribes, calls up once subscribed, and handles messages until
-// the connection fails or Close; it returns why it ended.
-func (b *Bus) session(up func()) error {
-	ps := b.c.client.Subscribe(b.ctx, b.channel)
-	b.psMu.Lock()
-	b.ps = ps
-	b.psMu.Unlock()
-	defer func() {
-		b.psMu.Lock()
-		b.ps = nil
-		b.psMu.Unlock()
-		_ = ps.Close()
-	}()
-	if b.ctx.Err() != nil {
-		return b.ctx.Err()
-	}
-	msg, err := ps.ReceiveTimeout(b.ctx, b.opts.PingInterval)
-	if err != nil {
-		return err
-	}
-	if _, ok := msg.(*redis.Subscription); !ok {
-		return fmt.Errorf("unexpected first reply %T", msg)
-	}
-	up()
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(b.ctx, b.opts.PingInterval)
-		if err != nil {
-			var ne interface{ Timeout() bool }
-			if errors.As(err, &ne) && ne.Timeout() && !pinged && b.ctx.Err() == nil {
-				if err := ps.Ping(b.ctx); err != nil {
-					return err
-				}
-				pinged = true
-				continue
-			}
-			return err
-		}
-		pinged = false
-		if m, ok := msg.(*redis.Message); ok {
-			b.handle(m.Payload)
-		}
-	}
-}
+func jitter(d time.Duration) time.Duration { return redissub.Jitter(d) }
 
 // handle dispatches one message of the cluster's channel.
 func (b *Bus) handle(payload string) {

@@ -3,83 +3,17 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/recordsync/recordsync/internal/testredis"
 )
-
-// busRedis is a redis-server on a fixed loopback port that a test can stop
-// and start again (the bus must recover by itself).
-type busRedis struct {
-	tb   testing.TB
-	bin  string
-	dir  string
-	port int
-
-	mu  sync.Mutex // guards cmd
-	cmd *exec.Cmd
-}
-
-// startBusRedis runs redis-server on a free port; a missing redis-server
-// fails the test (clustering cannot be tested without it).
-func startBusRedis(tb testing.TB) *busRedis {
-	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		tb.Fatal("redis-server not found: the cluster tests need it (apt-get install redis-server)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	r := &busRedis{tb: tb, bin: bin, dir: tb.TempDir(), port: port}
-	r.start()
-	tb.Cleanup(r.stop)
-	return r
-}
-
-func (r *busRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
-
-func (r *busRedis) start() {
-	r.tb.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		return
-	}
-	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--protected-mode", "no")
-	if err := cmd.Start(); err != nil {
-		r.tb.Fatal(err)
-	}
-	r.cmd = cmd
-	waitFor(r.tb, 10*time.Second, "redis-server up", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprint("127.0.0.1:", r.port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-}
-
-func (r *busRedis) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
 
 // waitFor polls cond every 5 ms for up to d.
 func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
@@ -101,11 +35,17 @@ type busProbe struct {
 	shares   int
 	notShare atomic.Int64
 	up       atomic.Bool
+	// outEvents counts the KindEvent messages the bus says it sent.
+	outEvents atomic.Int64
 }
 
-func (p *busProbe) Message(string, string) {}
-func (p *busProbe) NotShared()             { p.notShare.Add(1) }
-func (p *busProbe) Up(up bool)             { p.up.Store(up) }
+func (p *busProbe) Message(direction, kind string) {
+	if direction == "out" && kind == KindEvent {
+		p.outEvents.Add(1)
+	}
+}
+func (p *busProbe) NotShared() { p.notShare.Add(1) }
+func (p *busProbe) Up(up bool) { p.up.Store(up) }
 
 func (p *busProbe) messages() []Message {
 	p.mu.Lock()
@@ -138,9 +78,9 @@ func newTestBus(tb testing.TB, url string, o BusOptions) (*Bus, *busProbe) {
 }
 
 func TestBusDeliversToOtherInstancesOnly(t *testing.T) {
-	r := startBusRedis(t)
-	a, pa := newTestBus(t, r.url(), BusOptions{})
-	b, pb := newTestBus(t, r.url(), BusOptions{})
+	r := testredis.Start(t)
+	a, pa := newTestBus(t, r.URL(), BusOptions{})
+	b, pb := newTestBus(t, r.URL(), BusOptions{})
 	waitFor(t, 5*time.Second, "both buses up", func() bool { return a.Up() && b.Up() })
 
 	a.Publish(Message{Kind: KindEvent, Tenant: "t1", Channel: "private-x", Name: "e", Data: `{"a":"é\u0000"}`, ExceptSocket: "1.2"})
@@ -161,12 +101,12 @@ func TestBusDeliversToOtherInstancesOnly(t *testing.T) {
 }
 
 func TestBusByeAndSilentInstance(t *testing.T) {
-	r := startBusRedis(t)
-	a, pa := newTestBus(t, r.url(), BusOptions{HeartbeatInterval: 20 * time.Millisecond, InstanceTimeout: 300 * time.Millisecond})
+	r := testredis.Start(t)
+	a, pa := newTestBus(t, r.URL(), BusOptions{HeartbeatInterval: 20 * time.Millisecond, InstanceTimeout: 300 * time.Millisecond})
 	waitFor(t, 5*time.Second, "A up", a.Up)
 
 	// A ghost instance says it is alive once, then falls silent (killed).
-	cl := redis.NewClient(&redis.Options{Addr: fmt.Sprint("127.0.0.1:", r.port)})
+	cl := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer cl.Close()
 	cl.Publish(context.Background(), "recordsync:t:events", `{"kind":"hb","instance":"ghost"}`)
 	cl.Publish(context.Background(), "recordsync:t:events", `{"kind":"nonsense","instance":"ghost2"}`)
@@ -181,7 +121,7 @@ func TestBusByeAndSilentInstance(t *testing.T) {
 	}
 
 	// A closing instance says bye: forgotten at once.
-	b, _ := newTestBus(t, r.url(), BusOptions{HeartbeatInterval: 20 * time.Millisecond})
+	b, _ := newTestBus(t, r.URL(), BusOptions{HeartbeatInterval: 20 * time.Millisecond})
 	waitFor(t, 5*time.Second, "B up and heard", func() bool {
 		return b.Up() && len(pa.messages()) == 0 // heartbeats are not handed on
 	})
@@ -195,12 +135,12 @@ func TestBusByeAndSilentInstance(t *testing.T) {
 }
 
 func TestBusRedisOutage(t *testing.T) {
-	r := startBusRedis(t)
-	a, pa := newTestBus(t, r.url(), BusOptions{HeartbeatInterval: 50 * time.Millisecond})
-	b, pb := newTestBus(t, r.url(), BusOptions{HeartbeatInterval: 50 * time.Millisecond})
+	r := testredis.Start(t)
+	a, pa := newTestBus(t, r.URL(), BusOptions{HeartbeatInterval: 50 * time.Millisecond})
+	b, pb := newTestBus(t, r.URL(), BusOptions{HeartbeatInterval: 50 * time.Millisecond})
 	waitFor(t, 5*time.Second, "both buses up", func() bool { return a.Up() && b.Up() })
 
-	r.stop()
+	r.Stop()
 	waitFor(t, 5*time.Second, "A down", func() bool { return !pa.up.Load() })
 	start := time.Now()
 	for i := 0; i < 20000; i++ {
@@ -215,7 +155,7 @@ func TestBusRedisOutage(t *testing.T) {
 	}
 
 	t.Logf("outage publishes counted after %v", time.Since(start))
-	r.start()
+	r.Start()
 	t.Logf("redis back after %v", time.Since(start))
 	waitFor(t, 10*time.Second, "both buses up again", func() bool { return a.Up() && b.Up() && pa.up.Load() && pb.up.Load() })
 	t.Logf("up again after %v", time.Since(start))
@@ -230,4 +170,91 @@ func TestBusRedisOutage(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// received reports whether p got the event named name.
+func (p *busProbe) received(name string) bool {
+	for _, m := range p.messages() {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Redis restarts (stopped, or killed) several times, for longer than the
+// buses' MaxBackoff: each time, once both buses report Up, ONE event B
+// publishes must reach A. Up must mean subscribed: before the fix, the
+// sender's first PUBLISH that worked again reported the bus up while its
+// receiver still waited out its backoff (MaxBackoff here: 3 s), and what B
+// sent in that window reached no one (TestDrillRedisRestart: A's
+// subscribers got nothing more while both instances said cluster_up 1).
+func TestBusUpMeansSubscribedAfterRedisRestart(t *testing.T) {
+	r := testredis.Start(t)
+	o := BusOptions{HeartbeatInterval: 20 * time.Millisecond, MinBackoff: 1500 * time.Millisecond, MaxBackoff: 3 * time.Second}
+	a, pa := newTestBus(t, r.URL(), o)
+	b, _ := newTestBus(t, r.URL(), o)
+	waitFor(t, 10*time.Second, "both buses up", func() bool { return a.Up() && b.Up() })
+	for cycle := range 4 {
+		if cycle%2 == 0 {
+			r.Stop()
+		} else {
+			r.Kill()
+		}
+		waitFor(t, 5*time.Second, "both buses down", func() bool { return !a.Up() && !b.Up() && !pa.up.Load() })
+		time.Sleep(1500 * time.Millisecond) // the receivers' backoff grows past the outage
+		r.Start()
+		waitFor(t, 20*time.Second, "both buses up again", func() bool { return a.Up() && b.Up() && pa.up.Load() })
+		name := fmt.Sprint("after restart ", cycle)
+		b.Publish(Message{Kind: KindEvent, Channel: "c", Name: name})
+		deadline := time.Now().Add(2 * time.Second)
+		for !pa.received(name) {
+			if time.Now().After(deadline) {
+				t.Fatalf("restart %d: both buses said they were up, but A did not receive B's event", cycle)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// What B publishes while Redis is down is counted as not shared, never as
+// sent, and never reaches A: before the fix the sender held what queued up
+// behind a PUBLISH hanging in go-redis's retries (and let the next batch
+// through on a stale "retry now"), then sent it to the restarted, empty
+// Redis — counted as sent, before A had subscribed again.
+func TestBusOutagePublishesAreNotShared(t *testing.T) {
+	r := testredis.Start(t)
+	o := BusOptions{HeartbeatInterval: 20 * time.Millisecond}
+	a, pa := newTestBus(t, r.URL(), o)
+	b, pb := newTestBus(t, r.URL(), o)
+	waitFor(t, 10*time.Second, "both buses up", func() bool { return a.Up() && b.Up() })
+	b.Publish(Message{Kind: KindEvent, Channel: "c", Name: "before"})
+	waitFor(t, 5*time.Second, "A receives before the outage", func() bool { return pa.received("before") })
+
+	for cycle := range 3 {
+		outBefore, notSharedBefore := pb.outEvents.Load(), pb.notShare.Load()
+		r.Stop()
+		const n = 60
+		for i := range n {
+			b.Publish(Message{Kind: KindEvent, Channel: "c", Name: fmt.Sprint("during ", cycle, " ", i)})
+			time.Sleep(5 * time.Millisecond)
+		}
+		r.Start() // back while a PUBLISH may still be on its way
+		waitFor(t, 20*time.Second, "both buses up again", func() bool { return a.Up() && b.Up() })
+		name := fmt.Sprint("after ", cycle)
+		b.Publish(Message{Kind: KindEvent, Channel: "c", Name: name})
+		waitFor(t, 5*time.Second, "A receives after the outage", func() bool { return pa.received(name) })
+
+		if sent := pb.outEvents.Load() - outBefore - 1; sent != 0 {
+			t.Errorf("restart %d: %d of the %d events published while Redis was down were counted as sent", cycle, sent, n)
+		}
+		if ns := pb.notShare.Load() - notSharedBefore; ns < n {
+			t.Errorf("restart %d: %d not shared, want at least the %d events published while Redis was down", cycle, ns, n)
+		}
+		for _, m := range pa.messages() {
+			if strings.HasPrefix(m.Name, "during ") {
+				t.Fatalf("restart %d: A received %q, published while Redis was down", cycle, m.Name)
+			}
+		}
+	}
 }

@@ -3,102 +3,15 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/recordsync/recordsync/versioncache"
+
+	"github.com/recordsync/recordsync/internal/testredis"
 )
-
-// lockRedis is a redis-server on a free loopback port that a test can stop
-// and start again on the same port.
-type lockRedis struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
-
-	mu     sync.Mutex // guards cmd and exited
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-// startLockRedis runs redis-server without persistence; it is stopped when
-// the test ends. A missing redis-server fails the test (never skips).
-func startLockRedis(t testing.TB) *lockRedis {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redis-server not found: install redis-server (apt-get install redis-server)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	r := &lockRedis{t: t, bin: bin, dir: t.TempDir(), port: port}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *lockRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
-
-func (r *lockRedis) start() {
-	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		return
-	}
-	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", r.dir, "--protected-mode", "no")
-	if err := cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	r.cmd, r.exited = cmd, exited
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), 100*time.Millisecond); err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			r.cmd = nil
-			r.t.Fatal("redis-server exited early")
-		default:
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatal("redis-server did not listen")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (r *lockRedis) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(5 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.exited
-	}
-	r.cmd = nil
-}
 
 // newTestLocker is one "instance": its own Cluster (own client and
 // instance id) on the Redis at url.
@@ -152,8 +65,8 @@ func TestRecordKey(t *testing.T) {
 // 50 goroutines in each of 2 instances take one record's lock: never two
 // holders at once, fences grow in the order the holders come.
 func TestLockMutualExclusion(t *testing.T) {
-	r := startLockRedis(t)
-	lockers := []*Locker{newTestLocker(t, r.url(), LockOptions{}), newTestLocker(t, r.url(), LockOptions{})}
+	r := testredis.Start(t)
+	lockers := []*Locker{newTestLocker(t, r.URL(), LockOptions{}), newTestLocker(t, r.URL(), LockOptions{})}
 	var inside, maxInside atomic.Int32
 	var mu sync.Mutex
 	var fences []int64
@@ -200,9 +113,9 @@ func TestLockMutualExclusion(t *testing.T) {
 // whose lock expired cannot delete the next holder's lock, and its late
 // version does not replace a newer holder's.
 func TestLockExpiryAndFencing(t *testing.T) {
-	r := startLockRedis(t)
-	a := newTestLocker(t, r.url(), LockOptions{Timeout: 100 * time.Millisecond})
-	b := newTestLocker(t, r.url(), LockOptions{Timeout: 5 * time.Second})
+	r := testredis.Start(t)
+	a := newTestLocker(t, r.URL(), LockOptions{Timeout: 100 * time.Millisecond})
+	b := newTestLocker(t, r.URL(), LockOptions{Timeout: 5 * time.Second})
 	ctx := context.Background()
 	v := func(s string) versioncache.Entry {
 		return versioncache.Entry{Version: s, UpdatedByID: "7", UpdatedByName: "Alice"}
@@ -276,8 +189,8 @@ func TestLockExpiryAndFencing(t *testing.T) {
 // A holder whose lock expired and who releases before anyone stored a
 // newer version still shares what it learned.
 func TestLockLateReleaseStoresWhenNewest(t *testing.T) {
-	r := startLockRedis(t)
-	a := newTestLocker(t, r.url(), LockOptions{Timeout: 50 * time.Millisecond})
+	r := testredis.Start(t)
+	a := newTestLocker(t, r.URL(), LockOptions{Timeout: 50 * time.Millisecond})
 	ctx := context.Background()
 	stale, err := a.Acquire(ctx, flow1)
 	if err != nil {
@@ -302,9 +215,9 @@ func TestLockLateReleaseStoresWhenNewest(t *testing.T) {
 }
 
 func TestLockContextCancelWhileWaiting(t *testing.T) {
-	r := startLockRedis(t)
-	a := newTestLocker(t, r.url(), LockOptions{})
-	b := newTestLocker(t, r.url(), LockOptions{})
+	r := testredis.Start(t)
+	a := newTestLocker(t, r.URL(), LockOptions{})
+	b := newTestLocker(t, r.URL(), LockOptions{})
 	held, err := a.Acquire(context.Background(), flow1)
 	if err != nil {
 		t.Fatal(err)
@@ -339,8 +252,8 @@ func TestLockContextCancelWhileWaiting(t *testing.T) {
 
 // Other records never wait for each other.
 func TestLockKeysIndependent(t *testing.T) {
-	r := startLockRedis(t)
-	l := newTestLocker(t, r.url(), LockOptions{})
+	r := testredis.Start(t)
+	l := newTestLocker(t, r.URL(), LockOptions{})
 	a, err := l.Acquire(context.Background(), flow1)
 	if err != nil {
 		t.Fatal(err)
@@ -365,8 +278,8 @@ func TestLockKeysIndependent(t *testing.T) {
 // without asking Redis until the pause is over); Redis back: locking resumes
 // by itself.
 func TestLockRedisOutage(t *testing.T) {
-	r := startLockRedis(t)
-	l := newTestLocker(t, r.url(), LockOptions{RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond})
+	r := testredis.Start(t)
+	l := newTestLocker(t, r.URL(), LockOptions{RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond})
 	ctx := context.Background()
 	lk, err := l.Acquire(ctx, flow1)
 	if err != nil {
@@ -374,7 +287,7 @@ func TestLockRedisOutage(t *testing.T) {
 	}
 	lk.Release(versioncache.Entry{Version: "v1"})
 
-	r.stop()
+	r.Stop()
 	start := time.Now()
 	if _, err := l.Acquire(ctx, flow1); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
@@ -391,7 +304,7 @@ func TestLockRedisOutage(t *testing.T) {
 		t.Fatalf("101 acquisitions during the outage took %s", d)
 	}
 
-	r.start()
+	r.Start()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		lk, err := l.Acquire(ctx, flow1)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/recordsync/recordsync/internal/testredis"
 )
 
 type socketsProbe struct {
@@ -59,9 +61,9 @@ func lookupEventually(t *testing.T, s *Sockets, id, tenant string, found bool) {
 }
 
 func TestSocketsLookupAcrossInstances(t *testing.T) {
-	r := startBusRedis(t)
-	a, _ := newTestSockets(t, r.url(), SocketsOptions{})
-	b, pb := newTestSockets(t, r.url(), SocketsOptions{})
+	r := testredis.Start(t)
+	a, _ := newTestSockets(t, r.URL(), SocketsOptions{})
+	b, pb := newTestSockets(t, r.URL(), SocketsOptions{})
 
 	if a.SocketPrefix() == b.SocketPrefix() {
 		t.Fatalf("two instances share the socket prefix %d", a.SocketPrefix())
@@ -89,14 +91,14 @@ func TestSocketsLookupAcrossInstances(t *testing.T) {
 // TestSocketsTTL: entries live while their instance refreshes them and
 // expire after TTL when it stops (a crash), and Close removes them at once.
 func TestSocketsTTL(t *testing.T) {
-	r := startBusRedis(t)
-	c, err := New(Options{URL: r.url(), Name: "t"})
+	r := testredis.Start(t)
+	c, err := New(Options{URL: r.URL(), Name: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	a := NewSockets(c, SocketsOptions{TTL: 600 * time.Millisecond, Refresh: 100 * time.Millisecond})
-	b, _ := newTestSockets(t, r.url(), SocketsOptions{})
+	b, _ := newTestSockets(t, r.URL(), SocketsOptions{})
 	a.Add("7.1", "t1")
 	a.Add("7.2", "t2")
 	lookupEventually(t, b, "7.1", "t1", true)
@@ -107,7 +109,7 @@ func TestSocketsTTL(t *testing.T) {
 	lookupEventually(t, b, "7.2", "", false)
 
 	// A crash: the refresh stops, nothing is deleted; the entry expires.
-	c2, err := New(Options{URL: r.url(), Name: "t"})
+	c2, err := New(Options{URL: r.URL(), Name: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +130,11 @@ func TestSocketsTTL(t *testing.T) {
 // reported (so the hub closes it), and closing it does not delete the other
 // instance's entry.
 func TestSocketsTaken(t *testing.T) {
-	r := startBusRedis(t)
-	a, _ := newTestSockets(t, r.url(), SocketsOptions{})
+	r := testredis.Start(t)
+	a, _ := newTestSockets(t, r.URL(), SocketsOptions{})
 	var takenID atomic.Value
-	b, pb := newTestSockets(t, r.url(), SocketsOptions{Taken: func(id string) { takenID.Store(id) }})
-	probe, _ := newTestSockets(t, r.url(), SocketsOptions{})
+	b, pb := newTestSockets(t, r.URL(), SocketsOptions{Taken: func(id string) { takenID.Store(id) }})
+	probe, _ := newTestSockets(t, r.URL(), SocketsOptions{})
 
 	a.Add("5.5", "tenant-a")
 	lookupEventually(t, probe, "5.5", "tenant-a", true)
@@ -154,13 +156,13 @@ func TestSocketsTaken(t *testing.T) {
 // not sign), writes are counted as not registered, and after Redis is back
 // every open socket is written again by itself.
 func TestSocketsRedisOutage(t *testing.T) {
-	r := startBusRedis(t)
-	a, pa := newTestSockets(t, r.url(), SocketsOptions{TTL: 2 * time.Second, Refresh: 200 * time.Millisecond, LookupTimeout: 100 * time.Millisecond})
-	b, pb := newTestSockets(t, r.url(), SocketsOptions{LookupTimeout: 100 * time.Millisecond})
+	r := testredis.Start(t)
+	a, pa := newTestSockets(t, r.URL(), SocketsOptions{TTL: 2 * time.Second, Refresh: 200 * time.Millisecond, LookupTimeout: 100 * time.Millisecond})
+	b, pb := newTestSockets(t, r.URL(), SocketsOptions{LookupTimeout: 100 * time.Millisecond})
 	a.Add("9.1", "t")
 	lookupEventually(t, b, "9.1", "t", true)
 
-	r.stop()
+	r.Stop()
 	start := time.Now()
 	_, ok, err := b.Lookup("9.1")
 	if ok || !errors.Is(err, ErrSocketLookup) {
@@ -175,7 +177,7 @@ func TestSocketsRedisOutage(t *testing.T) {
 	a.Add("9.2", "t") // while down
 	waitFor(t, 5*time.Second, "not registered counted", func() bool { return pa.notRegistered.Load() > 0 })
 
-	r.start() // an empty Redis: every entry is gone
+	r.Start() // an empty Redis: every entry is gone
 	lookupEventually(t, b, "9.1", "t", true)
 	lookupEventually(t, b, "9.2", "t", true)
 }
@@ -183,13 +185,13 @@ func TestSocketsRedisOutage(t *testing.T) {
 // TestSocketsManyPipelined: more sockets than one pipeline holds are all
 // written and refreshed.
 func TestSocketsManyPipelined(t *testing.T) {
-	r := startBusRedis(t)
-	a, _ := newTestSockets(t, r.url(), SocketsOptions{TTL: 2 * time.Second, Refresh: 200 * time.Millisecond})
+	r := testredis.Start(t)
+	a, _ := newTestSockets(t, r.URL(), SocketsOptions{TTL: 2 * time.Second, Refresh: 200 * time.Millisecond})
 	const n = 3000
 	for i := range n {
 		a.Add(fmt.Sprintf("%d.%d", a.SocketPrefix(), i), "t")
 	}
-	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprint("127.0.0.1:", r.port)})
+	rc := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer rc.Close()
 	waitFor(t, 5*time.Second, "all entries written", func() bool {
 		keys, _ := rc.Keys(context.Background(), "recordsync:t:socket:*").Result()

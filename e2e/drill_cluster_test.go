@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -346,15 +345,6 @@ func TestDrillKillInstance(t *testing.T) {
 // itself; and after it does, A's subscribers receive every later version
 // and end on the newest.
 func TestDrillRedisRestart(t *testing.T) {
-	// Known open bug: in some runs under load, after Redis comes back one
-	// instance's bus receiver does not resume (both report up; the other
-	// instance's events never arrive). Until it is fixed this drill runs in
-	// `make soak` only, so that CI stays deterministic; the Redis outage of
-	// the lock and the bus's own recovery are covered by cluster/bus_test.go
-	// and TestClusterLockRedisOutage.
-	if !drillSoak() && os.Getenv("RECORDSYNC_DRILL_REDIS_RESTART") == "" {
-		t.Skip("known bug in the cluster bus's recovery (see the comment); run with RECORDSYNC_SOAK=1 or RECORDSYNC_DRILL_REDIS_RESTART=1")
-	}
 	n := drillSize(50, 500)
 	const records = 2
 	phase := drillDuration(time.Second, 5*time.Second)

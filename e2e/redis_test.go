@@ -6,124 +6,22 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/recordsync/recordsync/internal/testredis"
 )
 
-// redisServer is a redis-server on a loopback port that a test can stop and
-// start again on the same port (issue 4: delivery resumes by itself).
-type redisServer struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	port int
-	out  *syncBuffer
-
-	mu     sync.Mutex // guards cmd and exited
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-// startRedis runs redis-server on a free 127.0.0.1 port without persistence
-// (--save "" --appendonly no) and returns its address, a stop function and a
-// start function (both idempotent, start reuses the port). It is stopped when
-// the test ends.
+// startRedis runs redis-server (internal/testredis) on a free 127.0.0.1 port
+// without persistence and returns its address, a stop function (SIGTERM)
+// and a start function that starts it again, empty, on the same port (both
+// idempotent). It is stopped when the test ends.
 func startRedis(t testing.TB) (addr string, stop func(), start func()) {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redis-server not found: install redis-server (the README's test command does)")
-	}
-	r := &redisServer{t: t, bin: bin, dir: t.TempDir(), port: freePort(t), out: &syncBuffer{}}
-	r.start()
-	t.Cleanup(func() {
-		r.stop()
-		if t.Failed() {
-			t.Logf("redis-server output:\n%s", r.out.String())
-		}
-	})
-	return r.addr(), r.stop, r.start
-}
-
-func (r *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
-
-func (r *redisServer) start() {
-	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		return
-	}
-	cmd := exec.Command(r.bin,
-		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no",
-		"--dir", r.dir, "--protected-mode", "no")
-	cmd.Stdout, cmd.Stderr = r.out, r.out
-	if err := cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	r.cmd, r.exited = cmd, exited
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if err := redisPing(r.addr()); err == nil {
-			return
-		}
-		select {
-		case <-exited:
-			r.cmd = nil
-			r.t.Fatalf("redis-server exited early:\n%s", r.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server did not answer on %s:\n%s", r.addr(), r.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (r *redisServer) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(5 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.exited
-	}
-	r.cmd = nil
-}
-
-// redisPing sends PING and expects PONG.
-func redisPing(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return fmt.Errorf("redis answered %q to PING", line)
-	}
-	return nil
+	r := testredis.Start(t)
+	return r.Addr(), r.Stop, r.Start
 }
 
 // redisMessage is one message a redisSub received.

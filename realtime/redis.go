@@ -6,14 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/internal/redissub"
 )
 
 // Defaults of RedisOptions.
@@ -23,11 +23,11 @@ const (
 	DefaultRedisPrefix = "laravel_database_"
 	// DefaultRedisMinBackoff and DefaultRedisMaxBackoff bound the wait
 	// between reconnection attempts (doubling, jittered).
-	DefaultRedisMinBackoff = 200 * time.Millisecond
-	DefaultRedisMaxBackoff = 5 * time.Second
+	DefaultRedisMinBackoff = redissub.DefaultMinBackoff
+	DefaultRedisMaxBackoff = redissub.DefaultMaxBackoff
 	// DefaultRedisPingInterval is how long a silent subscription waits
 	// before it pings Redis to find a dead connection.
-	DefaultRedisPingInterval = 30 * time.Second
+	DefaultRedisPingInterval = redissub.DefaultPingInterval
 	// MaxRedisMessageBytes bounds one message; a longer one is dropped.
 	MaxRedisMessageBytes = 64 << 10
 )
@@ -222,9 +222,10 @@ func parseRedisMessage(tenant, channel string, payload []byte) (Event, string) {
 
 // RedisIngress subscribes to Laravel's redis broadcaster (PSUBSCRIBE) and
 // publishes its messages to a Hub, the role laravel-echo-server had. It owns
-// one goroutine that reconnects with a capped, jittered backoff when Redis
-// goes away: deliveries resume with no restart. NewRedisIngress starts it,
-// Close stops it; both and Connected are safe for concurrent use.
+// one goroutine (redissub, the subscriber the cluster bus uses too) that
+// reconnects with a capped, jittered backoff when Redis goes away:
+// deliveries resume with no restart. NewRedisIngress starts it, Close stops
+// it; both are safe for concurrent use.
 type RedisIngress struct {
 	hub    *Hub
 	client *redis.Client
@@ -232,15 +233,8 @@ type RedisIngress struct {
 	opts   RedisOptions
 	log    *zap.Logger
 	obs    IngressObserver
-
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	// psMu guards ps, the current subscription (closed by Close to unblock
-	// a read).
-	psMu sync.Mutex
-	ps   *redis.PubSub
+	sub    *redissub.Subscriber
+	outage *redissub.Outage
 
 	closeOnce sync.Once
 }
@@ -278,24 +272,38 @@ func NewRedisIngress(hub *Hub, opts RedisOptions) (*RedisIngress, error) {
 	if opts.Observer == nil {
 		opts.Observer = nopIngressObserver{}
 	}
-	ropts.Protocol = 2
-	ropts.DisableIdentity = true
-	ropts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	ropts.MaxRetries = -1 // this loop retries, with its own backoff
-	ropts.DialTimeout = 5 * time.Second
-	ctx, cancel := context.WithCancel(context.Background())
+	log := opts.Logger.With(zap.String("redis", redactURL(opts.URL)), zap.String("pattern", route.psubscribe()))
 	r := &RedisIngress{
 		hub:    hub,
-		client: redis.NewClient(ropts),
+		client: redis.NewClient(redissub.ClientOptions(ropts)),
 		route:  route,
 		opts:   opts,
-		log:    opts.Logger.With(zap.String("redis", redactURL(opts.URL)), zap.String("pattern", route.psubscribe())),
+		log:    log,
 		obs:    opts.Observer,
-		ctx:    ctx,
-		cancel: cancel,
-		done:   make(chan struct{}),
+		outage: redissub.NewOutage(log,
+			"realtime: redis ingress lost its connection; retrying in the background",
+			"realtime: redis ingress retry failed",
+			"realtime: redis ingress subscribed again"),
 	}
-	go r.run()
+	r.obs.Up(ingressRedis, false)
+	pattern := route.psubscribe()
+	r.sub = redissub.Start(redissub.Options{
+		Subscribe: func(ctx context.Context) *redis.PubSub { return r.client.PSubscribe(ctx, pattern) },
+		Handle:    func(m *redis.Message) { r.handle(m.Channel, m.Payload) },
+		Up: func() {
+			if !r.outage.Up() {
+				r.log.Info("realtime: redis ingress subscribed")
+			}
+			r.obs.Up(ingressRedis, true)
+		},
+		Down: func(err error) {
+			r.obs.Up(ingressRedis, false)
+			r.outage.Down(err)
+		},
+		PingInterval: opts.PingInterval,
+		MinBackoff:   opts.MinBackoff,
+		MaxBackoff:   opts.MaxBackoff,
+	})
 	return r, nil
 }
 
@@ -315,112 +323,11 @@ func redactURL(s string) string {
 // DefaultCloseWait). Idempotent.
 func (r *RedisIngress) Close() {
 	r.closeOnce.Do(func() {
-		r.cancel()
-		r.psMu.Lock()
-		if r.ps != nil {
-			_ = r.ps.Close()
-		}
-		r.psMu.Unlock()
-		t := time.NewTimer(DefaultCloseWait)
-		defer t.Stop()
-		select {
-		case <-r.done:
-		case <-t.C:
+		if !r.sub.Close(DefaultCloseWait) {
 			r.log.Warn("realtime: redis ingress still stopping after the close wait")
 		}
 		_ = r.client.Close()
 	})
-}
-
-// run subscribes and reads until Close, reconnecting with backoff. It logs a
-// warning once per outage and an info line when Redis is back.
-func (r *RedisIngress) run() {
-	defer close(r.done)
-	backoff := r.opts.MinBackoff
-	var downSince time.Time
-	r.obs.Up(ingressRedis, false)
-	for r.ctx.Err() == nil {
-		err := r.session(func() {
-			if !downSince.IsZero() {
-				r.log.Info("realtime: redis ingress subscribed again", zap.Duration("after", time.Since(downSince).Round(time.Millisecond)))
-			} else {
-				r.log.Info("realtime: redis ingress subscribed")
-			}
-			downSince = time.Time{}
-			backoff = r.opts.MinBackoff
-			r.obs.Up(ingressRedis, true)
-		})
-		if r.ctx.Err() != nil {
-			return
-		}
-		r.obs.Up(ingressRedis, false)
-		if downSince.IsZero() {
-			downSince = time.Now()
-			r.log.Warn("realtime: redis ingress lost its connection; retrying in the background", zap.Error(err))
-		} else if ce := r.log.Check(zap.DebugLevel, "realtime: redis ingress retry failed"); ce != nil {
-			ce.Write(zap.Error(err))
-		}
-		// Full jitter in [backoff/2, backoff].
-		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		backoff = min(backoff*2, r.opts.MaxBackoff)
-		t := time.NewTimer(wait)
-		select {
-		case <-r.ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// session subscribes, calls up once subscribed, and publishes messages
-// until the connection fails or Close; it returns why it ended.
-func (r *RedisIngress) session(up func()) error {
-	ps := r.client.PSubscribe(r.ctx, r.route.psubscribe())
-	r.psMu.Lock()
-	r.ps = ps
-	r.psMu.Unlock()
-	defer func() {
-		r.psMu.Lock()
-		r.ps = nil
-		r.psMu.Unlock()
-		_ = ps.Close()
-	}()
-	if r.ctx.Err() != nil {
-		return r.ctx.Err()
-	}
-	// The subscription's confirmation proves the connection.
-	msg, err := ps.ReceiveTimeout(r.ctx, r.opts.PingInterval)
-	if err != nil {
-		return err
-	}
-	if _, ok := msg.(*redis.Subscription); !ok {
-		return fmt.Errorf("unexpected first reply %T", msg)
-	}
-	up()
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(r.ctx, r.opts.PingInterval)
-		if err != nil {
-			var ne interface{ Timeout() bool }
-			if errors.As(err, &ne) && ne.Timeout() && !pinged && r.ctx.Err() == nil {
-				// Silent for a while: a ping must come back within the
-				// next interval, or the connection is dead.
-				if err := ps.Ping(r.ctx); err != nil {
-					return err
-				}
-				pinged = true
-				continue
-			}
-			return err
-		}
-		pinged = false
-		switch m := msg.(type) {
-		case *redis.Message:
-			r.handle(m.Channel, m.Payload)
-		case *redis.Pong, *redis.Subscription:
-		}
-	}
 }
 
 // handle publishes one message, or counts why not.

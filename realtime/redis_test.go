@@ -2,15 +2,13 @@ package realtime
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/recordsync/recordsync/internal/testredis"
 )
 
 func TestRedisRoute(t *testing.T) {
@@ -121,53 +119,22 @@ func (c *ingressCounter) Dropped(_, reason string) {
 func (c *ingressCounter) Up(_ string, up bool) { c.mu.Lock(); c.up = up; c.mu.Unlock() }
 func (c *ingressCounter) isUp() bool           { c.mu.Lock(); defer c.mu.Unlock(); return c.up }
 
-// testRedis runs redis-server on port (skipping the test without one) and
-// returns a function that stops it.
-func testRedis(tb testing.TB, port int) (stop func()) {
-	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		tb.Skip("redis-server not installed")
-	}
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tb.TempDir())
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
-	tb.Cleanup(stop)
-	eventually(tb, 10*time.Second, "redis-server up", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprint("127.0.0.1:", port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return stop
-}
-
 func TestRedisIngressReconnects(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	stop := testRedis(t, port)
+	r := testredis.Start(t)
 
 	h := newTestHub(t, nil)
 	sub := fakeConn(t, h, "a", "1.1")
 	h.addSub(sub, chanKey{"a", "private-x"})
 	obs := &ingressCounter{}
 	in, err := NewRedisIngress(h, RedisOptions{
-		URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port), Tenanted: true, TenantPattern: "tenant{tenant}_laravel_database_",
+		URL: r.URL(), Tenanted: true, TenantPattern: "tenant{tenant}_laravel_database_",
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Observer: obs,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	pub := redis.NewClient(&redis.Options{Addr: fmt.Sprint("127.0.0.1:", port), Protocol: 2, DisableIdentity: true})
+	pub := redis.NewClient(&redis.Options{Addr: r.Addr(), Protocol: 2, DisableIdentity: true})
 	defer pub.Close()
 
 	// Publish until one arrives (the subscription may not be up yet).
@@ -188,10 +155,10 @@ func TestRedisIngressReconnects(t *testing.T) {
 		return obs.dropped[IngressMalformed] == 1 && obs.dropped[IngressNoTenant] == 1
 	})
 
-	stop()
+	r.Stop()
 	eventually(t, 5*time.Second, "ingress down", func() bool { return !obs.isUp() })
 	time.Sleep(300 * time.Millisecond) // a few failed retries
-	testRedis(t, port)
+	r.Start()
 	deliver("delivery after Redis came back")
 
 	in.Close()
