@@ -21,7 +21,17 @@ for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
 		echo "-- $pkg $target"
-		go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >/dev/null
+		# A finding fails at once (go test prints it and saves it under
+		# testdata/fuzz). The fuzzing engine itself can stumble on a loaded
+		# machine ("fuzzing process hung"): then one more try.
+		if ! out=$(go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" 2>&1); then
+			echo "$out" | tail -20
+			if echo "$out" | grep -q "Failing input written to"; then
+				exit 1
+			fi
+			echo "retrying $target once"
+			go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >/dev/null || { echo "$target failed twice"; exit 1; }
+		fi
 	done
 done
 
