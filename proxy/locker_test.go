@@ -184,8 +184,14 @@ func TestClusterLockFallback(t *testing.T) {
 	if _, writes := app.stats(); writes != 1 {
 		t.Fatalf("app applied %d writes", writes)
 	}
-	if got := obs.get("cluster_lock." + LockFallback); got != 20 {
-		t.Fatalf("%d fallbacks, want 20", got)
+	// Every writer that took its turn asked the (failing) cluster lock and
+	// fell back; a writer arriving after the first save was learned is
+	// answered stale before it queues, without asking.
+	if got := obs.get("cluster_lock." + LockFallback); got < 1 || got > 20 {
+		t.Fatalf("%d fallbacks, want 1 to 20", got)
+	}
+	if got := obs.get("conflict_from_cache"); got != 19 {
+		t.Fatalf("%d conflicts from the cache, want 19", got)
 	}
 }
 
