@@ -63,8 +63,19 @@ const globalOptions = `{
 // the site answers and stops Caddy when the test ends.
 func startCaddy(t testing.TB, site string) *caddyProc {
 	t.Helper()
+	return startCaddyGlobal(t, "", site)
+}
+
+// startCaddyGlobal is startCaddy with extra lines in the global options
+// block (e.g. "metrics", which turns on Caddy's per-handler HTTP metrics).
+// Reload on it would drop the extra options: the drills using it don't.
+func startCaddyGlobal(t testing.TB, extraGlobal, site string) *caddyProc {
+	t.Helper()
 	c := &caddyProc{t: t, dir: t.TempDir(), AdminPort: freePort(t), HTTPPort: freePort(t), log: &syncBuffer{}, exited: make(chan struct{})}
 	cfg := c.config(site)
+	if extraGlobal != "" {
+		cfg = strings.Replace(cfg, "\tpersist_config off\n", "\tpersist_config off\n\t"+extraGlobal+"\n", 1)
+	}
 	if err := os.WriteFile(filepath.Join(c.dir, "Caddyfile"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,45 +68,6 @@ func drillCheckFiles(t testing.TB, sockets int) {
 			}
 		}
 		t.Skipf("needs %d open files, the limit is %d", need, lim.Cur)
-	}
-}
-
-// startCaddyGlobal is startCaddy with extra lines in the global options
-// block (e.g. "metrics", which turns on Caddy's per-handler HTTP metrics).
-// Reload on it would drop the extra options: the drills using it don't.
-func startCaddyGlobal(t testing.TB, extraGlobal, site string) *caddyProc {
-	t.Helper()
-	c := &caddyProc{t: t, dir: t.TempDir(), AdminPort: freePort(t), HTTPPort: freePort(t), log: &syncBuffer{}, exited: make(chan struct{})}
-	cfg := strings.Replace(c.config(site), "\tpersist_config off\n", "\tpersist_config off\n\t"+extraGlobal+"\n", 1)
-	path := filepath.Join(c.dir, "Caddyfile")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c.cmd = exec.Command(caddyBin, "run", "--config", path, "--adapter", "caddyfile")
-	c.cmd.Dir = repoRoot
-	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
-	c.cmd.Env = append(os.Environ(), "HOME="+c.dir, "XDG_DATA_HOME="+c.dir, "XDG_CONFIG_HOME="+c.dir)
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { c.cmd.Wait(); close(c.exited) }()
-	t.Cleanup(c.Stop)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", c.HTTPPort), 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return c
-		}
-		select {
-		case <-c.exited:
-			t.Fatalf("caddy exited early:\n%s", c.Log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy did not listen on %d:\n%s", c.HTTPPort, c.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
