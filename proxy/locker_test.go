@@ -149,16 +149,22 @@ func TestClusterLockTwoInstances(t *testing.T) {
 	if latest.Version != app.record("flow", "1").version {
 		t.Fatalf("version handed on %q, app has %q", latest.Version, app.record("flow", "1").version)
 	}
-	if locks != writers {
-		t.Fatalf("%d cluster locks for %d writes", locks, writers)
+	// Every writer that took its local turn asked the cluster lock; one
+	// arriving after its own instance learned the winning save is answered
+	// stale before it queues, without asking. So 1 to 50 locks, and each
+	// one counted by the instance that took it.
+	if locks < 1 || locks > writers {
+		t.Fatalf("%d cluster locks for %d writes, want 1 to %d", locks, writers, writers)
 	}
+	acquired := 0
 	for i := range hs {
-		if got := obs[i].get("cluster_lock." + LockAcquired); got != writers/2 {
-			t.Errorf("instance %d: %d locks acquired, want %d", i, got, writers/2)
-		}
+		acquired += obs[i].get("cluster_lock." + LockAcquired)
 		if hs[i].turns.size() != 0 {
 			t.Errorf("instance %d: turns not freed", i)
 		}
+	}
+	if acquired != locks {
+		t.Fatalf("instances counted %d locks acquired, the cluster lock gave %d", acquired, locks)
 	}
 }
 
