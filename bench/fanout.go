@@ -38,7 +38,8 @@ type subConn struct {
 
 // fanStats is what the generator reports back (JSON on one stdout line).
 type fanStats struct {
-	Connected   int     `json:"connected"`
+	Connected   int     `json:"connected"` // the reading sockets
+	Silent      int     `json:"silent"`    // the sockets that never read
 	Failed      int     `json:"failed"`
 	FirstError  string  `json:"first_error,omitempty"`
 	ConnectSecs float64 `json:"connect_secs"`
@@ -81,8 +82,10 @@ func percentiles(lats []int64) (p50, p99, max float64) {
 var versionMarker = []byte(`updated_at_iso\":\"`)
 
 // runSubscribers opens n sockets spread round-robin over the
-// comma-separated urls.
-func runSubscribers(urlList string, n int, channel, key, secret string) error {
+// comma-separated urls, each reading and timing what it receives. Then it
+// opens silent more that subscribe to channel and to silentChannel and never
+// read again (a frozen tab: section 7, slow consumers).
+func runSubscribers(urlList string, n int, channel, key, secret string, silent int, silentChannel string) error {
 	urls := strings.Split(urlList, ",")
 	conns := make([]*subConn, n)
 	var connected, failed, closed atomic.Int64
@@ -130,6 +133,18 @@ func runSubscribers(urlList string, n int, channel, key, secret string) error {
 		}(i)
 	}
 	wg.Wait()
+	// The silent sockets: subscribed, never read. Kept referenced so that
+	// nothing closes them; the server is the one to drop them.
+	var silents []*websocket.Conn
+	for i := 0; i < silent; i++ {
+		ws, err := dialSubscribe(urls[i%len(urls)], channel, key, secret, silentChannel)
+		if err != nil {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, "silent: "+err.Error())
+			continue
+		}
+		silents = append(silents, ws)
+	}
 	connectSecs := time.Since(start).Seconds()
 	fe, _ := firstErr.Load().(string)
 	fmt.Printf("READY %d %d %s\n", connected.Load(), failed.Load(), strconv.Quote(fe))
@@ -150,7 +165,7 @@ func runSubscribers(urlList string, n int, channel, key, secret string) error {
 			order = append(order, f[1])
 		}
 	}
-	st := fanStats{Connected: int(connected.Load()), Failed: int(failed.Load()), FirstError: fe,
+	st := fanStats{Connected: int(connected.Load()), Silent: len(silents), Failed: int(failed.Load()), FirstError: fe,
 		ConnectSecs: connectSecs, Expected: int(connected.Load()) * len(order),
 		CPUSecs: float64(cpuTicks(os.Getpid())-cpu0) / ticksPerSecond}
 	var lats []int64
@@ -205,7 +220,9 @@ func runSubscribers(urlList string, n int, channel, key, secret string) error {
 	return nil
 }
 
-func dialSubscribe(url, channel, key, secret string) (*websocket.Conn, error) {
+// dialSubscribe connects to url and subscribes to channel, then to each of
+// more (public channels), waiting for each subscription to succeed.
+func dialSubscribe(url, channel, key, secret string, more ...string) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, url, nil)
@@ -230,29 +247,38 @@ func dialSubscribe(url, channel, key, secret string) (*websocket.Conn, error) {
 		SocketID string `json:"socket_id"`
 	}
 	json.Unmarshal([]byte(f.Data), &est)
-	sub := map[string]any{"channel": channel}
-	if strings.HasPrefix(channel, "private-") {
+	for _, ch := range append([]string{channel}, more...) {
+		if err := subscribe(ctx, ws, est.SocketID, ch, key, secret); err != nil {
+			ws.CloseNow()
+			return nil, err
+		}
+	}
+	return ws, nil
+}
+
+// subscribe sends pusher:subscribe for ch (signed when private) and reads
+// until the subscription succeeded.
+func subscribe(ctx context.Context, ws *websocket.Conn, socketID, ch, key, secret string) error {
+	sub := map[string]any{"channel": ch}
+	if strings.HasPrefix(ch, "private-") {
 		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(est.SocketID + ":" + channel))
+		mac.Write([]byte(socketID + ":" + ch))
 		sub["auth"] = key + ":" + hex.EncodeToString(mac.Sum(nil))
 	}
 	msg, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": sub})
 	if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {
-		ws.CloseNow()
-		return nil, err
+		return err
 	}
 	for {
 		_, b, err := ws.Read(ctx)
 		if err != nil {
-			ws.CloseNow()
-			return nil, err
+			return err
 		}
 		if bytes.Contains(b, []byte("pusher_internal:subscription_succeeded")) {
-			return ws, nil
+			return nil
 		}
 		if bytes.Contains(b, []byte("subscription_error")) || bytes.Contains(b, []byte("pusher:error")) {
-			ws.CloseNow()
-			return nil, fmt.Errorf("subscribe: %s", b)
+			return fmt.Errorf("subscribe %s: %s", ch, b)
 		}
 	}
 }
@@ -317,49 +343,12 @@ func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult
 		urls = append(urls, fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", ci.Port, benchAppKey))
 	}
 
-	cmd := exec.Command(self, "-role=subscribers", "-url", strings.Join(urls, ","),
-		"-n", strconv.Itoa(n), "-channel", "private-record.flow.1", "-key", benchAppKey, "-secret", benchAppSecret)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	errBuf := &syncBuf{}
-	cmd.Stderr = errBuf
-	if err := cmd.Start(); err != nil {
+	gen, err := startGenerator(self, urls, n, 0, "")
+	if err != nil {
 		return fail(err)
 	}
-	gen := &proc{name: "subscribers", cmd: cmd, out: errBuf, exited: make(chan struct{})}
-	procsMu.Lock()
-	procs = append(procs, gen)
-	procsMu.Unlock()
-	lines := make(chan string, 4)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		cmd.Wait()
-		close(gen.exited)
-	}()
 	defer gen.Stop()
-	readLine := func(prefix string, timeout time.Duration) (string, error) {
-		to := time.After(timeout)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					return "", fmt.Errorf("generator exited: %s", tail(errBuf.String(), 2000))
-				}
-				if strings.HasPrefix(l, prefix) {
-					return strings.TrimPrefix(l, prefix), nil
-				}
-			case <-to:
-				return "", fmt.Errorf("generator: no %q within %v", prefix, timeout)
-			}
-		}
-	}
-	ready, err := readLine("READY ", 180*time.Second)
+	ready, err := gen.readLine("READY ", 180*time.Second)
 	if err != nil {
 		return fail(err)
 	}
@@ -387,18 +376,118 @@ func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult
 	if redis != nil {
 		redis0 = cpuTicks(redis.Pid())
 	}
-	type pub struct {
-		v string
-		t int64
+	pubs, err := publishSaves(c, publishes, 250*time.Millisecond, nil)
+	if err != nil {
+		return fail(err)
 	}
-	var pubs []pub
+	time.Sleep(2 * time.Second)
+	res.CaddyCPU = float64(caddyTicks()-cpu0) / ticksPerSecond
+	if redis != nil {
+		res.RedisCPU = float64(cpuTicks(redis.Pid())-redis0) / ticksPerSecond
+	}
+	out, err := gen.results(pubs)
+	if err != nil {
+		return fail(err)
+	}
+	res.Stats = out
+	return res
+}
+
+// generator is a running load generator process (bench -role=subscribers).
+type generator struct {
+	*proc
+	stdin io.WriteCloser
+	lines chan string
+}
+
+// startGenerator starts the generator with n reading sockets spread over
+// urls and silent sockets that subscribe to silentChannel too and never read.
+func startGenerator(self string, urls []string, n, silent int, silentChannel string) (*generator, error) {
+	cmd := exec.Command(self, "-role=subscribers", "-url", strings.Join(urls, ","),
+		"-n", strconv.Itoa(n), "-channel", "private-record.flow.1", "-key", benchAppKey, "-secret", benchAppSecret,
+		"-silent", strconv.Itoa(silent), "-silent-channel", silentChannel)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	errBuf := &syncBuf{}
+	cmd.Stderr = errBuf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	g := &generator{proc: &proc{name: "subscribers", cmd: cmd, out: errBuf, exited: make(chan struct{})},
+		stdin: stdin, lines: make(chan string, 4)}
+	procsMu.Lock()
+	procs = append(procs, g.proc)
+	procsMu.Unlock()
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			g.lines <- sc.Text()
+		}
+		close(g.lines)
+		cmd.Wait()
+		close(g.proc.exited)
+	}()
+	return g, nil
+}
+
+// readLine waits for the generator's next line starting with prefix.
+func (g *generator) readLine(prefix string, timeout time.Duration) (string, error) {
+	to := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-g.lines:
+			if !ok {
+				return "", fmt.Errorf("generator exited: %s", tail(g.out.String(), 2000))
+			}
+			if strings.HasPrefix(l, prefix) {
+				return strings.TrimPrefix(l, prefix), nil
+			}
+		case <-to:
+			return "", fmt.Errorf("generator: no %q within %v", prefix, timeout)
+		}
+	}
+}
+
+// results tells the generator which versions were published when, and
+// returns its statistics.
+func (g *generator) results(pubs []published) (fanStats, error) {
+	var w strings.Builder
+	for _, p := range pubs {
+		fmt.Fprintf(&w, "PUB %s %d\n", p.version, p.at)
+	}
+	w.WriteString("END\n")
+	io.WriteString(g.stdin, w.String())
+	var st fanStats
+	out, err := g.readLine("RESULT ", 120*time.Second)
+	if err != nil {
+		return st, err
+	}
+	err = json.Unmarshal([]byte(out), &st)
+	g.stdin.Close()
+	return st, err
+}
+
+// published is one save made by publishSaves: the version it produced and
+// the time just before its PUT was sent (unix nanos).
+type published struct {
+	version string
+	at      int64
+}
+
+// publishSaves makes n saves of the record flow 1 through c, gap apart;
+// each is broadcast by recordsync as record.updated. after, when set, runs
+// after each save.
+func publishSaves(c *caddy, n int, gap time.Duration, after func()) ([]published, error) {
+	var pubs []published
 	tick := time.Now()
-	for i := 0; i < publishes; i++ {
+	for i := 0; i < n; i++ {
 		body := fmt.Sprintf(`{"name":"Fan-out %d"}`, i)
 		t0 := time.Now()
 		st, _, rb, err := do("PUT", c.URL()+"/api/v1/flows/1", body)
 		if err != nil || st != 200 {
-			return fail(fmt.Errorf("publish PUT: %d %v %s", st, err, rb))
+			return nil, fmt.Errorf("publish PUT: %d %v %s", st, err, rb)
 		}
 		var r struct {
 			Data struct {
@@ -406,28 +495,12 @@ func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult
 			} `json:"data"`
 		}
 		json.Unmarshal([]byte(rb), &r)
-		pubs = append(pubs, pub{r.Data.UpdatedAt, t0.UnixNano()})
-		tick = tick.Add(250 * time.Millisecond)
+		pubs = append(pubs, published{r.Data.UpdatedAt, t0.UnixNano()})
+		if after != nil {
+			after()
+		}
+		tick = tick.Add(gap)
 		time.Sleep(time.Until(tick))
 	}
-	time.Sleep(2 * time.Second)
-	res.CaddyCPU = float64(caddyTicks()-cpu0) / ticksPerSecond
-	if redis != nil {
-		res.RedisCPU = float64(cpuTicks(redis.Pid())-redis0) / ticksPerSecond
-	}
-	var w strings.Builder
-	for _, p := range pubs {
-		fmt.Fprintf(&w, "PUB %s %d\n", p.v, p.t)
-	}
-	w.WriteString("END\n")
-	io.WriteString(stdin, w.String())
-	out, err := readLine("RESULT ", 120*time.Second)
-	if err != nil {
-		return fail(err)
-	}
-	if err := json.Unmarshal([]byte(out), &res.Stats); err != nil {
-		return fail(err)
-	}
-	stdin.Close()
-	return res
+	return pubs, nil
 }

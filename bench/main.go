@@ -43,6 +43,8 @@ func main() {
 	channel := flag.String("channel", "", "internal (subscribers): channel")
 	key := flag.String("key", "", "internal (subscribers): app key")
 	secret := flag.String("secret", "", "internal (subscribers): app secret")
+	silent := flag.Int("silent", 0, "internal (subscribers): sockets that subscribe and never read")
+	silentChannel := flag.String("silent-channel", "", "internal (subscribers): a second channel for the silent sockets")
 
 	quick := flag.Bool("quick", false, "about 2–3 minutes: 2 s loads, fan-out at 1k and 10k only")
 	out := flag.String("out", "", "report path (default bench/REPORT.md in the repository)")
@@ -53,6 +55,7 @@ func main() {
 	skipLaravel := flag.Bool("skip-laravel", false, "skip the Laravel (php-fpm) baseline")
 	skipWS := flag.Bool("skip-ws", false, "skip fan-out and connection memory")
 	skipCluster := flag.Bool("skip-cluster", false, "skip the two-instance cluster (needs redis-server)")
+	skipSlow := flag.Bool("skip-slow", false, "skip the slow-consumer comparison")
 	fromJSON := flag.String("render", "", "only re-render the report and charts from this REPORT.json (no measuring)")
 	flag.Parse()
 
@@ -64,7 +67,7 @@ func main() {
 		}
 		return
 	case "subscribers":
-		if err := runSubscribers(*url, *n, *channel, *key, *secret); err != nil {
+		if err := runSubscribers(*url, *n, *channel, *key, *secret, *silent, *silentChannel); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -83,7 +86,7 @@ func main() {
 		return
 	}
 
-	cfg := runConfig{Quick: *quick, Conns: *conns, SkipLaravel: *skipLaravel, SkipWS: *skipWS, SkipCluster: *skipCluster}
+	cfg := runConfig{Quick: *quick, Conns: *conns, SkipLaravel: *skipLaravel, SkipWS: *skipWS, SkipCluster: *skipCluster, SkipSlow: *skipSlow}
 	cfg.Dur, cfg.Rounds = 6*time.Second, 3
 	cfg.Sizes = []int{1000, 10000, 18000}
 	if *quick {
@@ -133,6 +136,7 @@ type runConfig struct {
 	Sizes       []int
 	SkipLaravel bool
 	SkipWS      bool
+	SkipSlow    bool
 	SkipCluster bool
 }
 
@@ -294,6 +298,16 @@ func run(cfg runConfig, outPath string) error {
 				n, r.KBPerConn, r.GorPerConn, r.Stats.P50ms, r.Stats.P99ms, r.Stats.Maxms, r.Stats.Delivered, r.Stats.Expected, r.Stats.MsgsPerSec, r.CaddyCPU)
 			rep.Fan = append(rep.Fan, r)
 		}
+	}
+
+	// 7. Slow consumers: 1% of 5,000 subscribers stop reading.
+	if !cfg.SkipWS && !cfg.SkipSlow {
+		logf("7. slow consumers: 1%% of 5,000 subscribers stop reading")
+		publishes, rounds := 40, cfg.Rounds
+		if cfg.Quick {
+			publishes, rounds = 20, 2
+		}
+		rep.Slow = runSlow(self, caddyBin, work, siteB, 4950, 50, publishes, rounds)
 	}
 
 	// 6. Two instances on one Redis vs one instance.

@@ -39,6 +39,9 @@ type report struct {
 	ClusterChecks       []string
 	ClusterPutNotes     []string
 
+	// Slow consumers (section 7).
+	Slow *slowResult
+
 	// Charts are the PNG files written next to the report (base names).
 	Charts map[string]string
 }
@@ -240,7 +243,18 @@ func (r *report) markdown() string {
 		p("| Cluster lock: successful conditional PUT with `cluster` vs without | %.2f× (%.0f vs %.0f req/s, 32 writers, one record each) | no target (info) | info | – |\n", x, r.ClusterPut[1].RPS(), r.ClusterPut[0].RPS())
 	}
 	p("| Exactly one encode per publish | not measured here (realtime unit tests count encodes) | 1 | – | – |\n")
-	p("| Slow consumers (1%% not reading) | not measured yet | p99 ≤ 1.2× | – | – |\n\n")
+	if x, ok := r.Slow.ratio(); ok {
+		sl := r.Slow
+		p("| Slow consumers: healthy p99 with 1%% not reading vs without | %.2f× (median p99 %.1f vs %.1f ms, %d healthy + %d silent, %d rounds) | ≤ 1.2× | %s | – |\n",
+			x, median(sl.p99s("B")), median(sl.p99s("A")), sl.Healthy, sl.Silent, len(sl.p99s("B")), verdict(x <= 1.2))
+		p("| Slow consumers dropped within the write timeout | %s | all dropped ≤ %.0f s after their buffers fill (write timeout %.0f s + the sweep) | %s | – |\n",
+			sl.droppedSummary(), sl.WriteTimeoutS+2, sl.WriteTimeoutS, verdict(sl.allDropped() && sl.maxDroppedAfter() <= sl.WriteTimeoutS+2))
+		p("| Slow consumers: memory bounded by the queue cap | Caddy's peak RSS during the stream %.1f MB higher with the silent sockets (median B − median A) | ≤ %d silent × %d frames × 10 KB = %.0f MB | %s | – |\n",
+			sl.peakRSSDiffMB(), sl.Silent, sl.SendQueue, sl.memoryBoundMB(), verdict(sl.peakRSSDiffMB() <= sl.memoryBoundMB()))
+	} else {
+		p("| Slow consumers (1%% not reading) | not measured | p99 ≤ 1.2× | – | – |\n")
+	}
+	p("\n")
 
 	// ---- details ----
 	p("## 1–2. Pass-through and inspected record requests (Go upstream)\n\n")
@@ -315,6 +329,7 @@ func (r *report) markdown() string {
 	r.chart(&b, "fanout_rate", "Delivered messages")
 	r.chart(&b, "memory", "Memory per idle connection")
 	r.clusterSection(&b)
+	r.slowSection(&b)
 
 	p("## Configurations\n\n```caddyfile\n# A: plain\n%s\n# B: recordsync\n%s", r.SiteA, r.SiteB)
 	if r.SiteC != "" {
@@ -451,7 +466,7 @@ func (r *report) clusterSection(b *strings.Builder) {
 			if len(r.ClusterStale) >= 2 {
 				_, c0 := r.ClusterStale[0].CPUPerReq()
 				_, c1 := r.ClusterStale[1].CPUPerReq()
-				p("Why it drops: conditional writes to one record take turns, and with `cluster` each turn also holds the Redis lock across its round trips (a script that takes it and returns the newest version learned under it, then one that releases it), so one hot record tops out at about one write per those round trips, and Caddy's CPU per 409 goes from %.0f to %.0f µs. The \"wait\" above is only the acquire call, which the local turn already serialised. A stale write whose cached version is *newer* than the loaded one could be refused before the lock (the cache never goes backwards, so that alone proves the conflict); `proxy/` does not do that today.\n\n", c0["caddy"], c1["caddy"])
+				p("Why it drops: conditional writes to one record take turns, and with `cluster` each turn also holds the Redis lock across its round trips (a script that takes it and returns the newest version learned under it, then one that releases it), so one hot record tops out at about one write per those round trips, and Caddy's CPU per 409 goes from %.0f to %.0f µs. The \"wait\" above is only the acquire call, which the local turn already serialised. A stale write whose cached version is already *newer* than its loaded one is answered before it queues, without the lock (the cache never goes backwards, so that alone proves the conflict): the \"locks/req\" column shows how many of the 409s still took it (those whose loaded version the local cache could not prove stale).\n\n", c0["caddy"], c1["caddy"])
 			}
 		}
 		if len(r.ClusterPut) > 0 {
@@ -535,6 +550,10 @@ func (r *report) headline() string {
 		p("| 2-instance cluster fan-out, %dk (half on B via Redis) | p99 %.0f ms, %.0f msg per Caddy CPU-s | one instance: p99 %.0f ms, %.0f msg/CPU-s | %.2f× p99 | no target | – |\n",
 			sz/1000, two.Stats.P99ms, two.MsgPerCPU(), one.Stats.P99ms, one.MsgPerCPU(), two.Stats.P99ms/math.Max(one.Stats.P99ms, 0.001))
 		break
+	}
+	if x, ok := r.Slow.ratio(); ok {
+		p("| Healthy p99 with 1%% of 5k subscribers not reading | %.0f ms | without them: %.0f ms | %.2f× | ≤ 1.2× | %s |\n",
+			median(r.Slow.p99s("B")), median(r.Slow.p99s("A")), x, yesNo(x <= 1.2))
 	}
 	if x, ok := ratio2(r.ClusterStale, 0, 1); ok {
 		p("| Stale 409 from cache with `cluster` (Redis lock) | %.0f req/s | without `cluster`: %.0f req/s | %.2f× | no target | – |\n", r.ClusterStale[1].RPS(), r.ClusterStale[0].RPS(), x)
