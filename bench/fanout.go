@@ -296,6 +296,10 @@ type fanResult struct {
 	KBPerConn     float64
 	GorPerConn    float64
 	CaddyCPU      float64 // CPU-seconds of Caddy (all instances) from the first publish to the end of delivery
+	// Published and Encoded are the Caddy metrics
+	// recordsync_events_published_total and
+	// recordsync_ws_frames_encoded_total over the publishes (all instances).
+	Published, Encoded float64
 	// Instances is 1, or 2 for the cluster run (publishes through the
 	// first, sockets spread over both); RedisCPU is the Redis server's
 	// CPU-seconds during the publishes (cluster only).
@@ -371,6 +375,14 @@ func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult
 		}
 		return t
 	}
+	metricSum := func(name string) float64 {
+		var v float64
+		for _, ci := range cs {
+			v += ci.metric(name, "")
+		}
+		return v
+	}
+	pub0, enc0 := metricSum("recordsync_events_published_total"), metricSum("recordsync_ws_frames_encoded_total")
 	cpu0 := caddyTicks()
 	var redis0 int64
 	if redis != nil {
@@ -382,6 +394,8 @@ func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult
 	}
 	time.Sleep(2 * time.Second)
 	res.CaddyCPU = float64(caddyTicks()-cpu0) / ticksPerSecond
+	res.Published = metricSum("recordsync_events_published_total") - pub0
+	res.Encoded = metricSum("recordsync_ws_frames_encoded_total") - enc0
 	if redis != nil {
 		res.RedisCPU = float64(cpuTicks(redis.Pid())-redis0) / ticksPerSecond
 	}

@@ -29,6 +29,7 @@ var metrics = struct {
 	delivered     prometheus.Counter
 	dropped       *prometheus.CounterVec
 	slowConsumers prometheus.Counter
+	encoded       prometheus.Counter
 
 	ingressReceived *prometheus.CounterVec
 	ingressDropped  *prometheus.CounterVec
@@ -93,6 +94,10 @@ var metrics = struct {
 		Namespace: "recordsync", Name: "events_dropped_total",
 		Help: "Events or frames not delivered, by reason.",
 	}, []string{"reason"}),
+	encoded: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "ws_frames_encoded_total",
+		Help: "Frames encoded by publishes: one per publish that found subscribers, however many sockets it reached.",
+	}),
 	slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "slow_consumer_disconnects_total",
 		Help: "Connections closed (4100) because their send queue overflowed.",
@@ -144,7 +149,7 @@ func registerMetrics(reg *prometheus.Registry) {
 		metrics.learned, metrics.conflicts, metrics.polls, metrics.cacheEntries,
 		metrics.writersWaiting, metrics.writeWaitTimeout, metrics.tenantMissing,
 		metrics.connections, metrics.subscriptions, metrics.channels,
-		metrics.published, metrics.delivered, metrics.dropped, metrics.slowConsumers,
+		metrics.published, metrics.delivered, metrics.dropped, metrics.slowConsumers, metrics.encoded,
 		metrics.ingressReceived, metrics.ingressDropped, metrics.ingressUp, metrics.httpAPIRequests,
 		metrics.clusterLockWait, metrics.clusterLockFallbacks, metrics.clusterLockExpired,
 		metrics.authSignatures, metrics.authUpstream,
@@ -202,6 +207,7 @@ func (hubObserver) Published(n int)         { metrics.published.Add(float64(n)) 
 func (hubObserver) Delivered(n int)         { metrics.delivered.Add(float64(n)) }
 func (hubObserver) Dropped(reason string)   { metrics.dropped.WithLabelValues(reason).Inc() }
 func (hubObserver) SlowConsumer()           { metrics.slowConsumers.Inc() }
+func (hubObserver) Encoded()                { metrics.encoded.Inc() }
 func (o hubObserver) Learned() {
 	metrics.learned.WithLabelValues("event").Inc()
 	if o.store != nil {

@@ -271,9 +271,9 @@ func TestFanOut(t *testing.T) {
 		clients[i] = e.connect(t, "")
 		clients[i].subscribeOK("private-record.flow.1")
 	}
-	before := e.hub.encodes.Load()
+	before := e.obs.encoded.Load()
 	e.hub.Publish(Event{Channel: "private-record.flow.1", Name: "record.updated", Data: []byte(`{"n":1}`)})
-	if got := e.hub.encodes.Load() - before; got != 1 {
+	if got := e.obs.encoded.Load() - before; got != 1 {
 		t.Fatalf("%d encodes for one publish", got)
 	}
 	var first []byte

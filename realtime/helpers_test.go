@@ -63,9 +63,9 @@ func (w wrappedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // countingObserver counts the hub's metrics.
 type countingObserver struct {
-	conns, subs, chans, published, delivered, slow, learned atomic.Int64
-	mu                                                      sync.Mutex
-	dropped                                                 map[string]int
+	conns, subs, chans, published, delivered, slow, learned, encoded atomic.Int64
+	mu                                                               sync.Mutex
+	dropped                                                          map[string]int
 }
 
 func (o *countingObserver) Connections(d int)   { o.conns.Add(int64(d)) }
@@ -74,6 +74,7 @@ func (o *countingObserver) Channels(d int)      { o.chans.Add(int64(d)) }
 func (o *countingObserver) Published(n int)     { o.published.Add(int64(n)) }
 func (o *countingObserver) Delivered(n int)     { o.delivered.Add(int64(n)) }
 func (o *countingObserver) SlowConsumer()       { o.slow.Add(1) }
+func (o *countingObserver) Encoded()            { o.encoded.Add(1) }
 func (o *countingObserver) Learned()            { o.learned.Add(1) }
 func (o *countingObserver) Dropped(r string) {
 	o.mu.Lock()

@@ -65,9 +65,6 @@ type Hub struct {
 	closeOnce sync.Once
 
 	nConns, nSubs, nChannels atomic.Int64
-	// encodes counts frames built by Publish (one per publish that found
-	// subscribers); tests assert it.
-	encodes atomic.Uint64
 
 	// clock is the wall clock of the HTTP API's timestamp check; nil is
 	// time.Now (tests set it before use).
@@ -260,7 +257,7 @@ func (h *Hub) publish(ev Event, rec recordRef) {
 		} else {
 			frame = eventFrame(ev.Name, ev.Channel, ev.Data)
 		}
-		h.encodes.Add(1)
+		obs.Encoded()
 		n := 0
 		for _, c := range subs {
 			if ev.ExceptSocket != "" && c.id == ev.ExceptSocket {

@@ -30,7 +30,8 @@ func newTestHub(tb testing.TB, mod func(*Options)) *Hub {
 }
 
 func TestPublishSharesOneFrame(t *testing.T) {
-	h := newTestHub(t, nil)
+	obs := &countingObserver{}
+	h := newTestHub(t, func(o *Options) { o.Observer = obs })
 	var conns []*conn
 	for i := range 50 {
 		c := fakeConn(t, h, "", strconv.Itoa(i)+".1")
@@ -61,13 +62,13 @@ func TestPublishSharesOneFrame(t *testing.T) {
 	if len(other.frames) != 0 {
 		t.Fatal("another tenant's socket got the event")
 	}
-	if h.encodes.Load() != 1 {
-		t.Fatalf("%d encodes", h.encodes.Load())
+	if obs.encoded.Load() != 1 {
+		t.Fatalf("%d encodes", obs.encoded.Load())
 	}
 	// No subscribers: nothing encoded.
 	h.Publish(Event{Channel: "nobody", Name: "x"})
-	if h.encodes.Load() != 1 {
-		t.Fatalf("%d encodes after a publish to nobody", h.encodes.Load())
+	if obs.encoded.Load() != 1 {
+		t.Fatalf("%d encodes after a publish to nobody", obs.encoded.Load())
 	}
 }
 

@@ -130,6 +130,9 @@ type Observer interface {
 	Published(n int)
 	// Delivered counts frames queued for sockets.
 	Delivered(n int)
+	// Encoded counts frames built by publishes: one per publish that found
+	// subscribers, however many sockets get it.
+	Encoded()
 	// Dropped counts events or frames not delivered, by reason (Drop*).
 	Dropped(reason string)
 	// SlowConsumer counts sockets closed because their queue overflowed.
@@ -158,6 +161,7 @@ func (nopObserver) Published(int)     {}
 func (nopObserver) Delivered(int)     {}
 func (nopObserver) Dropped(string)    {}
 func (nopObserver) SlowConsumer()     {}
+func (nopObserver) Encoded()          {}
 func (nopObserver) Learned()          {}
 
 // config is an immutable snapshot of normalised Options; Update swaps it.
