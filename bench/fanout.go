@@ -38,8 +38,9 @@ type subConn struct {
 
 // fanStats is what the generator reports back (JSON on one stdout line).
 type fanStats struct {
-	Connected   int     `json:"connected"` // the reading sockets
-	Silent      int     `json:"silent"`    // the sockets that never read
+	Connected   int     `json:"connected"`   // the reading sockets
+	Silent      int     `json:"silent"`      // the sockets that never read
+	FrameBytes  int     `json:"frame_bytes"` // the size of a record.updated message as received
 	Failed      int     `json:"failed"`
 	FirstError  string  `json:"first_error,omitempty"`
 	ConnectSecs float64 `json:"connect_secs"`
@@ -88,7 +89,7 @@ var versionMarker = []byte(`updated_at_iso\":\"`)
 func runSubscribers(urlList string, n int, channel, key, secret string, silent int, silentChannel string) error {
 	urls := strings.Split(urlList, ",")
 	conns := make([]*subConn, n)
-	var connected, failed, closed atomic.Int64
+	var connected, failed, closed, frameBytes atomic.Int64
 	var firstErr atomic.Value
 	start := time.Now()
 	sem := make(chan struct{}, 64)
@@ -117,6 +118,7 @@ func runSubscribers(urlList string, n int, channel, key, secret string, silent i
 						return
 					}
 					if j := bytes.Index(b, versionMarker); j >= 0 {
+						frameBytes.CompareAndSwap(0, int64(len(b)))
 						rest := b[j+len(versionMarker):]
 						if k := bytes.Index(rest, []byte(`\"`)); k > 0 {
 							sc.mu.Lock()
@@ -196,6 +198,7 @@ func runSubscribers(urlList string, n int, channel, key, secret string, silent i
 		c.mu.Unlock()
 	}
 	st.Closed = int(closed.Load())
+	st.FrameBytes = int(frameBytes.Load())
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	st.P50ms, st.P99ms, st.Maxms = percentiles(lats)
 	if len(urls) > 1 {
@@ -407,7 +410,8 @@ func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult
 	return res
 }
 
-// generator is a running load generator process (bench -role=subscribers).
+// generator is a running child process of the bench: a load generator
+// (bench -role=subscribers) or one side of the floor (floor.go).
 type generator struct {
 	*proc
 	stdin io.WriteCloser
@@ -417,9 +421,15 @@ type generator struct {
 // startGenerator starts the generator with n reading sockets spread over
 // urls and silent sockets that subscribe to silentChannel too and never read.
 func startGenerator(self string, urls []string, n, silent int, silentChannel string) (*generator, error) {
-	cmd := exec.Command(self, "-role=subscribers", "-url", strings.Join(urls, ","),
+	return startChild(self, "-role=subscribers", "-url", strings.Join(urls, ","),
 		"-n", strconv.Itoa(n), "-channel", "private-record.flow.1", "-key", benchAppKey, "-secret", benchAppSecret,
 		"-silent", strconv.Itoa(silent), "-silent-channel", silentChannel)
+}
+
+// startChild starts this binary with args (a -role) in its own process
+// group, with a pipe to its stdin and its stdout read line by line.
+func startChild(self string, args ...string) (*generator, error) {
+	cmd := exec.Command(self, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -428,7 +438,7 @@ func startGenerator(self string, urls []string, n, silent int, silentChannel str
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	g := &generator{proc: &proc{name: "subscribers", cmd: cmd, out: errBuf, exited: make(chan struct{})},
+	g := &generator{proc: &proc{name: args[0], cmd: cmd, out: errBuf, exited: make(chan struct{})},
 		stdin: stdin, lines: make(chan string, 4)}
 	procsMu.Lock()
 	procs = append(procs, g.proc)

@@ -36,13 +36,15 @@ func logf(format string, args ...any) {
 }
 
 func main() {
-	role := flag.String("role", "", "internal: upstream | subscribers")
-	addr := flag.String("addr", "", "internal (upstream): listen address")
+	role := flag.String("role", "", "internal: upstream | subscribers | rawwriter | rawreaders")
+	addr := flag.String("addr", "", "internal (upstream, rawwriter, rawreaders): listen or dial address")
 	url := flag.String("url", "", "internal (subscribers): websocket URL")
 	n := flag.Int("n", 0, "internal (subscribers): connections")
 	channel := flag.String("channel", "", "internal (subscribers): channel")
 	key := flag.String("key", "", "internal (subscribers): app key")
 	secret := flag.String("secret", "", "internal (subscribers): app secret")
+	publishes := flag.Int("publishes", 20, "internal (rawwriter): rounds of writes")
+	size := flag.Int("size", 300, "internal (rawwriter, rawreaders): frame bytes")
 	silent := flag.Int("silent", 0, "internal (subscribers): sockets that subscribe and never read")
 	silentChannel := flag.String("silent-channel", "", "internal (subscribers): a second channel for the silent sockets")
 
@@ -68,6 +70,16 @@ func main() {
 		return
 	case "subscribers":
 		if err := runSubscribers(*url, *n, *channel, *key, *secret, *silent, *silentChannel); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	case "rawwriter", "rawreaders":
+		run := func() error { return runRawReaders(*addr, *n, *size) }
+		if *role == "rawwriter" {
+			run = func() error { return runRawWriter(*addr, *n, *publishes, *size) }
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -297,6 +309,16 @@ func run(cfg runConfig, outPath string) error {
 			logf("  %d: %.1f KB/conn, %.2f goroutines/conn, p50 %.1f ms p99 %.1f ms max %.1f ms, delivered %d/%d, %.0f msg/s, caddy cpu %.2fs",
 				n, r.KBPerConn, r.GorPerConn, r.Stats.P50ms, r.Stats.P99ms, r.Stats.Maxms, r.Stats.Delivered, r.Stats.Expected, r.Stats.MsgsPerSec, r.CaddyCPU)
 			rep.Fan = append(rep.Fan, r)
+			// The floor: the same number of bare write(2)s of a frame of
+			// the same size (payload + the 4-byte websocket header).
+			size := 300
+			if r.Stats.FrameBytes > 0 {
+				size = r.Stats.FrameBytes + 4
+			}
+			f := runFloor(self, n, 20, size)
+			logf("  floor %d: %.0f writes per CPU-s, p50 %.1f ms p99 %.1f ms max %.1f ms, received %d/%d",
+				n, f.WritesPerCPU(), f.P50ms, f.P99ms, f.Maxms, f.Received, f.Writes)
+			rep.Floor = append(rep.Floor, f)
 		}
 	}
 
