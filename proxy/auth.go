@@ -133,14 +133,19 @@ func (h *Handler) credentialID(r *http.Request, info RequestInfo) string {
 // sessionID decrypts a Laravel session cookie value as it appears in the
 // Cookie header (percent-encoded by PHP) and returns the session id, or "".
 func (h *Handler) sessionID(cookie string) string {
-	if strings.IndexByte(cookie, '%') >= 0 {
-		if u, err := url.PathUnescape(cookie); err == nil {
-			cookie = u
+	if id, ok := h.sessions.get(cookie); ok {
+		return id
+	}
+	value := cookie
+	if strings.IndexByte(value, '%') >= 0 {
+		if u, err := url.PathUnescape(value); err == nil {
+			value = u
 		}
 	}
-	id, err := DecodeLaravelCookie(h.appKey, h.opts.SessionCookie, cookie)
+	id, err := DecodeLaravelCookie(h.appKey, h.opts.SessionCookie, value)
 	if err != nil {
 		return ""
 	}
+	h.sessions.put(cookie, id)
 	return id
 }

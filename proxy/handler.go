@@ -34,12 +34,14 @@ type Handler struct {
 	types  map[string]*route
 	poll   *pattern // nil: version endpoint off
 	appKey []byte   // nil: session cookie used raw
-	store  *versioncache.Store
-	auth   *authMemory
-	turns  *turns
-	own    *Memory // made by New when Options.Memory is nil; closed by Close
-	obs    Observer
-	log    *zap.Logger
+	// sessions remembers decrypted session cookies; nil without appKey.
+	sessions *sessionCache
+	store    *versioncache.Store
+	auth     *authMemory
+	turns    *turns
+	own      *Memory // made by New when Options.Memory is nil; closed by Close
+	obs      Observer
+	log      *zap.Logger
 
 	// authPath is the auth endpoint whose answers are signed; "" when off
 	// or without a Signer.
@@ -110,6 +112,7 @@ func New(opts Options) (*Handler, error) {
 			return nil, err
 		}
 		h.appKey = key
+		h.sessions = newSessionCache()
 	}
 	mem := opts.Memory
 	if mem == nil {
