@@ -289,6 +289,26 @@ func run(cfg runConfig, outPath string) error {
 	if err != nil {
 		rep.Errors = append(rep.Errors, "Go poll: "+err.Error())
 	}
+	// 3c. The floor of any answer Caddy gives: a Caddy with no module
+	// answering the poll with a fixed body (`respond`), alternated with the
+	// poll from recordsync's cache.
+	logf("3c. poll from cache vs Caddy `respond` (the floor)")
+	floorSite := ":{PORT} {\n\theader Content-Type application/json\n\trespond `" + pollFloorBody + "` 200\n}\n"
+	rep.SiteF = floorSite
+	if f, err := startCaddy(caddyBin, work, "respond", floorSite, nil); err != nil {
+		rep.Errors = append(rep.Errors, "respond floor: "+err.Error())
+	} else {
+		fTicks := watched{"caddy", func() int64 { return cpuTicks(f.Pid()) }}
+		runWrk(f.URL(), pollL, time.Second, cfg.Conns, nil)
+		var share []float64
+		rep.PollFloor, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+			variant{Name: "Caddy `respond`, no module (the floor)", Base: f.URL(), Load: pollL, Watch: []watched{fTicks}},
+			cacheVariant("poll from recordsync's cache", b, pollL, []watched{bTicks, upTicks}, "recordsync_version_polls_total", `answered_by="cache"`, &share))
+		if err != nil {
+			rep.Errors = append(rep.Errors, "respond floor: "+err.Error())
+		}
+		f.Stop()
+	}
 	a.Stop()
 	b.Stop()
 
@@ -355,6 +375,10 @@ func run(cfg runConfig, outPath string) error {
 	logf("wrote %s (and the raw numbers as .json, for charts)", outPath)
 	return nil
 }
+
+// pollFloorBody is what a version poll from the cache answers, for the
+// `respond` floor.
+const pollFloorBody = `{"success":true,"data":{"updated_at":"2026-11-25T21:00:16.221069Z","updated_by_id":null,"updated_by_name":null}}`
 
 // cacheVariant is a variant whose share of requests answered from the cache
 // is read from Caddy's metrics around each run.

@@ -14,6 +14,8 @@ type report struct {
 	LoadStart, LoadEnd          string
 	Commit, GoVersion, Wrk      string
 	SiteA, SiteB, SiteL, SiteLR string
+	// SiteF is the `respond` floor (section 3c).
+	SiteF string
 
 	Pass, Get, Put            []*series
 	GoConflict, GoPoll        []*series
@@ -25,6 +27,8 @@ type report struct {
 	LaravelConflictCacheShare []float64
 	LaravelPollCacheShare     []float64
 	LaravelChecks             []string
+	// PollFloor: Caddy `respond` with no module vs the poll from cache.
+	PollFloor []*series
 	Fan                       []fanResult
 	Floor                     []floorResult
 	Errors                    []string
@@ -208,6 +212,11 @@ func (r *report) markdown() string {
 				row.name, side.label, perCPU, s.RPS()/float64(runtime.NumCPU()), verdict(perCPU >= 20000))
 		}
 	}
+	if len(r.PollFloor) == 2 && len(r.PollFloor[0].Runs) > 0 && len(r.PollFloor[1].Runs) > 0 {
+		fl, rs := caddyPerCPUSecond(r.PollFloor[0]), caddyPerCPUSecond(r.PollFloor[1])
+		p("| The floor for answers from the cache: Caddy `respond` with no module, same request and body (section 3c) | %.0f req per Caddy CPU-second; recordsync's poll from cache in the same runs %.0f (%.2f× the floor) | – | info: no answer Caddy gives costs less than `respond` | – |\n",
+			fl, rs, rs/math.Max(fl, 1))
+	}
 	if f := r.fan(10000); f != nil {
 		p("| Fan-out p99, 10k subscribers | p50 %.1f ms, p99 %.1f ms, max %.1f ms | p99 ≤ 60 ms | %s | Centrifugo v6 p50 78 / p99 169 ms; Mercure p50 80 / p99 151 ms |\n",
 			f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms, verdict(f.Stats.P99ms <= 60 && f.Stats.Delivered == f.Stats.Expected))
@@ -315,6 +324,11 @@ func (r *report) markdown() string {
 		p("\n")
 	}
 
+	if len(r.PollFloor) > 0 {
+		p("### 3c. The floor: Caddy answering by itself\n\n")
+		p("The same poll (`Authorization` header, 32 connections) against a Caddy with no module whose site only does `respond` with the body the cache answers (configuration F below), alternated with the poll from recordsync's cache. Caddy's own work per request (accept, parse, route, write) is the least any answer from Caddy costs; the difference is recordsync's share (tenant, route match, credential hash, authorisation and version lookups, JSON).\n\n")
+		r.table(&b, []string{"version poll"}, r.PollFloor)
+	}
 	r.chart(&b, "cache", "Stale writes and polls: the app vs recordsync's cache")
 	p("## 4–5. Fan-out and idle connections\n\n")
 	p("A fresh Caddy with recordsync (websocket at `/ws/app/%s`) per size. A separate generator process (`bench -role=subscribers`, its own 20k-file limit) opens N websockets from 127.0.0.1, each subscribing to `private-record.flow.1` with an HMAC signature (the bench knows `app_secret`). ", benchAppKey)
@@ -368,6 +382,9 @@ func (r *report) markdown() string {
 	r.slowSection(&b)
 
 	p("## Configurations\n\n```caddyfile\n# A: plain\n%s\n# B: recordsync\n%s", r.SiteA, r.SiteB)
+	if r.SiteF != "" {
+		p("\n# F: the floor of section 3c (no module)\n%s", r.SiteF)
+	}
 	if r.SiteC != "" {
 		p("\n# C: recordsync with cluster (two processes with this site, one Redis)\n%s", r.SiteC)
 	}
