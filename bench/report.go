@@ -29,9 +29,9 @@ type report struct {
 	LaravelChecks             []string
 	// PollFloor: Caddy `respond` with no module vs the poll from cache.
 	PollFloor []*series
-	Fan                       []fanResult
-	Floor                     []floorResult
-	Errors                    []string
+	Fan       []fanResult
+	Floor     []floorResult
+	Errors    []string
 
 	// The two-instance cluster (section 6).
 	SiteC, RedisVersion string
