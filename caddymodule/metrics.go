@@ -30,6 +30,7 @@ var metrics = struct {
 	dropped       *prometheus.CounterVec
 	slowConsumers prometheus.Counter
 	encoded       prometheus.Counter
+	refused       *prometheus.CounterVec
 
 	ingressReceived *prometheus.CounterVec
 	ingressDropped  *prometheus.CounterVec
@@ -94,6 +95,10 @@ var metrics = struct {
 		Namespace: "recordsync", Name: "events_dropped_total",
 		Help: "Events or frames not delivered, by reason.",
 	}, []string{"reason"}),
+	refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "ws_refused_total",
+		Help: "What sockets asked for and were refused, by reason (connection, message, client_event, signature, app, channel, limit, unsupported).",
+	}, []string{"reason"}),
 	encoded: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "ws_frames_encoded_total",
 		Help: "Frames encoded by publishes: one per publish that found subscribers, however many sockets it reached.",
@@ -149,7 +154,7 @@ func registerMetrics(reg *prometheus.Registry) {
 		metrics.learned, metrics.conflicts, metrics.polls, metrics.cacheEntries,
 		metrics.writersWaiting, metrics.writeWaitTimeout, metrics.tenantMissing,
 		metrics.connections, metrics.subscriptions, metrics.channels,
-		metrics.published, metrics.delivered, metrics.dropped, metrics.slowConsumers, metrics.encoded,
+		metrics.published, metrics.delivered, metrics.dropped, metrics.slowConsumers, metrics.encoded, metrics.refused,
 		metrics.ingressReceived, metrics.ingressDropped, metrics.ingressUp, metrics.httpAPIRequests,
 		metrics.clusterLockWait, metrics.clusterLockFallbacks, metrics.clusterLockExpired,
 		metrics.authSignatures, metrics.authUpstream,
@@ -208,6 +213,7 @@ func (hubObserver) Delivered(n int)         { metrics.delivered.Add(float64(n)) 
 func (hubObserver) Dropped(reason string)   { metrics.dropped.WithLabelValues(reason).Inc() }
 func (hubObserver) SlowConsumer()           { metrics.slowConsumers.Inc() }
 func (hubObserver) Encoded()                { metrics.encoded.Inc() }
+func (hubObserver) Refused(reason string)   { metrics.refused.WithLabelValues(reason).Inc() }
 func (o hubObserver) Learned() {
 	metrics.learned.WithLabelValues("event").Inc()
 	if o.store != nil {

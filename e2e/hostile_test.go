@@ -82,10 +82,10 @@ func (a *hostileApp) received(body []byte) bool {
 // back to their baseline and its RSS stays near it once the hostile
 // sockets are gone.
 //
-// Not counted anywhere today (logged by the drill as the gap it is):
-// refusals inside an open websocket (pusher:error 4200, subscription_error
-// 401/400/429) and cross-tenant /broadcasting/auth answers left unsigned;
-// recordsync has no metric for them.
+// Refusals inside an open websocket (pusher:error 4200, subscription_error
+// 401/400/429) are counted in recordsync_ws_refused_total{reason}, and a
+// cross-tenant /broadcasting/auth answer left unsigned in
+// recordsync_auth_signatures_total{result="refused"}.
 func TestDrillHostileClient(t *testing.T) {
 	app := &hostileApp{fakeApp: &fakeApp{key: testAppKey, secret: testAppSecret, records: map[string]*fakeRecord{}}, bodies: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(app.serve))
@@ -488,9 +488,26 @@ func TestDrillHostileClient(t *testing.T) {
 			t.Errorf("caddy_http_request_duration_seconds_count{code=%q,handler=\"recordsync\"} did not move", code)
 		}
 	}
-	t.Logf("counted: HTTP API 401 %v, 413 %v, 400 %v; Caddy handler answers 401 %v, 403 %v, 413 %v, 426 %v; websocket refusals: no metric",
+	// Counted: the refusals inside sockets, by reason (at least the forged
+	// signatures, malformed messages, bad channel names and the channel
+	// limit sent above), and the cross-tenant auth answer left unsigned.
+	refused := func(reason string) float64 {
+		k := `recordsync_ws_refused_total{reason="` + reason + `"}`
+		return m1[k] - m0[k]
+	}
+	for reason, least := range map[string]float64{"signature": 5, "message": 5, "channel": 1, "limit": 1} {
+		if got := refused(reason); got < least {
+			t.Errorf(`recordsync_ws_refused_total{reason=%q} moved by %v, want at least %v`, reason, got, least)
+		}
+	}
+	if k := `recordsync_auth_signatures_total{result="refused"}`; m1[k]-m0[k] < 1 {
+		t.Errorf("%s did not move (the cross-tenant auth answer)", k)
+	}
+	t.Logf("counted: HTTP API 401 %v, 413 %v, 400 %v; Caddy handler answers 401 %v, 403 %v, 413 %v, 426 %v; in sockets: signature %v, message %v, channel %v, limit %v, client_event %v, connection %v; cross-tenant auth unsigned %v",
 		m1[`recordsync_http_api_requests_total{code="401"}`], m1[`recordsync_http_api_requests_total{code="413"}`], m1[`recordsync_http_api_requests_total{code="400"}`],
-		hostileSum(m1, "401"), hostileSum(m1, "403"), hostileSum(m1, "413"), hostileSum(m1, "426"))
+		hostileSum(m1, "401"), hostileSum(m1, "403"), hostileSum(m1, "413"), hostileSum(m1, "426"),
+		refused("signature"), refused("message"), refused("channel"), refused("limit"), refused("client_event"), refused("connection"),
+		m1[`recordsync_auth_signatures_total{result="refused"}`]-m0[`recordsync_auth_signatures_total{result="refused"}`])
 
 	// Back near the baseline once the hostile sockets are gone.
 	g0 := m0["go_goroutines"]

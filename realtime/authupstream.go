@@ -504,7 +504,7 @@ func (c *conn) upstreamAuthorize(cfg *config, name string, kind channelKind) (me
 		if msg == "" {
 			msg = "refused by the app"
 		}
-		c.enqueue(subscriptionErrorFrame(name, subErrAuth, "auth failed: "+msg, status))
+		c.refuseSubscription(RefusedByApp, name, subErrAuth, "auth failed: "+msg, status)
 		return memberData{}, false
 	}
 	if kind != kindPresence {
@@ -512,7 +512,7 @@ func (c *conn) upstreamAuthorize(cfg *config, name string, kind channelKind) (me
 	}
 	member, err := parseChannelData(res.ChannelData)
 	if err != nil {
-		c.enqueue(subscriptionErrorFrame(name, subErrInvalid, "invalid channel_data from the app: "+err.Error(), 400))
+		c.refuseSubscription(RefusedByApp, name, subErrInvalid, "invalid channel_data from the app: "+err.Error(), 400)
 		return memberData{}, false
 	}
 	return member, true

@@ -320,8 +320,21 @@ func readMessage(r io.Reader, buf []byte, limit int64) (msg []byte, tooBig bool,
 	}
 }
 
+// sendError refuses a client message with pusher:error code, counted.
 func (c *conn) sendError(code int, msg string) {
+	reason := RefusedMessage
+	if code == CodeClientEvents {
+		reason = RefusedClientEvent
+	}
+	c.hub.cfg.Load().Observer.Refused(reason)
 	c.enqueue(errorFrame(code, msg))
+}
+
+// refuseSubscription answers pusher:subscription_error on channel, counted
+// under reason (Refused*); the socket stays up.
+func (c *conn) refuseSubscription(reason, channel, typ, msg string, status int) {
+	c.hub.cfg.Load().Observer.Refused(reason)
+	c.enqueue(subscriptionErrorFrame(channel, typ, msg, status))
 }
 
 // handle answers one parsed-or-not client message. It never panics on input.
@@ -365,8 +378,8 @@ func (c *conn) handle(cfg *config, msg []byte) {
 func (c *conn) subscribe(cfg *config, d subscribeData) {
 	name := d.Channel
 	if !validChannelName(name) {
-		c.enqueue(subscriptionErrorFrame(name, subErrInvalid,
-			"invalid channel name "+quoteForMsg(name)+": 1–200 characters of [-a-zA-Z0-9_=@,.;]", 400))
+		c.refuseSubscription(RefusedChannel, name, subErrInvalid,
+			"invalid channel name "+quoteForMsg(name)+": 1–200 characters of [-a-zA-Z0-9_=@,.;]", 400)
 		return
 	}
 	var member memberData
@@ -381,7 +394,7 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 			break
 		}
 		if err := verifyAuth(cfg.AppKey, cfg.AppSecret, c.id, name, "", d.Auth); err != nil {
-			c.enqueue(subscriptionErrorFrame(name, subErrAuth, "auth failed: "+err.Error(), 401))
+			c.refuseSubscription(RefusedSignature, name, subErrAuth, "auth failed: "+err.Error(), 401)
 			return
 		}
 	case kindPresence:
@@ -394,37 +407,37 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 			break
 		}
 		if d.ChannelData == "" {
-			c.enqueue(subscriptionErrorFrame(name, subErrAuth, "auth failed: presence channels need channel_data", 401))
+			c.refuseSubscription(RefusedSignature, name, subErrAuth, "auth failed: presence channels need channel_data", 401)
 			return
 		}
 		// Signed over the exact string the client sent.
 		if err := verifyAuth(cfg.AppKey, cfg.AppSecret, c.id, name, d.ChannelData, d.Auth); err != nil {
-			c.enqueue(subscriptionErrorFrame(name, subErrAuth, "auth failed: "+err.Error(), 401))
+			c.refuseSubscription(RefusedSignature, name, subErrAuth, "auth failed: "+err.Error(), 401)
 			return
 		}
 		var err error
 		if member, err = parseChannelData(d.ChannelData); err != nil {
-			c.enqueue(subscriptionErrorFrame(name, subErrInvalid, "invalid channel_data: "+err.Error(), 400))
+			c.refuseSubscription(RefusedChannel, name, subErrInvalid, "invalid channel_data: "+err.Error(), 400)
 			return
 		}
 	case kindPrivateEncrypted:
-		c.enqueue(subscriptionErrorFrame(name, subErrUnsupported, "encrypted channels are not supported", 501))
+		c.refuseSubscription(RefusedUnsupported, name, subErrUnsupported, "encrypted channels are not supported", 501)
 		return
 	default:
-		c.enqueue(subscriptionErrorFrame(name, subErrUnsupported, kind.String()+" channels are not supported", 501))
+		c.refuseSubscription(RefusedUnsupported, name, subErrUnsupported, kind.String()+" channels are not supported", 501)
 		return
 	}
 	if _, ok := c.channels[name]; !ok {
 		if cfg.MaxChannelsPerConn > 0 && len(c.channels) >= cfg.MaxChannelsPerConn {
-			c.enqueue(subscriptionErrorFrame(name, subErrLimit,
-				"too many channels on this connection (limit "+itoa64(int64(cfg.MaxChannelsPerConn))+")", 429))
+			c.refuseSubscription(RefusedLimit, name, subErrLimit,
+				"too many channels on this connection (limit "+itoa64(int64(cfg.MaxChannelsPerConn))+")", 429)
 			return
 		}
 		if kind == kindPresence {
 			// presenceJoin subscribes and acknowledges with the members.
 			if !c.hub.presenceJoin(c, chanKey{c.tenant, name}, member, cfg.PresenceMaxMembers) {
-				c.enqueue(subscriptionErrorFrame(name, subErrLimit,
-					"too many members on this presence channel (limit "+itoa64(int64(cfg.PresenceMaxMembers))+")", 429))
+				c.refuseSubscription(RefusedLimit, name, subErrLimit,
+					"too many members on this presence channel (limit "+itoa64(int64(cfg.PresenceMaxMembers))+")", 429)
 				return
 			}
 			if c.members == nil {

@@ -66,6 +66,7 @@ type countingObserver struct {
 	conns, subs, chans, published, delivered, slow, learned, encoded atomic.Int64
 	mu                                                               sync.Mutex
 	dropped                                                          map[string]int
+	refused                                                          map[string]int
 }
 
 func (o *countingObserver) Connections(d int)   { o.conns.Add(int64(d)) }
@@ -76,6 +77,21 @@ func (o *countingObserver) Delivered(n int)     { o.delivered.Add(int64(n)) }
 func (o *countingObserver) SlowConsumer()       { o.slow.Add(1) }
 func (o *countingObserver) Encoded()            { o.encoded.Add(1) }
 func (o *countingObserver) Learned()            { o.learned.Add(1) }
+func (o *countingObserver) Refused(r string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.refused == nil {
+		o.refused = map[string]int{}
+	}
+	o.refused[r]++
+}
+
+func (o *countingObserver) refusedCount(r string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.refused[r]
+}
+
 func (o *countingObserver) Dropped(r string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

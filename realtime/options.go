@@ -133,6 +133,9 @@ type Observer interface {
 	// Encoded counts frames built by publishes: one per publish that found
 	// subscribers, however many sockets get it.
 	Encoded()
+	// Refused counts what a socket asked for and was refused, by reason
+	// (Refused*): a refused connection, message or subscription.
+	Refused(reason string)
 	// Dropped counts events or frames not delivered, by reason (Drop*).
 	Dropped(reason string)
 	// SlowConsumer counts sockets closed because their queue overflowed.
@@ -141,6 +144,35 @@ type Observer interface {
 	// Options.Versions (issue 4 §3: saves the proxy may never have seen).
 	Learned()
 }
+
+// Reasons passed to Observer.Refused.
+const (
+	// RefusedConnection: the socket was closed at once: unknown app key
+	// (4001), wrong path (4005), unsupported protocol (4007), over the
+	// connection quota (4004).
+	RefusedConnection = "connection"
+	// RefusedMessage: a client message answered pusher:error 4200
+	// (malformed JSON, binary, over max_message_size, unknown pusher: event,
+	// invalid subscribe or unsubscribe data).
+	RefusedMessage = "message"
+	// RefusedClientEvent: a client event answered pusher:error 4301.
+	RefusedClientEvent = "client_event"
+	// RefusedSignature: a private or presence subscription whose auth
+	// signature was missing or wrong (forged, another socket's, another
+	// channel's): subscription_error AuthError 401.
+	RefusedSignature = "signature"
+	// RefusedByApp: the app's channel authorisation (auth_upstream) said no
+	// or could not be asked.
+	RefusedByApp = "app"
+	// RefusedChannel: an invalid channel name or channel_data
+	// (subscription_error InvalidChannel 400).
+	RefusedChannel = "channel"
+	// RefusedLimit: over the subscriptions per socket or presence members
+	// limits (LimitReached 429).
+	RefusedLimit = "limit"
+	// RefusedUnsupported: encrypted and other unsupported channels (501).
+	RefusedUnsupported = "unsupported"
+)
 
 // Reasons passed to Observer.Dropped.
 const (
@@ -162,6 +194,7 @@ func (nopObserver) Delivered(int)     {}
 func (nopObserver) Dropped(string)    {}
 func (nopObserver) SlowConsumer()     {}
 func (nopObserver) Encoded()          {}
+func (nopObserver) Refused(string)    {}
 func (nopObserver) Learned()          {}
 
 // config is an immutable snapshot of normalised Options; Update swaps it.

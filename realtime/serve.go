@@ -216,6 +216,7 @@ func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request, tenant stri
 // refuse sends pusher:error code and closes the socket with the same code,
 // on a goroutine the hub waits for.
 func (h *Hub) refuse(ws *websocket.Conn, cfg *config, code int, msg string) {
+	cfg.Observer.Refused(RefusedConnection)
 	h.connsMu.Lock()
 	if h.closed {
 		h.connsMu.Unlock()

@@ -1,0 +1,51 @@
+package realtime
+
+import (
+	"testing"
+	"time"
+)
+
+// Every refusal inside a socket is counted by reason, and the socket stays
+// up (except a refused connection, which is closed).
+func TestRefusalsAreCounted(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.connect(t, "")
+
+	// A forged signature, and another socket's signature for the channel.
+	c.subscribe("private-record.flow.1", testKey+":"+sign("not-the-secret", c.socketID, "private-record.flow.1", ""))
+	c.expect("pusher:subscription_error", "private-record.flow.1")
+	c.subscribe("private-record.flow.1", testKey+":"+sign(testSecret, "1.2", "private-record.flow.1", ""))
+	c.expect("pusher:subscription_error", "private-record.flow.1")
+	// A bad channel name, an encrypted channel, malformed JSON, a client
+	// event (not enabled).
+	c.subscribe("bad channel", "")
+	c.expect("pusher:subscription_error", "bad channel")
+	c.subscribe("private-encrypted-x", "")
+	c.expect("pusher:subscription_error", "private-encrypted-x")
+	c.send(`{"event":`)
+	c.expect("pusher:error", "")
+	c.send(`{"event":"client-typing","channel":"private-record.flow.1","data":"{}"}`)
+	c.expect("pusher:error", "")
+	c.roundTrip() // still up
+
+	for reason, want := range map[string]int{
+		RefusedSignature:   2,
+		RefusedChannel:     1,
+		RefusedUnsupported: 1,
+		RefusedMessage:     1,
+		RefusedClientEvent: 1,
+	} {
+		if got := e.obs.refusedCount(reason); got != want {
+			t.Errorf("refused %q: %d, want %d", reason, got, want)
+		}
+	}
+
+	// An unknown app key: the connection is refused (4001) and counted.
+	bad := e.dial(t, "/ws/app/not-the-key?protocol=7")
+	if code := bad.waitClosed(5 * time.Second); code != CodeAppNotFound {
+		t.Fatalf("close code %d, want %d", code, CodeAppNotFound)
+	}
+	if got := e.obs.refusedCount(RefusedConnection); got != 1 {
+		t.Fatalf("refused connections: %d, want 1", got)
+	}
+}
