@@ -241,18 +241,8 @@ var clusterMetrics = struct {
 }
 
 func registerClusterMetrics(reg *prometheus.Registry) {
-	if reg == nil {
-		return
-	}
-	for _, c := range []prometheus.Collector{clusterMetrics.messages, clusterMetrics.notShared, clusterMetrics.up,
-		clusterMetrics.socketLookups, clusterMetrics.notRegistered, clusterMetrics.socketTaken} {
-		if err := reg.Register(c); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
-				panic(err)
-			}
-		}
-	}
+	registerCollectors(reg, clusterMetrics.messages, clusterMetrics.notShared, clusterMetrics.up,
+		clusterMetrics.socketLookups, clusterMetrics.notRegistered, clusterMetrics.socketTaken)
 }
 
 // clusterObserver feeds the bus's activity into the metrics.

@@ -147,10 +147,7 @@ var metrics = struct {
 }
 
 func registerMetrics(reg *prometheus.Registry) {
-	if reg == nil {
-		return
-	}
-	for _, c := range []prometheus.Collector{
+	registerCollectors(reg,
 		metrics.learned, metrics.conflicts, metrics.polls, metrics.cacheEntries,
 		metrics.writersWaiting, metrics.writeWaitTimeout, metrics.tenantMissing,
 		metrics.connections, metrics.subscriptions, metrics.channels,
@@ -158,7 +155,17 @@ func registerMetrics(reg *prometheus.Registry) {
 		metrics.ingressReceived, metrics.ingressDropped, metrics.ingressUp, metrics.httpAPIRequests,
 		metrics.clusterLockWait, metrics.clusterLockFallbacks, metrics.clusterLockExpired,
 		metrics.authSignatures, metrics.authUpstream,
-	} {
+	)
+}
+
+// registerCollectors registers cs with reg (nothing without a registry).
+// One already registered there (an earlier provisioning of the module, the
+// collectors being package-level) is fine; any other error panics.
+func registerCollectors(reg *prometheus.Registry, cs ...prometheus.Collector) {
+	if reg == nil {
+		return
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

@@ -2,16 +2,11 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +15,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/coder/websocket"
+
+	"github.com/recordsync/recordsync/realtime"
 )
 
 // wiringApp is the upstream of TestHTTPAPIAndAuthUpstreamWiring: it notes
@@ -159,12 +156,7 @@ func TestHTTPAPIAndAuthUpstreamWiring(t *testing.T) {
 
 // signedPath signs a Pusher HTTP API request (wkey/wsecret) for body.
 func signedPath(path, body string) string {
-	sum := md5.Sum([]byte(body))
-	q := "auth_key=wkey&auth_timestamp=" + strconv.FormatInt(time.Now().Unix(), 10) +
-		"&auth_version=1.0&body_md5=" + hex.EncodeToString(sum[:])
-	mac := hmac.New(sha256.New, []byte("wsecret"))
-	mac.Write([]byte("POST\n" + path + "\n" + q))
-	return path + "?" + q + "&auth_signature=" + hex.EncodeToString(mac.Sum(nil))
+	return path + "?" + realtime.SignAPIRequest("POST", path, nil, []byte(body), "wkey", "wsecret", time.Now())
 }
 
 func TestUnmarshalCaddyfileAuthUpstream(t *testing.T) {

@@ -11,23 +11,20 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/recordsync/recordsync/realtime"
 )
 
 // drillRace is set when the tests are built with -race (drill_race_test.go).
@@ -155,35 +152,12 @@ func drillWaitMetric(t testing.TB, c *caddyProc, name string, timeout time.Durat
 }
 
 // drillAPIRequest builds a signed Pusher HTTP API request as
-// pusher-http-php and the npm SDK do (realtime/httpapi.go): auth_key,
+// pusher-http-php and the npm SDK do (realtime.SignAPIRequest: auth_key,
 // auth_timestamp, auth_version 1.0, body_md5, and auth_signature =
-// hex(hmac_sha256(secret, METHOD\nPATH\nQUERY)) over the sorted parameters.
+// hex(hmac_sha256(secret, METHOD\nPATH\nQUERY)) over the sorted parameters).
 func drillAPIRequest(t testing.TB, method, baseURL, path, key, secret string, body []byte) *http.Request {
 	t.Helper()
-	params := map[string]string{
-		"auth_key":       key,
-		"auth_timestamp": strconv.FormatInt(time.Now().Unix(), 10),
-		"auth_version":   "1.0",
-	}
-	if len(body) > 0 {
-		sum := md5.Sum(body)
-		params["body_md5"] = hex.EncodeToString(sum[:])
-	}
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var q strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			q.WriteByte('&')
-		}
-		q.WriteString(k + "=" + params[k])
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(method + "\n" + path + "\n" + q.String()))
-	url := baseURL + path + "?" + q.String() + "&auth_signature=" + hex.EncodeToString(mac.Sum(nil))
+	url := baseURL + path + "?" + realtime.SignAPIRequest(method, path, nil, body, key, secret, time.Now())
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

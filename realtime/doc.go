@@ -126,11 +126,11 @@
 // channels/{name} and channels/{name}/users. Requests are signed (auth_key,
 // auth_timestamp within HTTPAPITimestampWindow, body_md5, auth_signature
 // over METHOD\nPATH\nQUERY, with or without the {ws_path} prefix) or get
-// 401; bodies over MaxHTTPAPIBodyBytes and event data over
-// MaxEventDataBytes get 413; more than MaxEventChannels channels, bad names
-// or bad JSON get 400; success is 200 {}. Errors are {"error":"..."}. The
-// caller gives the tenant (the tenant of the publishing request);
-// socket_id excludes that socket.
+// 401 (SignAPIRequest signs one the same way); bodies over
+// MaxHTTPAPIBodyBytes and event data over MaxEventDataBytes get 413; more
+// than MaxEventChannels channels, bad names or bad JSON get 400; success is
+// 200 {}. Errors are {"error":"..."}. The caller gives the tenant (the
+// tenant of the publishing request); socket_id excludes that socket.
 //
 // # Redis ingress (issue 4 §2)
 //

@@ -278,6 +278,56 @@ func (h *Hub) verifyAPIRequest(cfg *config, method string, paths []string, rawQu
 	if err != nil || len(got) != sha256.Size {
 		return unauthorized("invalid auth_signature")
 	}
+	q := apiQuery(params, nil)
+	ok := false
+	for _, p := range paths {
+		// Every candidate is computed and compared, so that the time taken
+		// does not tell which path matched.
+		if hmac.Equal(apiSignature(cfg.AppSecret, method, p, q), got) {
+			ok = true
+		}
+	}
+	if !ok {
+		return unauthorized("invalid auth_signature")
+	}
+	return nil
+}
+
+// SignAPIRequest signs a Pusher HTTP API request as pusher-http-php and the
+// npm SDK do, and as ServeHTTPAPI verifies it: it returns the whole query
+// string to send with method to path, without the leading "?": params (keys
+// lowercased), auth_key=key, auth_timestamp=now's Unix seconds,
+// auth_version=1.0, body_md5=hex(md5(body)) when body is not empty, all
+// sorted by key and escaped, then auth_signature =
+// hex(hmac_sha256(secret, METHOD\nPATH\nQUERY)), where QUERY is the same
+// parameters sorted and joined unescaped (apiQuery, apiSignature: the
+// verifier's own). The auth_* parameters and body_md5 it sets win over the
+// same keys in params. path is the path signed, which is the request's path
+// or, for pusher-http-php's path option, that path without the ws_path
+// prefix.
+func SignAPIRequest(method, path string, params map[string]string, body []byte, key, secret string, now time.Time) string {
+	p := make(map[string]string, len(params)+4)
+	for k, v := range params {
+		p[strings.ToLower(k)] = v
+	}
+	p["auth_key"] = key
+	p["auth_timestamp"] = strconv.FormatInt(now.Unix(), 10)
+	p["auth_version"] = "1.0"
+	if len(body) > 0 {
+		sum := md5.Sum(body)
+		p["body_md5"] = hex.EncodeToString(sum[:])
+	}
+	sig := apiSignature(secret, method, path, apiQuery(p, nil))
+	return apiQuery(p, url.QueryEscape) + "&auth_signature=" + hex.EncodeToString(sig)
+}
+
+// apiQuery is every parameter of params but auth_signature as key=value,
+// sorted by key, joined with &, keys and values passed through escape. With
+// a nil escape (nothing escaped) it is the QUERY of the string to sign.
+func apiQuery(params map[string]string, escape func(string) string) string {
+	if escape == nil {
+		escape = func(s string) string { return s }
+	}
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		if k != "auth_signature" {
@@ -290,25 +340,15 @@ func (h *Hub) verifyAPIRequest(cfg *config, method string, paths []string, rawQu
 		if i > 0 {
 			q.WriteByte('&')
 		}
-		q.WriteString(k)
+		q.WriteString(escape(k))
 		q.WriteByte('=')
-		q.WriteString(params[k])
+		q.WriteString(escape(params[k]))
 	}
-	ok := false
-	for _, p := range paths {
-		// Every candidate is computed and compared, so that the time taken
-		// does not tell which path matched.
-		if hmac.Equal(apiSignature(cfg.AppSecret, method, p, q.String()), got) {
-			ok = true
-		}
-	}
-	if !ok {
-		return unauthorized("invalid auth_signature")
-	}
-	return nil
+	return q.String()
 }
 
-// apiSignature is hmac_sha256(secret, method\npath\nquery).
+// apiSignature is hmac_sha256(secret, method\npath\nquery), query being
+// apiQuery's unescaped.
 func apiSignature(secret, method, path, query string) []byte {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(method))

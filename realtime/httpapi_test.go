@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +28,10 @@ func TestHTTPAPISignatureVector(t *testing.T) {
 	q := fmt.Sprintf("auth_key=%s&auth_timestamp=%d&auth_version=1.0&body_md5=%s", vecKey, vecTS, vecMD5)
 	if got := hex.EncodeToString(apiSignature(vecSecret, "POST", "/apps/3/events", q)); got != vecSig {
 		t.Fatalf("signature %s, want %s", got, vecSig)
+	}
+	// SignAPIRequest makes the same query and signature.
+	if got, want := SignAPIRequest("POST", "/apps/3/events", nil, []byte(vecBody), vecKey, vecSecret, time.Unix(vecTS, 0)), q+"&auth_signature="+vecSig; got != want {
+		t.Fatalf("SignAPIRequest %s, want %s", got, want)
 	}
 
 	// The same request served by a hub with those credentials, its clock at
@@ -64,28 +67,10 @@ func apiHub(tb testing.TB) *Hub {
 	return newTestHub(tb, func(o *Options) { o.AppID = testAppID; o.Observer = obs })
 }
 
-// signedURL signs method path?params with body as the npm SDK does.
+// signedURL signs method signPath?params with body as the npm SDK does
+// (SignAPIRequest) and returns urlPath with that query.
 func signedURL(key, secret, method, signPath, urlPath string, params map[string]string, body string, ts int64) string {
-	p := map[string]string{"auth_key": key, "auth_timestamp": fmt.Sprint(ts), "auth_version": "1.0"}
-	if body != "" {
-		sum := md5.Sum([]byte(body))
-		p["body_md5"] = hex.EncodeToString(sum[:])
-	}
-	for k, v := range params {
-		p[k] = v
-	}
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, k+"="+p[k])
-	}
-	q := strings.Join(parts, "&")
-	sig := hex.EncodeToString(apiSignature(secret, method, signPath, q))
-	return urlPath + "?" + q + "&auth_signature=" + sig
+	return urlPath + "?" + SignAPIRequest(method, signPath, params, []byte(body), key, secret, time.Unix(ts, 0))
 }
 
 type apiCall struct {
