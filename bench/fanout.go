@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +18,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/recordsync/recordsync/realtime"
 )
 
 // ---- the subscriber load generator (bench -role=subscribers), its own process ----
@@ -264,9 +263,7 @@ func dialSubscribe(url, channel, key, secret string, more ...string) (*websocket
 func subscribe(ctx context.Context, ws *websocket.Conn, socketID, ch, key, secret string) error {
 	sub := map[string]any{"channel": ch}
 	if strings.HasPrefix(ch, "private-") {
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(socketID + ":" + ch))
-		sub["auth"] = key + ":" + hex.EncodeToString(mac.Sum(nil))
+		sub["auth"] = realtime.ChannelAuth(key, secret, socketID, ch, "")
 	}
 	msg, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": sub})
 	if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {

@@ -2,17 +2,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/recordsync/recordsync/realtime"
 )
 
 // ---- section 7: slow consumers ----
@@ -250,14 +247,10 @@ func fillSilent(c *caddy, silent int) (events int, txMax int64, err error) {
 	return events, 0, fmt.Errorf("the silent sockets' send queues kept growing after %d events", events)
 }
 
-// apiPost sends a signed Pusher HTTP API POST (auth_version 1.0, body_md5,
-// HMAC-SHA256 of "POST\npath\nsorted query" with the app secret).
+// apiPost sends a signed Pusher HTTP API POST.
 func apiPost(c *caddy, path, body string) (int, error) {
-	sum := md5.Sum([]byte(body))
-	q := fmt.Sprintf("auth_key=%s&auth_timestamp=%d&auth_version=1.0&body_md5=%s", benchAppKey, time.Now().Unix(), hex.EncodeToString(sum[:]))
-	mac := hmac.New(sha256.New, []byte(benchAppSecret))
-	mac.Write([]byte("POST\n" + path + "\n" + q))
-	req, err := http.NewRequest("POST", c.URL()+path+"?"+q+"&auth_signature="+hex.EncodeToString(mac.Sum(nil)), bytes.NewReader([]byte(body)))
+	q := realtime.SignAPIRequest("POST", path, nil, []byte(body), benchAppKey, benchAppSecret, time.Now())
+	req, err := http.NewRequest("POST", c.URL()+path+"?"+q, strings.NewReader(body))
 	if err != nil {
 		return 0, err
 	}

@@ -2,9 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -169,15 +166,13 @@ func (s *tsock) send(v any) {
 	}
 }
 
-func clusterSign(parts ...string) string {
-	mac := hmac.New(sha256.New, []byte(clusterTestSecret))
-	mac.Write([]byte(strings.Join(parts, ":")))
-	return clusterTestKey + ":" + hex.EncodeToString(mac.Sum(nil))
+func clusterSign(socketID, channel, channelData string) string {
+	return realtime.ChannelAuth(clusterTestKey, clusterTestSecret, socketID, channel, channelData)
 }
 
 func (s *tsock) subscribePrivate(channel string) {
 	s.t.Helper()
-	s.send(map[string]any{"event": "pusher:subscribe", "data": map[string]string{"channel": channel, "auth": clusterSign(s.id, channel)}})
+	s.send(map[string]any{"event": "pusher:subscribe", "data": map[string]string{"channel": channel, "auth": clusterSign(s.id, channel, "")}})
 	s.expect("pusher_internal:subscription_succeeded")
 }
 

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recordsync/recordsync/realtime"
 )
 
 // clusterSite is realtimeSite with `cluster` on the Redis at redisAddr: two
@@ -153,10 +152,8 @@ func clusterQuiet(t *testing.T, c *wsClient, what string) {
 func clusterJoin(t *testing.T, c *wsClient, channel, user string) []string {
 	t.Helper()
 	cd := fmt.Sprintf(`{"user_id":%q,"user_info":{"name":%q}}`, user, user)
-	mac := hmac.New(sha256.New, []byte(testAppSecret))
-	mac.Write([]byte(c.SocketID + ":" + channel + ":" + cd))
 	c.send(map[string]any{"event": "pusher:subscribe", "data": map[string]string{
-		"channel": channel, "auth": testAppKey + ":" + hex.EncodeToString(mac.Sum(nil)), "channel_data": cd}})
+		"channel": channel, "auth": realtime.ChannelAuth(testAppKey, testAppSecret, c.SocketID, channel, cd), "channel_data": cd}})
 	f := c.read(5 * time.Second)
 	var d struct {
 		Presence struct {

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -13,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/recordsync/recordsync/realtime"
 )
 
 // fakeApp behaves like the Laravel app on the routes recordsync cares about,
@@ -120,8 +119,6 @@ func (a *fakeApp) auth(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing socket_id or channel_name", http.StatusBadRequest)
 		return
 	}
-	mac := hmac.New(sha256.New, []byte(a.secret))
-	mac.Write([]byte(socketID + ":" + channel))
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"auth": a.key + ":" + hex.EncodeToString(mac.Sum(nil))})
+	json.NewEncoder(w).Encode(map[string]string{"auth": realtime.ChannelAuth(a.key, a.secret, socketID, channel, "")})
 }

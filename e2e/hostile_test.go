@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/recordsync/recordsync/realtime"
 )
 
 // hostileSite: tenant from the host, the hub on with a small channel limit
@@ -540,10 +541,10 @@ func hostileNext(t testing.TB, c *wsClient) frame {
 	}
 }
 
+// hostileSign is the hex signature alone (the part after "key:").
 func hostileSign(secret, socketID, channel string) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(socketID + ":" + channel))
-	return hex.EncodeToString(mac.Sum(nil))
+	_, sig, _ := strings.Cut(realtime.ChannelAuth("", secret, socketID, channel, ""), ":")
+	return sig
 }
 
 // hostileSum adds Caddy's handler request counts of recordsync for code.

@@ -2,15 +2,14 @@ package e2e
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/recordsync/recordsync/realtime"
 )
 
 // wsClient is a minimal Pusher-protocol client for tests that need many
@@ -99,10 +98,8 @@ func (c *wsClient) tryRead(timeout time.Duration) (frame, error) {
 // for the answer frame.
 func (c *wsClient) subscribePrivate(channel, key, secret string) frame {
 	c.t.Helper()
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(c.SocketID + ":" + channel))
 	c.send(map[string]any{"event": "pusher:subscribe", "data": map[string]string{
-		"channel": channel, "auth": key + ":" + hex.EncodeToString(mac.Sum(nil)),
+		"channel": channel, "auth": realtime.ChannelAuth(key, secret, c.SocketID, channel, ""),
 	}})
 	return c.read(5 * time.Second)
 }

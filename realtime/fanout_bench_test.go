@@ -17,9 +17,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -136,9 +133,7 @@ func dialSubscribed(url, channel string) (*websocket.Conn, error) {
 	if channel == "none" {
 		return ws, nil
 	}
-	mac := hmac.New(sha256.New, []byte(testSecret))
-	mac.Write([]byte(est.SocketID + ":" + channel))
-	auth := testKey + ":" + hex.EncodeToString(mac.Sum(nil))
+	auth := ChannelAuth(testKey, testSecret, est.SocketID, channel, "")
 	msg := `{"event":"pusher:subscribe","data":{"channel":"` + channel + `","auth":"` + auth + `"}}`
 	if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 		ws.CloseNow()

@@ -111,6 +111,16 @@ func validChannelName(name string) bool {
 	return true
 }
 
+// ChannelAuth is the auth string that subscribes socketID to a private
+// channel (channelData "") or a presence channel (channelData the exact
+// JSON string sent along): "key:" + hex HMAC-SHA256 of
+// socketID:channel[:channelData] under secret. It is what an app's
+// /broadcasting/auth answers and what the hub checks; clients of the hub
+// outside this package (tests, load generators) sign with it.
+func ChannelAuth(key, secret, socketID, channel, channelData string) string {
+	return key + ":" + sign(secret, socketID, channel, channelData)
+}
+
 // sign returns the lowercase hex HMAC-SHA256 of socketID:channel (private
 // channels) or socketID:channel:channelData (presence, channelData != "")
 // under secret (pusher docs, auth-signatures.md).

@@ -27,6 +27,9 @@ func TestSignatureVectors(t *testing.T) {
 			if got := sign(vecSecret, vecSocket, tt.channel, tt.channelData); got != tt.want {
 				t.Fatalf("sign = %s, want %s", got, tt.want)
 			}
+			if got := ChannelAuth(vecKey, vecSecret, vecSocket, tt.channel, tt.channelData); got != vecKey+":"+tt.want {
+				t.Fatalf("ChannelAuth = %s, want %s:%s", got, vecKey, tt.want)
+			}
 			if err := verifyAuth(vecKey, vecSecret, vecSocket, tt.channel, tt.channelData, vecKey+":"+tt.want); err != nil {
 				t.Fatalf("verifyAuth(vector) = %v", err)
 			}

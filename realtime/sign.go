@@ -47,5 +47,5 @@ func (h *Hub) Sign(tenant, socketID, channel, channelData string) (auth string, 
 		}
 	}
 	cfg := h.cfg.Load()
-	return cfg.AppKey + ":" + sign(cfg.AppSecret, socketID, channel, channelData), true
+	return ChannelAuth(cfg.AppKey, cfg.AppSecret, socketID, channel, channelData), true
 }
