@@ -74,6 +74,7 @@ type authEnv struct {
 	srv  *httptest.Server
 	app  *fakeAuthApp
 	auth *UpstreamAuthorizer
+	obs  *countingObserver
 }
 
 func newAuthEnv(tb testing.TB, app *fakeAuthApp, mod func(*UpstreamAuthOptions)) *authEnv {
@@ -86,7 +87,8 @@ func newAuthEnv(tb testing.TB, app *fakeAuthApp, mod func(*UpstreamAuthOptions))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hub, err := NewHub(Options{AppKey: testKey, AppSecret: testSecret, Authorizer: auth})
+	obs := &countingObserver{}
+	hub, err := NewHub(Options{AppKey: testKey, AppSecret: testSecret, Authorizer: auth, Observer: obs})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func newAuthEnv(tb testing.TB, app *fakeAuthApp, mod func(*UpstreamAuthOptions))
 	})
 	srv := httptest.NewServer(mux)
 	tb.Cleanup(func() { hub.Close(); auth.Close(); srv.Close() })
-	return &authEnv{hub: hub, srv: srv, app: app, auth: auth}
+	return &authEnv{hub: hub, srv: srv, app: app, auth: auth, obs: obs}
 }
 
 // connectAs opens a socket carrying the header pairs (Cookie, ...).
@@ -162,6 +164,15 @@ func TestAuthUpstreamAllowedAndDenied(t *testing.T) {
 	alice.subscribeOK("private-y")
 	if app.calls.Load() != before {
 		t.Fatal("the app was asked for a subscription that carried auth")
+	}
+
+	// Counted: carol's and the anonymous refusals by the app, the bad
+	// signature by the hub.
+	if got := e.obs.refusedCount(RefusedByApp); got != 2 {
+		t.Errorf("refused by the app: %d, want 2", got)
+	}
+	if got := e.obs.refusedCount(RefusedSignature); got != 1 {
+		t.Errorf("refused signatures: %d, want 1", got)
 	}
 
 	// Bearer tokens count as credentials too.

@@ -575,6 +575,12 @@ func TestLimits(t *testing.T) {
 	if d := a.expect("pusher:subscription_error", "c3"); d["type"] != "LimitReached" || d["status"] != float64(429) {
 		t.Fatalf("%v", d)
 	}
+	if got := e.obs.refusedCount(RefusedLimit); got != 1 {
+		t.Fatalf("refused over the limit: %d, want 1", got)
+	}
+	if got := e.obs.refusedCount(RefusedConnection); got != 1 {
+		t.Fatalf("refused connections (over quota): %d, want 1", got)
+	}
 	a.send(`{"event":"pusher:unsubscribe","data":{"channel":"c1"}}`)
 	a.subscribeOK("c3")
 }
