@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/recordsync/recordsync/internal/tcpqueue"
 	"github.com/recordsync/recordsync/realtime"
 )
 
@@ -220,7 +218,7 @@ func fillSilent(c *caddy, silent int) (events int, txMax int64, err error) {
 		}
 		events += step
 		time.Sleep(20 * time.Millisecond)
-		tx, err := txQueues(c.Port)
+		tx, err := tcpqueue.SendQueues(c.Port)
 		if err != nil {
 			return events, 0, err
 		}
@@ -261,40 +259,6 @@ func apiPost(c *caddy, path, body string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
-}
-
-// txQueues reads the kernel send queue (bytes) of every established TCP
-// connection whose local port is port, by the remote port.
-func txQueues(port int) (map[int]int64, error) {
-	out := map[int]int64{}
-	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		f, err := os.Open(name)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 5 || fields[3] != "01" { // ESTABLISHED
-				continue
-			}
-			local, remote := fields[1], fields[2]
-			lp, err1 := strconv.ParseInt(local[strings.LastIndexByte(local, ':')+1:], 16, 32)
-			rp, err2 := strconv.ParseInt(remote[strings.LastIndexByte(remote, ':')+1:], 16, 32)
-			if err1 != nil || err2 != nil || int(lp) != port {
-				continue
-			}
-			tx, _, _ := strings.Cut(fields[4], ":")
-			if q, err := strconv.ParseInt(tx, 16, 64); err == nil {
-				out[int(rp)] = q
-			}
-		}
-		f.Close()
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no established sockets on port %d in /proc/net/tcp*", port)
-	}
-	return out, nil
 }
 
 // waitMetric polls one of c's metrics until ok says yes or timeout.

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/recordsync/recordsync/internal/tcpqueue"
 )
 
 // TestDrillSlowConsumers: N subscribers on one channel through the real
@@ -350,34 +350,9 @@ func drillIntAfter(b []byte, key string) (int64, bool) {
 // peer's port, from /proc/net/tcp and /proc/net/tcp6.
 func drillTxQueues(t testing.TB, port int) map[int]int64 {
 	t.Helper()
-	out := map[int]int64{}
-	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		f, err := os.Open(name)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 5 || fields[3] != "01" { // ESTABLISHED
-				continue
-			}
-			local, remote := fields[1], fields[2]
-			lp, err1 := strconv.ParseInt(local[strings.LastIndexByte(local, ':')+1:], 16, 32)
-			rp, err2 := strconv.ParseInt(remote[strings.LastIndexByte(remote, ':')+1:], 16, 32)
-			if err1 != nil || err2 != nil || int(lp) != port {
-				continue
-			}
-			tx, _, _ := strings.Cut(fields[4], ":")
-			q, err := strconv.ParseInt(tx, 16, 64)
-			if err == nil {
-				out[int(rp)] = q
-			}
-		}
-		f.Close()
+	q, err := tcpqueue.SendQueues(port)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(out) == 0 {
-		t.Fatalf("no established sockets on port %d in /proc/net/tcp*", port)
-	}
-	return out
+	return q
 }
