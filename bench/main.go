@@ -440,7 +440,9 @@ func runLaravel(cfg runConfig, rep *report, repo, work, caddyBin string) error {
 	defer l.Stop()
 	plainSite := ":{PORT} {\n" + l.site() + "}\n"
 	rsSite := ":{PORT} {\n\trecordsync {\n\t\trecord flow /api/v1/flows/{id}\n\t\tlaravel_app_key {env.BENCH_LARAVEL_APP_KEY}\n\t}\n" + l.site() + "}\n"
-	rep.SiteL, rep.SiteLR = plainSite, rsSite
+	// The report names no path of this machine: the checkout is <repo>.
+	rep.SiteL = strings.ReplaceAll(plainSite, repo, "<repo>")
+	rep.SiteLR = strings.ReplaceAll(rsSite, repo, "<repo>")
 	lp, err := startCaddy(caddyBin, work, "laravel-plain", plainSite, nil)
 	if err != nil {
 		return err
