@@ -97,7 +97,7 @@ var metrics = struct {
 	}, []string{"reason"}),
 	refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "ws_refused_total",
-		Help: "What sockets asked for and were refused, by reason (connection, message, client_event, signature, app, channel, limit, unsupported).",
+		Help: "What sockets asked for and were refused, by reason (connection, message, signature, app, channel, limit, unsupported); refused client events are in events_dropped_total.",
 	}, []string{"reason"}),
 	encoded: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "ws_frames_encoded_total",

@@ -504,10 +504,10 @@ func TestDrillHostileClient(t *testing.T) {
 	if k := `recordsync_auth_signatures_total{result="refused"}`; m1[k]-m0[k] < 1 {
 		t.Errorf("%s did not move (the cross-tenant auth answer)", k)
 	}
-	t.Logf("counted: HTTP API 401 %v, 413 %v, 400 %v; Caddy handler answers 401 %v, 403 %v, 413 %v, 426 %v; in sockets: signature %v, message %v, channel %v, limit %v, client_event %v, connection %v; cross-tenant auth unsigned %v",
+	t.Logf("counted: HTTP API 401 %v, 413 %v, 400 %v; Caddy handler answers 401 %v, 403 %v, 413 %v, 426 %v; in sockets: signature %v, message %v, channel %v, limit %v, connection %v; cross-tenant auth unsigned %v",
 		m1[`recordsync_http_api_requests_total{code="401"}`], m1[`recordsync_http_api_requests_total{code="413"}`], m1[`recordsync_http_api_requests_total{code="400"}`],
 		hostileSum(m1, "401"), hostileSum(m1, "403"), hostileSum(m1, "413"), hostileSum(m1, "426"),
-		refused("signature"), refused("message"), refused("channel"), refused("limit"), refused("client_event"), refused("connection"),
+		refused("signature"), refused("message"), refused("channel"), refused("limit"), refused("connection"),
 		m1[`recordsync_auth_signatures_total{result="refused"}`]-m0[`recordsync_auth_signatures_total{result="refused"}`])
 
 	// Back near the baseline once the hostile sockets are gone.

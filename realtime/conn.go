@@ -284,9 +284,9 @@ func (c *conn) readOne() bool {
 	}
 	switch {
 	case typ != websocket.MessageText:
-		c.sendError(CodeReconnect, "binary messages are not supported")
+		c.refuseMessage("binary messages are not supported")
 	case tooBig:
-		c.sendError(CodeReconnect, "message too large: the limit is "+itoa64(cfg.MaxMessageBytes)+" bytes")
+		c.refuseMessage("message too large: the limit is " + itoa64(cfg.MaxMessageBytes) + " bytes")
 	default:
 		c.handle(cfg, msg)
 	}
@@ -320,14 +320,17 @@ func readMessage(r io.Reader, buf []byte, limit int64) (msg []byte, tooBig bool,
 	}
 }
 
-// sendError refuses a client message with pusher:error code, counted.
+// sendError answers pusher:error code. Its callers count the refusal:
+// refuseMessage as RefusedMessage, clientEvent as a dropped event.
 func (c *conn) sendError(code int, msg string) {
-	reason := RefusedMessage
-	if code == CodeClientEvents {
-		reason = RefusedClientEvent
-	}
-	c.hub.cfg.Load().Observer.Refused(reason)
 	c.enqueue(errorFrame(code, msg))
+}
+
+// refuseMessage refuses a client message with pusher:error 4200, counted;
+// the socket stays up.
+func (c *conn) refuseMessage(msg string) {
+	c.hub.cfg.Load().Observer.Refused(RefusedMessage)
+	c.sendError(CodeReconnect, msg)
 }
 
 // refuseSubscription answers pusher:subscription_error on channel, counted
@@ -341,7 +344,7 @@ func (c *conn) refuseSubscription(reason, channel, typ, msg string, status int) 
 func (c *conn) handle(cfg *config, msg []byte) {
 	f, err := parseClientFrame(msg)
 	if err != nil {
-		c.sendError(CodeReconnect, "invalid message: "+err.Error())
+		c.refuseMessage("invalid message: " + err.Error())
 		return
 	}
 	switch f.Event {
@@ -352,14 +355,14 @@ func (c *conn) handle(cfg *config, msg []byte) {
 	case "pusher:subscribe":
 		d, err := parseSubscribeData(f.Data)
 		if err != nil {
-			c.sendError(CodeReconnect, "invalid pusher:subscribe: "+err.Error())
+			c.refuseMessage("invalid pusher:subscribe: " + err.Error())
 			return
 		}
 		c.subscribe(cfg, d)
 	case "pusher:unsubscribe":
 		d, err := parseSubscribeData(f.Data)
 		if err != nil {
-			c.sendError(CodeReconnect, "invalid pusher:unsubscribe: "+err.Error())
+			c.refuseMessage("invalid pusher:unsubscribe: " + err.Error())
 			return
 		}
 		c.unsubscribe(d.Channel)
@@ -368,7 +371,7 @@ func (c *conn) handle(cfg *config, msg []byte) {
 			c.clientEvent(cfg, f)
 			return
 		}
-		c.sendError(CodeReconnect, "unknown event "+quoteForMsg(f.Event))
+		c.refuseMessage("unknown event " + quoteForMsg(f.Event))
 	}
 }
 

@@ -153,10 +153,9 @@ const (
 	RefusedConnection = "connection"
 	// RefusedMessage: a client message answered pusher:error 4200
 	// (malformed JSON, binary, over max_message_size, unknown pusher: event,
-	// invalid subscribe or unsubscribe data).
+	// invalid subscribe or unsubscribe data). A refused client event (4301)
+	// is counted once, as a dropped event (DropClientEvent*), not here.
 	RefusedMessage = "message"
-	// RefusedClientEvent: a client event answered pusher:error 4301.
-	RefusedClientEvent = "client_event"
 	// RefusedSignature: a private or presence subscription whose auth
 	// signature was missing or wrong (forged, another socket's, another
 	// channel's): subscription_error AuthError 401.

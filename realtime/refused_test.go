@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Every refusal inside a socket is counted by reason, and the socket stays
+// Every refusal inside a socket is counted once, by reason, and the socket stays
 // up (except a refused connection, which is closed).
 func TestRefusalsAreCounted(t *testing.T) {
 	e := newEnv(t, nil)
@@ -33,11 +33,20 @@ func TestRefusalsAreCounted(t *testing.T) {
 		RefusedChannel:     1,
 		RefusedUnsupported: 1,
 		RefusedMessage:     1,
-		RefusedClientEvent: 1,
 	} {
 		if got := e.obs.refusedCount(reason); got != want {
 			t.Errorf("refused %q: %d, want %d", reason, got, want)
 		}
+	}
+	// The refused client event is counted once, as a dropped event.
+	e.obs.mu.Lock()
+	dropped := e.obs.dropped[DropClientEventOff]
+	e.obs.mu.Unlock()
+	if dropped != 1 {
+		t.Errorf("client event dropped (off): %d, want 1", dropped)
+	}
+	if got := e.obs.refusedCount("client_event"); got != 0 {
+		t.Errorf("client event also counted as refused: %d", got)
 	}
 
 	// An unknown app key: the connection is refused (4001) and counted.
