@@ -407,9 +407,9 @@ func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult
 	return res
 }
 
-// generator is a running child process of the bench: a load generator
+// child is a running child process of the bench: the load generator
 // (bench -role=subscribers) or one side of the floor (floor.go).
-type generator struct {
+type child struct {
 	*proc
 	stdin io.WriteCloser
 	lines chan string
@@ -417,7 +417,7 @@ type generator struct {
 
 // startGenerator starts the generator with n reading sockets spread over
 // urls and silent sockets that subscribe to silentChannel too and never read.
-func startGenerator(self string, urls []string, n, silent int, silentChannel string) (*generator, error) {
+func startGenerator(self string, urls []string, n, silent int, silentChannel string) (*child, error) {
 	return startChild(self, "-role=subscribers", "-url", strings.Join(urls, ","),
 		"-n", strconv.Itoa(n), "-channel", "private-record.flow.1", "-key", benchAppKey, "-secret", benchAppSecret,
 		"-silent", strconv.Itoa(silent), "-silent-channel", silentChannel)
@@ -425,7 +425,7 @@ func startGenerator(self string, urls []string, n, silent int, silentChannel str
 
 // startChild starts this binary with args (a -role) in its own process
 // group, with a pipe to its stdin and its stdout read line by line.
-func startChild(self string, args ...string) (*generator, error) {
+func startChild(self string, args ...string) (*child, error) {
 	cmd := exec.Command(self, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, _ := cmd.StdinPipe()
@@ -435,7 +435,7 @@ func startChild(self string, args ...string) (*generator, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	g := &generator{proc: &proc{name: args[0], cmd: cmd, out: errBuf, exited: make(chan struct{})},
+	g := &child{proc: &proc{name: args[0], cmd: cmd, out: errBuf, exited: make(chan struct{})},
 		stdin: stdin, lines: make(chan string, 4)}
 	procsMu.Lock()
 	procs = append(procs, g.proc)
@@ -453,27 +453,27 @@ func startChild(self string, args ...string) (*generator, error) {
 	return g, nil
 }
 
-// readLine waits for the generator's next line starting with prefix.
-func (g *generator) readLine(prefix string, timeout time.Duration) (string, error) {
+// readLine waits for the child's next line starting with prefix.
+func (g *child) readLine(prefix string, timeout time.Duration) (string, error) {
 	to := time.After(timeout)
 	for {
 		select {
 		case l, ok := <-g.lines:
 			if !ok {
-				return "", fmt.Errorf("generator exited: %s", tail(g.out.String(), 2000))
+				return "", fmt.Errorf("%s exited: %s", g.name, tail(g.out.String(), 2000))
 			}
 			if strings.HasPrefix(l, prefix) {
 				return strings.TrimPrefix(l, prefix), nil
 			}
 		case <-to:
-			return "", fmt.Errorf("generator: no %q within %v", prefix, timeout)
+			return "", fmt.Errorf("%s: no %q within %v", g.name, prefix, timeout)
 		}
 	}
 }
 
-// results tells the generator which versions were published when, and
+// results tells the load generator which versions were published when, and
 // returns its statistics.
-func (g *generator) results(pubs []published) (fanStats, error) {
+func (g *child) results(pubs []published) (fanStats, error) {
 	var w strings.Builder
 	for _, p := range pubs {
 		fmt.Fprintf(&w, "PUB %s %d\n", p.version, p.at)

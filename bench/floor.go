@@ -177,7 +177,7 @@ func runFloor(self string, n, publishes, size int) floorResult {
 		return fail(err)
 	}
 	defer r.Stop()
-	for _, g := range []*generator{r, w} {
+	for _, g := range []*child{r, w} {
 		if _, err := g.readLine("READY", 120*time.Second); err != nil {
 			return fail(err)
 		}

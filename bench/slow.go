@@ -76,9 +76,13 @@ func (s *slowResult) p99s(variant string) []float64 {
 	return out
 }
 
-// Ratio is the median healthy p99 with silent subscribers over the median
-// without them.
-func (s *slowResult) Ratio() (float64, bool) {
+// ratio is the median healthy p99 with silent subscribers over the median
+// without them; false when the section was not measured (s nil) or a
+// variant has no run.
+func (s *slowResult) ratio() (float64, bool) {
+	if s == nil {
+		return 0, false
+	}
 	a, b := median(s.p99s("A")), median(s.p99s("B"))
 	if a <= 0 || b <= 0 {
 		return 0, false
@@ -275,14 +279,6 @@ func waitMetric(c *caddy, name string, timeout time.Duration, ok func(float64) b
 	}
 }
 
-// ratio is Ratio on a result that may be missing.
-func (s *slowResult) ratio() (float64, bool) {
-	if s == nil {
-		return 0, false
-	}
-	return s.Ratio()
-}
-
 // maxDroppedAfter is the longest time, over B runs, from the silent
 // sockets' buffers being full to the last of them dropped.
 func (s *slowResult) maxDroppedAfter() float64 {
@@ -348,7 +344,7 @@ func (r *report) slowSection(b *strings.Builder) {
 			i/2+1, name, x.Stats.Delivered, x.Stats.Expected, x.Stats.P50ms, x.Stats.P99ms, x.Stats.Maxms, x.CaddyCPU,
 			float64(x.RSSBeforeKB)/1024, float64(x.RSSMaxKB)/1024, x.Stats.Silent, pre, dropped, over)
 	}
-	if x, ok := s.Ratio(); ok {
+	if x, ok := s.ratio(); ok {
 		p("\nMedian healthy p99: A %.1f ms, B %.1f ms: **%.2f×** (target ≤ 1.2×, %s). ", median(s.p99s("A")), median(s.p99s("B")), x, yesNo(x <= 1.2))
 	}
 	p("A silent socket's writer is parked in a blocked write, so a publish costs it one queue append; it is dropped by the write timeout (the writer stuck longer than %.0f s; the sweeper closes the connection) or, when %d frames wait first, by the queue overflowing (close code 4100). Its memory is bounded by those %d frame references plus the one batch being written.\n\n", s.WriteTimeoutS, s.SendQueue, s.SendQueue)
