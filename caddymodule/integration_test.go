@@ -55,6 +55,26 @@ func (a *racyApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"success":true,"data":{"id":1,"updated_at":%q,"updated_by_name":%q}}`, next, body.Writer)
 }
 
+// startTestCaddy runs Caddy in-process (caddytest) with this package's
+// global options and one site on a free port; site is what goes inside the
+// site block. It returns the site's base URL.
+func startTestCaddy(t *testing.T, site string) string {
+	t.Helper()
+	adminPort, httpPort := freePort(t), freePort(t)
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	tester.InitServer(fmt.Sprintf(`{
+		admin localhost:%d
+		http_port %d
+		skip_install_trust
+		grace_period 1ns
+		persist_config off
+	}
+	:%d {
+%s
+	}`, adminPort, httpPort, httpPort, site), "caddyfile")
+	return fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -73,23 +93,12 @@ func TestNoLostUpdatesThroughCaddy(t *testing.T) {
 	app := &racyApp{version: "2026-01-01T00:00:00.000000Z"}
 	up := httptest.NewServer(app)
 	defer up.Close()
-	adminPort, httpPort := freePort(t), freePort(t)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(fmt.Sprintf(`{
-		admin localhost:%d
-		http_port %d
-		skip_install_trust
-		grace_period 1ns
-		persist_config off
-	}
-	:%d {
+	base := startTestCaddy(t, fmt.Sprintf(`
 		recordsync {
 			name racy
 			record flow /api/v1/flows/{id}
 		}
-		reverse_proxy %s
-	}`, adminPort, httpPort, httpPort, up.Listener.Addr()), "caddyfile")
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+		reverse_proxy %s`, up.Listener.Addr()))
 
 	// Every writer is a caller the app has authorised (it read the record
 	// with its own credential) and loaded the same version.

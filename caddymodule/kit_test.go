@@ -7,8 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // TestBrowserKitServed: the module serves the browser kit at
@@ -20,16 +18,7 @@ func TestBrowserKitServed(t *testing.T) {
 		fmt.Fprintf(w, "upstream %s %s", r.Method, r.URL.Path)
 	}))
 	defer up.Close()
-	adminPort, httpPort := freePort(t), freePort(t)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(fmt.Sprintf(`{
-		admin localhost:%d
-		http_port %d
-		skip_install_trust
-		grace_period 1ns
-		persist_config off
-	}
-	:%d {
+	base := startTestCaddy(t, fmt.Sprintf(`
 		recordsync {
 			name kit
 			record flow /api/v1/flows/{id}
@@ -38,9 +27,7 @@ func TestBrowserKitServed(t *testing.T) {
 			app_secret kit-secret
 			ws_path /live
 		}
-		reverse_proxy %s
-	}`, adminPort, httpPort, httpPort, up.Listener.Addr()), "caddyfile")
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+		reverse_proxy %s`, up.Listener.Addr()))
 
 	do := func(method, path string, hdr ...string) (*http.Response, string) {
 		t.Helper()

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/coder/websocket"
 
 	"github.com/recordsync/recordsync/realtime"
@@ -62,16 +61,7 @@ func TestHTTPAPIAndAuthUpstreamWiring(t *testing.T) {
 	app := &wiringApp{}
 	up := httptest.NewServer(app)
 	defer up.Close()
-	adminPort, httpPort := freePort(t), freePort(t)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-	tester.InitServer(fmt.Sprintf(`{
-		admin localhost:%d
-		http_port %d
-		skip_install_trust
-		grace_period 1ns
-		persist_config off
-	}
-	:%d {
+	base := startTestCaddy(t, fmt.Sprintf(`
 		recordsync {
 			name wiring
 			tenant {http.request.cookie.tenant}
@@ -81,9 +71,7 @@ func TestHTTPAPIAndAuthUpstreamWiring(t *testing.T) {
 			auth_upstream /broadcasting/auth
 			auth_upstream_concurrency 2
 		}
-		reverse_proxy %s
-	}`, adminPort, httpPort, httpPort, up.Listener.Addr()), "caddyfile")
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+		reverse_proxy %s`, up.Listener.Addr()))
 	client := &http.Client{Timeout: 10 * time.Second}
 	post := func(path, body string, cookie bool) (int, string) {
 		t.Helper()
@@ -124,7 +112,7 @@ func TestHTTPAPIAndAuthUpstreamWiring(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		ws, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d/ws/app/wkey", httpPort),
+		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws/app/wkey",
 			&websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {cookie}}})
 		if err != nil {
 			t.Fatal(err)
