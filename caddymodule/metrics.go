@@ -41,6 +41,7 @@ var metrics = struct {
 	clusterLockFallbacks prometheus.Counter
 	clusterLockExpired   prometheus.Counter
 	authSignatures       *prometheus.CounterVec
+	methodOverrides      *prometheus.CounterVec
 	authUpstream         *prometheus.CounterVec
 }{
 	learned: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -138,8 +139,12 @@ var metrics = struct {
 	}),
 	authSignatures: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "auth_signatures_total",
-		Help: "Answers of the app's channel authorisation endpoint, by what recordsync did (signed: an unsigned grant signed; refused: a grant not signed, the socket not open in the tenant; passed: untouched).",
+		Help: "Answers of the app's channel authorisation endpoint, by what recordsync did (signed: an unsigned grant signed; passed: as the app gave it; unsigned: an unsigned grant left unsigned, the request not read as PHP read it; refused: a 2xx answered 403, the socket not open in the request's tenant or the request not read as PHP read it).",
 	}, []string{"result"}),
+	methodOverrides: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "method_overrides_total",
+		Help: "POSTs to record routes that Laravel routes as another method (write: read as PUT/PATCH and guarded; unread: the override could not be read as Laravel reads it, passed through unguarded).",
+	}, []string{"outcome"}),
 	authUpstream: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "auth_upstream_requests_total",
 		Help: "auth_upstream requests to the app, by result (allowed, refused, error, busy); cache hits are not counted.",
@@ -154,7 +159,7 @@ func registerMetrics(reg *prometheus.Registry) {
 		metrics.published, metrics.delivered, metrics.dropped, metrics.slowConsumers, metrics.encoded, metrics.refused,
 		metrics.ingressReceived, metrics.ingressDropped, metrics.ingressUp, metrics.httpAPIRequests,
 		metrics.clusterLockWait, metrics.clusterLockFallbacks, metrics.clusterLockExpired,
-		metrics.authSignatures, metrics.authUpstream,
+		metrics.authSignatures, metrics.authUpstream, metrics.methodOverrides,
 	)
 }
 
@@ -205,6 +210,9 @@ func (proxyObserver) ClusterLock(outcome string, waited time.Duration) {
 func (proxyObserver) ClusterLockExpired() { metrics.clusterLockExpired.Inc() }
 func (proxyObserver) AuthSignature(result string) {
 	metrics.authSignatures.WithLabelValues(result).Inc()
+}
+func (proxyObserver) MethodOverride(outcome string) {
+	metrics.methodOverrides.WithLabelValues(outcome).Inc()
 }
 
 // hubObserver feeds the hub's activity into the metrics.

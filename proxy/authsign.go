@@ -4,82 +4,119 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
-	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"go.uber.org/zap"
 )
 
-// Signer signs a channel subscription for a socket: the realtime hub
-// implements it. It must return ok only for an open socket of tenant, and
-// sign exactly socketID:channel (private) or socketID:channel:channelData
-// (presence) with the current app credentials.
+// Signer is what the proxy needs of the realtime hub for the app's channel
+// authorisation answers. Both methods know every open socket of the
+// cluster, not only this instance's.
 type Signer interface {
+	// SocketOpen reports whether socketID is an open socket of tenant.
+	SocketOpen(tenant, socketID string) bool
+	// Sign signs a channel subscription for a socket: it returns ok only
+	// for an open socket of tenant, and signs exactly socketID:channel
+	// (private) or socketID:channel:channelData (presence) with the
+	// current app credentials.
 	Sign(tenant, socketID, channel, channelData string) (auth string, ok bool)
 }
 
-// Results passed to Observer.AuthSignature.
+// Results passed to Observer.AuthSignature, one per answer of the auth
+// endpoint.
 const (
 	// AuthSigned: recordsync signed the app's unsigned grant.
 	AuthSigned = "signed"
-	// AuthRefused: the app granted, but recordsync would not sign (the
-	// socket is not an open one of the request's tenant, or the presence
-	// channel_data is unusable); the answer went through unsigned.
-	AuthRefused = "refused"
-	// AuthPassed: the answer went through as the app gave it (already
-	// signed, a refusal, anything else, or a request not signable).
+	// AuthPassed: the answer went through as the app gave it: a refusal
+	// or any other non-2xx, or a 2xx for an open socket of the request's
+	// tenant (an app-signed grant among them).
 	AuthPassed = "passed"
+	// AuthUnsigned: an unsigned grant (`true`, a bare channel_data) went
+	// through unsigned, as the app gave it: recordsync did not read the
+	// request as PHP did, or the grant does not fit the channel.
+	AuthUnsigned = "unsigned"
+	// AuthRefused: recordsync answered 403 in place of the app's 2xx: the
+	// socket is not an open one of the request's tenant, the request was
+	// not read as PHP read it (so the socket the app granted is unknown),
+	// or the answer was too large to inspect.
+	AuthRefused = "refused"
 )
 
 // Bounds of the channel authorisation exchange.
 const (
 	// maxAuthRequestBytes bounds the auth request body read for socket_id
-	// and channel_name (pusher-js sends some 60 bytes); a larger body passes
-	// through and its answer is not signed.
+	// and channel_name (pusher-js sends some 60 bytes); a larger body is
+	// not read, so a grant for it is not signed.
 	maxAuthRequestBytes = 8 << 10
-	// maxAuthAnswerBytes bounds the app's answer held for signing.
+	// maxAuthAnswerBytes bounds the app's answer held for inspection.
 	maxAuthAnswerBytes = 64 << 10
 )
 
-// isAuthRequest reports whether r is a POST to the app's channel
-// authorisation endpoint while signing is on.
+// isAuthRequest reports whether Laravel routes r to the app's channel
+// authorisation endpoint (GET or POST: Broadcast::routes registers both)
+// while signing is on.
 func (h *Handler) isAuthRequest(r *http.Request) bool {
-	return h.authPath != "" && r.Method == http.MethodPost && r.URL.Path == h.authPath
+	return h.authPath != "" && (r.Method == http.MethodPost || r.Method == http.MethodGet) &&
+		laravelPath(r.URL.Path) == h.authPath
 }
 
-// serveAuth handles a POST to the auth endpoint (issue 4 §4). The app
-// decides, as always, through routes/channels.php; recordsync only completes
-// an answer that grants the channel but carries no signature — Laravel's
-// redis broadcaster answers `true` (private) or {"channel_data":{...}}
-// (presence) where pusher-js needs {"auth":"key:sig"[,"channel_data":"..."]}.
+// laravelPath is the path Laravel's router matches for path: Symfony's
+// Request::getPathInfo drops the front controller "/index.php" when the
+// request names it, and Laravel's UriValidator trims trailing slashes
+// (Illuminate/Routing/Matching/UriValidator.php). So "/broadcasting/auth/"
+// and "/index.php/broadcasting/auth" reach the same route as
+// "/broadcasting/auth".
+func laravelPath(path string) string {
+	if rest, ok := strings.CutPrefix(path, "/index.php"); ok && (rest == "" || rest[0] == '/') {
+		path = rest
+	}
+	path = strings.TrimRight(path, "/")
+	if path == "" {
+		return "/"
+	}
+	return path
+}
+
+// serveAuth handles a request to the auth endpoint. The app decides, as
+// always, through routes/channels.php; recordsync completes an answer that
+// grants the channel without a signature — Laravel's redis broadcaster
+// answers `true` (private) or {"channel_data":{...}} (presence) where
+// pusher-js needs {"auth":"key:sig"[,"channel_data":"..."]} — and lets a
+// grant through only for a socket of the tenant that granted it.
 //
-// Signed only: a 2xx answer of one of those two forms, matching the kind of
-// the request's channel_name, for the request's own socket_id and
-// channel_name, read exactly as Laravel reads them (no duplicates or PHP
-// aliases of the two fields, none in the query string), and only when the
-// Signer knows that socket id as an open socket of the request's tenant. A
-// presence answer's channel_data is serialised once (compacted, keys and
-// numbers as the app wrote them) and that string is both signed and sent.
-// Everything else — an already signed answer, a non-2xx, any other body —
-// passes through untouched. The request body reaches the app byte for byte.
+// The request is read exactly as PHP and Laravel read it (readAuthRequest),
+// or not at all. Then, for a 2xx answer:
+//   - the socket_id must be an open socket of the request's tenant (in the
+//     cluster); else recordsync answers 403, whatever the app signed;
+//   - an unsigned grant of the request's channel kind is signed for exactly
+//     the socket_id and channel_name read; a presence answer's channel_data
+//     is serialised once (compacted, keys and numbers as the app wrote them)
+//     and that string is both signed and sent;
+//   - when the request was not read as PHP did, an unsigned grant passes
+//     unsigned (pusher-js cannot use it) and any other 2xx is answered 403:
+//     the socket the app granted is unknown.
+//
+// Anything else passes untouched, and the request body reaches the app
+// byte for byte.
 func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next) error {
 	if info.Tenanted && info.Tenant == "" {
+		// No socket has an empty tenant: every grant is refused below.
 		h.obs.TenantMissing()
-		return next(w, r)
 	}
-	socketID, channel, err := readAuthRequest(r, maxAuthRequestBytes)
-	if err != nil {
-		h.debug("auth request not signable: passed through", zap.Error(err))
-		h.obs.AuthSignature(AuthPassed)
-		return next(w, r)
-	}
+	socketID, channel, readErr := readAuthRequest(r, maxAuthRequestBytes)
+	owned := readErr == nil && !(info.Tenanted && info.Tenant == "") && h.opts.Signer.SocketOpen(info.Tenant, socketID)
 	r.Header.Del("Accept-Encoding")
 	rec := newRecorder(w, maxAuthAnswerBytes, isSuccess)
 	rec.anyType = true
-	err = next(rec, r)
+	// A 2xx that cannot be held for inspection may be a grant for a socket
+	// of another tenant: it is not sent unless the socket is the tenant's.
+	rec.dropUnheld = !owned
+	err := next(rec, r)
+	if rec.dropped {
+		h.refuseGrant(rec, "answer too large to inspect", readErr)
+		return nil
+	}
 	if err != nil || !rec.buffered() {
 		if rec.buffered() {
 			_ = rec.writeBuffered()
@@ -88,18 +125,33 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 		return err
 	}
 	channelData, kind := parseAuthAnswer(rec.body())
+	unsigned := kind == answerPrivate && strings.HasPrefix(channel, "private-") && !strings.HasPrefix(channel, "private-encrypted-") ||
+		kind == answerPresence && strings.HasPrefix(channel, "presence-")
 	switch {
-	case kind == answerPrivate && strings.HasPrefix(channel, "private-") && !strings.HasPrefix(channel, "private-encrypted-"):
-	case kind == answerPresence && strings.HasPrefix(channel, "presence-"):
-	default:
-		h.obs.AuthSignature(AuthPassed)
+	case readErr != nil && kind != answerOther:
+		h.debug("auth request not read as PHP reads it: the grant goes through unsigned", zap.Error(readErr))
+		h.obs.AuthSignature(AuthUnsigned)
+		h.sendBuffered(rec)
+		return nil
+	case readErr != nil:
+		h.refuseGrant(rec, "auth request not read as PHP reads it", readErr)
+		return nil
+	case !owned:
+		h.refuseGrant(rec, "socket is not an open one of the request's tenant", nil)
+		return nil
+	case !unsigned:
+		if kind != answerOther {
+			h.obs.AuthSignature(AuthUnsigned)
+		} else {
+			h.obs.AuthSignature(AuthPassed)
+		}
 		h.sendBuffered(rec)
 		return nil
 	}
 	auth, ok := h.opts.Signer.Sign(info.Tenant, socketID, channel, channelData)
 	if !ok {
-		h.debug("auth answer not signed: socket unknown to this tenant or data refused", zap.String("channel", channel))
-		h.obs.AuthSignature(AuthRefused)
+		h.debug("auth answer not signed: channel or channel_data refused", zap.String("channel", channel))
+		h.obs.AuthSignature(AuthUnsigned)
 		h.sendBuffered(rec)
 		return nil
 	}
@@ -113,73 +165,77 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 	}
 	b = append(b, '}')
 	h.debug("signed the app's channel authorisation", zap.String("channel", channel))
-	if err := rec.replaceBody("application/json", b); err != nil {
+	if err := rec.replaceBody(rec.status, "application/json", b); err != nil {
 		h.debug("writing the response failed", zap.Error(err))
 	}
 	return nil
 }
 
-// replaceBody sends the held status and headers with body instead of the
-// held one; validators of the old body are dropped.
-func (rec *recorder) replaceBody(contentType string, body []byte) error {
+// refuseGrant answers 403 in place of the app's 2xx auth answer.
+func (h *Handler) refuseGrant(rec *recorder, why string, readErr error) {
+	h.obs.AuthSignature(AuthRefused)
+	if ce := h.log.Check(zap.DebugLevel, "auth answer refused: "+why); ce != nil {
+		ce.Write(zap.NamedError("request", readErr))
+	}
+	if err := rec.replaceBody(http.StatusForbidden, "application/json", forbiddenBody); err != nil {
+		h.debug("writing the response failed", zap.Error(err))
+	}
+}
+
+// replaceBody sends status and the held headers with body instead of the
+// held one (or of one dropped); validators of the old body are dropped.
+func (rec *recorder) replaceBody(status int, contentType string, body []byte) error {
 	hdr := rec.w.Header()
-	for _, k := range []string{"Etag", "Last-Modified", "Content-Md5", "Digest", "Content-Range"} {
+	for _, k := range []string{"Etag", "Last-Modified", "Content-Md5", "Digest", "Content-Range", "Content-Encoding"} {
 		delete(hdr, k)
 	}
 	hdr["Content-Type"] = []string{contentType}
 	hdr["Content-Length"] = []string{itoa(len(body))}
 	rec.buffering = false
 	rec.release()
-	rec.w.WriteHeader(rec.status)
+	rec.w.WriteHeader(status)
 	_, err := rec.w.Write(body)
 	return err
 }
 
-// Reasons an auth request is not signable; they are only logged.
+// Reasons an auth request is not read; they are only logged.
 var (
+	errAuthMethod       = errors.New("not a POST: the fields would come from the query string")
 	errAuthBodyTooLarge = errors.New("body over the limit")
-	errAuthContentType  = errors.New("neither form-encoded nor JSON")
-	errAuthQuery        = errors.New("socket_id or channel_name in the query string")
-	errAuthFields       = errors.New("socket_id and channel_name must each appear exactly once, as strings")
+	errAuthContentType  = errors.New("neither form-encoded nor JSON, or Content-Type given twice")
+	errAuthQuery        = errors.New("a query string (Laravel reads fields missing from the body there)")
+	errAuthJSON         = errors.New("JSON that PHP's json_decode refuses, or not an object")
+	errAuthFields       = errors.New("socket_id and channel_name must each appear exactly once, as strings, under no other name PHP reads as theirs")
 	errAuthSocketID     = errors.New(`socket_id is not "N.N"`)
 )
 
-// readAuthRequest reads socket_id and channel_name from the body of an auth
-// request and puts the body back, byte for byte, for the app. It reads them
-// the way Laravel will, so that what recordsync signs is what the app
-// authorised: a JSON body when the Content-Type contains "/json" or "+json"
-// (Laravel's isJson), otherwise only application/x-www-form-urlencoded.
-// Anything ambiguous is refused rather than guessed: either field twice (PHP
-// keeps the last), a field PHP would also fill (channel.name, channel name,
-// channel_name[]...), or either field in the query string (Laravel falls
-// back to it).
+// readAuthRequest reads socket_id and channel_name from an auth request
+// and puts the body back, byte for byte, for the app. It reads them only
+// where it can prove that PHP and Laravel read the same two values
+// (../shared/design/php-request-parsing.md): a POST without a query string
+// (Laravel takes a field missing from the body from the query); one
+// Content-Type; a JSON body when Laravel's isJson says so, decoded only
+// where PHP's json_decode would decode it, else a body PHP parses as
+// application/x-www-form-urlencoded; each field exactly once, as a string,
+// and no other field that PHP files under either name (channel.name,
+// channel[name, channel_name[]...).
 func readAuthRequest(r *http.Request, limit int64) (socketID, channel string, err error) {
-	if q := r.URL.RawQuery; q != "" {
-		for _, kv := range strings.Split(q, "&") {
-			k, _, _ := strings.Cut(kv, "=")
-			if k, err := url.QueryUnescape(k); err != nil || phpFieldBase(k) == "socket_id" || phpFieldBase(k) == "channel_name" {
-				return "", "", errAuthQuery
-			}
-		}
+	if r.Method != http.MethodPost {
+		return "", "", errAuthMethod
 	}
-	ct := r.Header.Get("Content-Type")
-	isJSONBody := strings.Contains(ct, "/json") || strings.Contains(ct, "+json")
-	if !isJSONBody {
-		mt, _, perr := mime.ParseMediaType(ct)
-		if perr != nil || mt != "application/x-www-form-urlencoded" {
-			return "", "", errAuthContentType
-		}
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		return "", "", errAuthQuery
 	}
-	if r.Body == nil || r.Body == http.NoBody {
-		return "", "", errAuthFields
+	ct, ok := phpHeader(r.Header, "Content-Type")
+	if !ok {
+		return "", "", errAuthContentType
 	}
-	body, rerr := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	// Put back what was read in front of the rest, whatever happens next.
-	r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
-	if rerr != nil {
-		return "", "", rerr
+	isJSONBody := laravelIsJSON(ct)
+	if !isJSONBody && phpContentType(ct) != "application/x-www-form-urlencoded" {
+		return "", "", errAuthContentType
 	}
-	if int64(len(body)) > limit {
+	body, complete := peekBody(r, limit)
+	if !complete {
 		return "", "", errAuthBodyTooLarge
 	}
 	if isJSONBody {
@@ -196,74 +252,16 @@ func readAuthRequest(r *http.Request, limit int64) (socketID, channel string, er
 	return socketID, channel, nil
 }
 
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// phpFieldBase is the name PHP files a form field under, up to any array
-// brackets: leading spaces dropped, a NUL ends it, and ' ' and '.' become
-// '_' (PHP's variable name mangling).
-func phpFieldBase(k string) string {
-	k = strings.TrimLeft(k, " ")
-	if i := strings.IndexByte(k, 0); i >= 0 {
-		k = k[:i]
-	}
-	if i := strings.IndexByte(k, '['); i >= 0 {
-		k = k[:i]
-	}
-	return strings.NewReplacer(" ", "_", ".", "_").Replace(k)
-}
-
+// authFieldsForm reads the two fields of a form body as PHP fills $_POST.
 func authFieldsForm(body string) (socketID, channel string, err error) {
-	nSocket, nChannel := 0, 0
-	for _, kv := range strings.Split(body, "&") {
-		if kv == "" {
-			continue
-		}
-		rk, rv, _ := strings.Cut(kv, "=")
-		k, err1 := url.QueryUnescape(rk)
-		v, err2 := url.QueryUnescape(rv)
-		if err1 != nil || err2 != nil {
-			return "", "", errAuthFields
-		}
-		switch base := phpFieldBase(k); {
-		case base != "socket_id" && base != "channel_name":
-			continue
-		case k == "socket_id":
-			socketID = v
-			nSocket++
-		case k == "channel_name":
-			channel = v
-			nChannel++
-		default:
-			return "", "", errAuthFields // an alias PHP would also fill
-		}
-	}
-	if nSocket != 1 || nChannel != 1 {
-		return "", "", errAuthFields
-	}
-	return socketID, channel, nil
-}
-
-func authFieldsJSON(body []byte) (socketID, channel string, err error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	fields, ok := phpPostFields(body)
+	if !ok {
 		return "", "", errAuthFields
 	}
 	nSocket, nChannel := 0, 0
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", "", errAuthFields
-		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return "", "", errAuthFields
-		}
+	for _, f := range fields {
 		var dst *string
-		switch key {
+		switch f.name {
 		case "socket_id":
 			dst = &socketID
 			nSocket++
@@ -273,18 +271,31 @@ func authFieldsJSON(body []byte) (socketID, channel string, err error) {
 		default:
 			continue
 		}
-		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, dst) != nil {
-			return "", "", errAuthFields
+		if f.array || f.raw != f.name {
+			return "", "", errAuthFields // an alias PHP also reads as this field
 		}
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return "", "", errAuthFields
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return "", "", errAuthFields // trailing data
+		*dst = f.value
 	}
 	if nSocket != 1 || nChannel != 1 {
 		return "", "", errAuthFields
+	}
+	return socketID, channel, nil
+}
+
+// authFieldsJSON reads the two fields of a JSON body as Laravel's JSON input.
+func authFieldsJSON(body []byte) (socketID, channel string, err error) {
+	obj, decoded := phpJSONObject(body)
+	if !decoded || obj.members == nil {
+		return "", "", errAuthJSON
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"socket_id", &socketID}, {"channel_name", &channel}} {
+		raw, has := obj.members[f.name]
+		if !has || obj.repeated[f.name] || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, f.dst) != nil {
+			return "", "", errAuthFields
+		}
 	}
 	return socketID, channel, nil
 }

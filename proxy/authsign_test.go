@@ -26,9 +26,14 @@ type fakeSigner struct {
 	calls   int
 }
 
+func (s *fakeSigner) SocketOpen(tenant, socketID string) bool {
+	t, ok := s.sockets[socketID]
+	return ok && t == tenant
+}
+
 func (s *fakeSigner) Sign(tenant, socketID, channel, channelData string) (string, bool) {
 	s.calls++
-	if t, ok := s.sockets[socketID]; !ok || t != tenant {
+	if !s.SocketOpen(tenant, socketID) {
 		return "", false
 	}
 	mac := hmac.New(sha256.New, []byte(vecSecret))
@@ -77,17 +82,21 @@ func TestAuthSigning(t *testing.T) {
 	privReq := "socket_id=" + vecSocket + "&channel_name=private-foobar"
 	presReq := "socket_id=" + vecSocket + "&channel_name=presence-foobar"
 	signedPres, _ := json.Marshal(map[string]string{"auth": presSig, "channel_data": presCD})
+	const refused = `{"success":false,"message":"Forbidden."}`
 	for _, tt := range []struct {
 		name         string
 		tenant       string
 		ctype, req   string
+		query        string
 		status       int
-		answer, want string // want "" = the answer untouched
+		answer, want string // want "" = the answer untouched; refused = recordsync's 403
 		answerCtype  string
+		result       string // "" = AuthPassed, or AuthSigned when want is set
 	}{
 		{name: "true → signed", req: privReq, status: 200, answer: "true", want: `{"auth":"` + privSig + `"}`},
 		{name: "true with a newline", req: privReq, status: 200, answer: "true\n", want: `{"auth":"` + privSig + `"}`},
 		{name: "JSON request", ctype: "application/json", req: `{"socket_id":"1234.1234","channel_name":"private-foobar"}`, status: 200, answer: "true", want: `{"auth":"` + privSig + `"}`},
+		{name: "JSON request with another field", ctype: "application/json; charset=utf-8", req: `{"socket_id":"1234.1234","channel_name":"private-foobar","x":[{"y":"\u00e9\ud83d\ude00"}]}`, status: 200, answer: "true", want: `{"auth":"` + privSig + `"}`},
 		{name: "channel_data object → serialised once and signed", req: presReq, status: 200,
 			answer: `{"channel_data": {"user_id": 10, "user_info": {"name": "Mr. Channels"}}}`, want: string(signedPres)},
 		{name: "channel_data string → signed as it is", req: presReq, status: 200,
@@ -101,26 +110,54 @@ func TestAuthSigning(t *testing.T) {
 		{name: "false passes", req: privReq, status: 200, answer: `false`},
 		{name: "null passes", req: privReq, status: 200, answer: `null`},
 		{name: "html passes", req: privReq, status: 200, answer: `<html>login</html>`},
-		{name: "true for a presence channel passes", req: presReq, status: 200, answer: "true"},
-		{name: "channel_data for a private channel passes", req: privReq, status: 200, answer: `{"channel_data":{"user_id":1}}`},
-		{name: "true for an encrypted channel passes", req: "socket_id=1234.1234&channel_name=private-encrypted-x", status: 200, answer: "true"},
-		{name: "true for a public channel passes", req: "socket_id=1234.1234&channel_name=foobar", status: 200, answer: "true"},
+		{name: "true for a presence channel stays unsigned", req: presReq, status: 200, answer: "true", result: AuthUnsigned},
+		{name: "channel_data for a private channel stays unsigned", req: privReq, status: 200, answer: `{"channel_data":{"user_id":1}}`, result: AuthUnsigned},
+		{name: "true for an encrypted channel stays unsigned", req: "socket_id=1234.1234&channel_name=private-encrypted-x", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "true for a public channel stays unsigned", req: "socket_id=1234.1234&channel_name=foobar", status: 200, answer: "true", result: AuthUnsigned},
 		{name: "channel_data not an object passes", req: presReq, status: 200, answer: `{"channel_data":[1]}`},
 		{name: "channel_data string not an object passes", req: presReq, status: 200, answer: `{"channel_data":"x"}`},
 		{name: "duplicate keys pass", req: presReq, status: 200, answer: `{"channel_data":{"user_id":1},"channel_data":{"user_id":2}}`},
-		{name: "socket of another tenant not signed", tenant: "b", req: privReq, status: 200, answer: "true"},
-		{name: "unknown socket not signed", req: "socket_id=9.9&channel_name=private-foobar", status: 200, answer: "true"},
-		{name: "bad socket id not signed", req: "socket_id=abc&channel_name=private-foobar", status: 200, answer: "true"},
-		{name: "channel_name twice not signed", req: privReq + "&channel_name=private-other", status: 200, answer: "true"},
-		{name: "PHP alias channel.name not signed", req: privReq + "&channel.name=private-other", status: 200, answer: "true"},
-		{name: "PHP alias channel name not signed", req: privReq + "&channel+name=private-other", status: 200, answer: "true"},
-		{name: "PHP array not signed", req: privReq + "&channel_name[]=private-other", status: 200, answer: "true"},
-		{name: "socket_id missing not signed", req: "channel_name=private-foobar", status: 200, answer: "true"},
-		{name: "JSON duplicate not signed", ctype: "application/json", req: `{"socket_id":"1234.1234","channel_name":"private-foobar","channel_name":"private-x"}`, status: 200, answer: "true"},
-		{name: "JSON number socket not signed", ctype: "application/json", req: `{"socket_id":1234.1234,"channel_name":"private-foobar"}`, status: 200, answer: "true"},
-		{name: "JSON trailing data not signed", ctype: "application/json", req: `{"socket_id":"1234.1234","channel_name":"private-foobar"} {}`, status: 200, answer: "true"},
-		{name: "multipart not signed", ctype: "multipart/form-data; boundary=x", req: privReq, status: 200, answer: "true"},
-		{name: "oversize body not signed", req: privReq + "&pad=" + strings.Repeat("x", maxAuthRequestBytes), status: 200, answer: "true"},
+
+		// The socket must be an open one of the request's tenant, whoever signs.
+		{name: "socket of another tenant: 403", tenant: "b", req: privReq, status: 200, answer: "true", want: refused, result: AuthRefused},
+		{name: "unknown socket: 403", req: "socket_id=9.9&channel_name=private-foobar", status: 200, answer: "true", want: refused, result: AuthRefused},
+		{name: "app-signed for a socket of another tenant: 403", tenant: "b", req: privReq, status: 200, answer: `{"auth":"` + privSig + `"}`, want: refused, result: AuthRefused},
+		{name: "app-signed presence for a socket of another tenant: 403", tenant: "b", req: presReq, status: 200, answer: string(signedPres), want: refused, result: AuthRefused},
+		{name: "app-signed for an unknown socket: 403", req: "socket_id=9.9&channel_name=private-foobar", status: 200, answer: `{"auth":"x:y"}`, want: refused, result: AuthRefused},
+		{name: "any 2xx for a socket of another tenant: 403", tenant: "b", req: privReq, status: 200, answer: `<html>ok</html>`, want: refused, result: AuthRefused},
+		{name: "app-signed, request not readable (query): 403", req: privReq, query: "x=1", status: 200, answer: `{"auth":"x:y"}`, want: refused, result: AuthRefused},
+		{name: "app-signed, request not readable (alias): 403", req: privReq + "&channel[name=private-other", status: 200, answer: `{"auth":"x:y"}`, want: refused, result: AuthRefused},
+		{name: "app-signed answer too large to inspect, other tenant: 403", tenant: "b", req: privReq, status: 200, answer: `{"auth":"x:y","channel_data":"` + strings.Repeat("x", maxAuthAnswerBytes) + `"}`, want: refused, result: AuthRefused},
+		{name: "a refusal for a socket of another tenant passes", tenant: "b", req: privReq, status: 403, answer: `{"message":"no"}`},
+
+		// Requests not read as PHP reads them: a grant stays unsigned.
+		{name: "bad socket id not signed", req: "socket_id=abc&channel_name=private-foobar", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "channel_name twice not signed", req: privReq + "&channel_name=private-other", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "PHP alias channel.name not signed", req: privReq + "&channel.name=private-other", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "PHP alias channel name not signed", req: privReq + "&channel+name=private-other", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "PHP alias channel[name (unclosed bracket) not signed", req: "socket_id=1234.1234&channel_name=private-foobar&channel[name=private-mine", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "PHP alias channel%5Bname not signed", req: "socket_id=1234.1234&channel_name=private-foobar&channel%5Bname=private-mine", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "PHP alias alone (channel[name) not signed", req: "socket_id=1234.1234&channel[name=private-foobar", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "PHP alias socket[id not signed", req: "socket[id=1234.1234&socket_id=1234.1234&channel_name=private-foobar", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "PHP alias with a leading space not signed", req: privReq + "&+channel_name=private-other", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "PHP alias cut at NUL not signed", req: privReq + "&channel_name%00x=private-other", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "PHP array not signed", req: privReq + "&channel_name[]=private-other", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "socket_id missing not signed", req: "channel_name=private-foobar", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "query string not signed", req: privReq, query: "socket[id=1234.1234&channel[name=private-mine", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "JSON PHP cannot decode (invalid UTF-8), fields in the query: not signed", ctype: "application/json", query: "socket[id=1234.1234&channel[name=private-mine",
+			req: "{\"socket_id\":\"1234.1234\",\"channel_name\":\"private-foobar\",\"x\":\"\xff\"}", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "JSON PHP cannot decode (invalid UTF-8) not signed", ctype: "application/json",
+			req: "{\"socket_id\":\"1234.1234\",\"channel_name\":\"private-foobar\",\"x\":\"\xff\"}", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "JSON PHP cannot decode (lone surrogate) not signed", ctype: "application/json",
+			req: `{"socket_id":"1234.1234","channel_name":"private-foobar","x":"\ud800"}`, status: 200, answer: "true", result: AuthUnsigned},
+		{name: "JSON PHP cannot decode (nesting 512) not signed", ctype: "application/json",
+			req: `{"socket_id":"1234.1234","channel_name":"private-foobar","x":` + strings.Repeat("[", 511) + strings.Repeat("]", 511) + `}`, status: 200, answer: "true", result: AuthUnsigned},
+		{name: "JSON duplicate not signed", ctype: "application/json", req: `{"socket_id":"1234.1234","channel_name":"private-foobar","channel_name":"private-x"}`, status: 200, answer: "true", result: AuthUnsigned},
+		{name: "JSON number socket not signed", ctype: "application/json", req: `{"socket_id":1234.1234,"channel_name":"private-foobar"}`, status: 200, answer: "true", result: AuthUnsigned},
+		{name: "JSON trailing data not signed", ctype: "application/json", req: `{"socket_id":"1234.1234","channel_name":"private-foobar"} {}`, status: 200, answer: "true", result: AuthUnsigned},
+		{name: "multipart not signed", ctype: "multipart/form-data; boundary=x", req: privReq, status: 200, answer: "true", result: AuthUnsigned},
+		{name: "Content-Type PHP does not parse as a form not signed", ctype: formType + "\t", req: privReq, status: 200, answer: "true", result: AuthUnsigned},
+		{name: "oversize body not signed", req: privReq + "&pad=" + strings.Repeat("x", maxAuthRequestBytes), status: 200, answer: "true", result: AuthUnsigned},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			signer := &fakeSigner{sockets: map[string]string{vecSocket: "a", "9.8": "b"}}
@@ -139,6 +176,9 @@ func TestAuthSigning(t *testing.T) {
 			}
 			app := &authApp{status: tt.status, ctype: actype, body: tt.answer}
 			r := authRequest(ctype, tt.req)
+			if tt.query != "" {
+				r.URL.RawQuery = tt.query
+			}
 			if !h.Inspects(r) {
 				t.Fatal("the auth endpoint is not inspected")
 			}
@@ -149,8 +189,12 @@ func TestAuthSigning(t *testing.T) {
 			if string(app.got) != tt.req {
 				t.Fatalf("the app got the body %q, want %q", app.got, tt.req)
 			}
-			if w.Code != tt.status {
-				t.Fatalf("status %d, want %d", w.Code, tt.status)
+			wantStatus := tt.status
+			if tt.want == refused {
+				wantStatus = http.StatusForbidden
+			}
+			if w.Code != wantStatus {
+				t.Fatalf("status %d, want %d: %s", w.Code, wantStatus, w.Body)
 			}
 			if w.Header().Get("Set-Cookie") == "" {
 				t.Fatal("the app's Set-Cookie was lost")
@@ -160,7 +204,7 @@ func TestAuthSigning(t *testing.T) {
 				want, ctypeWant = tt.answer, actype
 			}
 			if got := w.Body.String(); got != want {
-				t.Fatalf("answer %s, want %s", got, want)
+				t.Fatalf("answer %.200s, want %.200s", got, want)
 			}
 			if got := w.Header().Get("Content-Type"); got != ctypeWant {
 				t.Fatalf("Content-Type %q, want %q", got, ctypeWant)
@@ -168,14 +212,15 @@ func TestAuthSigning(t *testing.T) {
 			if cl := w.Header().Get("Content-Length"); tt.want != "" && cl != itoa(len(tt.want)) {
 				t.Fatalf("Content-Length %q for %d bytes", cl, len(tt.want))
 			}
-			result := AuthPassed
-			switch {
-			case tt.want != "":
-				result = AuthSigned
-			case tt.name == "unknown socket not signed" || tt.name == "socket of another tenant not signed":
-				result = AuthRefused
+			result := tt.result
+			if result == "" {
+				result = AuthPassed
+				if tt.want != "" {
+					result = AuthSigned
+				}
 			}
-			if obs.get("auth."+result) != 1 || obs.get("auth.signed")+obs.get("auth.refused")+obs.get("auth.passed") != 1 {
+			total := obs.get("auth.signed") + obs.get("auth.refused") + obs.get("auth.passed") + obs.get("auth.unsigned")
+			if obs.get("auth."+result) != 1 || total != 1 {
 				t.Fatalf("want one AuthSignature(%q), got %v", result, obs.counts)
 			}
 		})
@@ -202,7 +247,11 @@ func TestAuthEndpointOptions(t *testing.T) {
 		{"off", func(o *Options) { o.Signer = signer; o.AuthEndpoint = "off" }, "POST", "/broadcasting/auth", RequestInfo{}, false, false},
 		{"custom path", func(o *Options) { o.Signer = signer; o.AuthEndpoint = "/api/broadcasting/auth" }, "POST", "/api/broadcasting/auth", RequestInfo{}, true, true},
 		{"other path", func(o *Options) { o.Signer = signer }, "POST", "/broadcasting/auth/x", RequestInfo{}, false, false},
-		{"GET", func(o *Options) { o.Signer = signer }, "GET", "/broadcasting/auth", RequestInfo{}, false, false},
+		{"trailing slash (Laravel routes it the same)", func(o *Options) { o.Signer = signer }, "POST", "/broadcasting/auth/", RequestInfo{}, true, true},
+		{"front controller named (Laravel routes it the same)", func(o *Options) { o.Signer = signer }, "POST", "/index.php/broadcasting/auth", RequestInfo{}, true, true},
+		{"front controller prefix of another name", func(o *Options) { o.Signer = signer }, "POST", "/index.phpx/broadcasting/auth", RequestInfo{}, false, false},
+		{"GET is watched, never signed (fields from the query)", func(o *Options) { o.Signer = signer }, "GET", "/broadcasting/auth", RequestInfo{}, true, false},
+		{"PUT is not Laravel's auth route", func(o *Options) { o.Signer = signer }, "PUT", "/broadcasting/auth", RequestInfo{}, false, false},
 		{"tenanted without a tenant", func(o *Options) { o.Signer = signer }, "POST", "/broadcasting/auth", RequestInfo{Tenanted: true}, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

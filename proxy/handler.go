@@ -147,19 +147,33 @@ func (h *Handler) Inspects(r *http.Request) bool {
 }
 
 // classify finds the record route r is for, and whether r is a version poll
-// of it; nil when r is not the proxy's.
+// of it; nil when r is not the proxy's. A record path is matched as
+// Laravel's router matches it (laravelPath): "/api/v1/flows/1/" is flow 1.
+// A POST is a candidate: Laravel may route it as a PUT or PATCH
+// (laravelMethod), which ServeHTTP reads.
 func (h *Handler) classify(r *http.Request) (rt *route, poll bool) {
 	switch r.Method {
 	case http.MethodGet:
 		if h.poll != nil && h.poll.match(r.URL.Path) {
 			return h.types[h.poll.param(r.URL.Path, "type")], true
 		}
-	case http.MethodPut, http.MethodPatch:
+	case http.MethodPut, http.MethodPatch, http.MethodPost:
 	default:
 		return nil, false
 	}
-	return h.matchRoute(r.URL.Path), false
+	return h.matchRoute(laravelPath(r.URL.Path)), false
 }
+
+// Outcomes passed to Observer.MethodOverride.
+const (
+	// OverrideWrite: a POST that Laravel routes as PUT or PATCH, handled as
+	// the write it is.
+	OverrideWrite = "write"
+	// OverrideUnread: a POST to a record route whose method could not be
+	// read as Laravel reads it (a body over max_body_bytes, an unusual
+	// multipart body, an ambiguous header); it passed through unguarded.
+	OverrideUnread = "unread"
+)
 
 // ServeHTTP handles record routes, the version endpoint and the auth
 // endpoint's answers, and passes everything else to next untouched. Errors of next are returned unchanged.
@@ -178,6 +192,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info Request
 	}
 	if poll {
 		return h.servePoll(w, r, info, next, rt)
+	}
+	if r.Method == http.MethodPost {
+		o := laravelMethod(r, h.opts.MaxBodyBytes)
+		switch {
+		case o.method == http.MethodPut || o.method == http.MethodPatch:
+			h.obs.MethodOverride(OverrideWrite)
+		case !o.certain:
+			h.obs.MethodOverride(OverrideUnread)
+			h.debug("POST to a record route whose method override could not be read: passed through", zap.String("type", rt.spec.Type))
+			return next(w, r)
+		default:
+			return next(w, r)
+		}
 	}
 	return h.serveRecord(w, r, info, next, rt, r.Method != http.MethodGet)
 }

@@ -102,8 +102,9 @@ func (o *countingObserver) TenantMissing()    { o.inc("tenant_missing") }
 func (o *countingObserver) ClusterLock(outcome string, _ time.Duration) {
 	o.inc("cluster_lock." + outcome)
 }
-func (o *countingObserver) ClusterLockExpired()         { o.inc("cluster_lock_expired") }
-func (o *countingObserver) AuthSignature(result string) { o.inc("auth." + result) }
+func (o *countingObserver) ClusterLockExpired()           { o.inc("cluster_lock_expired") }
+func (o *countingObserver) AuthSignature(result string)   { o.inc("auth." + result) }
+func (o *countingObserver) MethodOverride(outcome string) { o.inc("override." + outcome) }
 
 // recordingPublisher keeps every Save.
 type recordingPublisher struct {

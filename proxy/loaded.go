@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"strings"
@@ -74,15 +73,10 @@ func bodyVersion(r *http.Request, field string, max int64) string {
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return ""
 	}
-	orig := r.Body
-	b, err := io.ReadAll(io.LimitReader(orig, max+1))
-	if err != nil || int64(len(b)) > max {
-		// Over the cap or broken: hand on what was read, then the rest
-		// (or the same error) from the original body.
-		r.Body = restoredBody{Reader: io.MultiReader(bytes.NewReader(b), orig), Closer: orig}
+	b, complete := peekBody(r, max)
+	if !complete {
 		return ""
 	}
-	r.Body = restoredBody{Reader: bytes.NewReader(b), Closer: orig}
 	if !gjson.ValidBytes(b) {
 		return ""
 	}

@@ -44,10 +44,12 @@ type Publisher interface {
 type Observer interface {
 	// AuthSignature is called for every answer of the app's channel
 	// authorisation endpoint while signing is on: result is AuthSigned,
-	// AuthRefused (a grant recordsync would not sign: the socket is not an
-	// open one of the tenant, or its channel_data is unusable) or
-	// AuthPassed (the answer went through as the app gave it).
+	// AuthPassed, AuthUnsigned or AuthRefused (see their docs).
 	AuthSignature(result string)
+	// MethodOverride is called for a POST to a record route that Laravel
+	// routes as PUT or PATCH (OverrideWrite), or whose method could not be
+	// read as Laravel reads it (OverrideUnread).
+	MethodOverride(outcome string)
 	// Learned is called for every version read from an app's answer and
 	// offered to the store; source is "response", "conflict_response" or "poll".
 	Learned(source string)
@@ -82,7 +84,8 @@ const (
 
 type nopObserver struct{}
 
-func (nopObserver) AuthSignature(string) {}
+func (nopObserver) AuthSignature(string)  {}
+func (nopObserver) MethodOverride(string) {}
 
 func (nopObserver) Learned(string)     {}
 func (nopObserver) ConflictFromCache() {}

@@ -32,7 +32,10 @@ const (
 
 // serveRecord handles a GET/PUT/PATCH of a record route.
 func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route, write bool) error {
-	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: rt.pat.param(r.URL.Path, "id")}
+	// next may rewrite r.URL in place (php_fastcgi → /index.php): the key
+	// and the list channels' parameters come from the path as it was matched.
+	path := laravelPath(r.URL.Path)
+	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: rt.pat.param(path, "id")}
 	cred := h.credentialID(r, info)
 
 	var held *heldTurn
@@ -98,9 +101,6 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 
 	r.Header.Del("Accept-Encoding")
 	rec := newRecorder(w, h.opts.MaxBodyBytes, learnableStatus)
-	// next may rewrite r.URL in place (php_fastcgi → /index.php): the list
-	// channels' parameters come from the path as it was matched.
-	path := r.URL.Path
 	err := next(rec, r)
 	if !rec.wroteHeader {
 		delete(w.Header(), HeaderBroadcast) // never reaches the client

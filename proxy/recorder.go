@@ -36,6 +36,13 @@ type recorder struct {
 	// answers are text/html): only the other checks of shouldBuffer apply.
 	anyType bool
 
+	// dropUnheld: a wanted response that cannot be held (by its headers,
+	// or because it grew past max) is not sent on but dropped; the
+	// caller answers in its place.
+	dropUnheld bool
+	// dropped: such a response was dropped.
+	dropped bool
+
 	status        int
 	wroteHeader   bool
 	buffering     bool // headers and body held back
@@ -76,10 +83,15 @@ func (rec *recorder) WriteHeader(status int) {
 	if rec.beforeHeader != nil {
 		rec.beforeHeader(h)
 	}
-	if rec.want != nil && rec.want(status) && (rec.anyType && bufferable(status, h, rec.max) || shouldBuffer(status, h, rec.max)) {
+	wanted := rec.want != nil && rec.want(status)
+	if wanted && (rec.anyType && bufferable(status, h, rec.max) || shouldBuffer(status, h, rec.max)) {
 		rec.buffering = true
 		rec.buf = bufPool.Get().(*bytes.Buffer)
 		rec.buf.Reset()
+		return
+	}
+	if wanted && rec.dropUnheld {
+		rec.dropped = true
 		return
 	}
 	rec.w.WriteHeader(status)
@@ -89,10 +101,18 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	if !rec.wroteHeader {
 		rec.WriteHeader(http.StatusOK)
 	}
+	if rec.dropped {
+		return len(p), nil
+	}
 	if !rec.buffering {
 		return rec.w.Write(p)
 	}
 	if int64(rec.buf.Len())+int64(len(p)) > rec.max {
+		if rec.dropUnheld {
+			rec.buffering, rec.dropped = false, true
+			rec.release()
+			return len(p), nil
+		}
 		if err := rec.stream(); err != nil {
 			return 0, err
 		}
@@ -116,7 +136,7 @@ func (rec *recorder) FlushError() error {
 	if !rec.wroteHeader {
 		rec.WriteHeader(http.StatusOK)
 	}
-	if rec.buffering {
+	if rec.buffering || rec.dropped {
 		return nil
 	}
 	return http.NewResponseController(rec.w).Flush()

@@ -26,26 +26,28 @@ func (h *Hub) Sign(tenant, socketID, channel, channelData string) (auth string, 
 	default:
 		return "", false
 	}
-	h.connsMu.Lock()
-	c := h.conns[socketID]
-	h.connsMu.Unlock()
-	switch {
-	case c != nil:
-		if c.tenant != tenant || c.stopped() {
-			return "", false
-		}
-	default:
-		// Not here: in a cluster, maybe on another instance. Never signed
-		// blind: Redis trouble (err) refuses like an unknown socket.
-		d := h.socketDirectory()
-		if d == nil {
-			return "", false
-		}
-		owner, found, err := d.Lookup(socketID)
-		if err != nil || !found || owner != tenant {
-			return "", false
-		}
+	if !h.SocketOpen(tenant, socketID) {
+		return "", false
 	}
 	cfg := h.cfg.Load()
 	return ChannelAuth(cfg.AppKey, cfg.AppSecret, socketID, channel, channelData), true
+}
+
+// SocketOpen reports whether socketID is an open socket of tenant: of this
+// hub, or, with a SocketDirectory, of another instance of the cluster.
+// Redis trouble answers false, like an unknown socket: a grant is never let
+// through blind. It implements the proxy's Signer. Safe for concurrent use.
+func (h *Hub) SocketOpen(tenant, socketID string) bool {
+	h.connsMu.Lock()
+	c := h.conns[socketID]
+	h.connsMu.Unlock()
+	if c != nil {
+		return c.tenant == tenant && !c.stopped()
+	}
+	d := h.socketDirectory()
+	if d == nil {
+		return false
+	}
+	owner, found, err := d.Lookup(socketID)
+	return err == nil && found && owner == tenant
 }
