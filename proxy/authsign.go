@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"go.uber.org/zap"
@@ -58,20 +59,21 @@ const (
 // while signing is on.
 func (h *Handler) isAuthRequest(r *http.Request) bool {
 	return h.authPath != "" && (r.Method == http.MethodPost || r.Method == http.MethodGet) &&
-		laravelPath(r.URL.Path) == h.authPath
+		laravelPath(r.URL) == h.authPath
 }
 
-// laravelPath is the path Laravel's router matches for path: Symfony's
+// laravelPath is the path Laravel's router matches for u: Symfony's
 // Request::getPathInfo drops the front controller "/index.php" when the
-// request names it, and Laravel's UriValidator trims trailing slashes
-// (Illuminate/Routing/Matching/UriValidator.php). So "/broadcasting/auth/"
-// and "/index.php/broadcasting/auth" reach the same route as
-// "/broadcasting/auth".
-func laravelPath(path string) string {
+// request names it, and Laravel's UriValidator
+// (Illuminate/Routing/Matching/UriValidator.php) trims trailing slashes of
+// the raw path, then rawurldecodes it. So "/broadcasting/auth/" and
+// "/index.php/broadcasting/auth" reach the same route as
+// "/broadcasting/auth", and "/broadcasting/auth%2F" does not.
+func laravelPath(u *url.URL) string {
+	path := phpRawURLDecode(strings.TrimRight(u.EscapedPath(), "/"))
 	if rest, ok := strings.CutPrefix(path, "/index.php"); ok && (rest == "" || rest[0] == '/') {
-		path = rest
+		path = strings.TrimRight(rest, "/")
 	}
-	path = strings.TrimRight(path, "/")
 	if path == "" {
 		return "/"
 	}

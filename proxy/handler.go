@@ -161,7 +161,7 @@ func (h *Handler) classify(r *http.Request) (rt *route, poll bool) {
 	default:
 		return nil, false
 	}
-	return h.matchRoute(laravelPath(r.URL.Path)), false
+	return h.matchRoute(laravelPath(r.URL)), false
 }
 
 // Outcomes passed to Observer.MethodOverride.

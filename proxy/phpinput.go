@@ -41,14 +41,19 @@ type phpField struct {
 
 // phpURLDecode is PHP's urldecode (ext/standard/url.c, php_url_decode):
 // '+' is a space, '%' and two hex digits a byte, any other '%' stays as it is.
-func phpURLDecode(s string) string {
-	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+func phpURLDecode(s string) string { return phpDecode(s, true) }
+
+// phpRawURLDecode is PHP's rawurldecode: phpURLDecode without the '+'.
+func phpRawURLDecode(s string) string { return phpDecode(s, false) }
+
+func phpDecode(s string, plus bool) string {
+	if strings.IndexByte(s, '%') < 0 && (!plus || strings.IndexByte(s, '+') < 0) {
 		return s
 	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case c == '+':
+		case c == '+' && plus:
 			b = append(b, ' ')
 		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
 			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))

@@ -34,7 +34,7 @@ const (
 func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route, write bool) error {
 	// next may rewrite r.URL in place (php_fastcgi → /index.php): the key
 	// and the list channels' parameters come from the path as it was matched.
-	path := laravelPath(r.URL.Path)
+	path := laravelPath(r.URL)
 	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: rt.pat.param(path, "id")}
 	cred := h.credentialID(r, info)
 
