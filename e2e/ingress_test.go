@@ -104,10 +104,12 @@ func (s *eventStream) nextEvent(timeout time.Duration) (frame, bool) {
 
 // TestLaravelRedisIngress: the example Laravel app broadcasts through
 // Laravel's redis broadcaster (observer and artisan) into recordsync's Redis
-// ingress, behind the real Caddy (issue 4 §2, §3): a save the proxy never
-// sees reaches a subscriber and moves the version cache; a PUT the proxy
-// also broadcast arrives once; Redis stopped and started again → delivery
-// resumes by itself.
+// ingress, behind the real Caddy: a save the proxy never sees reaches a
+// subscriber and moves the version cache; a PUT the proxy also broadcast
+// arrives once; a save sent with toOthers (X-Socket-ID) skips the writer's
+// socket, and no subscriber sees the writer's socket id
+// (RedisBroadcaster.php leaves "socket" in data); Redis stopped and started
+// again → delivery resumes by itself.
 func TestLaravelRedisIngress(t *testing.T) {
 	addr, stopRedis, startRedisAgain := startRedis(t)
 	_, port, _ := net.SplitHostPort(addr)
@@ -146,7 +148,25 @@ func TestLaravelRedisIngress(t *testing.T) {
 	if f := wsB.subscribePrivate("private-record.flow.1", testAppKey, testAppSecret); f.Event != "pusher_internal:subscription_succeeded" {
 		t.Fatalf("subscribe b: %+v", f)
 	}
+	// A socket of tenant a on the project's list channel, and the writer's
+	// socket: its id goes out as X-Socket-ID with the task save below.
+	wsList := dialTenant(t, c.HTTPPort, "a.localhost")
+	wsWriter := dialTenant(t, c.HTTPPort, "a.localhost")
+	for _, s := range []*wsClient{wsList, wsWriter} {
+		if f := s.subscribePrivate("private-project.1", testAppKey, testAppSecret); f.Event != "pusher_internal:subscription_succeeded" {
+			t.Fatalf("subscribe private-project.1: %+v", f)
+		}
+	}
 	evA, evB := streamEvents(ws), streamEvents(wsB)
+	evList, evWriter := streamEvents(wsList), streamEvents(wsWriter)
+	// Laravel's own "socket" member (BroadcastEvent.php adds it to every
+	// payload, null without toOthers) never reaches a subscriber.
+	noSocket := func(what string, f frame) {
+		t.Helper()
+		if s := gjson.Get(f.dataString(), "socket"); s.Exists() {
+			t.Fatalf("%s: data carries Laravel's socket member %s: %s", what, s.Raw, f.dataString())
+		}
+	}
 
 	alice := newLaravelClient(t, c.URL(), "a.localhost")
 	alice.Login("alice@example.com", "secret")
@@ -165,6 +185,7 @@ func TestLaravelRedisIngress(t *testing.T) {
 		if f.Event != "record.updated" || f.Channel != "private-record.flow.1" || gjson.Get(f.dataString(), "updated_at_iso").String() != v {
 			t.Fatalf("%s: got %s on %s: %s; artisan printed %s", what, f.Event, f.Channel, f.dataString(), out)
 		}
+		noSocket(what, f)
 		return v, true
 	}
 	v, ok := expectArtisan("from artisan", evA, 10*time.Second)
@@ -190,8 +211,28 @@ func TestLaravelRedisIngress(t *testing.T) {
 	if f, ok := evA.nextEvent(1500 * time.Millisecond); ok {
 		t.Fatalf("PUT arrived twice: %+v", f)
 	}
+	noSocket("PUT", f)
 	if f, ok := evB.nextEvent(200 * time.Millisecond); ok {
 		t.Fatalf("tenant b got tenant a's event: %+v", f)
+	}
+
+	// A task save with toOthers: the proxy has no record route for tasks,
+	// so only Redis carries task.updated, with the writer's socket id in
+	// its data and as the message's socket. The other socket gets the event
+	// without the id; the writer's socket gets no copy.
+	r = alice.Do("PATCH", "/api/v1/projects/1/tasks/3", map[string]string{"status": "done"},
+		"X-Socket-ID", wsWriter.SocketID, "X-Tab-ID", "tab_x")
+	wantStatus(t, "PATCH task", r, 200)
+	f, ok = evList.nextEvent(10 * time.Second)
+	if !ok || f.Event != "task.updated" || gjson.Get(f.dataString(), "task_id").Int() != 3 {
+		t.Fatalf("PATCH task: got %+v (ok %v), want task.updated of task 3\n%s", f, ok, app.Logs())
+	}
+	noSocket("PATCH task", f)
+	if strings.Contains(f.dataString(), wsWriter.SocketID) {
+		t.Fatalf("PATCH task: data carries the writer's socket id %s: %s", wsWriter.SocketID, f.dataString())
+	}
+	if f, ok := evWriter.nextEvent(1500 * time.Millisecond); ok {
+		t.Fatalf("PATCH task: the writer's socket (X-Socket-ID) got a copy: %+v", f)
 	}
 
 	// Redis goes away and comes back: delivery resumes with no restart.

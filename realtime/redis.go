@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/internal/redissub"
@@ -175,10 +176,12 @@ func (r redisRoute) split(redisChannel string) (tenant, channel, reason string) 
 }
 
 // parseRedisMessage turns one message of Laravel's redis broadcaster,
-// {"event":"...","data":{...},"socket":"123.456"|null}, into an Event for
-// channel of tenant. data (an object) becomes the payload's JSON text; a
-// string data is taken as the payload's text. It returns the Drop reason
-// when the message is unusable.
+// {"event":"...","data":{...,"socket":"123.456"|null},"socket":"123.456"|null},
+// into an Event for channel of tenant. data (an object) becomes the
+// payload's JSON text without its "socket" member (see withoutSocket); a
+// string data is taken as the payload's text, as it is. The top-level
+// "socket" is the socket that gets no copy. It returns the Drop reason when
+// the message is unusable.
 func parseRedisMessage(tenant, channel string, payload []byte) (Event, string) {
 	if len(payload) > MaxRedisMessageBytes {
 		return Event{}, IngressTooLarge
@@ -205,7 +208,9 @@ func parseRedisMessage(tenant, channel string, payload []byte) (Event, string) {
 			return Event{}, IngressMalformed
 		}
 		ev.Data = []byte(s)
-	case data[0] == '{' || data[0] == '[':
+	case data[0] == '{':
+		ev.Data = withoutSocket(data)
+	case data[0] == '[':
 		ev.Data = data
 	default:
 		return Event{}, IngressMalformed
@@ -218,6 +223,64 @@ func parseRedisMessage(tenant, channel string, payload []byte) (Event, string) {
 		ev.ExceptSocket = id
 	}
 	return ev, ""
+}
+
+// laravelSocketKey is the payload member Laravel adds to every broadcast.
+const laravelSocketKey = "socket"
+
+// withoutSocket returns obj, a valid JSON object, without its top-level
+// "socket" members, whatever their values (null included).
+//
+// Laravel adds "socket" to every payload itself, after the app's own keys
+// (Illuminate/Broadcasting/BroadcastEvent.php: array_merge($payload,
+// ['socket' => data_get($event, 'socket')]), the saving request's
+// X-Socket-ID under toOthers(), else null), so the key is Laravel's, never
+// the app's. PusherBroadcaster.php pulls it out before sending, but
+// RedisBroadcaster.php builds its message with 'data' => $payload before
+// 'socket' => Arr::pull($payload, 'socket'), so the id stays in data.
+// Delivered as is, every subscriber would learn the writer's socket id and
+// could send it as X-Socket-ID to suppress that user's copy of a save.
+//
+// The member is cut out of the text, with one separating comma: every other
+// byte stays as it was, key order included, and obj itself is returned
+// (not copied) when it has no "socket". A key spelled with escapes
+// ("sock\u0065t") is the same key to every JSON reader and is cut too; a
+// "socket" inside a nested value is the app's and stays.
+func withoutSocket(obj []byte) []byte {
+	// A member is obj[start:end]: from its key's opening quote to just
+	// past its value.
+	type member struct {
+		start, end int
+		drop       bool
+	}
+	var members []member
+	dropped := false
+	gjson.ParseBytes(obj).ForEach(func(key, value gjson.Result) bool {
+		m := member{start: key.Index, end: value.Index + len(value.Raw), drop: key.Str == laravelSocketKey}
+		dropped = dropped || m.drop
+		members = append(members, m)
+		return true
+	})
+	if !dropped {
+		return obj
+	}
+	// obj is '{' ws m0 sep0 m1 ... m(n-1) ws '}': keep the text before m0
+	// and after m(n-1), and each kept member preceded, unless it is the first
+	// kept, by the separator that followed the previous kept member.
+	out := make([]byte, 0, len(obj))
+	out = append(out, obj[:members[0].start]...)
+	prev := -1
+	for i, m := range members {
+		if m.drop {
+			continue
+		}
+		if prev >= 0 {
+			out = append(out, obj[members[prev].end:members[prev+1].start]...)
+		}
+		out = append(out, obj[m.start:m.end]...)
+		prev = i
+	}
+	return append(out, obj[members[len(members)-1].end:]...)
 }
 
 // RedisIngress subscribes to Laravel's redis broadcaster (PSUBSCRIBE) and

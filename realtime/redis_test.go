@@ -1,12 +1,16 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/internal/testredis"
 )
@@ -72,8 +76,12 @@ func TestParseRedisMessage(t *testing.T) {
 		reason        string
 	}{
 		{name: "laravel", payload: `{"event":"record.updated","data":{"record_id":1,"socket":"1.2"},"socket":"1.2"}`,
-			data: `{"record_id":1,"socket":"1.2"}`, except: "1.2"},
+			data: `{"record_id":1}`, except: "1.2"},
+		{name: "laravel, no toOthers", payload: `{"event":"e","data":{"a":1,"socket":null},"socket":null}`, data: `{"a":1}`},
 		{name: "null socket", payload: `{"event":"e","data":{"a":1},"socket":null}`, data: `{"a":1}`},
+		{name: "string data kept as is", payload: `{"event":"e","data":"{\"socket\":\"1.2\"}","socket":"1.2"}`,
+			data: `{"socket":"1.2"}`, except: "1.2"},
+		{name: "array data kept as is", payload: `{"event":"e","data":[{"socket":"1.2"}]}`, data: `[{"socket":"1.2"}]`},
 		{name: "string data", payload: `{"event":"e","data":"{\"a\":1}"}`, data: `{"a":1}`},
 		{name: "no data", payload: `{"event":"e"}`},
 		{name: "no event", payload: `{"data":{}}`, reason: IngressMalformed},
@@ -96,6 +104,69 @@ func TestParseRedisMessage(t *testing.T) {
 				t.Fatalf("event %+v (data %s)", ev, ev.Data)
 			}
 		})
+	}
+}
+
+func TestWithoutSocket(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{name: "last, as Laravel puts it", in: `{"a":1,"b":"x","socket":"1.2"}`, want: `{"a":1,"b":"x"}`},
+		{name: "null", in: `{"a":1,"socket":null}`, want: `{"a":1}`},
+		{name: "first", in: `{"socket":"1.2","a":1}`, want: `{"a":1}`},
+		{name: "middle", in: `{"a":1,"socket":"1.2","b":2}`, want: `{"a":1,"b":2}`},
+		{name: "only", in: `{"socket":"1.2"}`, want: `{}`},
+		{name: "twice", in: `{"socket":"9.9","a":1,"socket":"1.2"}`, want: `{"a":1}`},
+		{name: "twice in a row", in: `{"a":1,"socket":"9.9","socket":"1.2","b":2}`, want: `{"a":1,"b":2}`},
+		{name: "escaped key", in: `{"a":1,"sock\u0065t":"1.2"}`, want: `{"a":1}`},
+		{name: "object value", in: `{"socket":{"id":"1.2","x":[1,"}"]},"a":1}`, want: `{"a":1}`},
+		{name: "whitespace kept", in: "{\n  \"b\": 2,\n  \"a\" : [1, 2],\n  \"socket\": \"1.2\"\n}", want: "{\n  \"b\": 2,\n  \"a\" : [1, 2]\n}"},
+		{name: "whitespace, first", in: "{ \"socket\" : null , \"a\" : 1 }", want: "{ \"a\" : 1 }"},
+		{name: "nested socket is the app's", in: `{"user":{"socket":"1.2"},"socket":null}`, want: `{"user":{"socket":"1.2"}}`},
+		{name: "socket in a value", in: `{"a":"\"socket\":1","socket":null}`, want: `{"a":"\"socket\":1"}`},
+		{name: "other keys", in: `{"Socket":1,"sockets":2,"socket_id":3}`, want: `{"Socket":1,"sockets":2,"socket_id":3}`},
+		{name: "none", in: `{"a":1}`, want: `{"a":1}`},
+		{name: "empty", in: `{}`, want: `{}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(withoutSocket([]byte(tc.in))); got != tc.want {
+				t.Fatalf("withoutSocket(%s)\n got %s\nwant %s", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRedisIngressHidesWriterSocket: a message of Laravel's redis
+// broadcaster (RedisBroadcaster.php leaves "socket" in data) reaches the
+// other subscribers without the writer's socket id, and the writer's socket
+// (the message's top-level "socket") gets no copy.
+func TestRedisIngressHidesWriterSocket(t *testing.T) {
+	h := newTestHub(t, nil)
+	reader := fakeConn(t, h, "", "1.1")
+	writer := fakeConn(t, h, "", "2.2")
+	h.addSub(reader, chanKey{"", "private-project.1"})
+	h.addSub(writer, chanKey{"", "private-project.1"})
+	route, err := newRedisRoute(RedisOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &RedisIngress{hub: h, route: route, log: zap.NewNop(), obs: nopIngressObserver{}}
+
+	in.handle("laravel_database_private-project.1",
+		`{"event":"task.updated","data":{"task_id":3,"tab_id":"tab_w","socket":"2.2"},"socket":"2.2"}`)
+	if n := len(writer.take(nil)); n != 0 {
+		t.Fatalf("the writer's socket got %d frames, want none (toOthers)", n)
+	}
+	frames := reader.take(nil)
+	if len(frames) != 1 {
+		t.Fatalf("reader got %d frames, want 1", len(frames))
+	}
+	var f struct {
+		Event, Channel, Data string
+	}
+	if err := json.Unmarshal(frames[0], &f); err != nil {
+		t.Fatalf("frame %s: %v", frames[0], err)
+	}
+	if f.Event != "task.updated" || f.Channel != "private-project.1" || f.Data != `{"task_id":3,"tab_id":"tab_w"}` {
+		t.Fatalf("reader got %s, want data {\"task_id\":3,\"tab_id\":\"tab_w\"} (no socket: the writer's id is not other users' business)", frames[0])
 	}
 }
 
@@ -170,6 +241,9 @@ func TestRedisIngressReconnects(t *testing.T) {
 func FuzzRedisMessage(f *testing.F) {
 	for _, s := range []string{
 		`{"event":"record.updated","data":{"record_type":"flow","record_id":1,"updated_at_iso":"2026-01-01T00:00:00Z"},"socket":"1.2"}`,
+		`{"event":"record.updated","data":{"record_id":1,"socket":"1.2"},"socket":"1.2"}`,
+		`{"event":"e","data":{"socket":null,"a":{"socket":1},"socket":"9.9","b":"socket"},"socket":null}`,
+		`{"event":"e","data":{ "sock\u0065t" : "1.2" , "a" : [ 1 ] }}`, `{"event":"e","data":{"socket":"1.2"}}`,
 		`{"event":"e","data":"x"}`, `{"event":"e","data":[1]}`, `{"event":"e","socket":null}`, `{}`, `[]`, `"`, "\xff",
 	} {
 		f.Add("tenanta_laravel_database_private-record.flow.1", []byte(s))
@@ -193,6 +267,52 @@ func FuzzRedisMessage(f *testing.F) {
 		if reason != "" {
 			return
 		}
+		if len(ev.Data) > 0 && ev.Data[0] == '{' {
+			checkWithoutSocket(t, payload, ev.Data)
+		}
 		h.Publish(ev)
 	})
+}
+
+// checkWithoutSocket checks what parseRedisMessage made of an object data:
+// valid JSON holding the message's data members but "socket", in order,
+// each with its bytes (json.Decoder's RawMessage keeps them).
+func checkWithoutSocket(tb testing.TB, payload, got []byte) {
+	tb.Helper()
+	var m struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(payload, &m); err != nil {
+		tb.Fatalf("accepted %q: %v", payload, err)
+	}
+	if !json.Valid(got) {
+		tb.Fatalf("data of %q became invalid JSON %q", payload, got)
+	}
+	want := objectMembers(tb, m.Data)
+	want = slices.DeleteFunc(want, func(kv [2]string) bool { return kv[0] == "socket" })
+	if have := objectMembers(tb, got); !slices.Equal(have, want) {
+		tb.Fatalf("data of %q became %q: members %q, want %q", payload, got, have, want)
+	}
+}
+
+// objectMembers lists a JSON object's top-level members as (key, raw value).
+func objectMembers(tb testing.TB, obj []byte) [][2]string {
+	tb.Helper()
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil {
+		tb.Fatal(err)
+	}
+	var out [][2]string
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, [2]string{k.(string), string(v)})
+	}
+	return out
 }
