@@ -1,0 +1,233 @@
+package proxy
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// A POST that Laravel routes as PUT or PATCH is the write it is: guarded
+// (a stale one answered from the cache), learned and published.
+func TestMethodOverrideIsGuarded(t *testing.T) {
+	t.Parallel()
+	const path = "/api/v1/flows/1"
+	const multipart = "multipart/form-data; boundary=B"
+	mp := func(name, value string) string {
+		return "--B\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n" +
+			"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--B--\r\n"
+	}
+	for _, tt := range []struct {
+		name        string
+		target      string
+		ctype, body string
+		hdr         []string
+	}{
+		{"X-HTTP-Method-Override: PUT", path, "application/json", `{"value":"v"}`, []string{"X-HTTP-Method-Override", "PUT"}},
+		{"X-HTTP-Method-Override: patch", path, "application/json", `{"value":"v"}`, []string{"X-HTTP-Method-Override", "patch"}},
+		{"X_HTTP_METHOD_OVERRIDE (the same CGI variable)", path, "application/json", `{"value":"v"}`, []string{"X_http_method_override", "PUT"}},
+		{"header 0 is empty to PHP: _method decides", path, "application/json", `{"_method":"PUT","value":"v"}`, []string{"X-HTTP-Method-Override", "0"}},
+		{"_method in a JSON body", path, "application/json", `{"_method":"PATCH","value":"v"}`, nil},
+		{"_method last of two in a JSON body", path, "application/json", `{"_method":"POST","_method":"put","value":"v"}`, nil},
+		{"_method in a form body", path, "application/x-www-form-urlencoded", "_method=PUT&value=v", nil},
+		{".method in a form body (PHP reads _method)", path, "application/x-www-form-urlencoded", ".method=put&value=v", nil},
+		{"_method in a multipart body", path, multipart, mp("_method", "PUT"), nil},
+		{"_method in the query", path + "?_method=PATCH", "text/plain", "value=v", nil},
+		{"_method in the query, JSON PHP cannot decode", path + "?_method=PUT", "application/json", "{\"value\":\"\xff\"}", nil},
+		{"trailing slash, as Laravel routes it", path + "/", "application/json", `{"_method":"PUT","value":"v"}`, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pub := &recordingPublisher{}
+			h, obs := newTestHandler(t, func(o *Options) { o.Publisher = pub })
+			app := newFakeApp()
+			app.seed("flow", "1", 10)
+			do(t, h, app, RequestInfo{}, "GET", path, tokenOK, "")
+			do(t, h, app, RequestInfo{}, "PUT", path, tokenOther, putBody(version(10), "other"))
+			cur := app.record("flow", "1").version
+			calls, _ := app.stats()
+			saves := len(pub.all())
+
+			post := func(loaded string) *httptest.ResponseRecorder {
+				r := httptest.NewRequest(http.MethodPost, tt.target, strings.NewReader(tt.body))
+				r.Header.Set("Authorization", tokenOK)
+				r.Header.Set("Content-Type", tt.ctype)
+				r.Header.Set("If-Match", `"`+loaded+`"`)
+				for i := 0; i+1 < len(tt.hdr); i += 2 {
+					r.Header[tt.hdr[i]] = []string{tt.hdr[i+1]}
+				}
+				w := httptest.NewRecorder()
+				if err := h.ServeHTTP(w, r, RequestInfo{}, app.next); err != nil {
+					t.Fatal(err)
+				}
+				return w
+			}
+			// Stale: answered from the cache, never reaching the app.
+			if w := post(version(10)); w.Code != http.StatusConflict || w.Header().Get(HeaderCache) != "hit" {
+				t.Fatalf("stale overridden write: %d %v %s", w.Code, w.Header(), w.Body)
+			}
+			if c, _ := app.stats(); c != calls {
+				t.Fatal("the stale overridden write reached the app")
+			}
+			if strings.HasSuffix(tt.target, "/") {
+				return // the fake app has no route for it; the guard is what counts
+			}
+			// Current: reaches the app, is learned and published.
+			if w := post(cur); w.Code != http.StatusOK {
+				t.Fatalf("current overridden write: %d %s", w.Code, w.Body)
+			}
+			saved := app.record("flow", "1").version
+			if saved == cur {
+				t.Fatal("the app did not write")
+			}
+			all := pub.all()
+			if len(all) != saves+1 || all[len(all)-1].Entry.Version != saved {
+				t.Fatalf("published %+v, want the save of %s", all[saves:], saved)
+			}
+			if e, ok := h.store.Get(keyOf("flow", "1")); !ok || e.Version != saved {
+				t.Fatalf("store holds %+v, want %s", e, saved)
+			}
+			if obs.get("override."+OverrideWrite) != 2 {
+				t.Fatalf("overrides counted %v", obs.counts)
+			}
+		})
+	}
+}
+
+// A POST that Laravel does not route as PUT/PATCH passes through untouched;
+// one whose override cannot be read as PHP reads it passes through too, and
+// is counted.
+func TestMethodOverrideNotAWrite(t *testing.T) {
+	t.Parallel()
+	const path = "/api/v1/flows/1"
+	for _, tt := range []struct {
+		name        string
+		target      string
+		ctype, body string
+		hdr         []string
+		unread      bool
+	}{
+		{"no override", path, "application/json", `{"value":"v"}`, nil, false},
+		{"_method POST", path, "application/json", `{"_method":"POST"}`, nil, false},
+		{"_method not a string", path, "application/json", `{"_method":["PUT"]}`, nil, false},
+		{"_method array in a form", path, "application/x-www-form-urlencoded", "_method[]=PUT", nil, false},
+		{"_method in the body wins over the query", path + "?_method=PUT", "application/x-www-form-urlencoded", "_method=DELETE", nil, false},
+		{"header wins over _method", path, "application/json", `{"_method":"PUT"}`, []string{"X-HTTP-Method-Override", "DELETE"}, false},
+		{"_method in a body PHP does not parse, none in the query", path, "text/plain", "_method=PUT", nil, false},
+		{"two spellings of the header", path, "application/json", `{}`, []string{"X-Http-Method-Override", "PUT", "X_http_method_override", "PATCH"}, true},
+		{"body over max_body_bytes", path, "application/x-www-form-urlencoded", "value=" + strings.Repeat("x", 300) + "&_method=PUT", nil, true},
+		{"multipart without a boundary", path, "multipart/form-data", "--B\r\n", nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pub := &recordingPublisher{}
+			h, obs := newTestHandler(t, func(o *Options) { o.Publisher = pub; o.MaxBodyBytes = 256 })
+			app := newFakeApp()
+			app.seed("flow", "1", 10)
+			do(t, h, app, RequestInfo{}, "GET", path, tokenOK, "")
+			do(t, h, app, RequestInfo{}, "PUT", path, tokenOther, putBody(version(10), "other"))
+			calls, _ := app.stats()
+			r := httptest.NewRequest(http.MethodPost, tt.target, strings.NewReader(tt.body))
+			r.Header.Set("Authorization", tokenOK)
+			r.Header.Set("Content-Type", tt.ctype)
+			r.Header.Set("If-Match", `"`+version(10)+`"`)
+			for i := 0; i+1 < len(tt.hdr); i += 2 {
+				r.Header[tt.hdr[i]] = []string{tt.hdr[i+1]}
+			}
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, r, RequestInfo{}, app.next); err != nil {
+				t.Fatal(err)
+			}
+			if c, _ := app.stats(); c != calls+1 || w.Header().Get(HeaderCache) != "" {
+				t.Fatalf("not passed through: %d %v %s", w.Code, w.Header(), w.Body)
+			}
+			if len(pub.all()) != 1 {
+				t.Fatalf("a POST was published: %+v", pub.all())
+			}
+			unread := obs.get("override."+OverrideUnread) == 1
+			if unread != tt.unread || obs.get("override."+OverrideWrite) != 0 {
+				t.Fatalf("overrides counted %v, want unread %v", obs.counts, tt.unread)
+			}
+		})
+	}
+}
+
+func TestLaravelPath(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"/broadcasting/auth":            "/broadcasting/auth",
+		"/broadcasting/auth/":           "/broadcasting/auth",
+		"/broadcasting/auth///":         "/broadcasting/auth",
+		"/index.php/broadcasting/auth/": "/broadcasting/auth",
+		"/index.php":                    "/",
+		"/index.php/":                   "/",
+		"/":                             "/",
+		"/index.phpx/a":                 "/index.phpx/a",
+		"/broadcasting/auth%2F":         "/broadcasting/auth/",
+		"/broadcasting/%61uth":          "/broadcasting/auth",
+	} {
+		r := httptest.NewRequest("GET", "http://localhost"+in, nil)
+		if got := laravelPath(r.URL); got != want {
+			t.Errorf("laravelPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzPHPFields: PHP's field names never keep a ' ' or '.' before an
+// array's brackets, a scalar's name holds no '[', and parsing never panics.
+func FuzzPHPFields(f *testing.F) {
+	for _, s := range []string{"socket_id=1.2&channel_name=private-a", "channel[name=x&a[b]c=1&a[b[c=2& x.y=3&[z=4",
+		"_method[=5&.method=6", "%00=1&a%00b=2&%=%&+=+", "&&&=", "a[]=1&a[x][y]=2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, parse := range []func(string) ([]phpField, bool){phpPostFields, phpQueryFields} {
+			fields, _ := parse(s)
+			for _, fl := range fields {
+				if fl.name == "" || strings.ContainsAny(fl.name, " .\x00") || !fl.array && strings.Contains(fl.name, "[") {
+					t.Fatalf("%q: field name %q (array %v)", s, fl.name, fl.array)
+				}
+			}
+		}
+	})
+}
+
+// FuzzLaravelMethod: never panics, puts the body back byte for byte, and a
+// method read for certain is upper-case ASCII as PHP's strtoupper leaves it.
+func FuzzLaravelMethod(f *testing.F) {
+	f.Add("application/json", `{"_method":"put"}`, "", "")
+	f.Add("application/x-www-form-urlencoded", "_method=PATCH", "_method=PUT", "")
+	f.Add("multipart/form-data; boundary=B", "--B\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nPUT\r\n--B--\r\n", "", "")
+	f.Add("text/plain", "", "", "put")
+	f.Fuzz(func(t *testing.T, ctype, body, query, header string) {
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/flows/1", strings.NewReader(body))
+		r.URL.RawQuery = query
+		r.Header.Set("Content-Type", ctype)
+		if header != "" {
+			r.Header.Set("X-HTTP-Method-Override", header)
+		}
+		o := laravelMethod(r, 512)
+		got, _ := io.ReadAll(r.Body)
+		if string(got) != body {
+			t.Fatalf("body restored as %q, want %q", got, body)
+		}
+		if o.certain && o.method != asciiUpper(o.method) {
+			t.Fatalf("method %q", o.method)
+		}
+	})
+}
+
+// FuzzPHPJSONObject: never panics; what it decodes is valid UTF-8 JSON.
+func FuzzPHPJSONObject(f *testing.F) {
+	for _, s := range []string{`{"a":1,"a":2}`, `{"x":"\ud800"}`, `{"x":"\ud83d\ude00"}`, "[[[]]]", `"s"`, "", "0", "{\"a\":\"\xff\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		obj, decoded := phpJSONObject(b)
+		if decoded && obj.members != nil && !json.Valid(b) {
+			t.Fatalf("decoded invalid JSON %q", b)
+		}
+	})
+}
