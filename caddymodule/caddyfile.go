@@ -59,7 +59,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_connections_per_tenant  <n>         # default 0, no limit
 //		max_channels_per_connection <n>         # default 100
 //		max_message_size            <size>      # default 10000 bytes
-//		auth_endpoint        <path>|off         # default /broadcasting/auth: sign the app's unsigned grants
+//		auth_endpoint        <path>|off         # default /broadcasting/auth: sign the app's unsigned grants, bind every grant to its tenant
 //		client_events        off|members        # default off (Echo whisper)
 //		client_event_rate    <n>                # per socket and second, default 10
 //		presence_max_members <n>                # default 100

@@ -119,11 +119,12 @@ type Handler struct {
 	// MaxMessageSize bounds one websocket message from a client, in bytes. Default: 10000.
 	MaxMessageSize int64 `json:"max_message_size,omitempty"`
 	// AuthEndpoint is the path of the app's channel authorisation
-	// (Broadcast::routes()). With the hub on, when the app grants a channel
-	// there without signing (Laravel's redis broadcaster answers `true` or
-	// {"channel_data":{...}}), recordsync signs the grant for the request's
-	// socket_id and channel_name, only for an open socket of the request's
-	// tenant; signed answers and refusals pass untouched. "off" disables it.
+	// (Broadcast::routes()). With the hub on, a 2xx answer there passes only
+	// for an open socket of the request's tenant (else 403, whoever signed
+	// it), and a grant the app gave without signing (Laravel's redis
+	// broadcaster answers `true` or {"channel_data":{...}}) is signed for the
+	// socket_id and channel_name, when recordsync read them exactly as PHP
+	// did (see the README). Refusals pass untouched. "off" disables it.
 	// Default: "/broadcasting/auth".
 	AuthEndpoint string `json:"auth_endpoint,omitempty"`
 	// ClientEvents says who may send client-* events (Echo's whisper):
