@@ -399,7 +399,7 @@ func TestDrillHostileClient(t *testing.T) {
 		mine := dialTenant(t, c.HTTPPort, "127.0.0.1")
 		theirs := dialTenant(t, c.HTTPPort, "localhost")
 		for _, s := range []*wsClient{mine, theirs} {
-			if f := s.subscribePrivate("private-record.flow.7", testAppKey, testAppSecret); f.Event != "pusher_internal:subscription_succeeded" {
+			if f := hostileSubscribe(t, s, "private-record.flow.7"); f.Event != "pusher_internal:subscription_succeeded" {
 				t.Fatalf("subscribe: %+v", f)
 			}
 		}
@@ -464,7 +464,7 @@ func TestDrillHostileClient(t *testing.T) {
 	// A normal client is served.
 	normal := dialPusher(t, base)
 	defer normal.close()
-	if f := normal.subscribePrivate("private-record.flow.1", testAppKey, testAppSecret); f.Event != "pusher_internal:subscription_succeeded" {
+	if f := hostileSubscribe(t, normal, "private-record.flow.1"); f.Event != "pusher_internal:subscription_succeeded" {
 		t.Fatalf("normal client after the drill: %+v", f)
 	}
 	status, _, err := drillPut(c, 1, `{"name":"normal"}`)
@@ -539,6 +539,17 @@ func hostileNext(t testing.TB, c *wsClient) frame {
 		}
 		return f
 	}
+}
+
+// hostileSubscribe is subscribePrivate with the app's key and secret whose
+// answer is read with hostileNext: with the 1 s activity timeout a ping can
+// come first.
+func hostileSubscribe(t testing.TB, c *wsClient, channel string) frame {
+	t.Helper()
+	c.send(map[string]any{"event": "pusher:subscribe", "data": map[string]string{
+		"channel": channel, "auth": realtime.ChannelAuth(testAppKey, testAppSecret, c.SocketID, channel, ""),
+	}})
+	return hostileNext(t, c)
 }
 
 // hostileSign is the hex signature alone (the part after "key:").

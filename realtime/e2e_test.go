@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -388,43 +387,41 @@ func TestPingPong(t *testing.T) {
 
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
+	// The pong timeout is long next to the activity timeout so that the
+	// answering client's pong, late on a loaded machine, still counts.
+	const activity, pong = 150 * time.Millisecond, time.Second
 	e := newEnv(t, func(o *Options) {
-		o.ActivityTimeout = 150 * time.Millisecond
-		o.PongTimeout = 150 * time.Millisecond
+		o.ActivityTimeout = activity
+		o.PongTimeout = pong
 	})
-	silent := e.connect(t, "")
-	alive := e.connect(t, "")
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // answer pings like pusher-js
-		defer wg.Done()
-		for {
-			select {
-			case b, ok := <-alive.frames:
-				if !ok {
-					return
-				}
-				if strings.Contains(string(b), `"pusher:ping"`) {
-					_ = alive.ws.Write(context.Background(), websocket.MessageText, []byte(`{"event":"pusher:pong","data":{}}`))
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
+	silent := e.connectSilent(t, "")
+	alive := e.connect(t, "") // its reader answers pings like pusher-js
 	start := time.Now()
 	silent.expect("pusher:ping", "")
-	if code := silent.waitClosed(2 * time.Second); code != CodePongTimeout {
+	if code := silent.waitClosed(10 * time.Second); code != CodePongTimeout {
 		t.Fatalf("close %d", code)
 	}
-	if el := time.Since(start); el > 2*time.Second {
+	if el := time.Since(start); el > 10*time.Second { // the default is 30 s
 		t.Fatalf("closed after %v", el)
 	}
-	time.Sleep(400 * time.Millisecond)
-	close(done)
-	wg.Wait()
-	alive.roundTrip() // still connected after several ping rounds
+	// The hub pings again only an activity timeout after the answer, so
+	// this many answered pings span more than activity+pong, the time in
+	// which an unanswered ping closes a socket (as it closed the silent
+	// one). The reader answers pings throughout, also during the round
+	// trip below.
+	rounds := int64(pong/activity) + 3
+	eventually(t, 30*time.Second, fmt.Sprintf("%d pings answered", rounds), func() bool {
+		select {
+		case b, ok := <-alive.frames:
+			if !ok {
+				t.Fatalf("answering client closed: %v", <-alive.closed)
+			}
+			t.Fatalf("answering client got %s", b)
+		default:
+		}
+		return alive.pings.Load() >= rounds
+	})
+	alive.roundTrip() // still connected
 }
 
 func TestSlowConsumer(t *testing.T) {

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -139,13 +140,20 @@ func (e *testEnv) url(path string) string {
 }
 
 // client is a test websocket client. With a reader it pushes every frame to
-// frames and the final read error to closed.
+// frames and the final read error to closed. Like pusher-js, the reader
+// answers the server's keep-alive pusher:ping with pusher:pong and keeps it
+// out of frames, so no read that expects a frame (expect, roundTrip, ...)
+// meets a ping the hub sent because the socket was quiet for
+// ActivityTimeout. A silent client (connectSilent) answers nothing and
+// gets the pings in frames.
 type client struct {
 	tb       testing.TB
 	ws       *websocket.Conn
 	frames   chan []byte
 	closed   chan error
 	socketID string
+	silent   bool         // set before the reader starts
+	pings    atomic.Int64 // server pings answered
 }
 
 func (e *testEnv) dialRaw(tb testing.TB, path string, h http.Header) (*websocket.Conn, *http.Response, error) {
@@ -163,14 +171,21 @@ func (e *testEnv) dialRaw(tb testing.TB, path string, h http.Header) (*websocket
 // handshake.
 func (e *testEnv) dial(tb testing.TB, path string) *client {
 	tb.Helper()
+	return e.dialClient(tb, path, false)
+}
+
+func (e *testEnv) dialClient(tb testing.TB, path string, silent bool) *client {
+	tb.Helper()
 	ws, _, err := e.dialRaw(tb, path, nil)
 	if err != nil {
 		tb.Fatalf("dial %s: %v", path, err)
 	}
-	c := &client{tb: tb, ws: ws, frames: make(chan []byte, 4096), closed: make(chan error, 1)}
+	c := &client{tb: tb, ws: ws, frames: make(chan []byte, 4096), closed: make(chan error, 1), silent: silent}
 	c.startReader()
 	return c
 }
+
+var clientPong = []byte(`{"event":"pusher:pong","data":{}}`)
 
 func (c *client) startReader() {
 	go func() {
@@ -181,6 +196,16 @@ func (c *client) startReader() {
 				close(c.frames)
 				return
 			}
+			if !c.silent && bytes.Equal(b, framePing) {
+				// A failed write is the socket closing: the next Read
+				// reports it.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if c.ws.Write(ctx, websocket.MessageText, clientPong) == nil {
+					c.pings.Add(1)
+				}
+				cancel()
+				continue
+			}
 			c.frames <- b
 		}
 	}()
@@ -189,7 +214,19 @@ func (c *client) startReader() {
 // connect dials the standard pusher-js path and reads the handshake.
 func (e *testEnv) connect(tb testing.TB, tenant string) *client {
 	tb.Helper()
-	c := e.dial(tb, "/ws/app/"+testKey+"?protocol=7&client=js&version=8.6.0&flash=false&tenant="+tenant)
+	return e.connectClient(tb, tenant, false)
+}
+
+// connectSilent is connect for a client that never answers the server's
+// pusher:ping: the pings reach frames like any other frame.
+func (e *testEnv) connectSilent(tb testing.TB, tenant string) *client {
+	tb.Helper()
+	return e.connectClient(tb, tenant, true)
+}
+
+func (e *testEnv) connectClient(tb testing.TB, tenant string, silent bool) *client {
+	tb.Helper()
+	c := e.dialClient(tb, "/ws/app/"+testKey+"?protocol=7&client=js&version=8.6.0&flash=false&tenant="+tenant, silent)
 	ev, _, data := c.next()
 	if ev != "pusher:connection_established" {
 		tb.Fatalf("first frame %s", ev)
@@ -266,7 +303,9 @@ func (c *client) subscribeOK(channel string) {
 }
 
 // roundTrip sends pusher:ping and waits for the pong: every frame the server
-// queued before it has been read by then (frames are in order).
+// queued before it has been read by then (frames are in order). The hub's own
+// pings never come between (the reader answers them), except on a silent
+// client.
 func (c *client) roundTrip() {
 	c.tb.Helper()
 	c.send(`{"event":"pusher:ping","data":{}}`)
