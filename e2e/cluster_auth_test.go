@@ -12,13 +12,17 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/recordsync/recordsync/realtime"
 )
 
 var regexpSocketID = regexp.MustCompile(`^\d+\.\d+$`)
 
 // startRedisBroadcasterApp is the fake app with Laravel's redis broadcaster
 // behind /broadcasting/auth: every request is granted with an unsigned
-// `true` (routes/channels.php said yes), which only recordsync can sign.
+// `true` (routes/channels.php said yes), which only recordsync can sign. A
+// request with X-Test-Sign is granted signed, as the pusher/reverb drivers
+// answer.
 func startRedisBroadcasterApp(t *testing.T) (addr string, asked func() int) {
 	t.Helper()
 	app := startFakeApp(t, testAppKey, testAppSecret)
@@ -27,6 +31,11 @@ func startRedisBroadcasterApp(t *testing.T) (addr string, asked func() int) {
 		if r.URL.Path == "/broadcasting/auth" && r.Method == http.MethodPost {
 			n.Add(1)
 			w.Header().Set("Content-Type", "application/json")
+			if r.Header.Get("X-Test-Sign") != "" {
+				auth := realtime.ChannelAuth(testAppKey, testAppSecret, r.PostFormValue("socket_id"), r.PostFormValue("channel_name"), "")
+				json.NewEncoder(w).Encode(map[string]string{"auth": auth})
+				return
+			}
 			io.WriteString(w, "true")
 			return
 		}
@@ -37,13 +46,17 @@ func startRedisBroadcasterApp(t *testing.T) (addr string, asked func() int) {
 }
 
 // clusterAuth posts socket_id and channel_name to c's /broadcasting/auth
-// with host as the Host (the tenant) and returns the answer.
-func clusterAuth(t *testing.T, c *caddyProc, host, socketID, channel string) (status int, body string) {
+// with host as the Host (the tenant) and returns the answer; headers are
+// added as pairs.
+func clusterAuth(t *testing.T, c *caddyProc, host, socketID, channel string, headers ...string) (status int, body string) {
 	t.Helper()
 	form := url.Values{"socket_id": {socketID}, "channel_name": {channel}}
 	req, _ := http.NewRequest(http.MethodPost, c.URL()+"/broadcasting/auth", strings.NewReader(form.Encode()))
 	req.Host = host
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -57,8 +70,8 @@ func clusterAuth(t *testing.T, c *caddyProc, host, socketID, channel string) (st
 // websocket lands on B and Echo's /broadcasting/auth on A. A signs the
 // redis broadcaster's `true` for B's socket (the cluster's socket registry
 // says it is an open socket of the request's tenant) and B accepts the
-// subscription; a socket of another tenant, or an unknown one, is not
-// signed.
+// subscription; for a socket of another tenant, or an unknown one, A
+// answers 403 in place of the app's grant, signed or not.
 func TestClusterAuthSignsForAnotherInstance(t *testing.T) {
 	redisAddr, _, _ := startRedis(t)
 	appAddr, asked := startRedisBroadcasterApp(t)
@@ -87,32 +100,37 @@ func TestClusterAuthSignsForAnotherInstance(t *testing.T) {
 	}
 
 	// A socket of tenant "localhost" on B, asked for by tenant 127.0.0.1
-	// through A: the app's grant goes back unsigned.
+	// through A: 403, whether the app signed its grant or not.
 	theirs := dialPusher(t, fmt.Sprintf("ws://localhost:%d/ws/app/%s?protocol=7&client=js&version=8.4.0", b.HTTPPort, testAppKey))
 	if _, body := clusterAuth(t, a, fmt.Sprintf("localhost:%d", a.HTTPPort), theirs.SocketID, channel); !strings.Contains(body, `"auth"`) {
 		t.Fatalf("same-tenant auth through A for localhost's socket on B: %q, want it signed", body)
 	}
-	if status, body := clusterAuth(t, a, fmt.Sprintf("127.0.0.1:%d", a.HTTPPort), theirs.SocketID, channel); status != 200 || strings.TrimSpace(body) != "true" {
-		t.Fatalf("cross-tenant auth through A: %d %q, want the app's unsigned true", status, body)
+	if status, body := clusterAuth(t, a, fmt.Sprintf("localhost:%d", a.HTTPPort), theirs.SocketID, channel, "X-Test-Sign", "1"); status != 200 || !strings.Contains(body, `"auth"`) {
+		t.Fatalf("same-tenant app-signed auth through A for localhost's socket on B: %d %q, want it passed", status, body)
 	}
-	// An id no instance holds.
-	if _, body := clusterAuth(t, a, fmt.Sprintf("127.0.0.1:%d", a.HTTPPort), "123.456", channel); strings.TrimSpace(body) != "true" {
-		t.Fatalf("auth for an unknown socket: %q, want it unsigned", body)
+	for _, hdr := range [][]string{nil, {"X-Test-Sign", "1"}} {
+		if status, body := clusterAuth(t, a, fmt.Sprintf("127.0.0.1:%d", a.HTTPPort), theirs.SocketID, channel, hdr...); status != 403 || strings.Contains(body, `"auth"`) {
+			t.Fatalf("cross-tenant auth through A (%v): %d %q, want 403", hdr, status, body)
+		}
+		// An id no instance holds.
+		if status, body := clusterAuth(t, a, fmt.Sprintf("127.0.0.1:%d", a.HTTPPort), "123.456", channel, hdr...); status != 403 || strings.Contains(body, `"auth"`) {
+			t.Fatalf("auth for an unknown socket (%v): %d %q, want 403", hdr, status, body)
+		}
 	}
-	if asked() != 4 {
-		t.Fatalf("the app was asked %d times, want 4 (it decides every time)", asked())
+	if asked() != 7 {
+		t.Fatalf("the app was asked %d times, want 7 (it decides every time)", asked())
 	}
 
-	// Once B's socket closes, A no longer signs for it.
+	// Once B's socket closes, A no longer lets a grant for it through.
 	sock.close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, body := clusterAuth(t, a, fmt.Sprintf("127.0.0.1:%d", a.HTTPPort), sock.SocketID, channel)
-		if strings.TrimSpace(body) == "true" {
+		status, _ := clusterAuth(t, a, fmt.Sprintf("127.0.0.1:%d", a.HTTPPort), sock.SocketID, channel)
+		if status == 403 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("A still signs for B's closed socket: %q", body)
+			t.Fatalf("A still lets a grant through for B's closed socket (%d)", status)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

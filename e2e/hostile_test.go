@@ -85,7 +85,7 @@ func (a *hostileApp) received(body []byte) bool {
 //
 // Refusals inside an open websocket (pusher:error 4200, subscription_error
 // 401/400/429) are counted in recordsync_ws_refused_total{reason}, and a
-// cross-tenant /broadcasting/auth answer left unsigned in
+// cross-tenant /broadcasting/auth grant answered 403 in
 // recordsync_auth_signatures_total{result="refused"}.
 func TestDrillHostileClient(t *testing.T) {
 	app := &hostileApp{fakeApp: &fakeApp{key: testAppKey, secret: testAppSecret, records: map[string]*fakeRecord{}}, bodies: map[string]int{}}
@@ -406,7 +406,7 @@ func TestDrillHostileClient(t *testing.T) {
 		theirEvents := streamEvents(theirs)
 
 		// /broadcasting/auth for localhost's socket, asked through 127.0.0.1:
-		// the app's unsigned grant stays unsigned.
+		// the app's grant is answered 403 and never signed.
 		authFor := func(host, socketID string) string {
 			form := url.Values{"socket_id": {socketID}, "channel_name": {"private-record.flow.8"}}
 			req, _ := http.NewRequest(http.MethodPost, httpBase+"/broadcasting/auth", strings.NewReader(form.Encode()))
@@ -424,7 +424,9 @@ func TestDrillHostileClient(t *testing.T) {
 			t.Errorf("same-tenant auth answer %q, want it signed", got)
 		}
 		if got := authFor(fmt.Sprintf("127.0.0.1:%d", c.HTTPPort), theirs.SocketID); strings.Contains(got, `"auth"`) {
-			t.Errorf("cross-tenant auth answer %q, want the app's unsigned answer", got)
+			t.Errorf("cross-tenant auth answer %q, want recordsync's 403", got)
+		} else if !strings.Contains(got, "Forbidden") {
+			t.Errorf("cross-tenant auth answer %q, want recordsync's 403", got)
 		}
 
 		// A write and an HTTP API publish in 127.0.0.1 never reach localhost;

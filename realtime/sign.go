@@ -1,5 +1,7 @@
 package realtime
 
+import "time"
+
 // Sign signs a subscription to channel for the socket socketID, as an app's
 // /broadcasting/auth would with the pusher broadcaster: it returns
 // "key:hex(hmac_sha256(secret, socket_id:channel[:channel_data]))" under the
@@ -49,5 +51,16 @@ func (h *Hub) SocketOpen(tenant, socketID string) bool {
 		return false
 	}
 	owner, found, err := d.Lookup(socketID)
+	if err == nil && !found {
+		// The other instance registers a new socket in the background:
+		// pusher-js asks for its grant right after connecting, which can
+		// overtake the registration. A miss is asked once more.
+		time.Sleep(directoryRetry)
+		owner, found, err = d.Lookup(socketID)
+	}
 	return err == nil && found && owner == tenant
 }
+
+// directoryRetry is how long SocketOpen waits before asking the cluster's
+// socket directory a second time about a socket it did not know.
+const directoryRetry = 50 * time.Millisecond
