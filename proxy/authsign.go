@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -91,6 +92,9 @@ func laravelPath(u *url.URL) string {
 // or not at all. Then, for a 2xx answer:
 //   - the socket_id must be an open socket of the request's tenant (in the
 //     cluster); else recordsync answers 403, whatever the app signed;
+//   - a grant the app signed must carry exactly the signature recordsync
+//     would make for the socket_id and channel_name it read (and the
+//     answer's channel_data); else 403;
 //   - an unsigned grant of the request's channel kind is signed for exactly
 //     the socket_id and channel_name read; a presence answer's channel_data
 //     is serialised once (compacted, keys and numbers as the app wrote them)
@@ -126,11 +130,11 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 		h.obs.AuthSignature(AuthPassed)
 		return err
 	}
-	channelData, kind := parseAuthAnswer(rec.body())
+	channelData, appAuth, kind := parseAuthAnswer(rec.body())
 	unsigned := kind == answerPrivate && strings.HasPrefix(channel, "private-") && !strings.HasPrefix(channel, "private-encrypted-") ||
 		kind == answerPresence && strings.HasPrefix(channel, "presence-")
 	switch {
-	case readErr != nil && kind != answerOther:
+	case readErr != nil && (kind == answerPrivate || kind == answerPresence):
 		h.debug("auth request not read as PHP reads it: the grant goes through unsigned", zap.Error(readErr))
 		h.obs.AuthSignature(AuthUnsigned)
 		h.sendBuffered(rec)
@@ -140,6 +144,17 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 		return nil
 	case !owned:
 		h.refuseGrant(rec, "socket is not an open one of the request's tenant", nil)
+		return nil
+	case kind == answerSigned:
+		// The app's own signature must be for exactly the socket checked
+		// above: what recordsync would sign for what it read.
+		want, ok := h.opts.Signer.Sign(info.Tenant, socketID, channel, channelData)
+		if !ok || subtle.ConstantTimeCompare([]byte(want), []byte(appAuth)) != 1 {
+			h.refuseGrant(rec, "the app's signature is not for the socket_id and channel_name read", nil)
+			return nil
+		}
+		h.obs.AuthSignature(AuthPassed)
+		h.sendBuffered(rec)
 		return nil
 	case !unsigned:
 		if kind != answerOther {
@@ -325,62 +340,76 @@ func allDigits(s string) bool {
 type authAnswer int
 
 const (
-	// answerOther: anything recordsync does not sign (already signed,
-	// false, null, an error page, ...).
+	// answerOther: anything that grants nothing (false, null, an error
+	// page, ...).
 	answerOther authAnswer = iota
 	// answerPrivate: `true`, the redis broadcaster's grant of a private channel.
 	answerPrivate
 	// answerPresence: {"channel_data":...} without "auth", the redis
 	// broadcaster's grant of a presence channel.
 	answerPresence
+	// answerSigned: {"auth":...}, a grant the app signed (the pusher and
+	// reverb broadcasters).
+	answerSigned
 )
 
 // parseAuthAnswer classifies an app's auth answer. For a presence grant it
 // returns the channel_data to sign and send: an object is compacted (its
 // keys, order and number literals kept), a string is taken as it is; either
-// must be a JSON object. An object answer with "auth", or with a key twice,
-// is answerOther.
-func parseAuthAnswer(body []byte) (channelData string, kind authAnswer) {
+// must be a JSON object; an answer with a key twice is not one. An object
+// with "auth" is answerSigned, read as pusher-js's JSON.parse reads it (the
+// last of a repeated key wins): auth and channelData are its two strings,
+// "" when missing or not strings.
+func parseAuthAnswer(body []byte) (channelData, auth string, kind authAnswer) {
 	body = bytes.TrimSpace(body)
 	if string(body) == "true" {
-		return "", answerPrivate
+		return "", "", answerPrivate
 	}
 	if len(body) == 0 || body[0] != '{' {
-		return "", answerOther
+		return "", "", answerOther
 	}
 	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil || hasDuplicateKeys(body) {
-		return "", answerOther
+	if json.Unmarshal(body, &m) != nil {
+		return "", "", answerOther
 	}
-	if _, signed := m["auth"]; signed {
-		return "", answerOther
+	if rawAuth, signed := m["auth"]; signed {
+		if json.Unmarshal(rawAuth, &auth) != nil {
+			auth = ""
+		}
+		if rawCD, has := m["channel_data"]; has && json.Unmarshal(rawCD, &channelData) != nil {
+			auth = "" // not what pusher-js sends on: it can match no signature
+		}
+		return channelData, auth, answerSigned
+	}
+	if hasDuplicateKeys(body) {
+		return "", "", answerOther
 	}
 	raw := bytes.TrimSpace(m["channel_data"])
 	if len(raw) == 0 {
-		return "", answerOther
+		return "", "", answerOther
 	}
 	var cd []byte
 	switch raw[0] {
 	case '{':
 		var b bytes.Buffer
 		if json.Compact(&b, raw) != nil {
-			return "", answerOther
+			return "", "", answerOther
 		}
 		cd = b.Bytes()
 	case '"':
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
-			return "", answerOther
+			return "", "", answerOther
 		}
 		cd = []byte(s)
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(cd, &obj) != nil || obj == nil {
-			return "", answerOther
+			return "", "", answerOther
 		}
 	default:
-		return "", answerOther
+		return "", "", answerOther
 	}
-	return string(cd), answerPresence
+	return string(cd), "", answerPresence
 }
 
 // hasDuplicateKeys reports whether the top-level JSON object b has a key

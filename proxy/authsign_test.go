@@ -101,8 +101,14 @@ func TestAuthSigning(t *testing.T) {
 			answer: `{"channel_data": {"user_id": 10, "user_info": {"name": "Mr. Channels"}}}`, want: string(signedPres)},
 		{name: "channel_data string → signed as it is", req: presReq, status: 200,
 			answer: `{"channel_data":` + jsonString(presCD) + `}`, want: string(signedPres)},
-		{name: "already signed passes", req: privReq, status: 200, answer: `{"auth":"other:sig"}`, answerCtype: "application/json"},
-		{name: "signed presence passes", req: presReq, status: 200, answer: `{"auth":"x:y","channel_data":{"user_id":1}}`},
+		{name: "app-signed for the socket and channel read passes", req: privReq, status: 200, answer: `{"auth":"` + privSig + `"}`, answerCtype: "application/json"},
+		{name: "app-signed presence for the socket and channel read passes", req: presReq, status: 200, answer: string(signedPres)},
+		{name: "app-signed for another socket: 403", req: privReq, status: 200, answer: `{"auth":"` + vecKey + `:` + hexSig(vecSecret, "9.8:private-foobar") + `"}`, want: refused, result: AuthRefused},
+		{name: "app-signed for another channel: 403", req: privReq, status: 200, answer: `{"auth":"` + vecKey + `:` + hexSig(vecSecret, vecSocket+":private-other") + `"}`, want: refused, result: AuthRefused},
+		{name: "app-signed with another secret: 403", req: privReq, status: 200, answer: `{"auth":"other:sig"}`, want: refused, result: AuthRefused},
+		{name: "app-signed presence with channel_data an object: 403", req: presReq, status: 200, answer: `{"auth":"` + presSig + `","channel_data":` + presCD + `}`, want: refused, result: AuthRefused},
+		{name: "app-signed, the last auth counts (as in JSON.parse)", req: privReq, status: 200, answer: `{"auth":"x:y","auth":"` + privSig + `"}`},
+		{name: "app-signed, a wrong last auth: 403", req: privReq, status: 200, answer: `{"auth":"` + privSig + `","auth":"x:y"}`, want: refused, result: AuthRefused},
 		{name: "403 passes", req: privReq, status: 403, answer: `{"message":"This action is unauthorized."}`},
 		{name: "403 true passes", req: privReq, status: 403, answer: `true`},
 		{name: "500 passes", req: privReq, status: 500, answer: `true`},
@@ -122,6 +128,7 @@ func TestAuthSigning(t *testing.T) {
 		{name: "socket of another tenant: 403", tenant: "b", req: privReq, status: 200, answer: "true", want: refused, result: AuthRefused},
 		{name: "unknown socket: 403", req: "socket_id=9.9&channel_name=private-foobar", status: 200, answer: "true", want: refused, result: AuthRefused},
 		{name: "app-signed for a socket of another tenant: 403", tenant: "b", req: privReq, status: 200, answer: `{"auth":"` + privSig + `"}`, want: refused, result: AuthRefused},
+		{name: "app-signed in the socket's own tenant passes", tenant: "b", req: "socket_id=9.8&channel_name=private-foobar", status: 200, answer: `{"auth":"` + vecKey + `:` + hexSig(vecSecret, "9.8:private-foobar") + `"}`},
 		{name: "app-signed presence for a socket of another tenant: 403", tenant: "b", req: presReq, status: 200, answer: string(signedPres), want: refused, result: AuthRefused},
 		{name: "app-signed for an unknown socket: 403", req: "socket_id=9.9&channel_name=private-foobar", status: 200, answer: `{"auth":"x:y"}`, want: refused, result: AuthRefused},
 		{name: "any 2xx for a socket of another tenant: 403", tenant: "b", req: privReq, status: 200, answer: `<html>ok</html>`, want: refused, result: AuthRefused},
@@ -229,6 +236,13 @@ func TestAuthSigning(t *testing.T) {
 
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
+// hexSig is hex(hmac_sha256(secret, s)), a Pusher signature.
+func hexSig(secret, s string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(s))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
 func TestAuthEndpointOptions(t *testing.T) {
 	t.Parallel()
 	signer := &fakeSigner{sockets: map[string]string{vecSocket: ""}}
@@ -304,7 +318,7 @@ func FuzzParseAuthAnswer(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		cd, kind := parseAuthAnswer(body)
+		cd, _, kind := parseAuthAnswer(body)
 		switch kind {
 		case answerPrivate:
 			if cd != "" {
@@ -321,6 +335,11 @@ func FuzzParseAuthAnswer(f *testing.F) {
 			}
 			if _, ok := top["auth"]; ok {
 				t.Fatalf("a signed answer was classified for signing: %q", body)
+			}
+		case answerSigned:
+			var top map[string]json.RawMessage
+			if json.Unmarshal(body, &top) != nil || top["auth"] == nil {
+				t.Fatalf("signed without an auth member: %q", body)
 			}
 		case answerOther:
 			if cd != "" {
