@@ -11,9 +11,9 @@ soak:
 	RECORDSYNC_SOAK=1 go test -count=1 -run 'TestPHPDifferential' -timeout 30m -v ./proxy
 	RECORDSYNC_SOAK=1 go test -count=1 -run 'Drill' -timeout 60m -v ./e2e
 
-# The benchmark report: bench/REPORT.md with its charts.
+# The benchmark report: bench/REPORT.md with its charts (bench/ is a Go module of its own).
 bench:
-	go run ./bench
+	cd bench && go run .
 
 # The example Laravel app behind Caddy with recordsync; prints the URL.
 demo:

@@ -11,7 +11,6 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/tidwall/gjson v1.20.2
 	go.uber.org/zap v1.28.0
-	golang.org/x/image v0.46.0
 )
 
 require (

@@ -1,8 +1,8 @@
 package main
 
-// Micro-benchmarks: go test -run '^$' -bench . ./bench
+// Micro-benchmarks: (cd bench && go test -run '^$' -bench .)
 // (no Test functions here: `go test ./...` stays fast; the full report only
-// runs with `go run ./bench`).
+// runs with `make bench`).
 
 import (
 	"bytes"

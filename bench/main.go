@@ -1,8 +1,11 @@
 // Command bench measures recordsync against its baselines in one run and
 // writes bench/REPORT.md. See bench/README.md.
 //
-//	go run ./bench            # the full run (~6–10 minutes)
-//	go run ./bench -quick     # ~3 minutes: shorter loads, no 18k fan-out
+//	cd bench && go run .            # the full run (~6–10 minutes)
+//	cd bench && go run . -quick     # ~3 minutes: shorter loads, no 18k fan-out
+//
+// The bench is a Go module of its own (its chart renderer's dependency is
+// not the product's); it builds against the checkout around it.
 //
 // It builds Caddy from ./cmd/caddy, starts every server on free loopback
 // ports (a Go upstream, plain Caddy, Caddy with recordsync, the example
@@ -19,6 +22,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -152,12 +156,13 @@ type runConfig struct {
 	SkipCluster bool
 }
 
-// repoRoot finds the directory of this module's go.mod.
+// repoRoot finds the checkout: the directory of the product's go.mod (the
+// bench is a module of its own inside it).
 func repoRoot() (string, error) {
 	dir, _ := os.Getwd()
 	for {
 		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module github.com/recordsync/recordsync") {
+		if err == nil && slices.Contains(strings.Split(string(data), "\n"), "module github.com/recordsync/recordsync") {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)

@@ -137,7 +137,7 @@ func (r *report) markdown() string {
 		mode = "quick"
 	}
 	p("# recordsync benchmark report\n\n")
-	p("Produced by `go run ./bench` (%s mode) at %s, commit `%s`, in %.0f s. %s, %s, GOMAXPROCS %d, %d CPUs.\n",
+	p("Produced by `make bench` (%s mode) at %s, commit `%s`, in %.0f s. %s, %s, GOMAXPROCS %d, %d CPUs.\n",
 		mode, r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Commit, r.Finished.Sub(r.Started).Seconds(), r.GoVersion, r.Wrk, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	p("Load average (1/5/15 min) at start: **%s**, at end: **%s** — the machine is shared with other work; load generator and servers share its %d cores.", r.LoadStart, r.LoadEnd, runtime.NumCPU())
 	if busy(r.LoadStart) || busy(r.LoadEnd) {

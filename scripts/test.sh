@@ -10,6 +10,7 @@ scripts/install-deps.sh
 
 echo "== go vet / gofmt"
 go vet ./...
+(cd bench && go vet ./...)   # the benchmark, a module of its own
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
 	echo "gofmt would change: $unformatted"
