@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/recordsync/recordsync/proxy"
 	"github.com/recordsync/recordsync/versioncache"
 )
 
@@ -429,3 +430,27 @@ func (l *Locker) succeeded() {
 		l.log.Info("cluster lock: Redis reachable again; conditional writes are serialised cluster-wide")
 	}
 }
+
+// LockRecord is Acquire as the proxy's Locker: conditional writes of one
+// record serialised across the instances.
+func (l *Locker) LockRecord(ctx context.Context, k versioncache.Key) (proxy.RecordLock, error) {
+	lk, err := l.Acquire(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	return lk, nil
+}
+
+// Unlock is Release as the proxy's RecordLock: expired only when Redis said
+// the lock was no longer this holder's (a failed release is the outage's,
+// and the lock expires by itself).
+func (lk *Lock) Unlock(learned versioncache.Entry) (expired bool) {
+	owned, err := lk.Release(learned)
+	return err == nil && !owned
+}
+
+// Interface guards
+var (
+	_ proxy.Locker     = (*Locker)(nil)
+	_ proxy.RecordLock = (*Lock)(nil)
+)

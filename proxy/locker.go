@@ -10,7 +10,7 @@ import (
 )
 
 // Locker serialises the conditional writes of one record across several
-// recordsync processes (issue 6; cluster.Locker through the Caddy glue). The
+// recordsync processes (cluster.Locker implements it over Redis). The
 // proxy asks it inside the record's local turn, so one process sends at most
 // one waiter per record to it at a time.
 type Locker interface {
