@@ -11,8 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/cluster"
-	"github.com/recordsync/recordsync/realtime"
-	"github.com/recordsync/recordsync/versioncache"
 )
 
 // clusterConfig is what makes two cluster memberships the same: a reload
@@ -24,16 +22,15 @@ type clusterConfig struct {
 	timeout time.Duration
 }
 
-// clusterState is the shared state's membership of a cluster (issue 6):
+// clusterState is the shared state's membership of a cluster:
 // the Cluster (Redis client, namespace, instance id) and the bus that
 // shares events, versions and presence. It survives reloads with the rest
 // of the shared state.
 type clusterState struct {
-	// clusterMu guards clus, bus, sockets and clusterCfg.
+	// clusterMu guards clus, link and clusterCfg.
 	clusterMu  sync.Mutex
 	clus       *cluster.Cluster
-	bus        *cluster.Bus
-	sockets    *cluster.Sockets // nil without a hub
+	link       *cluster.Link
 	clusterCfg clusterConfig
 }
 
@@ -84,32 +81,12 @@ func (s *sharedState) setCluster(cfg clusterConfig, logger *zap.Logger) error {
 		return err
 	}
 	s.closeClusterLocked()
-	bus := cluster.NewBus(c, cluster.BusOptions{
-		Handler:           s.fromBus,
-		Share:             s.sharePresence,
-		InstanceGone:      s.instanceGone,
-		InstanceTimeout:   cfg.timeout,
-		HeartbeatInterval: cfg.timeout / 5,
-		Observer:          clusterObserver{},
+	s.clus, s.clusterCfg = c, cfg
+	s.link = cluster.Join(c, s.store, s.hub, cluster.LinkOptions{
+		InstanceTimeout: cfg.timeout,
+		BusObserver:     clusterObserver{},
+		SocketsObserver: clusterObserver{},
 	})
-	s.clus, s.bus, s.clusterCfg = c, bus, cfg
-	s.store.SetOnAdvance(func(k versioncache.Key, e versioncache.Entry) {
-		bus.Publish(cluster.Message{Kind: cluster.KindVersion, Tenant: k.Tenant, Type: k.Type, ID: k.ID,
-			Version: e.Version, UpdatedByID: e.UpdatedByID, UpdatedByName: e.UpdatedByName})
-	})
-	if s.hub != nil {
-		s.hub.SetCluster(hubBus{bus})
-		// Which tenant each open socket of the cluster belongs to, for
-		// signing /broadcasting/auth answers of sockets held elsewhere.
-		hub := s.hub
-		s.sockets = cluster.NewSockets(c, cluster.SocketsOptions{
-			TTL:      cfg.timeout,
-			Refresh:  cfg.timeout / 5,
-			Taken:    hub.SocketIDTaken,
-			Observer: clusterObserver{},
-		})
-		hub.SetSocketDirectory(s.sockets)
-	}
 	logger.Info("recordsync: joined the cluster", zap.String("cluster_name", cfg.name), zap.String("instance", c.Instance()))
 	return nil
 }
@@ -121,87 +98,15 @@ func (s *sharedState) closeCluster() {
 	s.closeClusterLocked()
 }
 
-// closeClusterLocked stops sharing, closes the bus (the other instances are
-// told, so this one's presence members leave at once) and the Cluster.
-// clusterMu held.
+// closeClusterLocked leaves the cluster (cluster.Link.Close) and closes the
+// Cluster. clusterMu held.
 func (s *sharedState) closeClusterLocked() {
 	if s.clus == nil {
 		return
 	}
-	s.store.SetOnAdvance(nil)
-	if s.hub != nil {
-		s.hub.SetSocketDirectory(nil)
-		s.hub.SetCluster(nil)
-	}
-	if s.sockets != nil {
-		s.sockets.Close()
-		s.sockets = nil
-	}
-	s.bus.Close()
+	s.link.Close()
 	_ = s.clus.Close()
-	s.clus, s.bus, s.clusterCfg = nil, nil, clusterConfig{}
-}
-
-// fromBus applies a message of another instance.
-func (s *sharedState) fromBus(m cluster.Message) {
-	switch m.Kind {
-	case cluster.KindVersion:
-		if m.Type == "" || m.ID == "" || m.Version == "" {
-			return
-		}
-		// Quiet: learned from the cluster, not shared again.
-		s.store.AdvanceQuiet(versioncache.Key{Tenant: m.Tenant, Type: m.Type, ID: m.ID},
-			versioncache.Entry{Version: m.Version, UpdatedByID: m.UpdatedByID, UpdatedByName: m.UpdatedByName})
-	case cluster.KindEvent:
-		if s.hub != nil {
-			s.hub.PublishLocal(realtime.Event{Tenant: m.Tenant, Channel: m.Channel, Name: m.Name, Data: []byte(m.Data),
-				ExceptSocket: m.ExceptSocket, Version: m.Version, ClientEvent: m.Client, UserID: m.UserID})
-		}
-	case cluster.KindPresence:
-		if s.hub == nil {
-			return
-		}
-		ch := realtime.PresenceChange{Op: m.Op, Tenant: m.Tenant, Channel: m.Channel, UserID: m.UserID, Info: []byte(m.Info)}
-		if m.Op == cluster.PresenceSync {
-			ch.Members = make([]realtime.PresenceMember, len(m.Members))
-			for i, mm := range m.Members {
-				ch.Members[i] = realtime.PresenceMember{Tenant: mm.Tenant, Channel: mm.Channel, UserID: mm.UserID, Info: []byte(mm.Info)}
-			}
-		}
-		s.hub.RemotePresence(m.Instance, ch)
-	}
-}
-
-func (s *sharedState) sharePresence() {
-	if s.hub != nil {
-		s.hub.SharePresence()
-	}
-}
-
-func (s *sharedState) instanceGone(instance string) {
-	if s.hub != nil {
-		s.hub.InstanceGone(instance)
-	}
-}
-
-// hubBus is the hub's realtime.ClusterBus: realtime.Event and presence
-// changes become cluster.Messages (the one place where they do).
-type hubBus struct{ bus *cluster.Bus }
-
-func (b hubBus) Publish(ev realtime.Event) {
-	b.bus.Publish(cluster.Message{Kind: cluster.KindEvent, Tenant: ev.Tenant, Channel: ev.Channel, Name: ev.Name,
-		Data: string(ev.Data), ExceptSocket: ev.ExceptSocket, Version: ev.Version, Client: ev.ClientEvent, UserID: ev.UserID})
-}
-
-func (b hubBus) PublishPresence(ch realtime.PresenceChange) {
-	m := cluster.Message{Kind: cluster.KindPresence, Op: ch.Op, Tenant: ch.Tenant, Channel: ch.Channel, UserID: ch.UserID, Info: string(ch.Info)}
-	if ch.Op == realtime.PresenceSync {
-		m.Members = make([]cluster.Member, len(ch.Members))
-		for i, mm := range ch.Members {
-			m.Members[i] = cluster.Member{Tenant: mm.Tenant, Channel: mm.Channel, UserID: mm.UserID, Info: string(mm.Info)}
-		}
-	}
-	b.bus.Publish(m)
+	s.clus, s.link, s.clusterCfg = nil, nil, clusterConfig{}
 }
 
 // clusterMetrics are the cluster's metrics, registered like the others
@@ -272,7 +177,6 @@ func (clusterObserver) Taken() { clusterMetrics.socketTaken.Inc() }
 
 // Interface guards
 var (
-	_ realtime.ClusterBus      = hubBus{}
-	_ realtime.SocketDirectory = (*cluster.Sockets)(nil)
-	_ cluster.SocketsObserver  = clusterObserver{}
+	_ cluster.BusObserver     = clusterObserver{}
+	_ cluster.SocketsObserver = clusterObserver{}
 )

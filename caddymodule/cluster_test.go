@@ -66,7 +66,7 @@ func newClusterInstance(t *testing.T, name, redisURL string, timeout time.Durati
 func (in *clusterInstance) up() bool {
 	in.state.clusterMu.Lock()
 	defer in.state.clusterMu.Unlock()
-	return in.state.bus != nil && in.state.bus.Up()
+	return in.state.link != nil && in.state.link.Bus().Up()
 }
 
 // tsock is a test websocket client.

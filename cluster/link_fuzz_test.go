@@ -1,26 +1,25 @@
-package caddymodule
+package cluster
 
 import (
 	"encoding/json"
 	"testing"
 
-	"github.com/recordsync/recordsync/cluster"
 	"github.com/recordsync/recordsync/realtime"
 	"github.com/recordsync/recordsync/versioncache"
 )
 
-// FuzzFromBus applies arbitrary messages of another instance (what the
+// FuzzLinkReceive applies arbitrary messages of another instance (what the
 // bus decoded from the cluster's Redis channel, FuzzBusMessage) to a
-// version cache and a hub: no panics, and a version learned from the bus
-// is only ever the one the message carried, under its own key.
-func FuzzFromBus(f *testing.F) {
-	for _, m := range []cluster.Message{
-		{Kind: cluster.KindEvent, Instance: "o", Tenant: "t", Channel: "private-record.flow.1", Name: "record.updated", Data: `{"updated_at_iso":"2026-01-01T00:00:00Z"}`},
-		{Kind: cluster.KindEvent, Instance: "o", Channel: "x", Name: "client-x", Client: true, UserID: "1", Data: `{`},
-		{Kind: cluster.KindVersion, Instance: "o", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z", UpdatedByName: "Ann"},
-		{Kind: cluster.KindVersion, Instance: "o", Type: "flow", ID: "1", Version: "\xff"},
-		{Kind: cluster.KindPresence, Instance: "o", Op: cluster.PresenceJoin, Tenant: "t", Channel: "presence-x", UserID: "1", Info: `{"a":`},
-		{Kind: cluster.KindPresence, Instance: "o", Op: cluster.PresenceSync, Members: []cluster.Member{{Channel: "presence-x", UserID: "2", Info: "[]"}}},
+// version cache and a hub through a Link: no panics, and a version learned
+// from the bus is only ever the one the message carried, under its own key.
+func FuzzLinkReceive(f *testing.F) {
+	for _, m := range []Message{
+		{Kind: KindEvent, Instance: "o", Tenant: "t", Channel: "private-record.flow.1", Name: "record.updated", Data: `{"updated_at_iso":"2026-01-01T00:00:00Z"}`},
+		{Kind: KindEvent, Instance: "o", Channel: "x", Name: "client-x", Client: true, UserID: "1", Data: `{`},
+		{Kind: KindVersion, Instance: "o", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z", UpdatedByName: "Ann"},
+		{Kind: KindVersion, Instance: "o", Type: "flow", ID: "1", Version: "\xff"},
+		{Kind: KindPresence, Instance: "o", Op: PresenceJoin, Tenant: "t", Channel: "presence-x", UserID: "1", Info: `{"a":`},
+		{Kind: KindPresence, Instance: "o", Op: PresenceSync, Members: []Member{{Channel: "presence-x", UserID: "2", Info: "[]"}}},
 	} {
 		b, _ := json.Marshal(m)
 		f.Add(b)
@@ -36,14 +35,14 @@ func FuzzFromBus(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(hub.Close)
-	s := &sharedState{store: store, hub: hub}
+	l := &Link{store: store, hub: hub}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		var m cluster.Message
+		var m Message
 		if json.Unmarshal(payload, &m) != nil {
 			return
 		}
-		s.fromBus(m)
-		if m.Kind == cluster.KindVersion && m.Type != "" && m.ID != "" && m.Version != "" {
+		l.receive(m)
+		if m.Kind == KindVersion && m.Type != "" && m.ID != "" && m.Version != "" {
 			got, ok := store.Get(versioncache.Key{Tenant: m.Tenant, Type: m.Type, ID: m.ID})
 			if ok && versioncache.Compare(got.Version, m.Version) == versioncache.Older {
 				t.Fatalf("store holds %q, older than the %q just learned", got.Version, m.Version)
