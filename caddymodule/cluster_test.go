@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/internal/testredis"
+	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/realtime"
 	"github.com/recordsync/recordsync/versioncache"
 )
@@ -167,7 +168,7 @@ func (s *tsock) send(v any) {
 }
 
 func clusterSign(socketID, channel, channelData string) string {
-	return realtime.ChannelAuth(clusterTestKey, clusterTestSecret, socketID, channel, channelData)
+	return pusher.ChannelAuth(clusterTestKey, clusterTestSecret, socketID, channel, channelData)
 }
 
 func (s *tsock) subscribePrivate(channel string) {

@@ -15,7 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/coder/websocket"
 
-	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // wiringApp is the upstream of TestHTTPAPIAndAuthUpstreamWiring: it notes
@@ -144,7 +144,7 @@ func TestHTTPAPIAndAuthUpstreamWiring(t *testing.T) {
 
 // signedPath signs a Pusher HTTP API request (wkey/wsecret) for body.
 func signedPath(path, body string) string {
-	return path + "?" + realtime.SignAPIRequest("POST", path, nil, []byte(body), "wkey", "wsecret", time.Now())
+	return path + "?" + pusher.SignAPIRequest("POST", path, nil, []byte(body), "wkey", "wsecret", time.Now())
 }
 
 func TestUnmarshalCaddyfileAuthUpstream(t *testing.T) {

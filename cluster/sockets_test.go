@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/recordsync/recordsync/internal/testredis"
+	"github.com/recordsync/recordsync/pusher"
 )
 
 type socketsProbe struct {
@@ -69,7 +69,7 @@ func TestSocketsLookupAcrossInstances(t *testing.T) {
 		t.Fatalf("two instances share the socket prefix %d", a.SocketPrefix())
 	}
 	id := fmt.Sprintf("%d.42", a.SocketPrefix())
-	if !regexp.MustCompile(`^\d+\.\d+$`).MatchString(id) {
+	if !pusher.ValidSocketID(id) {
 		t.Fatalf("socket id %q", id)
 	}
 	a.Add(id, "acme:1") // a tenant with the separator of keys in it

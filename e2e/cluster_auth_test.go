@@ -7,16 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/pusher"
 )
-
-var regexpSocketID = regexp.MustCompile(`^\d+\.\d+$`)
 
 // startRedisBroadcasterApp is the fake app with Laravel's redis broadcaster
 // behind /broadcasting/auth: every request is granted with an unsigned
@@ -32,7 +29,7 @@ func startRedisBroadcasterApp(t *testing.T) (addr string, asked func() int) {
 			n.Add(1)
 			w.Header().Set("Content-Type", "application/json")
 			if r.Header.Get("X-Test-Sign") != "" {
-				auth := realtime.ChannelAuth(testAppKey, testAppSecret, r.PostFormValue("socket_id"), r.PostFormValue("channel_name"), "")
+				auth := pusher.ChannelAuth(testAppKey, testAppSecret, r.PostFormValue("socket_id"), r.PostFormValue("channel_name"), "")
 				json.NewEncoder(w).Encode(map[string]string{"auth": auth})
 				return
 			}
@@ -84,7 +81,7 @@ func TestClusterAuthSignsForAnotherInstance(t *testing.T) {
 	// Tenant "127.0.0.1" (the site's tenant is the request host).
 	sock := dialPusher(t, clusterWS(b))
 	// Cluster-wide unique ids, still pusher-js's "N.N".
-	if !regexpSocketID.MatchString(sock.SocketID) {
+	if !pusher.ValidSocketID(sock.SocketID) {
 		t.Fatalf("socket id %q", sock.SocketID)
 	}
 	status, body := clusterAuth(t, a, fmt.Sprintf("127.0.0.1:%d", a.HTTPPort), sock.SocketID, channel)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // clusterSite is realtimeSite with `cluster` on the Redis at redisAddr: two
@@ -153,7 +153,7 @@ func clusterJoin(t *testing.T, c *wsClient, channel, user string) []string {
 	t.Helper()
 	cd := fmt.Sprintf(`{"user_id":%q,"user_info":{"name":%q}}`, user, user)
 	c.send(map[string]any{"event": "pusher:subscribe", "data": map[string]string{
-		"channel": channel, "auth": realtime.ChannelAuth(testAppKey, testAppSecret, c.SocketID, channel, cd), "channel_data": cd}})
+		"channel": channel, "auth": pusher.ChannelAuth(testAppKey, testAppSecret, c.SocketID, channel, cd), "channel_data": cd}})
 	f := c.read(5 * time.Second)
 	var d struct {
 		Presence struct {

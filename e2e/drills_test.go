@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // drillRace is set when the tests are built with -race (drill_race_test.go).
@@ -152,12 +152,12 @@ func drillWaitMetric(t testing.TB, c *caddyProc, name string, timeout time.Durat
 }
 
 // drillAPIRequest builds a signed Pusher HTTP API request as
-// pusher-http-php and the npm SDK do (realtime.SignAPIRequest: auth_key,
+// pusher-http-php and the npm SDK do (pusher.SignAPIRequest: auth_key,
 // auth_timestamp, auth_version 1.0, body_md5, and auth_signature =
 // hex(hmac_sha256(secret, METHOD\nPATH\nQUERY)) over the sorted parameters).
 func drillAPIRequest(t testing.TB, method, baseURL, path, key, secret string, body []byte) *http.Request {
 	t.Helper()
-	url := baseURL + path + "?" + realtime.SignAPIRequest(method, path, nil, body, key, secret, time.Now())
+	url := baseURL + path + "?" + pusher.SignAPIRequest(method, path, nil, body, key, secret, time.Now())
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // fakeApp behaves like the Laravel app on the routes recordsync cares about,
@@ -120,5 +120,5 @@ func (a *fakeApp) auth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"auth": realtime.ChannelAuth(a.key, a.secret, socketID, channel, "")})
+	json.NewEncoder(w).Encode(map[string]string{"auth": pusher.ChannelAuth(a.key, a.secret, socketID, channel, "")})
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // hostileSite: tenant from the host, the hub on with a small channel limit
@@ -549,14 +549,14 @@ func hostileNext(t testing.TB, c *wsClient) frame {
 func hostileSubscribe(t testing.TB, c *wsClient, channel string) frame {
 	t.Helper()
 	c.send(map[string]any{"event": "pusher:subscribe", "data": map[string]string{
-		"channel": channel, "auth": realtime.ChannelAuth(testAppKey, testAppSecret, c.SocketID, channel, ""),
+		"channel": channel, "auth": pusher.ChannelAuth(testAppKey, testAppSecret, c.SocketID, channel, ""),
 	}})
 	return hostileNext(t, c)
 }
 
 // hostileSign is the hex signature alone (the part after "key:").
 func hostileSign(secret, socketID, channel string) string {
-	_, sig, _ := strings.Cut(realtime.ChannelAuth("", secret, socketID, channel, ""), ":")
+	_, sig, _ := strings.Cut(pusher.ChannelAuth("", secret, socketID, channel, ""), ":")
 	return sig
 }
 

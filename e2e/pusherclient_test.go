@@ -9,7 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // wsClient is a minimal Pusher-protocol client for tests that need many
@@ -99,7 +99,7 @@ func (c *wsClient) tryRead(timeout time.Duration) (frame, error) {
 func (c *wsClient) subscribePrivate(channel, key, secret string) frame {
 	c.t.Helper()
 	c.send(map[string]any{"event": "pusher:subscribe", "data": map[string]string{
-		"channel": channel, "auth": realtime.ChannelAuth(key, secret, c.SocketID, channel, ""),
+		"channel": channel, "auth": pusher.ChannelAuth(key, secret, c.SocketID, channel, ""),
 	}})
 	return c.read(5 * time.Second)
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // Signer is what the proxy needs of the realtime hub for the app's channel
@@ -131,8 +133,8 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 		return err
 	}
 	channelData, appAuth, kind := parseAuthAnswer(rec.body())
-	unsigned := kind == answerPrivate && strings.HasPrefix(channel, "private-") && !strings.HasPrefix(channel, "private-encrypted-") ||
-		kind == answerPresence && strings.HasPrefix(channel, "presence-")
+	unsigned := kind == answerPrivate && pusher.KindOf(channel) == pusher.KindPrivate ||
+		kind == answerPresence && pusher.KindOf(channel) == pusher.KindPresence
 	switch {
 	case readErr != nil && (kind == answerPrivate || kind == answerPresence):
 		h.debug("auth request not read as PHP reads it: the grant goes through unsigned", zap.Error(readErr))
@@ -175,10 +177,10 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 	h.obs.AuthSignature(AuthSigned)
 	b := make([]byte, 0, 96+len(channelData)*11/10)
 	b = append(b, `{"auth":`...)
-	b = appendJSONString(b, auth)
+	b = pusher.AppendJSONString(b, auth)
 	if kind == answerPresence {
 		b = append(b, `,"channel_data":`...)
-		b = appendJSONString(b, channelData)
+		b = pusher.AppendJSONString(b, channelData)
 	}
 	b = append(b, '}')
 	h.debug("signed the app's channel authorisation", zap.String("channel", channel))
@@ -263,7 +265,7 @@ func readAuthRequest(r *http.Request, limit int64) (socketID, channel string, er
 	if err != nil {
 		return "", "", err
 	}
-	if !validSocketID(socketID) {
+	if !pusher.ValidSocketID(socketID) {
 		return "", "", errAuthSocketID
 	}
 	return socketID, channel, nil
@@ -317,25 +319,6 @@ func authFieldsJSON(body []byte) (socketID, channel string, err error) {
 	return socketID, channel, nil
 }
 
-// validSocketID reports whether s is "digits.digits", the only socket id
-// form Pusher servers issue.
-func validSocketID(s string) bool {
-	a, b, ok := strings.Cut(s, ".")
-	return ok && len(s) <= 32 && allDigits(a) && allDigits(b)
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // authAnswer is what an app's 2xx auth answer is, for signing.
 type authAnswer int
 
@@ -353,87 +336,24 @@ const (
 	answerSigned
 )
 
-// parseAuthAnswer classifies an app's auth answer. For a presence grant it
-// returns the channel_data to sign and send: an object is compacted (its
-// keys, order and number literals kept), a string is taken as it is; either
-// must be a JSON object; an answer with a key twice is not one. An object
-// with "auth" is answerSigned, read as pusher-js's JSON.parse reads it (the
-// last of a repeated key wins): auth and channelData are its two strings,
-// "" when missing or not strings.
+// parseAuthAnswer classifies an app's auth answer: `true` is the redis
+// broadcaster's private grant (Illuminate/Broadcasting/Broadcasters/
+// RedisBroadcaster.php, validAuthenticationResponse), and a JSON object is
+// read by pusher.ParseAuthAnswer: with "auth" it is answerSigned (auth and
+// channelData as pusher-js reads them), without it a presence grant whose
+// channelData is the exact string to sign and send. Anything else is
+// answerOther.
 func parseAuthAnswer(body []byte) (channelData, auth string, kind authAnswer) {
-	body = bytes.TrimSpace(body)
-	if string(body) == "true" {
+	if string(bytes.TrimSpace(body)) == "true" {
 		return "", "", answerPrivate
 	}
-	if len(body) == 0 || body[0] != '{' {
+	a, ok := pusher.ParseAuthAnswer(body)
+	switch {
+	case !ok:
 		return "", "", answerOther
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
-		return "", "", answerOther
-	}
-	if rawAuth, signed := m["auth"]; signed {
-		if json.Unmarshal(rawAuth, &auth) != nil {
-			auth = ""
-		}
-		if rawCD, has := m["channel_data"]; has && json.Unmarshal(rawCD, &channelData) != nil {
-			auth = "" // not what pusher-js sends on: it can match no signature
-		}
-		return channelData, auth, answerSigned
-	}
-	if hasDuplicateKeys(body) {
-		return "", "", answerOther
-	}
-	raw := bytes.TrimSpace(m["channel_data"])
-	if len(raw) == 0 {
-		return "", "", answerOther
-	}
-	var cd []byte
-	switch raw[0] {
-	case '{':
-		var b bytes.Buffer
-		if json.Compact(&b, raw) != nil {
-			return "", "", answerOther
-		}
-		cd = b.Bytes()
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return "", "", answerOther
-		}
-		cd = []byte(s)
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(cd, &obj) != nil || obj == nil {
-			return "", "", answerOther
-		}
+	case a.Signed:
+		return a.ChannelData, a.Auth, answerSigned
 	default:
-		return "", "", answerOther
+		return a.ChannelData, "", answerPresence
 	}
-	return string(cd), "", answerPresence
-}
-
-// hasDuplicateKeys reports whether the top-level JSON object b has a key
-// twice (PHP and Go would read different values).
-func hasDuplicateKeys(b []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if _, err := dec.Token(); err != nil {
-		return true
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return true
-		}
-		k, _ := tok.(string)
-		if seen[k] {
-			return true
-		}
-		seen[k] = true
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return true
-		}
-	}
-	return false
 }

@@ -1,18 +1,18 @@
 package proxy
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
-// The test vectors of pusher-protocol.md.
+// The test vectors of pusher-protocol.md (privSig and presSig below pin
+// the signatures themselves).
 const (
 	vecKey    = "278d425bdf160c739803"
 	vecSecret = "7ad3773142a6692b25b8"
@@ -36,12 +36,7 @@ func (s *fakeSigner) Sign(tenant, socketID, channel, channelData string) (string
 	if !s.SocketOpen(tenant, socketID) {
 		return "", false
 	}
-	mac := hmac.New(sha256.New, []byte(vecSecret))
-	mac.Write([]byte(socketID + ":" + channel))
-	if channelData != "" {
-		mac.Write([]byte(":" + channelData))
-	}
-	return vecKey + ":" + hex.EncodeToString(mac.Sum(nil)), true
+	return pusher.ChannelAuth(vecKey, vecSecret, socketID, channel, channelData), true
 }
 
 // authApp answers the auth endpoint with status, content type and body,
@@ -103,8 +98,8 @@ func TestAuthSigning(t *testing.T) {
 			answer: `{"channel_data":` + jsonString(presCD) + `}`, want: string(signedPres)},
 		{name: "app-signed for the socket and channel read passes", req: privReq, status: 200, answer: `{"auth":"` + privSig + `"}`, answerCtype: "application/json"},
 		{name: "app-signed presence for the socket and channel read passes", req: presReq, status: 200, answer: string(signedPres)},
-		{name: "app-signed for another socket: 403", req: privReq, status: 200, answer: `{"auth":"` + vecKey + `:` + hexSig(vecSecret, "9.8:private-foobar") + `"}`, want: refused, result: AuthRefused},
-		{name: "app-signed for another channel: 403", req: privReq, status: 200, answer: `{"auth":"` + vecKey + `:` + hexSig(vecSecret, vecSocket+":private-other") + `"}`, want: refused, result: AuthRefused},
+		{name: "app-signed for another socket: 403", req: privReq, status: 200, answer: `{"auth":"` + pusher.ChannelAuth(vecKey, vecSecret, "9.8", "private-foobar", "") + `"}`, want: refused, result: AuthRefused},
+		{name: "app-signed for another channel: 403", req: privReq, status: 200, answer: `{"auth":"` + pusher.ChannelAuth(vecKey, vecSecret, vecSocket, "private-other", "") + `"}`, want: refused, result: AuthRefused},
 		{name: "app-signed with another secret: 403", req: privReq, status: 200, answer: `{"auth":"other:sig"}`, want: refused, result: AuthRefused},
 		{name: "app-signed presence with channel_data an object: 403", req: presReq, status: 200, answer: `{"auth":"` + presSig + `","channel_data":` + presCD + `}`, want: refused, result: AuthRefused},
 		{name: "app-signed, the last auth counts (as in JSON.parse)", req: privReq, status: 200, answer: `{"auth":"x:y","auth":"` + privSig + `"}`},
@@ -128,7 +123,7 @@ func TestAuthSigning(t *testing.T) {
 		{name: "socket of another tenant: 403", tenant: "b", req: privReq, status: 200, answer: "true", want: refused, result: AuthRefused},
 		{name: "unknown socket: 403", req: "socket_id=9.9&channel_name=private-foobar", status: 200, answer: "true", want: refused, result: AuthRefused},
 		{name: "app-signed for a socket of another tenant: 403", tenant: "b", req: privReq, status: 200, answer: `{"auth":"` + privSig + `"}`, want: refused, result: AuthRefused},
-		{name: "app-signed in the socket's own tenant passes", tenant: "b", req: "socket_id=9.8&channel_name=private-foobar", status: 200, answer: `{"auth":"` + vecKey + `:` + hexSig(vecSecret, "9.8:private-foobar") + `"}`},
+		{name: "app-signed in the socket's own tenant passes", tenant: "b", req: "socket_id=9.8&channel_name=private-foobar", status: 200, answer: `{"auth":"` + pusher.ChannelAuth(vecKey, vecSecret, "9.8", "private-foobar", "") + `"}`},
 		{name: "app-signed presence for a socket of another tenant: 403", tenant: "b", req: presReq, status: 200, answer: string(signedPres), want: refused, result: AuthRefused},
 		{name: "app-signed for an unknown socket: 403", req: "socket_id=9.9&channel_name=private-foobar", status: 200, answer: `{"auth":"x:y"}`, want: refused, result: AuthRefused},
 		{name: "any 2xx for a socket of another tenant: 403", tenant: "b", req: privReq, status: 200, answer: `<html>ok</html>`, want: refused, result: AuthRefused},
@@ -139,6 +134,8 @@ func TestAuthSigning(t *testing.T) {
 
 		// Requests not read as PHP reads them: a grant stays unsigned.
 		{name: "bad socket id not signed", req: "socket_id=abc&channel_name=private-foobar", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "socket id over 41 characters not read", req: "socket_id=" + strings.Repeat("1", 21) + "." + strings.Repeat("2", 20) + "&channel_name=private-foobar", status: 200, answer: "true", result: AuthUnsigned},
+		{name: "socket id of 41 characters read, not open: 403", req: "socket_id=" + strings.Repeat("1", 20) + "." + strings.Repeat("2", 20) + "&channel_name=private-foobar", status: 200, answer: "true", want: refused, result: AuthRefused},
 		{name: "channel_name twice not signed", req: privReq + "&channel_name=private-other", status: 200, answer: "true", result: AuthUnsigned},
 		{name: "PHP alias channel.name not signed", req: privReq + "&channel.name=private-other", status: 200, answer: "true", result: AuthUnsigned},
 		{name: "PHP alias channel name not signed", req: privReq + "&channel+name=private-other", status: 200, answer: "true", result: AuthUnsigned},
@@ -235,13 +232,6 @@ func TestAuthSigning(t *testing.T) {
 }
 
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
-
-// hexSig is hex(hmac_sha256(secret, s)), a Pusher signature.
-func hexSig(secret, s string) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(s))
-	return hex.EncodeToString(mac.Sum(nil))
-}
 
 func TestAuthEndpointOptions(t *testing.T) {
 	t.Parallel()
@@ -363,7 +353,7 @@ func FuzzReadAuthRequest(f *testing.F) {
 		if string(got) != body {
 			t.Fatalf("body restored as %q, want %q", got, body)
 		}
-		if err == nil && !validSocketID(sid) {
+		if err == nil && !pusher.ValidSocketID(sid) {
 			t.Fatalf("socket id %q", sid)
 		}
 	})

@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/versioncache"
 	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
@@ -278,7 +278,7 @@ func (h *Handler) writeConflict(w http.ResponseWriter, cur versioncache.Entry) {
 // appendVersionData appends {"updated_at":...,"updated_by_id":...,"updated_by_name":...}.
 func appendVersionData(b []byte, e versioncache.Entry) []byte {
 	b = append(b, `{"updated_at":`...)
-	b = appendJSONString(b, e.Version)
+	b = pusher.AppendJSONString(b, e.Version)
 	b = append(b, `,"updated_by_id":`...)
 	if e.UpdatedByID != "" && gjson.Valid(e.UpdatedByID) {
 		b = append(b, e.UpdatedByID...)
@@ -287,7 +287,7 @@ func appendVersionData(b []byte, e versioncache.Entry) []byte {
 	}
 	b = append(b, `,"updated_by_name":`...)
 	if e.UpdatedByName != "" {
-		b = appendJSONString(b, e.UpdatedByName)
+		b = pusher.AppendJSONString(b, e.UpdatedByName)
 	} else {
 		b = append(b, "null"...)
 	}
@@ -322,34 +322,4 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return string(b[i:])
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < 0x80 {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == 0xFFFD && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }

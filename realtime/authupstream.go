@@ -1,11 +1,9 @@
 package realtime
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // Authorizer decides, for a socket that subscribes to a private- or
@@ -164,9 +164,10 @@ type UpstreamAuthOptions struct {
 // socket_id and channel_name (form-encoded) to the app's auth endpoint with
 // the socket's upgrade Cookie and Authorization headers, as pusher-js would
 // from the page, and takes a 2xx as a grant (a presence grant's
-// channel_data from {"channel_data":...}, an object or a string, whether or
-// not the answer is also signed) and anything else as a refusal with the
-// app's status.
+// channel_data read by pusher.ParseAuthAnswer: from {"channel_data":...},
+// an object or a string holding one, or from a signed answer's
+// channel_data string) and anything else as a refusal with the app's
+// status.
 //
 // Answers are cached per (tenant, Host, credentials, channel) for TTL, and
 // concurrent asks for the same key share one request; at most Concurrency
@@ -447,7 +448,7 @@ func (a *UpstreamAuthorizer) ask(ctx context.Context, req AuthRequest) (AuthResu
 		return AuthResult{Status: resp.StatusCode, Message: "the app refused the channel (HTTP " + strconv.Itoa(resp.StatusCode) + ")"}, AuthUpstreamRefused
 	}
 	res := AuthResult{Allowed: true, Status: resp.StatusCode}
-	if kindOf(req.Channel) == kindPresence {
+	if pusher.KindOf(req.Channel) == pusher.KindPresence {
 		cd, err := upstreamChannelData(body)
 		if err != nil {
 			return AuthResult{Status: http.StatusBadGateway, Message: "auth upstream: " + err.Error()}, AuthUpstreamError
@@ -460,38 +461,25 @@ func (a *UpstreamAuthorizer) ask(ctx context.Context, req AuthRequest) (AuthResu
 // errNoChannelData is a presence grant without usable channel_data.
 var errNoChannelData = errors.New(`the app's presence grant has no channel_data object`)
 
-// upstreamChannelData reads channel_data from an app's 2xx answer:
-// {"channel_data":{...}} (Laravel's redis broadcaster) or
-// {"auth":"...","channel_data":"{...}"} (pusher-signed); an object is
-// compacted, a string is taken as it is.
+// upstreamChannelData reads channel_data from an app's 2xx answer with
+// pusher.ParseAuthAnswer, as the proxy reads the answers it signs:
+// {"channel_data":{...}} (Laravel's redis broadcaster; an object is
+// compacted, a string holding one taken as it is; no key twice) or
+// {"auth":"...","channel_data":"{...}"} (pusher-signed; a string, as
+// pusher-js would send it).
 func upstreamChannelData(body []byte) (string, error) {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(bytes.TrimSpace(body), &m) != nil {
+	a, ok := pusher.ParseAuthAnswer(body)
+	if !ok || a.ChannelData == "" {
 		return "", errNoChannelData
 	}
-	raw := bytes.TrimSpace(m["channel_data"])
-	switch {
-	case len(raw) > 0 && raw[0] == '{':
-		var b bytes.Buffer
-		if json.Compact(&b, raw) != nil {
-			return "", errNoChannelData
-		}
-		return b.String(), nil
-	case len(raw) > 0 && raw[0] == '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return "", errNoChannelData
-		}
-		return s, nil
-	}
-	return "", errNoChannelData
+	return a.ChannelData, nil
 }
 
 // upstreamAuthorize authorises c's subscription to name through the
 // configured Authorizer (no "auth" sent). It returns the presence member
 // data for presence channels, or queues the subscription error and
 // reports false. readLoop only.
-func (c *conn) upstreamAuthorize(cfg *config, name string, kind channelKind) (memberData, bool) {
+func (c *conn) upstreamAuthorize(cfg *config, name string, kind pusher.Kind) (pusher.Member, bool) {
 	res := cfg.Authorizer.Authorize(doneContext{c.done}, AuthRequest{
 		Tenant: c.tenant, SocketID: c.id, Channel: name, Upgrade: c.upgrade,
 	})
@@ -505,15 +493,15 @@ func (c *conn) upstreamAuthorize(cfg *config, name string, kind channelKind) (me
 			msg = "refused by the app"
 		}
 		c.refuseSubscription(RefusedByApp, name, subErrAuth, "auth failed: "+msg, status)
-		return memberData{}, false
+		return pusher.Member{}, false
 	}
-	if kind != kindPresence {
-		return memberData{}, true
+	if kind != pusher.KindPresence {
+		return pusher.Member{}, true
 	}
-	member, err := parseChannelData(res.ChannelData)
+	member, err := pusher.ParseChannelData(res.ChannelData)
 	if err != nil {
 		c.refuseSubscription(RefusedByApp, name, subErrInvalid, "invalid channel_data from the app: "+err.Error(), 400)
-		return memberData{}, false
+		return pusher.Member{}, false
 	}
 	return member, true
 }

@@ -348,3 +348,33 @@ func TestUpgradeRequestStringHidesCredentials(t *testing.T) {
 		t.Fatalf("String leaks: %s", s)
 	}
 }
+
+// TestUpstreamChannelData: the app's presence grant is read as the proxy
+// reads the answers it signs (pusher.ParseAuthAnswer): an object is
+// compacted, a string holding one is taken as it is, a signed answer's
+// channel_data must be a string; an unsigned answer with a key twice, or
+// with channel_data that holds no object, grants nothing.
+func TestUpstreamChannelData(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, body, want string
+	}{
+		{"object, compacted", `{"channel_data": {"user_id": 1, "user_info": {"name": "Ann"}}}`, `{"user_id":1,"user_info":{"name":"Ann"}}`},
+		{"string, as it is", `{"channel_data":"{\"user_id\": \"1\"}"}`, `{"user_id": "1"}`},
+		{"signed, string as it is", `{"auth":"k:s","channel_data":"{\"user_id\":2}"}`, `{"user_id":2}`},
+		{"signed, an object pusher-js would send on: refused", `{"auth":"k:s","channel_data":{"user_id":2}}`, ""},
+		{"signed without channel_data", `{"auth":"k:s"}`, ""},
+		{"a key twice", `{"channel_data":{"user_id":1},"channel_data":{"user_id":2}}`, ""},
+		{"string holding no object", `{"channel_data":"x"}`, ""},
+		{"number", `{"channel_data":5}`, ""},
+		{"true", `true`, ""},
+		{"not JSON", `{`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := upstreamChannelData([]byte(tt.body))
+			if got != tt.want || (err == nil) != (tt.want != "") {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}

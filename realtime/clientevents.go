@@ -3,6 +3,8 @@ package realtime
 import (
 	"strconv"
 	"time"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // Values of Options.ClientEvents.
@@ -32,8 +34,8 @@ func (c *conn) clientEvent(cfg *config, f clientFrame) {
 		c.sendError(CodeClientEvents, "client event name longer than "+strconv.Itoa(MaxEventNameLength)+" characters")
 		return
 	}
-	switch kindOf(f.Channel) {
-	case kindPrivate, kindPresence:
+	switch pusher.KindOf(f.Channel) {
+	case pusher.KindPrivate, pusher.KindPresence:
 	default:
 		cfg.Observer.Dropped(DropClientEventChannel)
 		c.sendError(CodeClientEvents, "client events are only allowed on private- and presence- channels, not "+quoteForMsg(f.Channel))
@@ -129,6 +131,6 @@ func clientEventFrame(event, channel string, data []byte, userID string) []byte 
 	}
 	b = b[:len(b)-1] // the closing brace
 	b = append(b, `,"user_id":`...)
-	b = appendJSONString(b, userID)
+	b = pusher.AppendJSONString(b, userID)
 	return append(b, '}')
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // rawFrame is a server frame with its top-level user_id.
@@ -147,7 +149,7 @@ func TestSign(t *testing.T) {
 	c := e.connect(t, "a")
 	const cd = `{"user_id":2,"user_info":{"name":"Bob"}}`
 	auth, ok := e.hub.Sign("a", c.socketID, "private-record.flow.1", "")
-	if !ok || auth != testKey+":"+sign(testSecret, c.socketID, "private-record.flow.1", "") {
+	if !ok || auth != pusher.ChannelAuth(testKey, testSecret, c.socketID, "private-record.flow.1", "") {
 		t.Fatalf("Sign private = %q, %v", auth, ok)
 	}
 	// What Sign makes, the hub accepts.

@@ -3,7 +3,8 @@ package realtime
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // ClusterBus carries what a Hub publishes, and its presence members, to the
@@ -87,7 +88,7 @@ func (h *Hub) share(ev Event) {
 // ingresses that every instance receives by itself (Laravel's Redis
 // broadcaster) publish.
 func (h *Hub) PublishLocal(ev Event) {
-	if ev.ClientEvent || h.isClosed.Load() || ev.Name == "" || !validChannelName(ev.Channel) {
+	if ev.ClientEvent || h.isClosed.Load() || ev.Name == "" || !pusher.ValidChannelName(ev.Channel) {
 		h.publish(ev, recordRef{})
 		return
 	}
@@ -144,8 +145,8 @@ func (h *Hub) RemotePresence(instance string, ch PresenceChange) {
 // validRemoteMember checks what another instance says about a member as
 // the hub checks a subscription (a bus message is outside input too).
 func validRemoteMember(channel, userID string) bool {
-	return strings.HasPrefix(channel, "presence-") && validChannelName(channel) &&
-		userID != "" && len(userID) <= MaxPresenceUserIDLength
+	return pusher.KindOf(channel) == pusher.KindPresence && pusher.ValidChannelName(channel) &&
+		userID != "" && len(userID) <= pusher.MaxUserIDLength
 }
 
 // remoteInfo returns another instance's user_info compacted ("null" when

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/versioncache"
 )
 
@@ -85,7 +86,7 @@ func TestHubClusterPresence(t *testing.T) {
 	h.SetCluster(bus)
 	k := chanKey{"t", "presence-room"}
 	w := fakeConn(t, h, "t", "1.1")
-	h.presenceJoin(w, k, memberData{userID: "w", info: []byte("null")}, 0)
+	h.presenceJoin(w, k, pusher.Member{UserID: "w", Info: []byte("null")}, 0)
 	if got := frameEvents(w); got != "pusher_internal:subscription_succeeded" {
 		t.Fatalf("w got %s", got)
 	}
@@ -100,12 +101,12 @@ func TestHubClusterPresence(t *testing.T) {
 		t.Fatalf("w got %s", got)
 	}
 	alice := fakeConn(t, h, "t", "2.2")
-	h.presenceJoin(alice, k, memberData{userID: "alice", info: []byte(`{"n":1}`)}, 2)
+	h.presenceJoin(alice, k, pusher.Member{UserID: "alice", Info: []byte(`{"n":1}`)}, 2)
 	if got := frameEvents(w); got != "" {
 		t.Fatalf("w got %s for Alice's second socket", got)
 	}
 	// Two members cluster-wide: a third user is over a limit of 2.
-	if h.presenceJoin(fakeConn(t, h, "t", "3.3"), k, memberData{userID: "carol", info: []byte("null")}, 2) {
+	if h.presenceJoin(fakeConn(t, h, "t", "3.3"), k, pusher.Member{UserID: "carol", Info: []byte("null")}, 2) {
 		t.Fatal("carol admitted over the cluster-wide limit")
 	}
 	h.presenceLeave(alice, k, "alice")

@@ -11,6 +11,8 @@ import (
 
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // conn is one socket. Its reader goroutine (readLoop) lives as long as the
@@ -380,27 +382,27 @@ func (c *conn) handle(cfg *config, msg []byte) {
 // "since" extension, catches the socket up.
 func (c *conn) subscribe(cfg *config, d subscribeData) {
 	name := d.Channel
-	if !validChannelName(name) {
+	if !pusher.ValidChannelName(name) {
 		c.refuseSubscription(RefusedChannel, name, subErrInvalid,
 			"invalid channel name "+quoteForMsg(name)+": 1–200 characters of [-a-zA-Z0-9_=@,.;]", 400)
 		return
 	}
-	var member memberData
-	kind := kindOf(name)
+	var member pusher.Member
+	kind := pusher.KindOf(name)
 	switch kind {
-	case kindPublic:
-	case kindPrivate:
+	case pusher.KindPublic:
+	case pusher.KindPrivate:
 		if d.Auth == "" && cfg.Authorizer != nil && c.upgrade != nil {
 			if _, ok := c.upstreamAuthorize(cfg, name, kind); !ok {
 				return
 			}
 			break
 		}
-		if err := verifyAuth(cfg.AppKey, cfg.AppSecret, c.id, name, "", d.Auth); err != nil {
+		if err := pusher.VerifyChannelAuth(cfg.AppKey, cfg.AppSecret, c.id, name, "", d.Auth); err != nil {
 			c.refuseSubscription(RefusedSignature, name, subErrAuth, "auth failed: "+err.Error(), 401)
 			return
 		}
-	case kindPresence:
+	case pusher.KindPresence:
 		if d.Auth == "" && cfg.Authorizer != nil && c.upgrade != nil {
 			// channel_data is the app's, whatever the client sent.
 			var ok bool
@@ -414,16 +416,16 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 			return
 		}
 		// Signed over the exact string the client sent.
-		if err := verifyAuth(cfg.AppKey, cfg.AppSecret, c.id, name, d.ChannelData, d.Auth); err != nil {
+		if err := pusher.VerifyChannelAuth(cfg.AppKey, cfg.AppSecret, c.id, name, d.ChannelData, d.Auth); err != nil {
 			c.refuseSubscription(RefusedSignature, name, subErrAuth, "auth failed: "+err.Error(), 401)
 			return
 		}
 		var err error
-		if member, err = parseChannelData(d.ChannelData); err != nil {
+		if member, err = pusher.ParseChannelData(d.ChannelData); err != nil {
 			c.refuseSubscription(RefusedChannel, name, subErrInvalid, "invalid channel_data: "+err.Error(), 400)
 			return
 		}
-	case kindPrivateEncrypted:
+	case pusher.KindPrivateEncrypted:
 		c.refuseSubscription(RefusedUnsupported, name, subErrUnsupported, "encrypted channels are not supported", 501)
 		return
 	default:
@@ -436,7 +438,7 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 				"too many channels on this connection (limit "+itoa64(int64(cfg.MaxChannelsPerConn))+")", 429)
 			return
 		}
-		if kind == kindPresence {
+		if kind == pusher.KindPresence {
 			// presenceJoin subscribes and acknowledges with the members.
 			if !c.hub.presenceJoin(c, chanKey{c.tenant, name}, member, cfg.PresenceMaxMembers) {
 				c.refuseSubscription(RefusedLimit, name, subErrLimit,
@@ -446,7 +448,7 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 			if c.members == nil {
 				c.members = make(map[string]string, 1)
 			}
-			c.members[name] = member.userID
+			c.members[name] = member.UserID
 		} else {
 			// Subscribe before acknowledging: a client that acts on the ack
 			// (e.g. saves, then expects the broadcast) must not race it. An
@@ -459,7 +461,7 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 			c.channels = make(map[string]struct{}, 2)
 		}
 		c.channels[name] = struct{}{}
-	} else if kind == kindPresence {
+	} else if kind == pusher.KindPresence {
 		// Idempotent: acknowledge again with the members, as the member
 		// the socket first joined as.
 		c.hub.presenceResend(c, chanKey{c.tenant, name})

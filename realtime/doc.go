@@ -73,13 +73,15 @@
 // key:hex(hmac_sha256(secret, socket_id:channel)), compared in constant
 // time), pusher:unsubscribe (no reply), pusher:ping → pusher:pong, pusher:pong.
 // Server frames carry "data" as a JSON string (double encoded), as Reverb does.
+// Channel names and kinds, socket ids, signatures, channel_data and JSON
+// string encoding are the pusher package's; this package applies them.
 //
 // # Presence (issue 4 §5)
 //
 // presence- channels: auth is signed over socket_id:channel:channel_data, the
 // exact string the client sent; channel_data is a JSON object with user_id (a
 // string, or a number kept as its literal text: 2 → "2") and optional
-// user_info. subscription_succeeded carries
+// user_info (pusher.ParseChannelData). subscription_succeeded carries
 // {"presence":{"ids":[...],"hash":{"id":user_info},"count":N}} (members in
 // join order, the socket's own user included). One user is one member however
 // many sockets they have on the channel: member_added goes to the channel's
@@ -126,7 +128,7 @@
 // channels/{name} and channels/{name}/users. Requests are signed (auth_key,
 // auth_timestamp within HTTPAPITimestampWindow, body_md5, auth_signature
 // over METHOD\nPATH\nQUERY, with or without the {ws_path} prefix) or get
-// 401 (SignAPIRequest signs one the same way); bodies over
+// 401 (pusher.SignAPIRequest signs one the same way); bodies over
 // MaxHTTPAPIBodyBytes and event data over MaxEventDataBytes get 413; more
 // than MaxEventChannels channels, bad names or bad JSON get 400; success is
 // 200 {}. Errors are {"error":"..."}. The caller gives the tenant (the
@@ -165,7 +167,8 @@
 // (UpgradeRequest; never logged) and the authorizer POSTs socket_id and
 // channel_name to the app's auth endpoint with those headers, back to the
 // address the upgrade came in on (or a configured URL). A 2xx grants
-// (presence: the answer's channel_data, whatever the client sent); anything
+// (presence: the answer's channel_data, read by pusher.ParseAuthAnswer as
+// the proxy reads the answers it signs, whatever the client sent); anything
 // else is AuthError with the app's status, 503 when the app could not be
 // asked in time. Answers are cached per (tenant, Host, credentials,
 // channel) for a short TTL, concurrent asks for one key share a request,

@@ -12,10 +12,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/versioncache"
 )
-
-var socketIDRe = regexp.MustCompile(`^\d+\.\d+$`)
 
 func TestHandshake(t *testing.T) {
 	t.Parallel()
@@ -27,7 +26,7 @@ func TestHandshake(t *testing.T) {
 		t.Fatalf("handshake %s", raw)
 	}
 	c2 := e.connect(t, "")
-	if !socketIDRe.MatchString(c2.socketID) || c2.socketID == re.FindStringSubmatch(raw)[1] {
+	if !pusher.ValidSocketID(c2.socketID) || c2.socketID == re.FindStringSubmatch(raw)[1] {
 		t.Fatalf("socket ids %q / %q", c2.socketID, raw)
 	}
 	eventually(t, time.Second, "2 connections", func() bool { return e.hub.Connections() == 2 })
@@ -178,8 +177,8 @@ func TestForgedSignature(t *testing.T) {
 	other := e.connect(t, "")
 	tests := []struct{ name, auth string }{
 		{"missing", ""},
-		{"wrong secret", testKey + ":" + sign("not-the-secret", c.socketID, "private-x", "")},
-		{"other socket's", testKey + ":" + sign(testSecret, other.socketID, "private-x", "")},
+		{"wrong secret", pusher.ChannelAuth(testKey, "not-the-secret", c.socketID, "private-x", "")},
+		{"other socket's", pusher.ChannelAuth(testKey, testSecret, other.socketID, "private-x", "")},
 		{"garbage", "garbage"},
 	}
 	for _, tt := range tests {
@@ -351,7 +350,7 @@ func TestSince(t *testing.T) {
 	sub := func(channel, since string) {
 		t.Helper()
 		c.send(fmt.Sprintf(`{"event":"pusher:subscribe","data":{"channel":%q,"auth":%q,"since":%s}}`,
-			channel, testKey+":"+sign(testSecret, c.socketID, channel, ""), since))
+			channel, pusher.ChannelAuth(testKey, testSecret, c.socketID, channel, ""), since))
 		c.expect("pusher_internal:subscription_succeeded", channel)
 	}
 	sub("private-record.flow.1", `"2026-01-01T00:00:00.000000Z"`)
@@ -367,7 +366,7 @@ func TestSince(t *testing.T) {
 	c.roundTrip()
 	// Another tenant's socket learns nothing from A's cache.
 	b := e.connect(t, "B")
-	auth := testKey + ":" + sign(testSecret, b.socketID, "private-record.flow.1", "")
+	auth := pusher.ChannelAuth(testKey, testSecret, b.socketID, "private-record.flow.1", "")
 	b.send(`{"event":"pusher:subscribe","data":{"channel":"private-record.flow.1","auth":"` + auth + `","since":"2000-01-01T00:00:00Z"}}`)
 	b.expect("pusher_internal:subscription_succeeded", "private-record.flow.1")
 	b.roundTrip()
@@ -538,9 +537,9 @@ func TestUpdate(t *testing.T) {
 	c.roundTrip() // still connected
 	e.hub.Publish(Event{Channel: "private-a", Name: "still"})
 	c.expect("still", "private-a")
-	c.subscribe("private-b", testKey+":"+sign(testSecret, c.socketID, "private-b", ""))
+	c.subscribe("private-b", pusher.ChannelAuth(testKey, testSecret, c.socketID, "private-b", ""))
 	c.expect("pusher:subscription_error", "private-b")
-	c.subscribe("private-b", "new-key:"+sign("new-secret", c.socketID, "private-b", ""))
+	c.subscribe("private-b", pusher.ChannelAuth("new-key", "new-secret", c.socketID, "private-b", ""))
 	c.expect("pusher_internal:subscription_succeeded", "private-b")
 	// New sockets need the new key.
 	old := e.dial(t, "/ws/app/"+testKey)

@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 const subscriberProcEnv = "RECORDSYNC_SUBSCRIBER_PROC"
@@ -133,7 +135,7 @@ func dialSubscribed(url, channel string) (*websocket.Conn, error) {
 	if channel == "none" {
 		return ws, nil
 	}
-	auth := ChannelAuth(testKey, testSecret, est.SocketID, channel, "")
+	auth := pusher.ChannelAuth(testKey, testSecret, est.SocketID, channel, "")
 	msg := `{"event":"pusher:subscribe","data":{"channel":"` + channel + `","auth":"` + auth + `"}}`
 	if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 		ws.CloseNow()

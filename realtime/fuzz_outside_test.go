@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/versioncache"
 )
 
 // FuzzUpstreamChannelData feeds arbitrary app answers (auth_upstream) to
 // the channel_data reader: no panics; an object comes back compacted and
-// valid; whatever comes back either is refused by parseChannelData or makes
+// valid; whatever comes back either is refused by pusher.ParseChannelData or makes
 // valid presence frames.
 func FuzzUpstreamChannelData(f *testing.F) {
 	for _, s := range []string{
@@ -33,21 +34,21 @@ func FuzzUpstreamChannelData(f *testing.F) {
 			return
 		}
 		// An object comes back compacted and valid; a string comes back as
-		// it is, for parseChannelData to judge.
+		// it is, for pusher.ParseChannelData to judge.
 		var m0 map[string]json.RawMessage
 		if json.Unmarshal(bytes.TrimSpace(body), &m0) == nil {
 			if raw := bytes.TrimSpace(m0["channel_data"]); len(raw) > 0 && raw[0] == '{' && !json.Valid([]byte(cd)) {
 				t.Fatalf("object channel_data came back as %q, not JSON", cd)
 			}
 		}
-		m, err := parseChannelData(cd)
+		m, err := pusher.ParseChannelData(cd)
 		if err != nil {
 			return
 		}
-		if m.userID == "" || len(m.userID) > MaxPresenceUserIDLength {
-			t.Fatalf("user id %q accepted", m.userID)
+		if m.UserID == "" || len(m.UserID) > pusher.MaxUserIDLength {
+			t.Fatalf("user id %q accepted", m.UserID)
 		}
-		checkFrame(t, memberAddedFrame("presence-x", m.userID, m.info))
+		checkFrame(t, memberAddedFrame("presence-x", m.UserID, m.Info))
 	})
 }
 
@@ -117,7 +118,7 @@ func FuzzRemotePresence(f *testing.F) {
 			ps := &h.presence[i]
 			ps.mu.Lock()
 			for k, pc := range ps.channels {
-				if !strings.HasPrefix(k.name, "presence-") || !validChannelName(k.name) {
+				if !strings.HasPrefix(k.name, "presence-") || !pusher.ValidChannelName(k.name) {
 					t.Errorf("remote member on %q", k.name)
 				}
 				checkFrame(t, presenceSucceededFrame(k.name, pc))

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 const (
@@ -295,8 +297,8 @@ func (c *client) subscribe(channel, auth string) {
 func (c *client) subscribeOK(channel string) {
 	c.tb.Helper()
 	auth := ""
-	if kindOf(channel) == kindPrivate {
-		auth = testKey + ":" + sign(testSecret, c.socketID, channel, "")
+	if pusher.KindOf(channel) == pusher.KindPrivate {
+		auth = pusher.ChannelAuth(testKey, testSecret, c.socketID, channel, "")
 	}
 	c.subscribe(channel, auth)
 	c.expect("pusher_internal:subscription_succeeded", channel)

@@ -3,7 +3,6 @@ package realtime
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,12 +10,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // Limits of the Pusher HTTP API (shared/design/pusher-protocol.md, "HTTP API").
@@ -144,10 +143,10 @@ func (h *Hub) serveHTTPAPI(cfg *config, r *http.Request, tenant string) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	if err := h.verifyAPIRequest(cfg, r.Method, signPaths, r.URL.RawQuery, body); err != nil {
+	query, err := h.verifyAPIRequest(cfg, r.Method, signPaths, r.URL.RawQuery, body)
+	if err != nil {
 		return nil, err
 	}
-	query, _ := url.ParseQuery(r.URL.RawQuery) // verifyAPIRequest has checked it
 	method := func(m string) error {
 		if r.Method != m {
 			return apiErrorf(http.StatusMethodNotAllowed, "method %s not allowed, use %s", r.Method, m)
@@ -182,19 +181,19 @@ func (h *Hub) serveHTTPAPI(cfg *config, r *http.Request, tenant string) ([]byte,
 		if err := method(http.MethodGet); err != nil {
 			return nil, err
 		}
-		return h.listChannels(tenant, query.Get("filter_by_prefix"), query.Get("info"))
+		return h.listChannels(tenant, query["filter_by_prefix"], query["info"])
 	case strings.HasPrefix(rest, "channels/"):
 		if err := method(http.MethodGet); err != nil {
 			return nil, err
 		}
 		name, users := strings.CutSuffix(rest[len("channels/"):], "/users")
-		if !validChannelName(name) {
+		if !pusher.ValidChannelName(name) {
 			return nil, apiErrorf(http.StatusBadRequest, "invalid channel name %s", quoteForMsg(name))
 		}
 		if users {
 			return h.channelUsers(tenant, name)
 		}
-		return h.channelInfo(tenant, name, query.Get("info"))
+		return h.channelInfo(tenant, name, query["info"])
 	default:
 		return nil, apiErrorf(http.StatusNotFound, "unknown HTTP API path %s", quoteForMsg(rest))
 	}
@@ -222,141 +221,65 @@ func readAPIBody(r *http.Request) ([]byte, error) {
 // verifyAPIRequest checks a request's signature (pusher docs,
 // rest-api.md "Authentication"): the app key, the timestamp window, the
 // auth version, body_md5 when there is a body, and auth_signature =
-// hex(hmac_sha256(secret, METHOD\nPATH\nQUERY)) where QUERY is every
-// parameter but auth_signature, keys lowercased and sorted, values not
-// escaped. PATH may be any of paths. Compared in constant time.
-func (h *Hub) verifyAPIRequest(cfg *config, method string, paths []string, rawQuery string, body []byte) error {
+// hex(hmac_sha256(secret, METHOD\nPATH\nQUERY)) (pusher.APIStringToSign
+// over the parameters of pusher.ParseAPIQuery). PATH may be any of paths.
+// Compared in constant time. It returns the parameters, which the handlers
+// read too: what was signed is what is used.
+func (h *Hub) verifyAPIRequest(cfg *config, method string, paths []string, rawQuery string, body []byte) (map[string]string, error) {
 	unauthorized := func(format string, args ...any) error {
 		return apiErrorf(http.StatusUnauthorized, format, args...)
 	}
-	params := make(map[string]string)
-	for _, pair := range strings.Split(rawQuery, "&") {
-		if pair == "" {
-			continue
+	params, err := pusher.ParseAPIQuery(rawQuery)
+	if err != nil {
+		var dup *pusher.DuplicateParamError
+		if errors.As(err, &dup) {
+			return nil, unauthorized("query parameter %s given twice", quoteForMsg(dup.Key))
 		}
-		k, v, _ := strings.Cut(pair, "=")
-		key, err1 := url.QueryUnescape(k)
-		val, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
-			return unauthorized("malformed query string")
-		}
-		key = strings.ToLower(key)
-		if _, dup := params[key]; dup {
-			return unauthorized("query parameter %s given twice", quoteForMsg(key))
-		}
-		params[key] = val
+		return nil, unauthorized("malformed query string")
 	}
 	sig := params["auth_signature"]
 	if sig == "" {
-		return unauthorized("missing auth_signature")
+		return nil, unauthorized("missing auth_signature")
 	}
 	if !hmac.Equal([]byte(params["auth_key"]), []byte(cfg.AppKey)) {
-		return unauthorized("unknown auth_key")
+		return nil, unauthorized("unknown auth_key")
 	}
-	if v := params["auth_version"]; v != "1.0" {
-		return unauthorized("auth_version must be 1.0")
+	if v := params["auth_version"]; v != pusher.APIAuthVersion {
+		return nil, unauthorized("auth_version must be " + pusher.APIAuthVersion)
 	}
 	ts, err := strconv.ParseInt(params["auth_timestamp"], 10, 64)
 	if err != nil {
-		return unauthorized("missing or malformed auth_timestamp")
+		return nil, unauthorized("missing or malformed auth_timestamp")
 	}
 	now := time.Now
 	if h.clock != nil {
 		now = h.clock
 	}
 	if d := now().Sub(time.Unix(ts, 0)); d > HTTPAPITimestampWindow || d < -HTTPAPITimestampWindow {
-		return unauthorized("auth_timestamp is more than %d s from the server's time", int(HTTPAPITimestampWindow.Seconds()))
+		return nil, unauthorized("auth_timestamp is more than %d s from the server's time", int(HTTPAPITimestampWindow.Seconds()))
 	}
 	md5Param, hasMD5 := params["body_md5"]
 	if len(body) > 0 || hasMD5 {
-		sum := md5.Sum(body)
-		if !hmac.Equal([]byte(strings.ToLower(md5Param)), []byte(hex.EncodeToString(sum[:]))) {
-			return unauthorized("body_md5 does not match the body")
+		if !hmac.Equal([]byte(strings.ToLower(md5Param)), []byte(pusher.BodyMD5(body))) {
+			return nil, unauthorized("body_md5 does not match the body")
 		}
 	}
 	got, err := hex.DecodeString(sig)
 	if err != nil || len(got) != sha256.Size {
-		return unauthorized("invalid auth_signature")
+		return nil, unauthorized("invalid auth_signature")
 	}
-	q := apiQuery(params, nil)
 	ok := false
 	for _, p := range paths {
 		// Every candidate is computed and compared, so that the time taken
 		// does not tell which path matched.
-		if hmac.Equal(apiSignature(cfg.AppSecret, method, p, q), got) {
+		if hmac.Equal(pusher.APISignature(cfg.AppSecret, pusher.APIStringToSign(method, p, params)), got) {
 			ok = true
 		}
 	}
 	if !ok {
-		return unauthorized("invalid auth_signature")
+		return nil, unauthorized("invalid auth_signature")
 	}
-	return nil
-}
-
-// SignAPIRequest signs a Pusher HTTP API request as pusher-http-php and the
-// npm SDK do, and as ServeHTTPAPI verifies it: it returns the whole query
-// string to send with method to path, without the leading "?": params (keys
-// lowercased), auth_key=key, auth_timestamp=now's Unix seconds,
-// auth_version=1.0, body_md5=hex(md5(body)) when body is not empty, all
-// sorted by key and escaped, then auth_signature =
-// hex(hmac_sha256(secret, METHOD\nPATH\nQUERY)), where QUERY is the same
-// parameters sorted and joined unescaped (apiQuery, apiSignature: the
-// verifier's own). The auth_* parameters and body_md5 it sets win over the
-// same keys in params. path is the path signed, which is the request's path
-// or, for pusher-http-php's path option, that path without the ws_path
-// prefix.
-func SignAPIRequest(method, path string, params map[string]string, body []byte, key, secret string, now time.Time) string {
-	p := make(map[string]string, len(params)+4)
-	for k, v := range params {
-		p[strings.ToLower(k)] = v
-	}
-	p["auth_key"] = key
-	p["auth_timestamp"] = strconv.FormatInt(now.Unix(), 10)
-	p["auth_version"] = "1.0"
-	if len(body) > 0 {
-		sum := md5.Sum(body)
-		p["body_md5"] = hex.EncodeToString(sum[:])
-	}
-	sig := apiSignature(secret, method, path, apiQuery(p, nil))
-	return apiQuery(p, url.QueryEscape) + "&auth_signature=" + hex.EncodeToString(sig)
-}
-
-// apiQuery is every parameter of params but auth_signature as key=value,
-// sorted by key, joined with &, keys and values passed through escape. With
-// a nil escape (nothing escaped) it is the QUERY of the string to sign.
-func apiQuery(params map[string]string, escape func(string) string) string {
-	if escape == nil {
-		escape = func(s string) string { return s }
-	}
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		if k != "auth_signature" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var q strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			q.WriteByte('&')
-		}
-		q.WriteString(escape(k))
-		q.WriteByte('=')
-		q.WriteString(escape(params[k]))
-	}
-	return q.String()
-}
-
-// apiSignature is hmac_sha256(secret, method\npath\nquery), query being
-// apiQuery's unescaped.
-func apiSignature(secret, method, path, query string) []byte {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(method))
-	mac.Write([]byte{'\n'})
-	mac.Write([]byte(path))
-	mac.Write([]byte{'\n'})
-	mac.Write([]byte(query))
-	return mac.Sum(nil)
+	return params, nil
 }
 
 // apiEvent is one event of POST events or batch_events, validated.
@@ -466,32 +389,16 @@ func (r rawAPIEvent) validate() (apiEvent, error) {
 		return ev, apiErrorf(http.StatusBadRequest, "%d channels: the limit is %d", len(chans), MaxEventChannels)
 	}
 	for _, c := range chans {
-		if !validChannelName(c) {
+		if !pusher.ValidChannelName(c) {
 			return ev, apiErrorf(http.StatusBadRequest, "invalid channel name %s: 1–200 characters of [-a-zA-Z0-9_=@,.;]", quoteForMsg(c))
 		}
 	}
 	slices.Sort(chans)
 	ev.Channels = slices.Compact(slices.Clone(chans))
-	if ev.SocketID != "" && !validSocketID(ev.SocketID) {
+	if ev.SocketID != "" && !pusher.ValidSocketID(ev.SocketID) {
 		return ev, apiErrorf(http.StatusBadRequest, "invalid socket_id %s", quoteForMsg(ev.SocketID))
 	}
 	return ev, nil
-}
-
-// validSocketID reports whether s has the form ^\d+\.\d+$.
-func validSocketID(s string) bool {
-	a, b, ok := strings.Cut(s, ".")
-	if !ok || a == "" || b == "" || len(s) > 41 {
-		return false
-	}
-	for _, part := range []string{a, b} {
-		for i := 0; i < len(part); i++ {
-			if part[i] < '0' || part[i] > '9' {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // publishAPIEvents publishes validated events to tenant's channels.
@@ -544,7 +451,7 @@ func (h *Hub) attrs(tenant, name string, subs int, users, withSubs bool) channel
 // listChannels answers GET channels: the occupied channels of tenant whose
 // names start with prefix.
 func (h *Hub) listChannels(tenant, prefix, info string) ([]byte, error) {
-	users, withSubs, err := infoFields(info, strings.HasPrefix(prefix, "presence-"))
+	users, withSubs, err := infoFields(info, pusher.KindOf(prefix) == pusher.KindPresence)
 	if err != nil {
 		return nil, err
 	}
@@ -559,7 +466,7 @@ func (h *Hub) listChannels(tenant, prefix, info string) ([]byte, error) {
 func (h *Hub) channelsInfo(tenant string, names []string, info string) ([]byte, error) {
 	out := make(map[string]channelAttrs, len(names))
 	for _, name := range names {
-		users, withSubs, err := infoFields(info, kindOf(name) == kindPresence)
+		users, withSubs, err := infoFields(info, pusher.KindOf(name) == pusher.KindPresence)
 		if err != nil {
 			return nil, err
 		}
@@ -570,7 +477,7 @@ func (h *Hub) channelsInfo(tenant string, names []string, info string) ([]byte, 
 
 // channelInfo answers GET channels/{name}.
 func (h *Hub) channelInfo(tenant, name, info string) ([]byte, error) {
-	users, withSubs, err := infoFields(info, kindOf(name) == kindPresence)
+	users, withSubs, err := infoFields(info, pusher.KindOf(name) == pusher.KindPresence)
 	if err != nil {
 		return nil, err
 	}
@@ -583,7 +490,7 @@ func (h *Hub) channelInfo(tenant, name, info string) ([]byte, error) {
 
 // channelUsers answers GET channels/{name}/users (presence channels only).
 func (h *Hub) channelUsers(tenant, name string) ([]byte, error) {
-	if kindOf(name) != kindPresence {
+	if pusher.KindOf(name) != pusher.KindPresence {
 		return nil, apiErrorf(http.StatusBadRequest, "users are only available for presence channels")
 	}
 	users := h.PresenceUsers(tenant, name)

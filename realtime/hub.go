@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // ErrClosed is returned by ServeWebSocket after Close; nothing has been
@@ -199,7 +201,7 @@ var subsPool = sync.Pool{New: func() any { s := make([]*conn, 0, 64); return &s 
 // In a cluster (SetCluster) the event also goes to the other instances,
 // which deliver it with PublishLocal.
 func (h *Hub) Publish(ev Event) {
-	if h.isClosed.Load() || ev.Name == "" || !validChannelName(ev.Channel) {
+	if h.isClosed.Load() || ev.Name == "" || !pusher.ValidChannelName(ev.Channel) {
 		h.publish(ev, recordRef{})
 		return
 	}
@@ -214,7 +216,7 @@ func (h *Hub) publish(ev Event, rec recordRef) {
 		obs.Dropped(DropClosed)
 		return
 	}
-	if ev.Name == "" || !validChannelName(ev.Channel) {
+	if ev.Name == "" || !pusher.ValidChannelName(ev.Channel) {
 		obs.Dropped(DropInvalid)
 		return
 	}

@@ -1,12 +1,11 @@
 package realtime
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"hash/maphash"
 	"strconv"
 	"sync"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // PresenceUser is one member of a presence channel: one user, however many
@@ -15,9 +14,6 @@ type PresenceUser struct {
 	// ID is the user_id of the member's channel_data, as a string.
 	ID string `json:"id"`
 }
-
-// MaxPresenceUserIDLength bounds a presence member's user_id (Pusher's limit).
-const MaxPresenceUserIDLength = 128
 
 // presenceShard holds the presence channels whose chanKey hashes to its
 // index (the same index as their subscribers' shard).
@@ -69,55 +65,6 @@ type presenceMember struct {
 	sockets map[*conn]struct{}
 }
 
-// memberData is the part of a presence subscription's channel_data the hub
-// uses.
-type memberData struct {
-	userID string
-	info   []byte
-}
-
-// Errors of parseChannelData; their text reaches the client.
-var (
-	errChanDataJSON   = errors.New("channel_data must be a JSON object")
-	errChanDataUserID = errors.New("channel_data.user_id must be a non-empty string or a number of at most 128 characters")
-)
-
-// parseChannelData reads user_id (a string, or a number kept as its
-// literal text) and user_info (any JSON, compacted) from a presence
-// subscription's channel_data.
-func parseChannelData(s string) (memberData, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
-		return memberData{}, errChanDataJSON
-	}
-	var d memberData
-	raw := bytes.TrimSpace(m["user_id"])
-	switch {
-	case len(raw) > 0 && raw[0] == '"':
-		if err := json.Unmarshal(raw, &d.userID); err != nil {
-			return d, errChanDataUserID
-		}
-	case len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9'):
-		var n json.Number
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return d, errChanDataUserID
-		}
-		d.userID = n.String()
-	}
-	if d.userID == "" || len(d.userID) > MaxPresenceUserIDLength {
-		return d, errChanDataUserID
-	}
-	d.info = []byte("null")
-	if info := m["user_info"]; len(info) > 0 {
-		var b bytes.Buffer
-		if err := json.Compact(&b, info); err != nil {
-			return d, errChanDataJSON
-		}
-		d.info = b.Bytes()
-	}
-	return d, nil
-}
-
 func (h *Hub) presenceShardFor(k chanKey) *presenceShard {
 	var mh maphash.Hash
 	mh.SetSeed(h.seed)
@@ -139,13 +86,13 @@ func (h *Hub) presenceShardFor(k chanKey) *presenceShard {
 // In a cluster, members are counted and listed cluster-wide: member_added
 // goes out only for a user new to the whole cluster, and the user's first
 // socket on this instance is shared (PresenceJoin).
-func (h *Hub) presenceJoin(c *conn, k chanKey, m memberData, max int) bool {
+func (h *Hub) presenceJoin(c *conn, k chanKey, m pusher.Member, max int) bool {
 	ps := h.presenceShardFor(k)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	pc := ps.channels[k]
-	mem := pc.member(m.userID)
-	elsewhere := pc != nil && pc.remote[m.userID] != nil
+	mem := pc.member(m.UserID)
+	elsewhere := pc != nil && pc.remote[m.UserID] != nil
 	if mem == nil && !elsewhere && max > 0 && pc != nil && len(pc.order) >= max {
 		return false
 	}
@@ -159,19 +106,19 @@ func (h *Hub) presenceJoin(c *conn, k chanKey, m memberData, max int) bool {
 	h.addSub(c, k)
 	first := mem == nil
 	if first {
-		mem = &presenceMember{info: m.info, sockets: make(map[*conn]struct{}, 1)}
-		pc.members[m.userID] = mem
+		mem = &presenceMember{info: m.Info, sockets: make(map[*conn]struct{}, 1)}
+		pc.members[m.UserID] = mem
 		if !elsewhere {
-			pc.order = append(pc.order, m.userID)
+			pc.order = append(pc.order, m.UserID)
 		}
 		if b := h.clusterBus(); b != nil {
-			b.PublishPresence(PresenceChange{Op: PresenceJoin, Tenant: k.tenant, Channel: k.name, UserID: m.userID, Info: m.info})
+			b.PublishPresence(PresenceChange{Op: PresenceJoin, Tenant: k.tenant, Channel: k.name, UserID: m.UserID, Info: m.Info})
 		}
 	}
 	mem.sockets[c] = struct{}{}
 	c.enqueue(presenceSucceededFrame(k.name, pc))
 	if first && !elsewhere {
-		pc.sendLocked(memberAddedFrame(k.name, m.userID, m.info), c)
+		pc.sendLocked(memberAddedFrame(k.name, m.UserID, m.Info), c)
 	}
 	return true
 }
@@ -266,14 +213,14 @@ func presenceSucceededFrame(channel string, pc *presenceChannel) []byte {
 		if i > 0 {
 			data = append(data, ',')
 		}
-		data = appendJSONString(data, id)
+		data = pusher.AppendJSONString(data, id)
 	}
 	data = append(data, `],"hash":{`...)
 	for i, id := range pc.order {
 		if i > 0 {
 			data = append(data, ',')
 		}
-		data = appendJSONString(data, id)
+		data = pusher.AppendJSONString(data, id)
 		data = append(data, ':')
 		data = append(data, pc.info(id)...)
 	}
@@ -287,7 +234,7 @@ func presenceSucceededFrame(channel string, pc *presenceChannel) []byte {
 func memberAddedFrame(channel, userID string, info []byte) []byte {
 	data := make([]byte, 0, 32+len(userID)+len(info))
 	data = append(data, `{"user_id":`...)
-	data = appendJSONString(data, userID)
+	data = pusher.AppendJSONString(data, userID)
 	data = append(data, `,"user_info":`...)
 	data = append(data, info...)
 	data = append(data, '}')
@@ -298,7 +245,7 @@ func memberAddedFrame(channel, userID string, info []byte) []byte {
 func memberRemovedFrame(channel, userID string) []byte {
 	data := make([]byte, 0, 16+len(userID))
 	data = append(data, `{"user_id":`...)
-	data = appendJSONString(data, userID)
+	data = pusher.AppendJSONString(data, userID)
 	data = append(data, '}')
 	return eventFrame("pusher_internal:member_removed", channel, data)
 }

@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // joinPresence subscribes c to channel as the member in channelData, signed
@@ -24,56 +25,10 @@ func (c *client) joinPresence(channel, channelData string) map[string]any {
 
 func (c *client) sendJoin(channel, channelData string) {
 	c.tb.Helper()
-	auth := testKey + ":" + sign(testSecret, c.socketID, channel, channelData)
+	auth := pusher.ChannelAuth(testKey, testSecret, c.socketID, channel, channelData)
 	msg, _ := json.Marshal(map[string]any{"event": "pusher:subscribe",
 		"data": map[string]string{"channel": channel, "auth": auth, "channel_data": channelData}})
 	c.send(string(msg))
-}
-
-func TestPresenceSignatureVector(t *testing.T) {
-	t.Parallel()
-	const cd = `{"user_id":10,"user_info":{"name":"Mr. Channels"}}`
-	want := "31935e7d86dba64c2a90aed31fdc61869f9b22ba9d8863bba239c03ca481bc80"
-	if got := sign(vecSecret, vecSocket, "presence-foobar", cd); got != want {
-		t.Fatalf("sign = %s, want %s", got, want)
-	}
-	d, err := parseChannelData(cd)
-	if err != nil || d.userID != "10" || string(d.info) != `{"name":"Mr. Channels"}` {
-		t.Fatalf("parseChannelData = %+v, %v", d, err)
-	}
-}
-
-func TestParseChannelData(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		name, in, id, info string
-		ok                 bool
-	}{
-		{"number", `{"user_id":2,"user_info":{"id":2,"name":"Bob"}}`, "2", `{"id":2,"name":"Bob"}`, true},
-		{"string", `{"user_id":"u-7"}`, "u-7", "null", true},
-		{"big number kept literally", `{"user_id":12345678901234567890}`, "12345678901234567890", "null", true},
-		{"info compacted", "{\"user_id\":\"1\",\"user_info\":{ \"a\" : [1, 2] }}", "1", `{"a":[1,2]}`, true},
-		{"escaped slash", `{"user_id":"1","user_info":{"url":"a\/b"}}`, "1", `{"url":"a\/b"}`, true},
-		{"missing id", `{"user_info":{}}`, "", "", false},
-		{"empty id", `{"user_id":""}`, "", "", false},
-		{"bool id", `{"user_id":true}`, "", "", false},
-		{"object id", `{"user_id":{}}`, "", "", false},
-		{"null id", `{"user_id":null}`, "", "", false},
-		{"too long id", `{"user_id":"` + strings.Repeat("x", 129) + `"}`, "", "", false},
-		{"not an object", `[1]`, "", "", false},
-		{"null", `null`, "", "", false},
-		{"broken", `{"user_id":1`, "", "", false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			d, err := parseChannelData(tt.in)
-			if (err == nil) != tt.ok {
-				t.Fatalf("err = %v, want ok %v", err, tt.ok)
-			}
-			if tt.ok && (d.userID != tt.id || string(d.info) != tt.info) {
-				t.Fatalf("got id %q info %s, want %q %s", d.userID, d.info, tt.id, tt.info)
-			}
-		})
-	}
 }
 
 func member(id int, name string) string {
@@ -163,7 +118,7 @@ func TestPresenceRefusals(t *testing.T) {
 	c := e.connect(t, "")
 
 	// A signature over other channel_data than sent.
-	auth := testKey + ":" + sign(testSecret, c.socketID, ch, member(1, "Alice"))
+	auth := pusher.ChannelAuth(testKey, testSecret, c.socketID, ch, member(1, "Alice"))
 	msg, _ := json.Marshal(map[string]any{"event": "pusher:subscribe",
 		"data": map[string]string{"channel": ch, "auth": auth, "channel_data": member(2, "Mallory")}})
 	c.send(string(msg))
@@ -171,7 +126,7 @@ func TestPresenceRefusals(t *testing.T) {
 		t.Fatalf("forged channel_data: %v", d)
 	}
 	// A private signature (no channel_data) does not open a presence channel.
-	c.subscribe(ch, testKey+":"+sign(testSecret, c.socketID, ch, ""))
+	c.subscribe(ch, pusher.ChannelAuth(testKey, testSecret, c.socketID, ch, ""))
 	if d := c.expect("pusher:subscription_error", ch); d["type"] != "AuthError" {
 		t.Fatalf("private-style auth: %v", d)
 	}

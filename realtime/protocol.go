@@ -2,15 +2,13 @@ package realtime
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // Pusher error and close codes used by the hub (pusher-protocol.md, "Error
@@ -35,141 +33,6 @@ const (
 	// CodeClientEvents: client events are not enabled (Reverb's answer).
 	CodeClientEvents = 4301
 )
-
-// MaxChannelNameLength is the longest channel name accepted (pusher-http-php).
-const MaxChannelNameLength = 200
-
-// channelKind is what a channel's name prefix makes of it. New kinds
-// (presence, encrypted) plug in at the switch in conn.subscribe.
-type channelKind int
-
-const (
-	kindPublic channelKind = iota
-	kindPrivate
-	kindPresence
-	kindPrivateEncrypted
-)
-
-func (k channelKind) String() string {
-	switch k {
-	case kindPublic:
-		return "public"
-	case kindPrivate:
-		return "private"
-	case kindPresence:
-		return "presence"
-	case kindPrivateEncrypted:
-		return "private-encrypted"
-	default:
-		return "channelKind(" + strconv.Itoa(int(k)) + ")"
-	}
-}
-
-// kindOf classifies a channel by its prefix. "private-encrypted-" is tested
-// before "private-", which it extends.
-func kindOf(name string) channelKind {
-	switch {
-	case strings.HasPrefix(name, "private-encrypted-"):
-		return kindPrivateEncrypted
-	case strings.HasPrefix(name, "private-"):
-		return kindPrivate
-	case strings.HasPrefix(name, "presence-"):
-		return kindPresence
-	default:
-		return kindPublic
-	}
-}
-
-// channelNameChars is the set ^[-a-zA-Z0-9_=@,.;]+$ of pusher-http-php.
-var channelNameChars = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "-_=@,.;" {
-		t[c] = true
-	}
-	return t
-}()
-
-// validChannelName reports whether name is a legal Pusher channel name:
-// 1–200 characters of [-a-zA-Z0-9_=@,.;].
-func validChannelName(name string) bool {
-	if name == "" || len(name) > MaxChannelNameLength {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if !channelNameChars[name[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// ChannelAuth is the auth string that subscribes socketID to a private
-// channel (channelData "") or a presence channel (channelData the exact
-// JSON string sent along): "key:" + hex HMAC-SHA256 of
-// socketID:channel[:channelData] under secret. It is what an app's
-// /broadcasting/auth answers and what the hub checks; clients of the hub
-// outside this package (tests, load generators) sign with it.
-func ChannelAuth(key, secret, socketID, channel, channelData string) string {
-	return key + ":" + sign(secret, socketID, channel, channelData)
-}
-
-// sign returns the lowercase hex HMAC-SHA256 of socketID:channel (private
-// channels) or socketID:channel:channelData (presence, channelData != "")
-// under secret (pusher docs, auth-signatures.md).
-func sign(secret, socketID, channel, channelData string) string {
-	return hex.EncodeToString(signatureMAC(secret, socketID, channel, channelData))
-}
-
-func signatureMAC(secret, socketID, channel, channelData string) []byte {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(socketID))
-	mac.Write([]byte{':'})
-	mac.Write([]byte(channel))
-	if channelData != "" {
-		mac.Write([]byte{':'})
-		mac.Write([]byte(channelData))
-	}
-	return mac.Sum(nil)
-}
-
-// Auth errors; their text reaches the client in pusher:subscription_error.
-var (
-	errAuthMissing = errors.New("missing auth signature")
-	errAuthFormat  = errors.New(`auth must be "key:signature"`)
-	errAuthKey     = errors.New("auth signed for another app key")
-	errAuthInvalid = errors.New("invalid signature")
-)
-
-// verifyAuth checks a private-channel auth string "key:hexsig" against the
-// app credentials in constant time (hmac.Equal on the decoded MAC).
-func verifyAuth(key, secret, socketID, channel, channelData, auth string) error {
-	if auth == "" {
-		return errAuthMissing
-	}
-	k, sig, ok := strings.Cut(auth, ":")
-	if !ok {
-		return errAuthFormat
-	}
-	if !hmac.Equal([]byte(k), []byte(key)) {
-		return errAuthKey
-	}
-	got, err := hex.DecodeString(sig)
-	if err != nil || len(got) != sha256.Size {
-		return errAuthInvalid
-	}
-	if !hmac.Equal(signatureMAC(secret, socketID, channel, channelData), got) {
-		return errAuthInvalid
-	}
-	return nil
-}
 
 // clientFrame is one message from a client: {"event","channel","data"}.
 type clientFrame struct {
@@ -281,74 +144,22 @@ func optString(v json.RawMessage) (string, error) {
 	return s, nil
 }
 
-// appendJSONString appends s as a JSON string literal. Invalid UTF-8 becomes
-// U+FFFD (as encoding/json); U+2028/2029 are escaped so that the text is also
-// valid JavaScript.
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // appendEventFrame appends the server frame
 // {"event":event,"channel":channel,"data":"<data as a JSON string>"}; an empty
 // channel is left out. data is the JSON text of the payload: pusher-js
 // expects it double encoded and JSON.parses it back.
 func appendEventFrame(b []byte, event, channel string, data []byte) []byte {
 	b = append(b, `{"event":`...)
-	b = appendJSONString(b, event)
+	b = pusher.AppendJSONString(b, event)
 	if channel != "" {
 		b = append(b, `,"channel":`...)
-		b = appendJSONString(b, channel)
+		b = pusher.AppendJSONString(b, channel)
 	}
 	b = append(b, `,"data":`...)
 	if len(data) == 0 {
 		data = []byte("{}")
 	}
-	b = appendJSONString(b, string(data))
+	b = pusher.AppendJSONString(b, string(data))
 	return append(b, '}')
 }
 
@@ -366,7 +177,7 @@ var (
 func handshakeFrame(socketID string, activityTimeoutSec int) []byte {
 	data := make([]byte, 0, 64)
 	data = append(data, `{"socket_id":`...)
-	data = appendJSONString(data, socketID)
+	data = pusher.AppendJSONString(data, socketID)
 	data = append(data, `,"activity_timeout":`...)
 	data = strconv.AppendInt(data, int64(activityTimeoutSec), 10)
 	data = append(data, '}')
@@ -380,7 +191,7 @@ func errorFrame(code int, message string) []byte {
 	data = append(data, `{"code":`...)
 	data = strconv.AppendInt(data, int64(code), 10)
 	data = append(data, `,"message":`...)
-	data = appendJSONString(data, message)
+	data = pusher.AppendJSONString(data, message)
 	data = append(data, '}')
 	return eventFrame("pusher:error", "", data)
 }
@@ -402,14 +213,14 @@ const (
 func subscriptionErrorFrame(channel, typ, msg string, status int) []byte {
 	data := make([]byte, 0, 48+len(msg))
 	data = append(data, `{"type":`...)
-	data = appendJSONString(data, typ)
+	data = pusher.AppendJSONString(data, typ)
 	data = append(data, `,"error":`...)
-	data = appendJSONString(data, msg)
+	data = pusher.AppendJSONString(data, msg)
 	data = append(data, `,"status":`...)
 	data = strconv.AppendInt(data, int64(status), 10)
 	data = append(data, '}')
-	if len(channel) > MaxChannelNameLength {
-		channel = truncateUTF8(channel, MaxChannelNameLength)
+	if len(channel) > pusher.MaxChannelNameLength {
+		channel = truncateUTF8(channel, pusher.MaxChannelNameLength)
 	}
 	return eventFrame("pusher:subscription_error", channel, data)
 }

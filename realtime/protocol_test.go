@@ -3,99 +3,8 @@ package realtime
 import (
 	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 )
-
-// The test vectors of pusher-protocol.md.
-const (
-	vecKey    = "278d425bdf160c739803"
-	vecSecret = "7ad3773142a6692b25b8"
-	vecSocket = "1234.1234"
-)
-
-func TestSignatureVectors(t *testing.T) {
-	tests := []struct {
-		name, channel, channelData, want string
-	}{
-		{"private", "private-foobar", "", "58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4"},
-		{"presence", "presence-foobar", `{"user_id":10,"user_info":{"name":"Mr. Channels"}}`,
-			"31935e7d86dba64c2a90aed31fdc61869f9b22ba9d8863bba239c03ca481bc80"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := sign(vecSecret, vecSocket, tt.channel, tt.channelData); got != tt.want {
-				t.Fatalf("sign = %s, want %s", got, tt.want)
-			}
-			if got := ChannelAuth(vecKey, vecSecret, vecSocket, tt.channel, tt.channelData); got != vecKey+":"+tt.want {
-				t.Fatalf("ChannelAuth = %s, want %s:%s", got, vecKey, tt.want)
-			}
-			if err := verifyAuth(vecKey, vecSecret, vecSocket, tt.channel, tt.channelData, vecKey+":"+tt.want); err != nil {
-				t.Fatalf("verifyAuth(vector) = %v", err)
-			}
-		})
-	}
-}
-
-func TestVerifyAuth(t *testing.T) {
-	good := vecKey + ":58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4"
-	tests := []struct {
-		name, socket, channel, auth string
-		want                        error
-	}{
-		{"ok", vecSocket, "private-foobar", good, nil},
-		{"uppercase hex", vecSocket, "private-foobar", vecKey + ":" + strings.ToUpper(good[len(vecKey)+1:]), nil},
-		{"uppercase key", vecSocket, "private-foobar", strings.ToUpper(vecKey) + good[len(vecKey):], errAuthKey},
-		{"missing", vecSocket, "private-foobar", "", errAuthMissing},
-		{"no colon", vecSocket, "private-foobar", "abc", errAuthFormat},
-		{"other key", vecSocket, "private-foobar", "otherkey" + good[len(vecKey):], errAuthKey},
-		{"other socket", "1234.1235", "private-foobar", good, errAuthInvalid},
-		{"other channel", vecSocket, "private-foobaz", good, errAuthInvalid},
-		{"short sig", vecSocket, "private-foobar", good[:len(good)-2], errAuthInvalid},
-		{"not hex", vecSocket, "private-foobar", good[:len(good)-1] + "z", errAuthInvalid},
-		{"empty sig", vecSocket, "private-foobar", vecKey + ":", errAuthInvalid},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := verifyAuth(vecKey, vecSecret, tt.socket, tt.channel, "", tt.auth); !errors.Is(err, tt.want) {
-				t.Fatalf("verifyAuth = %v, want %v", err, tt.want)
-			}
-		})
-	}
-}
-
-func TestChannelNames(t *testing.T) {
-	tests := []struct {
-		name  string
-		valid bool
-		kind  channelKind
-	}{
-		{"public", true, kindPublic},
-		{"private-record.flow.1", true, kindPrivate},
-		{"presence-room.1", true, kindPresence},
-		{"private-encrypted-x", true, kindPrivateEncrypted},
-		{"a-zA-Z0-9_=@,.;", true, kindPublic},
-		{"", false, kindPublic},
-		{"has space", false, kindPublic},
-		{"slash/no", false, kindPublic},
-		{"ünïcode", false, kindPublic},
-		{"quote\"", false, kindPublic},
-		{strings.Repeat("a", 200), true, kindPublic},
-		{strings.Repeat("a", 201), false, kindPublic},
-		{"private-", true, kindPrivate},
-		{"privatex", true, kindPublic},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := validChannelName(tt.name); got != tt.valid {
-				t.Errorf("validChannelName = %v, want %v", got, tt.valid)
-			}
-			if got := kindOf(tt.name); got != tt.kind {
-				t.Errorf("kindOf = %v, want %v", got, tt.kind)
-			}
-		})
-	}
-}
 
 func TestParseClientFrame(t *testing.T) {
 	tests := []struct {
@@ -168,26 +77,6 @@ func TestParseSubscribeData(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestAppendJSONString(t *testing.T) {
-	tests := []string{"", "plain", `quote " back \ slash`, "ctl \x00\x01\x1f\n\r\t", "ünï €", "\u2028\u2029", "bad \xff\xfe utf8", "<script>&"}
-	for _, s := range tests {
-		b := appendJSONString(nil, s)
-		var back string
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatalf("%q: invalid JSON %s: %v", s, b, err)
-		}
-		want := strings.ToValidUTF8(s, "\uFFFD")
-		// encoding/json replaces each invalid byte; ToValidUTF8 collapses runs.
-		if strings.ContainsRune(want, '\uFFFD') {
-			want = strings.ReplaceAll(s, "\xff", "\uFFFD")
-			want = strings.ReplaceAll(want, "\xfe", "\uFFFD")
-		}
-		if back != want {
-			t.Fatalf("round trip of %q = %q", s, back)
-		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/versioncache"
 )
 
@@ -107,7 +108,7 @@ func (h *Hub) RecordSaved(s RecordSaved) {
 	for _, l := range s.Lists {
 		ev := Event{
 			Tenant:       s.Tenant,
-			Channel:      "private-" + l.Channel,
+			Channel:      pusher.PrivatePrefix + l.Channel,
 			Name:         l.Event,
 			Data:         p.build(l.IDKey),
 			ExceptSocket: s.SocketID,
@@ -193,12 +194,12 @@ func (p recordPayload) render(idKey string, withText bool) []byte {
 	b := make([]byte, 0, 256)
 	b = append(b, `{"tenant_id":`...)
 	if p.tenantSet {
-		b = appendJSONString(b, truncateUTF8(p.tenant, maxTenantBytes))
+		b = pusher.AppendJSONString(b, truncateUTF8(p.tenant, maxTenantBytes))
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"record_type":`...)
-	b = appendJSONString(b, p.typ)
+	b = pusher.AppendJSONString(b, p.typ)
 	b = append(b, `,"record_id":`...)
 	b = appendRecordID(b, p.id)
 	b = append(b, `,"updated_at_iso":`...)
@@ -219,7 +220,7 @@ func (p recordPayload) render(idKey string, withText bool) []byte {
 	}
 	if idKey != "" {
 		b = append(b, ',')
-		b = appendJSONString(b, idKey)
+		b = pusher.AppendJSONString(b, idKey)
 		b = append(b, ':')
 		b = appendRecordID(b, p.id)
 	}
@@ -230,7 +231,7 @@ func appendOptString(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, s)
+	return pusher.AppendJSONString(b, s)
 }
 
 // maxSafeInteger is JavaScript's Number.MAX_SAFE_INTEGER (2^53-1).
@@ -245,7 +246,7 @@ func appendRecordID(b []byte, id string) []byte {
 			return append(b, id...)
 		}
 	}
-	return appendJSONString(b, id)
+	return pusher.AppendJSONString(b, id)
 }
 
 func isCanonicalUint(s string) bool {
@@ -270,7 +271,7 @@ func appendRawID(b []byte, raw string) []byte {
 	if len(raw) <= maxByIDBytes && json.Valid([]byte(raw)) && (raw[0] == '"' || raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
 		return append(b, raw...)
 	}
-	return appendJSONString(b, truncateUTF8(raw, maxByIDBytes))
+	return pusher.AppendJSONString(b, truncateUTF8(raw, maxByIDBytes))
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

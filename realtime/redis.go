@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/internal/redissub"
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // Defaults of RedisOptions.
@@ -169,7 +170,7 @@ func (r redisRoute) split(redisChannel string) (tenant, channel, reason string) 
 			return "", "", IngressNoTenant
 		}
 	}
-	if !validChannelName(channel) {
+	if !pusher.ValidChannelName(channel) {
 		return "", "", IngressBadChannel
 	}
 	return tenant, channel, ""

@@ -3,6 +3,8 @@ package realtime
 import (
 	"testing"
 	"time"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // Every refusal inside a socket is counted once, by reason, and the socket stays
@@ -12,9 +14,9 @@ func TestRefusalsAreCounted(t *testing.T) {
 	c := e.connect(t, "")
 
 	// A forged signature, and another socket's signature for the channel.
-	c.subscribe("private-record.flow.1", testKey+":"+sign("not-the-secret", c.socketID, "private-record.flow.1", ""))
+	c.subscribe("private-record.flow.1", pusher.ChannelAuth(testKey, "not-the-secret", c.socketID, "private-record.flow.1", ""))
 	c.expect("pusher:subscription_error", "private-record.flow.1")
-	c.subscribe("private-record.flow.1", testKey+":"+sign(testSecret, "1.2", "private-record.flow.1", ""))
+	c.subscribe("private-record.flow.1", pusher.ChannelAuth(testKey, testSecret, "1.2", "private-record.flow.1", ""))
 	c.expect("pusher:subscription_error", "private-record.flow.1")
 	// A bad channel name, an encrypted channel, malformed JSON, a client
 	// event (not enabled).

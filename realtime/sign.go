@@ -1,6 +1,10 @@
 package realtime
 
-import "time"
+import (
+	"time"
+
+	"github.com/recordsync/recordsync/pusher"
+)
 
 // Sign signs a subscription to channel for the socket socketID, as an app's
 // /broadcasting/auth would with the pusher broadcaster: it returns
@@ -13,16 +17,16 @@ import "time"
 // the proxy's Signer, which calls it after the app authorised the request.
 // Safe for concurrent use.
 func (h *Hub) Sign(tenant, socketID, channel, channelData string) (auth string, ok bool) {
-	if !validChannelName(channel) {
+	if !pusher.ValidChannelName(channel) {
 		return "", false
 	}
-	switch kindOf(channel) {
-	case kindPrivate:
+	switch pusher.KindOf(channel) {
+	case pusher.KindPrivate:
 		if channelData != "" {
 			return "", false
 		}
-	case kindPresence:
-		if _, err := parseChannelData(channelData); err != nil {
+	case pusher.KindPresence:
+		if _, err := pusher.ParseChannelData(channelData); err != nil {
 			return "", false
 		}
 	default:
@@ -32,7 +36,7 @@ func (h *Hub) Sign(tenant, socketID, channel, channelData string) (auth string, 
 		return "", false
 	}
 	cfg := h.cfg.Load()
-	return ChannelAuth(cfg.AppKey, cfg.AppSecret, socketID, channel, channelData), true
+	return pusher.ChannelAuth(cfg.AppKey, cfg.AppSecret, socketID, channel, channelData), true
 }
 
 // SocketOpen reports whether socketID is an open socket of tenant: of this

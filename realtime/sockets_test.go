@@ -2,11 +2,13 @@ package realtime
 
 import (
 	"errors"
-	"regexp"
+	"math"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // fakeRegistry is the cluster's socket registry in memory; fakeDir is one
@@ -51,8 +53,6 @@ func (d fakeDir) Lookup(id string) (string, bool, error) {
 	return e[1], true, nil
 }
 
-var socketIDForm = regexp.MustCompile(`^\d+\.\d+$`)
-
 // TestSignSocketOfAnotherInstance: behind a load balancer the auth request
 // reaches A while the socket is on B; A signs for it through the registry,
 // only for the socket's own tenant, never when the registry cannot answer,
@@ -65,7 +65,7 @@ func TestSignSocketOfAnotherInstance(t *testing.T) {
 	b.hub.SetSocketDirectory(fakeDir{reg, "B", 2222})
 
 	c := b.connect(t, "acme")
-	if !socketIDForm.MatchString(c.socketID) || !strings.HasPrefix(c.socketID, "2222.") {
+	if !pusher.ValidSocketID(c.socketID) || !strings.HasPrefix(c.socketID, "2222.") {
 		t.Fatalf("socket id %q: want 2222.N", c.socketID)
 	}
 	auth, ok := a.hub.Sign("acme", c.socketID, "private-record.flow.1", "")
@@ -137,7 +137,7 @@ func TestSetSocketDirectoryAddsOpenSockets(t *testing.T) {
 	}
 	// Without a directory socket ids are two random numbers.
 	d := a.connect(t, "acme")
-	if !socketIDForm.MatchString(d.socketID) || strings.HasPrefix(d.socketID, "1.") {
+	if !pusher.ValidSocketID(d.socketID) || strings.HasPrefix(d.socketID, "1.") {
 		t.Fatalf("socket id %q", d.socketID)
 	}
 }
@@ -154,4 +154,19 @@ func TestSocketIDTaken(t *testing.T) {
 		t.Fatalf("closed with %d, want %d", code, CodeReconnect)
 	}
 	eventually(t, 2*time.Second, "socket unregistered", func() bool { return e.hub.Connections() == 0 })
+}
+
+// TestSocketIDsFit: the hub's socket ids, "uint32.uint32" with or without a
+// cluster's prefix, are ones pusher-http-php and the proxy accept
+// (pusher.ValidSocketID), the largest prefix included.
+func TestSocketIDsFit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.hub.SetSocketDirectory(fakeDir{&fakeRegistry{sockets: map[string][2]string{}}, "A", math.MaxUint32})
+	for range 5 {
+		c := e.connect(t, "acme")
+		if !pusher.ValidSocketID(c.socketID) || !strings.HasPrefix(c.socketID, "4294967295.") {
+			t.Fatalf("socket id %q", c.socketID)
+		}
+	}
 }
