@@ -19,7 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // ---- the subscriber load generator (bench -role=subscribers), its own process ----
@@ -263,7 +263,7 @@ func dialSubscribe(url, channel, key, secret string, more ...string) (*websocket
 func subscribe(ctx context.Context, ws *websocket.Conn, socketID, ch, key, secret string) error {
 	sub := map[string]any{"channel": ch}
 	if strings.HasPrefix(ch, "private-") {
-		sub["auth"] = realtime.ChannelAuth(key, secret, socketID, ch, "")
+		sub["auth"] = pusher.ChannelAuth(key, secret, socketID, ch, "")
 	}
 	msg, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": sub})
 	if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {

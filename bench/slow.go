@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/recordsync/recordsync/internal/tcpqueue"
-	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // ---- section 7: slow consumers ----
@@ -251,7 +251,7 @@ func fillSilent(c *caddy, silent int) (events int, txMax int64, err error) {
 
 // apiPost sends a signed Pusher HTTP API POST.
 func apiPost(c *caddy, path, body string) (int, error) {
-	q := realtime.SignAPIRequest("POST", path, nil, []byte(body), benchAppKey, benchAppSecret, time.Now())
+	q := pusher.SignAPIRequest("POST", path, nil, []byte(body), benchAppKey, benchAppSecret, time.Now())
 	req, err := http.NewRequest("POST", c.URL()+path+"?"+q, strings.NewReader(body))
 	if err != nil {
 		return 0, err
