@@ -215,7 +215,7 @@ func TestClusterEventsAndVersions(t *testing.T) {
 	}
 
 	// The proxy's save on A: once on each instance, and B learns the version.
-	a.state.hub.RecordSaved(realtime.RecordSaved{Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:01.000000Z"})
+	a.state.hub.Saved(versioncache.Saved{Key: versioncache.Key{Tenant: "t", Type: "flow", ID: "1"}, Entry: versioncache.Entry{Version: "2026-01-01T00:00:01.000000Z"}})
 	sa.expect("record.updated")
 	f := sb.expect("record.updated")
 	if !strings.Contains(f.Data, `"updated_at_iso":"2026-01-01T00:00:01.000000Z"`) {

@@ -304,11 +304,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return errors.New("recordsync: auth_upstream needs app_key (the websocket hub)")
 	}
 
-	var publisher proxy.Publisher
-	if h.hub != nil {
-		publisher = savePublisher{hub: h.hub, tenanted: h.Tenant != ""}
-	}
-	popts := h.proxyOptions(state, publisher)
+	popts := h.proxyOptions(state)
 	if popts.Locker, err = h.clusterLocker(state); err != nil {
 		return fmt.Errorf("recordsync: cluster_lock_timeout: %w", err)
 	}
@@ -326,7 +322,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-func (h *Handler) proxyOptions(state *sharedState, publisher proxy.Publisher) proxy.Options {
+func (h *Handler) proxyOptions(state *sharedState) proxy.Options {
+	// The hub publishes the proxy's saves and signs its grants; without one
+	// (a nil *Hub must not become a non-nil interface) the proxy does neither.
+	var (
+		publisher proxy.Publisher
+		signer    proxy.Signer
+	)
+	if h.hub != nil {
+		publisher, signer = h.hub, h.hub
+	}
 	routes := make([]proxy.RouteSpec, 0, len(h.Records))
 	for _, rec := range h.Records {
 		spec := proxy.RouteSpec{Type: rec.Type, Pattern: rec.Pattern}
@@ -350,7 +355,7 @@ func (h *Handler) proxyOptions(state *sharedState, publisher proxy.Publisher) pr
 		SessionCookie:      h.SessionCookie,
 		LaravelAppKey:      h.LaravelAppKey,
 		AuthEndpoint:       h.AuthEndpoint,
-		Signer:             signerFor(h.hub),
+		Signer:             signer,
 		Store:              state.store,
 		Memory:             state.memory,
 		Publisher:          publisher,

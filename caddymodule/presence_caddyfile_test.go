@@ -25,8 +25,8 @@ func TestUnmarshalCaddyfilePresenceAndAuth(t *testing.T) {
 	if o.ClientEvents != "members" || o.ClientEventRate != 5 || o.PresenceMaxMembers != 50 {
 		t.Fatalf("hub options %+v", o)
 	}
-	if signerFor(nil) != nil {
-		t.Fatal("signerFor(nil) is a non-nil interface")
+	if po := (&Handler{}).proxyOptions(&sharedState{}); po.Signer != nil || po.Publisher != nil {
+		t.Fatal("without a hub, the proxy's Signer and Publisher must be nil interfaces")
 	}
 
 	for _, tc := range []struct{ name, input, want string }{

@@ -106,22 +106,22 @@ func (o *countingObserver) ClusterLockExpired()           { o.inc("cluster_lock_
 func (o *countingObserver) AuthSignature(result string)   { o.inc("auth." + result) }
 func (o *countingObserver) MethodOverride(outcome string) { o.inc("override." + outcome) }
 
-// recordingPublisher keeps every Save.
+// recordingPublisher keeps every save.
 type recordingPublisher struct {
 	mu    sync.Mutex
-	saves []Save
+	saves []versioncache.Saved
 }
 
-func (p *recordingPublisher) Saved(s Save) {
+func (p *recordingPublisher) Saved(s versioncache.Saved) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.saves = append(p.saves, s)
 }
 
-func (p *recordingPublisher) all() []Save {
+func (p *recordingPublisher) all() []versioncache.Saved {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Save(nil), p.saves...)
+	return append([]versioncache.Saved(nil), p.saves...)
 }
 
 var baseTime = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)

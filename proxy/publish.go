@@ -6,37 +6,11 @@ import (
 	"github.com/recordsync/recordsync/versioncache"
 )
 
-// Save is one learned, successful write, announced to the Publisher after the
-// response has been written.
-type Save struct {
-	// Key names the record (tenant, type, id).
-	Key versioncache.Key
-	// Entry is the version learned from the write's response.
-	Entry versioncache.Entry
-	// Params are the captured {names} of the route, including "id".
-	Params map[string]string
-	// Lists are the route's list channels resolved with Params.
-	Lists []ListTarget
-	// TabID is the X-Tab-ID request header, "" if absent.
-	TabID string
-	// SocketID is the X-Socket-ID request header, "" if absent.
-	SocketID string
-}
-
-// ListTarget is a list channel resolved for one save.
-type ListTarget struct {
-	// Channel is the resolved channel name without "private-", e.g. "project.5".
-	Channel string
-	// Event is the event name, e.g. "task.updated".
-	Event string
-	// IDKey is the payload key the record id goes under, e.g. "task_id".
-	IDKey string
-}
-
-// Publisher is told of saves. Saved is called synchronously on the request's
-// goroutine after the response was written: it must not block.
+// Publisher is told of learned, successful writes (the realtime hub
+// implements it). Saved is called synchronously on the request's goroutine
+// after the response was written: it must not block.
 type Publisher interface {
-	Saved(Save)
+	Saved(versioncache.Saved)
 }
 
 // Observer receives the events metrics are made of. Its methods are called

@@ -243,18 +243,17 @@ func etag(v string) (string, bool) {
 
 // publish announces a learned save.
 func (h *Handler) publish(r *http.Request, path string, rt *route, key versioncache.Key, entry versioncache.Entry) {
-	params := rt.pat.params(path)
-	var lists []ListTarget
+	var lists []versioncache.List
 	if len(rt.lists) > 0 {
-		lists = make([]ListTarget, len(rt.lists))
+		params := rt.pat.params(path)
+		lists = make([]versioncache.List, len(rt.lists))
 		for i := range rt.lists {
 			lists[i] = rt.lists[i].resolve(params)
 		}
 	}
-	h.opts.Publisher.Saved(Save{
+	h.opts.Publisher.Saved(versioncache.Saved{
 		Key:      key,
 		Entry:    entry,
-		Params:   params,
 		Lists:    lists,
 		TabID:    r.Header.Get(HeaderTabID),
 		SocketID: r.Header.Get(HeaderSocketID),

@@ -342,16 +342,16 @@ func TestPublish(t *testing.T) {
 			}
 			cur := app.record(typ, "1")
 			if s.Key != (versioncache.Key{Tenant: "t1", Type: typ, ID: "1"}) || s.Entry.Version != cur.version ||
-				s.Entry.UpdatedByID != "5" || s.Entry.UpdatedByName != "User 5" || s.Params["id"] != "1" {
+				s.Entry.UpdatedByID != "5" || s.Entry.UpdatedByName != "User 5" {
 				t.Fatalf("save %+v", s)
 			}
 			if tt.name == "put" && (s.TabID != "tab_1" || s.SocketID != "123.456") {
 				t.Errorf("tab %q socket %q", s.TabID, s.SocketID)
 			}
 			if typ == "projecttask" {
-				want := []ListTarget{{Channel: "project.5", Event: "task.updated", IDKey: "task_id"}}
-				if len(s.Lists) != 1 || s.Lists[0] != want[0] || s.Params["project"] != "5" {
-					t.Errorf("lists %+v params %v", s.Lists, s.Params)
+				want := []versioncache.List{{Channel: "project.5", Event: "task.updated", IDKey: "task_id"}}
+				if len(s.Lists) != 1 || s.Lists[0] != want[0] {
+					t.Errorf("lists %+v", s.Lists)
 				}
 			} else if len(s.Lists) != 0 {
 				t.Errorf("lists %+v", s.Lists)
@@ -364,7 +364,7 @@ func TestPublish(t *testing.T) {
 func TestPublishAfterResponse(t *testing.T) {
 	client := &countingWriter{ResponseRecorder: httptest.NewRecorder()}
 	var atPublish int
-	pub := publisherFunc(func(Save) { atPublish = client.written })
+	pub := publisherFunc(func(versioncache.Saved) { atPublish = client.written })
 	h, _ := newTestHandler(t, func(o *Options) { o.Publisher = pub })
 	app := newFakeApp()
 	app.seed("flow", "1", 1)
@@ -379,9 +379,9 @@ func TestPublishAfterResponse(t *testing.T) {
 	}
 }
 
-type publisherFunc func(Save)
+type publisherFunc func(versioncache.Saved)
 
-func (f publisherFunc) Saved(s Save) { f(s) }
+func (f publisherFunc) Saved(s versioncache.Saved) { f(s) }
 
 // Errors of next come back unchanged and nothing is written for them.
 func TestNextError(t *testing.T) {
@@ -603,7 +603,7 @@ func TestPublishAfterPathRewrite(t *testing.T) {
 		t.Fatalf("status %d", w.Code)
 	}
 	saves := pub.all()
-	if len(saves) != 1 || saves[0].Params["project"] != "5" || saves[0].Lists[0].Channel != "project.5" {
+	if len(saves) != 1 || saves[0].Lists[0].Channel != "project.5" {
 		t.Fatalf("saves %+v", saves)
 	}
 }

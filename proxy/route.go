@@ -3,6 +3,8 @@ package proxy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/recordsync/recordsync/versioncache"
 )
 
 // RouteMatch is a path matched against a record route.
@@ -211,7 +213,7 @@ func compileList(l ListSpec, pt *pattern) (listTemplate, error) {
 	}
 }
 
-func (lt *listTemplate) resolve(params map[string]string) ListTarget {
+func (lt *listTemplate) resolve(params map[string]string) versioncache.List {
 	var b strings.Builder
 	for i, p := range lt.parts {
 		if i%2 == 0 {
@@ -220,7 +222,7 @@ func (lt *listTemplate) resolve(params map[string]string) ListTarget {
 			b.WriteString(params[p])
 		}
 	}
-	return ListTarget{Channel: b.String(), Event: lt.spec.Event, IDKey: lt.spec.IDKey}
+	return versioncache.List{Channel: b.String(), Event: lt.spec.Event, IDKey: lt.spec.IDKey}
 }
 
 // Match matches path against the record routes, in configuration order, and

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"github.com/recordsync/recordsync/versioncache"
+
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -94,7 +96,7 @@ func TestListResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := lt.resolve(map[string]string{"project": "5", "id": "9"})
-	want := ListTarget{Channel: "project.5.tasks.9", Event: "task.updated", IDKey: "task_id"}
+	want := versioncache.List{Channel: "project.5.tasks.9", Event: "task.updated", IDKey: "task_id"}
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}

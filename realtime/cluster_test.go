@@ -43,8 +43,7 @@ func TestHubSharesLocalPublishesOnly(t *testing.T) {
 	h.addSub(sub, chanKey{"t", "private-record.flow.1"})
 
 	h.Publish(Event{Tenant: "t", Channel: "private-x", Name: "e"})
-	h.RecordSaved(RecordSaved{Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:01Z", SocketID: "9.9",
-		Lists: []ListTarget{{Channel: "project.1", Event: "flow.updated", IDKey: "flow_id"}}})
+	h.Saved(versioncache.Saved{Key: versioncache.Key{Tenant: "t", Type: "flow", ID: "1"}, Entry: versioncache.Entry{Version: "2026-01-01T00:00:01Z"}, SocketID: "9.9", Lists: []versioncache.List{{Channel: "project.1", Event: "flow.updated", IDKey: "flow_id"}}})
 	h.PublishLocal(Event{Tenant: "t", Channel: "private-x", Name: "from-elsewhere"})
 	if len(bus.events) != 3 || bus.events[0].Name != "e" || bus.events[1].Name != RecordEvent ||
 		bus.events[1].ExceptSocket != "9.9" || bus.events[2].Channel != "private-project.1" {

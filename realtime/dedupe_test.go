@@ -33,7 +33,7 @@ func TestRecordEventsDedupe(t *testing.T) {
 
 	// The proxy's broadcast of a PUT (version v2), then the app's observer
 	// broadcasting the same save through an ingress: one frame.
-	h.RecordSaved(RecordSaved{Tenant: "a", TenantSet: true, Type: "flow", ID: "1", Version: v2})
+	h.Saved(versioncache.Saved{Key: versioncache.Key{Tenant: "a", Type: "flow", ID: "1"}, Entry: versioncache.Entry{Version: v2}})
 	h.Publish(Event{Tenant: "a", Channel: "private-record.flow.1", Name: "record.updated", Data: recordData("a", "flow", "1", v2), ExceptSocket: "9.9"})
 	if n := len(sub.take(nil)); n != 1 {
 		t.Fatalf("same version twice: %d frames, want 1", n)
@@ -59,7 +59,7 @@ func TestRecordEventsDedupe(t *testing.T) {
 		t.Errorf("dropped %v, want one duplicate and one stale", obs.dropped)
 	}
 	obs.mu.Unlock()
-	// The events at v2 (RecordSaved does not touch the cache here: the
+	// The events at v2 (Saved does not touch the cache here: the
 	// proxy would have) and v3 advanced the cache; v1 did not.
 	if n := obs.learned.Load(); n != 2 {
 		t.Errorf("Learned %d times, want 2 (v2, v3)", n)

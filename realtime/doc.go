@@ -4,7 +4,7 @@
 // shared/design/pusher-protocol.md).
 //
 // A Hub owns the sockets and their subscriptions. Every ingress hands it one
-// type, Event; RecordSaved turns what the proxy learned from a write into
+// type, Event; Saved turns what the proxy learned from a write (a versioncache.Saved) into
 // record.updated (and list) events. The package does not import Caddy: the
 // caddymodule package builds a Hub from its config, keeps it across reloads
 // (Update) and calls ServeWebSocket for upgrade requests.
@@ -219,7 +219,7 @@
 // # Cluster (issue 6)
 //
 // With SetCluster, every event this hub publishes itself (Publish, the
-// proxy's RecordSaved, client events) also goes to a ClusterBus, and the
+// proxy's Saved, client events) also goes to a ClusterBus, and the
 // other instances deliver it with PublishLocal, which never shares again:
 // each instance serves its own sockets once. Remote record events still go
 // through the version cache and the per-channel dedupe; a remote client

@@ -294,7 +294,7 @@ func TestToOthers(t *testing.T) {
 	a, b := e.connect(t, ""), e.connect(t, "")
 	a.subscribeOK("private-record.flow.1")
 	b.subscribeOK("private-record.flow.1")
-	e.hub.RecordSaved(RecordSaved{Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z", SocketID: a.socketID, TabID: "tab_a"})
+	e.hub.Saved(versioncache.Saved{Key: versioncache.Key{Type: "flow", ID: "1"}, Entry: versioncache.Entry{Version: "2026-01-01T00:00:00Z"}, TabID: "tab_a", SocketID: a.socketID})
 	d := b.expect("record.updated", "private-record.flow.1")
 	if d["tab_id"] != "tab_a" || d["record_id"] != float64(1) || d["tenant_id"] != nil {
 		t.Fatalf("%v", d)
@@ -311,7 +311,7 @@ func TestTenantIsolation(t *testing.T) {
 	if e.hub.Channels() != 2 {
 		t.Fatalf("channels %d, want one per tenant", e.hub.Channels())
 	}
-	e.hub.RecordSaved(RecordSaved{Tenant: "A", TenantSet: true, Type: "flow", ID: "1", Version: "1"})
+	e.hub.Saved(versioncache.Saved{Key: versioncache.Key{Tenant: "A", Type: "flow", ID: "1"}, Entry: versioncache.Entry{Version: "1"}})
 	if d := a.expect("record.updated", "private-record.flow.1"); d["tenant_id"] != "A" {
 		t.Fatalf("%v", d)
 	}
@@ -321,14 +321,12 @@ func TestTenantIsolation(t *testing.T) {
 	b.roundTrip()
 }
 
-func TestRecordSavedLists(t *testing.T) {
+func TestSavedLists(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	c := e.connect(t, "t1")
 	c.subscribeOK("private-project.5")
-	e.hub.RecordSaved(RecordSaved{Tenant: "t1", TenantSet: true, Type: "projecttask", ID: "42", Version: "2026-01-01T00:00:00Z",
-		UpdatedByID: "7", UpdatedByName: "Ann",
-		Lists: []ListTarget{{Channel: "project.5", Event: "task.updated", IDKey: "task_id"}}})
+	e.hub.Saved(versioncache.Saved{Key: versioncache.Key{Tenant: "t1", Type: "projecttask", ID: "42"}, Entry: versioncache.Entry{Version: "2026-01-01T00:00:00Z", UpdatedByID: "7", UpdatedByName: "Ann"}, Lists: []versioncache.List{{Channel: "project.5", Event: "task.updated", IDKey: "task_id"}}})
 	d := c.expect("task.updated", "private-project.5")
 	if d["task_id"] != float64(42) || d["record_id"] != float64(42) || d["updated_by_id"] != float64(7) || d["updated_by_name"] != "Ann" || d["tab_id"] != nil {
 		t.Fatalf("%v", d)

@@ -1,6 +1,8 @@
 package realtime
 
 import (
+	"github.com/recordsync/recordsync/versioncache"
+
 	"strconv"
 	"sync"
 	"testing"
@@ -102,7 +104,7 @@ func TestPublishInvalid(t *testing.T) {
 	h := newTestHub(t, func(o *Options) { o.Observer = obs })
 	h.Publish(Event{Channel: "bad channel", Name: "x"})
 	h.Publish(Event{Channel: "ok", Name: ""})
-	h.RecordSaved(RecordSaved{Type: "flow", ID: "a b"})
+	h.Saved(versioncache.Saved{Key: versioncache.Key{Type: "flow", ID: "a b"}})
 	if obs.dropped[DropInvalid] != 3 || obs.published.Load() != 0 {
 		t.Fatalf("dropped %v published %d", obs.dropped, obs.published.Load())
 	}

@@ -34,31 +34,6 @@ type Event struct {
 	UserID      string
 }
 
-// RecordSaved is what the proxy learned from a successful write.
-type RecordSaved struct {
-	Tenant        string
-	Type          string
-	ID            string
-	Version       string
-	UpdatedByID   string // raw JSON (a number or a quoted string), or ""
-	UpdatedByName string
-	TabID         string
-	SocketID      string
-	// TenantSet is true when the site has tenancy: tenant_id is then the
-	// tenant string, otherwise null.
-	TenantSet bool
-	// Lists are the list channels that also get an event.
-	Lists []ListTarget
-}
-
-// ListTarget is one list rule: also publish Event on "private-"+Channel, with
-// the record id under IDKey.
-type ListTarget struct {
-	Channel string // e.g. "project.5"
-	Event   string // e.g. "task.updated"
-	IDKey   string // e.g. "task_id"
-}
-
 // RecordEvent is the event name of record channels.
 const RecordEvent = "record.updated"
 
@@ -76,43 +51,45 @@ const (
 	maxTenantBytes   = 100
 )
 
-// RecordSaved publishes what the proxy learned: record.updated on
-// private-record.{type}.{id}, and for each list target its event on
+// Saved publishes a save the proxy learned: record.updated on
+// private-record.{type}.{id}, and for each list its event on
 // "private-"+Channel with the record id also under IDKey. The socket that
-// made the write (SocketID) gets no copy. It never blocks.
-func (h *Hub) RecordSaved(s RecordSaved) {
+// made the write (SocketID) gets no copy. tenant_id is the tenant, or null
+// for a site without tenancy (an empty tenant). It never blocks. It
+// implements the proxy's Publisher.
+func (h *Hub) Saved(s versioncache.Saved) {
 	p := recordPayload{
-		tenant:    s.Tenant,
-		tenantSet: s.TenantSet,
-		typ:       s.Type,
-		id:        s.ID,
-		version:   s.Version,
-		byID:      s.UpdatedByID,
-		byName:    s.UpdatedByName,
+		tenant:    s.Key.Tenant,
+		tenantSet: s.Key.Tenant != "",
+		typ:       s.Key.Type,
+		id:        s.Key.ID,
+		version:   s.Entry.Version,
+		byID:      s.Entry.UpdatedByID,
+		byName:    s.Entry.UpdatedByName,
 		tab:       s.TabID,
 	}
 	// The proxy has advanced the version cache already: only the
 	// per-channel dedupe applies (an observer's broadcast of the same save
 	// then reaches no one twice).
-	rec := recordRef{typ: s.Type, id: s.ID, version: versioncache.Normalize(s.Version)}
+	rec := recordRef{typ: s.Key.Type, id: s.Key.ID, version: versioncache.Normalize(s.Entry.Version)}
 	ev := Event{
-		Tenant:       s.Tenant,
-		Channel:      recordChannelPrefix + s.Type + "." + s.ID,
+		Tenant:       s.Key.Tenant,
+		Channel:      recordChannelPrefix + s.Key.Type + "." + s.Key.ID,
 		Name:         RecordEvent,
 		Data:         p.build(""),
 		ExceptSocket: s.SocketID,
-		Version:      s.Version,
+		Version:      s.Entry.Version,
 	}
 	h.share(ev)
 	h.publish(ev, rec)
 	for _, l := range s.Lists {
 		ev := Event{
-			Tenant:       s.Tenant,
+			Tenant:       s.Key.Tenant,
 			Channel:      pusher.PrivatePrefix + l.Channel,
 			Name:         l.Event,
 			Data:         p.build(l.IDKey),
 			ExceptSocket: s.SocketID,
-			Version:      s.Version,
+			Version:      s.Entry.Version,
 		}
 		h.share(ev)
 		h.publish(ev, rec)
@@ -140,10 +117,8 @@ func (h *Hub) catchUp(c *conn, cfg *config, channel, since string) {
 		return
 	}
 	p := recordPayload{
-		tenant: c.tenant,
-		// A socket does not know whether its site has tenancy: a non-empty
-		// tenant is one.
-		tenantSet: c.tenant != "",
+		tenant:    c.tenant,
+		tenantSet: c.tenant != "", // as in Saved
 		typ:       typ,
 		id:        id,
 		version:   e.Version,
