@@ -56,10 +56,27 @@ const (
 	DefaultBusCloseWait = 5 * time.Second
 )
 
+// BusProtocol is the version of Message's wire format that this build
+// speaks. A build that changes the format raises it; instances of different
+// protocols on one bus (a rolling upgrade) then ignore each other's messages
+// visibly (logged once per instance, counted as kind "other_protocol")
+// instead of misreading them. Messages without a protocol (0) come from
+// builds before it existed, whose format is protocol 1.
+const BusProtocol = 1
+
+// kindOtherProtocol labels, in the metrics, messages of another protocol.
+const kindOtherProtocol = "other_protocol"
+
+// maxOtherProtocolWarnings bounds the instances of another protocol that
+// are remembered as already logged; past it, each message logs again.
+const maxOtherProtocolWarnings = 64
+
 // Message is what instances tell each other on the cluster's channel
 // (Key("events")), one compact JSON object per PUBLISH. Which fields are set
 // depends on Kind.
 type Message struct {
+	// Protocol is BusProtocol (set by the bus).
+	Protocol int    `json:"v,omitempty"`
 	Kind     string `json:"kind"`
 	Instance string `json:"instance"`
 
@@ -203,9 +220,12 @@ type Bus struct {
 	up         atomic.Bool
 	down       atomic.Bool // from the first failure until up again
 
-	// seenMu guards seen: when each other instance was last heard from.
+	// seenMu guards seen (when each other instance was last heard from)
+	// and otherProtocol (instances of another protocol already logged).
 	seenMu sync.Mutex
 	seen   map[string]time.Time
+	// otherProtocol holds at most maxOtherProtocolWarnings instances.
+	otherProtocol map[string]struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -263,11 +283,12 @@ func NewBus(c *Cluster, opts BusOptions) *Bus {
 			"cluster: Redis unreachable; serving this instance's subscribers only until it is back",
 			"cluster: Redis still unreachable",
 			"cluster: Redis reachable again"),
-		queue:      make(chan Message, opts.QueueSize),
-		seen:       make(map[string]time.Time),
-		publishing: true,
-		ctx:        ctx,
-		cancel:     cancel,
+		queue:         make(chan Message, opts.QueueSize),
+		seen:          make(map[string]time.Time),
+		otherProtocol: make(map[string]struct{}),
+		publishing:    true,
+		ctx:           ctx,
+		cancel:        cancel,
 	}
 	b.obs.Up(false)
 	b.sub = redissub.Start(redissub.Options{
@@ -348,7 +369,7 @@ func (b *Bus) Up() bool { return b.up.Load() }
 // counted. (The bus's own hellos and heartbeats queue while it is down:
 // they are how the sender finds Redis again.)
 func (b *Bus) Publish(m Message) {
-	m.Instance = b.c.instance
+	m.Instance, m.Protocol = b.c.instance, BusProtocol
 	if b.down.Load() && m.Kind != kindHello && m.Kind != kindHeartbeat {
 		b.obs.NotShared()
 		return
@@ -383,7 +404,7 @@ func (b *Bus) Close() {
 		}
 		if b.up.Load() {
 			ctx, cancel := context.WithTimeout(context.Background(), b.opts.PublishTimeout)
-			_ = b.publishNow(ctx, Message{Kind: kindBye, Instance: b.c.instance})
+			_ = b.publishNow(ctx, Message{Protocol: BusProtocol, Kind: kindBye, Instance: b.c.instance})
 			cancel()
 		}
 		b.stateMu.Lock()
@@ -517,6 +538,20 @@ func (b *Bus) handle(payload string) {
 	}
 	if m.Instance == b.c.instance {
 		return // delivered locally when it was published
+	}
+	if m.Protocol != BusProtocol && m.Protocol != 0 {
+		b.obs.Message("in", kindOtherProtocol)
+		b.seenMu.Lock()
+		_, warned := b.otherProtocol[m.Instance]
+		if !warned && len(b.otherProtocol) < maxOtherProtocolWarnings {
+			b.otherProtocol[m.Instance] = struct{}{}
+		}
+		b.seenMu.Unlock()
+		if !warned {
+			b.log.Warn("cluster: an instance speaking another bus protocol shares this cluster; its messages are ignored (give the new version its own cluster_name during a rolling upgrade)",
+				zap.String("instance", m.Instance), zap.Int("protocol", m.Protocol), zap.Int("ours", BusProtocol))
+		}
+		return
 	}
 	switch m.Kind {
 	case KindEvent, KindVersion, KindPresence, kindHello, kindHeartbeat, kindBye:

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // fuzzBus is a Bus with no Redis and no goroutines, for handle alone.
 func fuzzBus(handler func(Message), share func(), gone func(string)) *Bus {
 	c := &Cluster{prefix: "recordsync:t:", instance: "self", log: zap.NewNop()}
-	return &Bus{c: c, channel: c.Key("events"), obs: nopBusObserver{}, log: zap.NewNop(), seen: map[string]time.Time{},
+	return &Bus{c: c, channel: c.Key("events"), obs: nopBusObserver{}, log: zap.NewNop(), seen: map[string]time.Time{}, otherProtocol: map[string]struct{}{},
 		opts: BusOptions{Handler: handler, Share: share, InstanceGone: gone}}
 }
 
@@ -28,6 +29,7 @@ func FuzzBusMessage(f *testing.F) {
 		{Kind: KindPresence, Instance: "other", Op: PresenceSync, Members: []Member{{Tenant: "t", Channel: "presence-x", UserID: "1", Info: "{}"}}},
 		{Kind: kindHello, Instance: "other"}, {Kind: kindBye, Instance: "other"}, {Kind: kindHeartbeat, Instance: "x"},
 		{Kind: KindEvent, Instance: "self"}, {Kind: "future", Instance: "other"},
+		{Protocol: BusProtocol + 1, Kind: KindVersion, Instance: "other", Type: "flow", ID: "1", Version: "2"},
 	} {
 		b, _ := json.Marshal(m)
 		f.Add(string(b))
@@ -52,6 +54,9 @@ func FuzzBusMessage(f *testing.F) {
 			default:
 				t.Fatalf("handled kind %q", m.Kind)
 			}
+			if m.Protocol != 0 && m.Protocol != BusProtocol {
+				t.Fatalf("handled a message of protocol %d", m.Protocol)
+			}
 			if !decoded || !reflect.DeepEqual(m, want) {
 				t.Fatalf("handled %+v, decoded %+v", m, want)
 			}
@@ -66,7 +71,8 @@ func FuzzBusMessage(f *testing.F) {
 			b.handle(string(bye))
 			b.handle(string(bye))
 			heard := want.Kind != kindBye && want.Kind != "" && (want.Kind == KindEvent || want.Kind == KindVersion ||
-				want.Kind == KindPresence || want.Kind == kindHello || want.Kind == kindHeartbeat)
+				want.Kind == KindPresence || want.Kind == kindHello || want.Kind == kindHeartbeat) &&
+				(want.Protocol == 0 || want.Protocol == BusProtocol)
 			if heard && (len(gone) != 1 || gone[0] != want.Instance) {
 				t.Fatalf("bye after %q: gone %v", want.Kind, gone)
 			}
@@ -75,4 +81,37 @@ func FuzzBusMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// countingBusObserver counts the bus's messages by direction and kind.
+type countingBusObserver struct {
+	nopBusObserver
+	n map[string]int
+}
+
+func (o *countingBusObserver) Message(direction, kind string) { o.n[direction+" "+kind]++ }
+
+// Instances of another bus protocol (a rolling upgrade) are ignored, counted
+// and logged once each, never misread; messages without a protocol (builds
+// before it existed) are read as protocol 1.
+func TestBusOtherProtocol(t *testing.T) {
+	var got []Message
+	b := fuzzBus(func(m Message) { got = append(got, m) }, func() {}, func(string) {})
+	obs := &countingBusObserver{n: map[string]int{}}
+	b.obs = obs
+	core, logs := observer.New(zap.WarnLevel)
+	b.log = zap.New(core)
+	for range 3 {
+		next, _ := json.Marshal(Message{Protocol: BusProtocol + 1, Kind: KindVersion, Instance: "next", Type: "flow", ID: "1", Version: "9"})
+		b.handle(string(next))
+	}
+	if len(got) != 0 || obs.n["in "+kindOtherProtocol] != 3 || logs.Len() != 1 {
+		t.Fatalf("another protocol: handled %v, counted %v, %d warnings", got, obs.n, logs.Len())
+	}
+	b.handle(`{"kind":"version","instance":"old","type":"flow","id":"1","version":"8"}`)
+	cur, _ := json.Marshal(Message{Protocol: BusProtocol, Kind: KindVersion, Instance: "peer", Type: "flow", ID: "1", Version: "7"})
+	b.handle(string(cur))
+	if len(got) != 2 || got[0].Version != "8" || got[1].Version != "7" {
+		t.Fatalf("protocol 0 and %d: handled %+v", BusProtocol, got)
+	}
 }
