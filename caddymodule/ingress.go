@@ -9,24 +9,25 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/proxy"
-	"github.com/recordsync/recordsync/realtime"
 )
 
 // provisionRedis starts, keeps or stops the shared state's Redis ingress
-// to match this config (issue 4 §2).
+// to match this config (laravel.RedisIngress: what Laravel's redis
+// broadcaster publishes).
 func (h *Handler) provisionRedis(state *sharedState) error {
 	url := caddy.NewReplacer().ReplaceKnown(h.Redis, "")
 	if url == "" {
 		if h.Redis != "" {
 			return errors.New("recordsync: redis is empty after its placeholders were replaced")
 		}
-		return state.setRedis(realtime.RedisOptions{})
+		return state.setRedis(laravel.RedisOptions{})
 	}
 	if state.hub == nil {
 		return errors.New("recordsync: redis needs app_key (the websocket hub)")
 	}
-	err := state.setRedis(realtime.RedisOptions{
+	err := state.setRedis(laravel.RedisOptions{
 		URL:           url,
 		Prefix:        h.RedisPrefix,
 		TenantPattern: h.RedisTenantPattern,
@@ -43,7 +44,7 @@ func (h *Handler) provisionRedis(state *sharedState) error {
 // validTenantPattern reports whether a redis_tenant_pattern holds {tenant}
 // exactly once.
 func validTenantPattern(p string) bool {
-	return strings.Count(p, realtime.TenantPlaceholder) == 1
+	return strings.Count(p, laravel.TenantPlaceholder) == 1
 }
 
 // serveHTTPAPI answers the Pusher HTTP API for the request's tenant.

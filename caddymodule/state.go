@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/proxy"
 	"github.com/recordsync/recordsync/realtime"
 	"github.com/recordsync/recordsync/versioncache"
@@ -28,8 +29,8 @@ type sharedState struct {
 	// redisMu guards redis and redisOpts: the Redis ingress feeding hub,
 	// kept across reloads while its options stay the same.
 	redisMu   sync.Mutex
-	redis     *realtime.RedisIngress
-	redisOpts realtime.RedisOptions
+	redis     *laravel.RedisIngress
+	redisOpts laravel.RedisOptions
 
 	// clusterState is the membership of a cluster (cluster.go).
 	clusterState
@@ -44,10 +45,10 @@ type sharedState struct {
 // ingress with the same URL, prefix, pattern and tenancy is kept (a reload
 // does not drop its subscription); a different one is closed and a new one
 // started. Every block sharing a name should give the same redis settings.
-func (s *sharedState) setRedis(opts realtime.RedisOptions) error {
+func (s *sharedState) setRedis(opts laravel.RedisOptions) error {
 	s.redisMu.Lock()
 	defer s.redisMu.Unlock()
-	same := func(a, b realtime.RedisOptions) bool {
+	same := func(a, b laravel.RedisOptions) bool {
 		return a.URL == b.URL && a.Prefix == b.Prefix && a.TenantPattern == b.TenantPattern && a.Tenanted == b.Tenanted
 	}
 	if s.redis != nil && same(s.redisOpts, opts) {
@@ -55,7 +56,7 @@ func (s *sharedState) setRedis(opts realtime.RedisOptions) error {
 	}
 	if opts.URL != "" {
 		// Validate before dropping the running one.
-		in, err := realtime.NewRedisIngress(s.hub, opts)
+		in, err := laravel.NewRedisIngress(s.hub, opts)
 		if err != nil {
 			return err
 		}
@@ -67,7 +68,7 @@ func (s *sharedState) setRedis(opts realtime.RedisOptions) error {
 	}
 	if s.redis != nil {
 		s.redis.Close()
-		s.redis, s.redisOpts = nil, realtime.RedisOptions{}
+		s.redis, s.redisOpts = nil, laravel.RedisOptions{}
 	}
 	return nil
 }
@@ -76,7 +77,7 @@ func (s *sharedState) setRedis(opts realtime.RedisOptions) error {
 // "reconnect now"), the auth_upstream authorizer and the cache. Called by the pool when the last user is
 // gone.
 func (s *sharedState) Destruct() error {
-	_ = s.setRedis(realtime.RedisOptions{})
+	_ = s.setRedis(laravel.RedisOptions{})
 	if s.hub != nil {
 		s.hub.Close()
 	}

@@ -1,6 +1,7 @@
 // Package realtime hosts recordsync's websocket subscribers and speaks the
 // Pusher Channels protocol v7 to them, so that pusher-js 8 and laravel-echo 2
-// (broadcaster "reverb", wsPath "/ws") connect unchanged (issue 3;
+// (broadcaster "reverb", wsPath "/ws") connect unchanged (the Pusher Channels protocol docs,
+// https://pusher.com/docs/channels/library_auth_reference/pusher-websockets-protocol/;
 // shared/design/pusher-protocol.md).
 //
 // A Hub owns the sockets and their subscriptions. Every ingress hands it one
@@ -76,7 +77,7 @@
 // Channel names and kinds, socket ids, signatures, channel_data and JSON
 // string encoding are the pusher package's; this package applies them.
 //
-// # Presence (issue 4 §5)
+// # Presence
 //
 // presence- channels: auth is signed over socket_id:channel:channel_data, the
 // exact string the client sent; channel_data is a JSON object with user_id (a
@@ -94,7 +95,7 @@
 // 100, Pusher's limit) bounds distinct users per channel. PresenceUsers lists
 // the members for the HTTP API.
 //
-// # Client events (issue 4 §6)
+// # Client events
 //
 // client-* events (Echo's whisper) are off unless Options.ClientEvents is
 // ClientEventsMembers: then a socket subscribed to a private- or presence-
@@ -104,7 +105,7 @@
 // ClientEventRate per second (default 10). The message bound MaxMessageBytes
 // bounds the data.
 //
-// # Signing for the app (issue 4 §4)
+// # Signing for the app
 //
 // Sign makes the auth string an app's pusher broadcaster would, for an open
 // socket of the given tenant only; the proxy uses it to complete the unsigned
@@ -119,7 +120,7 @@
 // socket's tenant, null when empty). The channel splits at its last dot: the
 // type may contain dots, the id may not.
 //
-// # Pusher HTTP API (issue 4 §1)
+// # Pusher HTTP API
 //
 // ServeHTTPAPI answers what Laravel's pusher/reverb broadcaster and the npm
 // pusher SDK call, at /apps/{app_id}/... and {ws_path}/apps/{app_id}/...
@@ -134,21 +135,13 @@
 // 200 {}. Errors are {"error":"..."}. The caller gives the tenant (the
 // tenant of the publishing request); socket_id excludes that socket.
 //
-// # Redis ingress (issue 4 §2)
+// # Laravel's redis broadcaster
 //
-// RedisIngress PSUBSCRIBEs {prefix}* on the Redis that Laravel's redis
-// broadcaster publishes to, strips the prefix (or reads the tenant from a
-// per-tenant prefix, TenantPattern) and publishes {"event","data","socket"}
-// with socket as the socket excluded (toOthers); data, an object on Redis,
-// reaches pusher-js as a JSON string. With tenancy on, a message whose
-// tenant cannot be read is dropped and counted (IngressNoTenant), never
-// sent to every tenant. Malformed, oversized and badly named messages are
-// counted and skipped. When Redis goes away the ingress logs once, keeps
-// the hub serving, reconnects with a jittered backoff
-// (DefaultRedisMinBackoff to DefaultRedisMaxBackoff) and resubscribes by
-// itself.
+// Package laravel's RedisIngress reads what Laravel's redis broadcaster
+// publishes and hands it to PublishLocal; this package imports no Redis
+// client.
 //
-// # Record events and dedupe (issue 4 §3)
+// # Record events and dedupe
 //
 // An event named record.updated, or whose data carries record_type,
 // record_id and updated_at_iso, from any ingress (the proxy's saves, the HTTP
@@ -159,7 +152,7 @@
 // reach each subscriber once, and a late, older event never follows a newer
 // one (Drop reasons DropDuplicate, DropStale).
 //
-// # Authorisation by the app (issue 4 §7)
+// # Authorisation by the app
 //
 // With Options.Authorizer (UpstreamAuthorizer: auth_upstream), a private-
 // or presence- subscription without "auth" is decided by the app: the hub
@@ -216,7 +209,7 @@
 //     channel that has PresenceMaxMembers members.
 //   - UnsupportedChannel 501: private-encrypted- channels.
 //
-// # Cluster (issue 6)
+// # Cluster
 //
 // With SetCluster, every event this hub publishes itself (Publish, the
 // proxy's Saved, client events) also goes to a ClusterBus, and the

@@ -1,5 +1,5 @@
 // Package redissub is the reconnecting Redis subscriber that the cluster bus
-// (cluster.Bus) and the Laravel Redis ingress (realtime.RedisIngress) share:
+// (cluster.Bus) and the Laravel Redis ingress (laravel.RedisIngress) share:
 // one goroutine subscribes, hands the messages to a handler, pings a silent
 // connection, and when the connection fails waits a capped, jittered backoff
 // and subscribes again, for as long as it runs. It also holds the small

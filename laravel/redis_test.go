@@ -1,4 +1,4 @@
-package realtime
+package laravel
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/internal/testredis"
+	"github.com/recordsync/recordsync/realtime"
+	"github.com/recordsync/recordsync/versioncache"
 )
 
 func TestRedisRoute(t *testing.T) {
@@ -139,34 +141,62 @@ func TestWithoutSocket(t *testing.T) {
 // other subscribers without the writer's socket id, and the writer's socket
 // (the message's top-level "socket") gets no copy.
 func TestRedisIngressHidesWriterSocket(t *testing.T) {
-	h := newTestHub(t, nil)
-	reader := fakeConn(t, h, "", "1.1")
-	writer := fakeConn(t, h, "", "2.2")
-	h.addSub(reader, chanKey{"", "private-project.1"})
-	h.addSub(writer, chanKey{"", "private-project.1"})
+	pub := &recordingPublisher{}
 	route, err := newRedisRoute(RedisOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &RedisIngress{hub: h, route: route, log: zap.NewNop(), obs: nopIngressObserver{}}
+	in := &RedisIngress{pub: pub, route: route, log: zap.NewNop(), obs: nopIngressObserver{}}
 
 	in.handle("laravel_database_private-project.1",
 		`{"event":"task.updated","data":{"task_id":3,"tab_id":"tab_w","socket":"2.2"},"socket":"2.2"}`)
-	if n := len(writer.take(nil)); n != 0 {
-		t.Fatalf("the writer's socket got %d frames, want none (toOthers)", n)
+	evs := pub.take()
+	if len(evs) != 1 {
+		t.Fatalf("published %d events, want 1", len(evs))
 	}
-	frames := reader.take(nil)
-	if len(frames) != 1 {
-		t.Fatalf("reader got %d frames, want 1", len(frames))
+	ev := evs[0]
+	if ev.Name != "task.updated" || ev.Channel != "private-project.1" || ev.Tenant != "" {
+		t.Fatalf("published %+v", ev)
 	}
-	var f struct {
-		Event, Channel, Data string
+	// The writer's socket gets no copy (the hub skips ExceptSocket), and
+	// the others get data without the writer's socket id.
+	if ev.ExceptSocket != "2.2" {
+		t.Fatalf("ExceptSocket %q, want the writer's 2.2 (toOthers)", ev.ExceptSocket)
 	}
-	if err := json.Unmarshal(frames[0], &f); err != nil {
-		t.Fatalf("frame %s: %v", frames[0], err)
+	if string(ev.Data) != `{"task_id":3,"tab_id":"tab_w"}` {
+		t.Fatalf("data %s, want {\"task_id\":3,\"tab_id\":\"tab_w\"} (no socket: the writer's id is not other users' business)", ev.Data)
 	}
-	if f.Event != "task.updated" || f.Channel != "private-project.1" || f.Data != `{"task_id":3,"tab_id":"tab_w"}` {
-		t.Fatalf("reader got %s, want data {\"task_id\":3,\"tab_id\":\"tab_w\"} (no socket: the writer's id is not other users' business)", frames[0])
+}
+
+// recordingPublisher keeps what an ingress publishes.
+type recordingPublisher struct {
+	mu  sync.Mutex
+	evs []realtime.Event
+}
+
+func (p *recordingPublisher) PublishLocal(ev realtime.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.evs = append(p.evs, ev)
+}
+
+// take returns and forgets what was published.
+func (p *recordingPublisher) take() []realtime.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	evs := p.evs
+	p.evs = nil
+	return evs
+}
+
+// eventually polls ok until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !ok(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -193,11 +223,9 @@ func (c *ingressCounter) isUp() bool           { c.mu.Lock(); defer c.mu.Unlock(
 func TestRedisIngressReconnects(t *testing.T) {
 	r := testredis.Start(t)
 
-	h := newTestHub(t, nil)
-	sub := fakeConn(t, h, "a", "1.1")
-	h.addSub(sub, chanKey{"a", "private-x"})
+	sub := &recordingPublisher{}
 	obs := &ingressCounter{}
-	in, err := NewRedisIngress(h, RedisOptions{
+	in, err := NewRedisIngress(sub, RedisOptions{
 		URL: r.URL(), Tenanted: true, TenantPattern: "tenant{tenant}_laravel_database_",
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Observer: obs,
 	})
@@ -214,7 +242,8 @@ func TestRedisIngressReconnects(t *testing.T) {
 		eventually(t, 10*time.Second, what, func() bool {
 			pub.Publish(context.Background(), "tenanta_laravel_database_private-x", `{"event":"e","data":{"n":1},"socket":null}`)
 			time.Sleep(20 * time.Millisecond)
-			return len(sub.take(nil)) > 0
+			evs := sub.take()
+			return len(evs) > 0 && evs[0].Tenant == "a" && evs[0].Channel == "private-x"
 		})
 	}
 	deliver("first delivery")
@@ -252,8 +281,12 @@ func FuzzRedisMessage(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	store := newStore(f)
-	h, err := NewHub(Options{AppKey: testKey, AppSecret: testSecret, Versions: store})
+	store, err := versioncache.New(versioncache.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(store.Close)
+	h, err := realtime.NewHub(realtime.Options{AppKey: "key", AppSecret: "secret", Versions: store})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package realtime
+package laravel
 
 import (
 	"bytes"
@@ -16,7 +16,15 @@ import (
 
 	"github.com/recordsync/recordsync/internal/redissub"
 	"github.com/recordsync/recordsync/pusher"
+	"github.com/recordsync/recordsync/realtime"
 )
+
+// Publisher delivers an event to this instance's subscribers (the realtime
+// hub's PublishLocal: the event already came through Redis, so it is not
+// shared with the cluster again).
+type Publisher interface {
+	PublishLocal(realtime.Event)
+}
 
 // Defaults of RedisOptions.
 const (
@@ -178,35 +186,35 @@ func (r redisRoute) split(redisChannel string) (tenant, channel, reason string) 
 
 // parseRedisMessage turns one message of Laravel's redis broadcaster,
 // {"event":"...","data":{...,"socket":"123.456"|null},"socket":"123.456"|null},
-// into an Event for channel of tenant. data (an object) becomes the
+// into a realtime.Event for channel of tenant. data (an object) becomes the
 // payload's JSON text without its "socket" member (see withoutSocket); a
 // string data is taken as the payload's text, as it is. The top-level
 // "socket" is the socket that gets no copy. It returns the Drop reason when
 // the message is unusable.
-func parseRedisMessage(tenant, channel string, payload []byte) (Event, string) {
+func parseRedisMessage(tenant, channel string, payload []byte) (realtime.Event, string) {
 	if len(payload) > MaxRedisMessageBytes {
-		return Event{}, IngressTooLarge
+		return realtime.Event{}, IngressTooLarge
 	}
 	payload = bytes.TrimSpace(payload)
 	if len(payload) == 0 || payload[0] != '{' {
-		return Event{}, IngressMalformed
+		return realtime.Event{}, IngressMalformed
 	}
 	var m struct {
 		Event  string          `json:"event"`
 		Data   json.RawMessage `json:"data"`
 		Socket json.RawMessage `json:"socket"`
 	}
-	if err := json.Unmarshal(payload, &m); err != nil || m.Event == "" || len(m.Event) > MaxEventNameLength {
-		return Event{}, IngressMalformed
+	if err := json.Unmarshal(payload, &m); err != nil || m.Event == "" || len(m.Event) > realtime.MaxEventNameLength {
+		return realtime.Event{}, IngressMalformed
 	}
-	ev := Event{Tenant: tenant, Channel: channel, Name: m.Event}
+	ev := realtime.Event{Tenant: tenant, Channel: channel, Name: m.Event}
 	data := bytes.TrimSpace(m.Data)
 	switch {
 	case len(data) == 0 || string(data) == "null":
 	case data[0] == '"':
 		var s string
 		if json.Unmarshal(data, &s) != nil {
-			return Event{}, IngressMalformed
+			return realtime.Event{}, IngressMalformed
 		}
 		ev.Data = []byte(s)
 	case data[0] == '{':
@@ -214,12 +222,12 @@ func parseRedisMessage(tenant, channel string, payload []byte) (Event, string) {
 	case data[0] == '[':
 		ev.Data = data
 	default:
-		return Event{}, IngressMalformed
+		return realtime.Event{}, IngressMalformed
 	}
 	if s := bytes.TrimSpace(m.Socket); len(s) > 0 && string(s) != "null" {
 		var id string
 		if json.Unmarshal(s, &id) != nil {
-			return Event{}, IngressMalformed
+			return realtime.Event{}, IngressMalformed
 		}
 		ev.ExceptSocket = id
 	}
@@ -291,7 +299,7 @@ func withoutSocket(obj []byte) []byte {
 // deliveries resume with no restart. NewRedisIngress starts it, Close stops
 // it; both are safe for concurrent use.
 type RedisIngress struct {
-	hub    *Hub
+	pub    Publisher
 	client *redis.Client
 	route  redisRoute
 	opts   RedisOptions
@@ -308,7 +316,7 @@ const ingressRedis = "redis"
 
 // NewRedisIngress validates opts and starts subscribing; it does not wait
 // for Redis (an unreachable Redis is retried in the background).
-func NewRedisIngress(hub *Hub, opts RedisOptions) (*RedisIngress, error) {
+func NewRedisIngress(pub Publisher, opts RedisOptions) (*RedisIngress, error) {
 	if opts.URL == "" {
 		return nil, errors.New("realtime: redis URL is required")
 	}
@@ -338,7 +346,7 @@ func NewRedisIngress(hub *Hub, opts RedisOptions) (*RedisIngress, error) {
 	}
 	log := opts.Logger.With(zap.String("redis", redactURL(opts.URL)), zap.String("pattern", route.psubscribe()))
 	r := &RedisIngress{
-		hub:    hub,
+		pub:    pub,
 		client: redis.NewClient(redissub.ClientOptions(ropts)),
 		route:  route,
 		opts:   opts,
@@ -384,11 +392,11 @@ func redactURL(s string) string {
 }
 
 // Close stops the ingress and waits for its goroutine (at most
-// DefaultCloseWait). Idempotent.
+// realtime.DefaultCloseWait). Idempotent.
 func (r *RedisIngress) Close() {
 	r.closeOnce.Do(func() {
-		if !r.sub.Close(DefaultCloseWait) {
-			r.log.Warn("realtime: redis ingress still stopping after the close wait")
+		if !r.sub.Close(realtime.DefaultCloseWait) {
+			r.log.Warn("recordsync: redis ingress still stopping after the close wait")
 		}
 		_ = r.client.Close()
 	})
@@ -399,17 +407,20 @@ func (r *RedisIngress) handle(redisChannel, payload string) {
 	r.obs.Received(ingressRedis)
 	tenant, channel, reason := r.route.split(redisChannel)
 	if reason == "" {
-		var ev Event
+		var ev realtime.Event
 		ev, reason = parseRedisMessage(tenant, channel, []byte(payload))
 		if reason == "" {
 			// Every instance of a cluster subscribes to the app's Redis
 			// itself: sharing the message too would deliver it twice.
-			r.hub.PublishLocal(ev)
+			r.pub.PublishLocal(ev)
 			return
 		}
 	}
 	r.obs.Dropped(ingressRedis, reason)
-	if ce := r.log.Check(zap.DebugLevel, "realtime: redis message dropped"); ce != nil {
-		ce.Write(zap.String("channel", truncateUTF8(redisChannel, 256)), zap.String("reason", reason))
+	if ce := r.log.Check(zap.DebugLevel, "recordsync: redis message dropped"); ce != nil {
+		if len(redisChannel) > 256 {
+			redisChannel = strings.ToValidUTF8(redisChannel[:256], "") + "…"
+		}
+		ce.Write(zap.String("channel", redisChannel), zap.String("reason", reason))
 	}
 }

@@ -1,0 +1,21 @@
+// Package laravel is Laravel's side of the wire: what recordsync reads of
+// what a Laravel app sends, kept apart from the Pusher protocol (package
+// pusher) and the hub (package realtime).
+//
+// It owns the redis broadcaster ingress: RedisIngress PSUBSCRIBEs
+// {prefix}* on the Redis that Laravel's redis broadcaster
+// (Illuminate/Broadcasting/Broadcasters/RedisBroadcaster.php) publishes to,
+// strips the prefix (or reads the tenant from a per-tenant prefix,
+// TenantPattern) and publishes {"event","data","socket"} through a
+// Publisher (the hub's PublishLocal) with socket as the socket excluded
+// (toOthers); data, an object on Redis, reaches pusher-js as a JSON string,
+// without the "socket" member RedisBroadcaster leaves in it. With tenancy
+// on, a message whose tenant cannot be read is dropped and counted
+// (IngressNoTenant), never sent to every tenant. Malformed, oversized and
+// badly named messages are counted and skipped. When Redis goes away the
+// ingress logs once, reconnects with a jittered backoff
+// (DefaultRedisMinBackoff to DefaultRedisMaxBackoff) and resubscribes by
+// itself.
+//
+// It knows nothing of sockets, channels' subscribers or Caddy.
+package laravel
