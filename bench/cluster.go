@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// The two-instance cluster (issue 6) against one instance: fan-out with the
+// The two-instance cluster against one instance: fan-out with the
 // publisher on instance A and half the subscribers on instance B, and the
 // cost of the cluster-wide write lock on conditional writes.
 

@@ -7,9 +7,10 @@ import (
 )
 
 // authorizer returns the hub's Authorizer for this config's auth_upstream
-// (issue 4 §7), nil without it. The authorizer lives in the shared state,
-// so that a reload with the same settings keeps its cache; one replaced by
-// other settings is closed after the hub has switched (release).
+// (the app decides subscriptions that come without "auth"), nil without it.
+// The authorizer lives in the shared state, so that a reload with the same
+// settings keeps its cache; one replaced by other settings is closed after
+// the hub has switched (release).
 func (h *Handler) authorizer(state *sharedState) (auth realtime.Authorizer, release func(), err error) {
 	opts := realtime.UpstreamAuthOptions{}
 	if h.AuthUpstream != "" {

@@ -7,9 +7,10 @@ import (
 	"github.com/recordsync/recordsync/realtime"
 )
 
-// browserKit serves the browser kit (issue 5) at {ws_path}/recordsync.js and
-// {ws_path}/recordsync.mjs, with the app key and ws_path filled in. It is
-// served with or without the websocket hub: without app_key the kit polls.
+// browserKit serves the browser kit (kit/README.md) at
+// {ws_path}/recordsync.js and {ws_path}/recordsync.mjs, with the app key and
+// ws_path filled in. It is served with or without the websocket hub: without
+// app_key the kit polls.
 type browserKit struct {
 	js, mjs string
 	handler *kit.Handler

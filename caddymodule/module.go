@@ -185,7 +185,7 @@ type Handler struct {
 	RedisTenantPattern string `json:"redis_tenant_pattern,omitempty"`
 
 	// Cluster is the URL of the Redis through which several Caddy
-	// instances behind one load balancer act as one (issue 6), e.g.
+	// instances behind one load balancer act as one, e.g.
 	// "redis://127.0.0.1:6379/0" (placeholders are evaluated at
 	// provisioning): every publish reaches the subscribers of every
 	// instance once, versions learned on one are known to all, presence is

@@ -93,8 +93,8 @@ func (o *LockOptions) applyDefaults() error {
 }
 
 // Locker serialises writers of one record across every instance of the
-// cluster with a Redis lock per record (issue 6, "Serialised writes across
-// instances"). Safe for concurrent use; it starts no goroutines.
+// cluster with a Redis lock per record. Safe for concurrent use; it starts no
+// goroutines.
 //
 // A lock is `SET lock:{tenant}:{type}:{id} {token}|{fence} NX PX {Timeout}`,
 // taken by a Lua script that also INCRs the cluster's fence counter and reads

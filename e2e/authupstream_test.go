@@ -61,7 +61,7 @@ func (c *wsClient) subscribeNoAuth(channel string) frame {
 	return c.read(15 * time.Second)
 }
 
-// TestAuthUpstreamLaravel (issue 4 §7): with auth_upstream, a socket that
+// TestAuthUpstreamLaravel: with auth_upstream, a socket that
 // subscribes without auth is authorised by recordsync asking the real
 // example app's /broadcasting/auth (routes/channels.php) with the socket's
 // own session cookie, back through Caddy: Alice gets flow 2 and the

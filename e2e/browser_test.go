@@ -1,11 +1,12 @@
 package e2e
 
-// Issue 5's acceptance criteria in a real browser: Debian's Chromium driven
-// by playwright-core (e2e/node/browser.test.mjs), two users in separate
-// browser contexts, against the REAL example Laravel app behind Caddy with
-// recordsync, which serves the browser kit at /ws/recordsync.js. Channel
-// authorisation is the app's own routes/channels.php through
-// /broadcasting/auth (BROADCAST_DRIVER=signonly, as in scripts/demo.sh).
+// The browser kit's acceptance tests (kit/README.md) in a real browser:
+// Debian's Chromium driven by playwright-core (e2e/node/browser.test.mjs),
+// two users in separate browser contexts, against the REAL example Laravel
+// app behind Caddy with recordsync, which serves the browser kit at
+// /ws/recordsync.js. Channel authorisation is the app's own
+// routes/channels.php through /broadcasting/auth (BROADCAST_DRIVER=signonly,
+// as in scripts/demo.sh).
 //
 // Screenshots of the banner and of the table prompt land in e2e/out/
 // (banner.png, table-prompt.png); RECORDSYNC_UPDATE_DOCS=1 copies them to

@@ -203,12 +203,12 @@ func lockDrillMetrics(t *testing.T, c *caddyProc) map[string]float64 {
 	return out
 }
 
-// TestClusterLockLostUpdateDrill is issue 6's lost-update drill at a size
+// TestClusterLockLostUpdateDrill is the lost-update drill at a size
 // that fits a test run: 3 Caddy processes on one Redis in front of ONE racy
 // app, 30 writers doing read-modify-write loops on 5 records (GET through a
 // random instance, PUT with client_version through another random instance,
 // on 409 read again and retry) for RECORDSYNC_DRILL_SECONDS (default 10;
-// with RECORDSYNC_SOAK=1 (make soak), issue 6's full size: 50 writers for 30 s).
+// with RECORDSYNC_SOAK=1 (make soak), full size: 50 writers for 30 s).
 // The checker proves every write answered 200 is in the app's history, in
 // the order of the versions it was answered with, and that no write in the
 // history was applied on a version other than the one its writer loaded:

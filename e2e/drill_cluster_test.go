@@ -250,8 +250,8 @@ func checkNoVersionMissed(t *testing.T, who string, got []string, firstAfter int
 
 // TestDrillKillInstance: two Caddy instances on one cluster Redis; the
 // subscribers are on A, the writers write through B; A is SIGKILLed
-// mid-run (issue 6: "Kill an instance: its clients reconnect to another
-// and, with since, miss no version"). Asserted: every subscriber reconnects
+// mid-run (the target: its clients reconnect to another and, with
+// since, miss no version). Asserted: every subscriber reconnects
 // to B and resubscribes with since = the last version it had; none missed a
 // version (see checkNoVersionMissed: the gap is caught up by since, every
 // later version arrives, the newest is held, nothing goes backwards); every
@@ -336,9 +336,9 @@ func TestDrillKillInstance(t *testing.T) {
 }
 
 // TestDrillRedisRestart: the cluster's Redis stops for a while mid-run and
-// starts again (issue 6: "Redis stop/start mid-run"; instances "keep serving
-// locally, count what could not be shared, reconnect with backoff and
-// recover by themselves"). Subscribers on A and on B, writers through B.
+// starts again (the target: instances keep serving locally, count
+// what could not be shared, reconnect with backoff and recover by
+// themselves). Subscribers on A and on B, writers through B.
 // Asserted: no write fails (conditional writes fall back to local
 // serialisation); B's own subscribers receive every version throughout;
 // what B could not share is counted; the bus comes back up on both by

@@ -16,9 +16,9 @@ import (
 )
 
 // TestDrillReloadUnderLoad: `caddy reload` every second while N sockets are
-// subscribed and a few writers PUT through the proxy (issue 6: "caddy
-// reload every second for 30 s with 1,000 sockets and steady writes → 0
-// dropped sockets, 0 failed writes").
+// subscribed and a few writers PUT through the proxy (the target at full
+// size: caddy reload every second for 30 s with 1,000 sockets and steady
+// writes → 0 dropped sockets, 0 failed writes).
 //
 // Each writer does read-modify-write on its own record with client_version
 // (so every write takes the record's turn in the guard); each socket is

@@ -20,8 +20,9 @@ import (
 )
 
 // TestDrillSlowConsumers: N subscribers on one channel through the real
-// Caddy, 1% of them never read (issue 6: "1% of 5,000 subscribers stop
-// reading → they are dropped, healthy p99 within 1.2×, memory bounded").
+// Caddy, 1% of them never read (the target at full size: 1% of 5,000
+// subscribers stop reading → they are dropped, healthy p99 within 1.2×,
+// memory bounded).
 //
 // Two phases publish the same stream through the Pusher HTTP API: A with
 // the healthy subscribers only (the baseline), B with the silent ones

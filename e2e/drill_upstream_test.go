@@ -144,8 +144,8 @@ func drillPut(c *caddyProc, id int, body string, headers ...string) (int, string
 }
 
 // TestDrillUpstreamDown: the app stops answering, fails and hangs up mid-
-// answer (issue 6: "upstream down (writes fail cleanly, no broadcast of
-// failed writes)"). Asserted: each failed write gets Caddy's 502 or the
+// answer (the target: writes fail cleanly, no broadcast of failed
+// writes). Asserted: each failed write gets Caddy's 502 or the
 // app's 500 — never a hang, never a 503 from a record turn left held; no
 // record.updated is published for any of them (the subscriber's next event
 // is the one of the first write that succeeds afterwards); stale writes
@@ -236,7 +236,7 @@ func TestDrillUpstreamDown(t *testing.T) {
 }
 
 // TestDrillUpstreamSlow: the app takes its time over one record's write
-// (held at the app until the test lets it go; the issue's "upstream slow").
+// (held at the app until the test lets it go).
 // Asserted, while that write is in flight: a write to another record
 // succeeds, a version poll of the slow record is answered from the cache,
 // and a second conditional write to the slow record is answered 503 after

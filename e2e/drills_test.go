@@ -1,12 +1,12 @@
 package e2e
 
-// The reliability drills of issue 6 ("Reliability drills"): the real Caddy
+// The reliability drills: the real Caddy
 // binary with recordsync, many sockets, reloads, a failing upstream and a
 // hostile client. Every drill is a TestDrill... test sized for CI; with
-// RECORDSYNC_SOAK=1 (`make soak`) the same code runs at the issue's full
-// size. Speed targets are proved by bench/, never by timed assertions here:
-// the drills assert delivery, refusal and disconnect correctness, bound
-// memory generously, and log the ratios they measure.
+// RECORDSYNC_SOAK=1 (`make soak`) the same code runs at full size (the sizes
+// each drill's comment names). Speed targets are proved by bench/, never by
+// timed assertions here: the drills assert delivery, refusal and disconnect
+// correctness, bound memory generously, and log the ratios they measure.
 
 import (
 	"bufio"

@@ -73,15 +73,15 @@ func (a *hostileApp) received(body []byte) bool {
 	return a.bodies[hex.EncodeToString(sum[:])] > 0
 }
 
-// TestDrillHostileClient: a hostile client against the real Caddy (issue 6:
-// "malformed frames and HTTP bodies from a hostile client; cross-tenant and
-// forged-signature attempts counted, all refused"). Every case is answered
-// with the code realtime/doc.go and the README document; the HTTP refusals
-// are counted in Caddy's metrics (recordsync_http_api_requests_total and,
-// with the `metrics` global option, caddy_http_request_duration_seconds by
-// code); afterwards a normal client is served, and Caddy's goroutines come
-// back to their baseline and its RSS stays near it once the hostile
-// sockets are gone.
+// TestDrillHostileClient: a hostile client against the real Caddy (the
+// target: malformed frames and HTTP bodies from a hostile client;
+// cross-tenant and forged-signature attempts counted, all refused). Every
+// case is answered with the code realtime/doc.go and the README document; the
+// HTTP refusals are counted in Caddy's metrics
+// (recordsync_http_api_requests_total and, with the `metrics` global option,
+// caddy_http_request_duration_seconds by code); afterwards a normal client is
+// served, and Caddy's goroutines come back to their baseline and its RSS
+// stays near it once the hostile sockets are gone.
 //
 // Refusals inside an open websocket (pusher:error 4200, subscription_error
 // 401/400/429) are counted in recordsync_ws_refused_total{reason}, and a

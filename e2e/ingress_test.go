@@ -16,7 +16,7 @@ import (
 
 // TestPusherSDK drives the real `pusher` npm SDK against the real Caddy:
 // trigger, triggerBatch, channel info, socket_id exclusion, a wrong secret
-// (401) and oversize data (issue 4 §1).
+// (401) and oversize data.
 func TestPusherSDK(t *testing.T) {
 	app := startFakeApp(t, testAppKey, testAppSecret)
 	c := startCaddy(t, realtimeSite(app.Addr()))

@@ -1,7 +1,8 @@
 package e2e
 
-// End-to-end tests of issue 2 (and issue 3's broadcasting) through the REAL
-// example Laravel app: Caddy with recordsync → php_fastcgi → php-fpm →
+// End-to-end tests of the proxy (stale writes stopped at the edge, version
+// polls answered from memory) and of its broadcasts through the REAL example
+// Laravel app: Caddy with recordsync → php_fastcgi → php-fpm →
 // Laravel 8 → SQLite. Between Caddy and php-fpm sits fcgiSpy, a FastCGI
 // forwarder that records every request that reached PHP (method, URI, body),
 // so the tests can prove what recordsync answered itself and what it passed
@@ -842,7 +843,7 @@ func TestRecordsyncLaravelBadInput(t *testing.T) {
 	}
 }
 
-// TestRecordsyncLaravelEcho (issue 3) drives laravel-echo + pusher-js from
+// TestRecordsyncLaravelEcho drives laravel-echo + pusher-js from
 // npm against recordsync in front of the real app, which signs
 // /broadcasting/auth with BROADCAST_DRIVER=signonly and decides with
 // routes/channels.php: Alice's save reaches Bob as record.updated (not

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestLaravelRedisEcho (issue 4 §2–4) runs laravel-echo + pusher-js (Node)
+// TestLaravelRedisEcho runs laravel-echo + pusher-js (Node)
 // against the real example app broadcasting through Laravel's redis
 // broadcaster (BROADCAST_FROM_OBSERVER=1, per-tenant Redis prefix) into
 // recordsync's Redis ingress, with a real redis-server: Bob's

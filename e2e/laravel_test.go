@@ -50,9 +50,9 @@ func parseVersion(t testing.TB, v string) time.Time {
 }
 
 // TestLaravelAppDirect proves the example app itself, behind a plain Caddy
-// (php_fastcgi only): session login, the seed's record API with its Phase A
-// check, the version endpoint, permissions and tenants. The recordsync tests
-// put the module in front of this same app.
+// (php_fastcgi only): session login, the record API with its client_version
+// check (409 on a stale save), the version endpoint, permissions and tenants.
+// The recordsync tests put the module in front of this same app.
 func TestLaravelAppDirect(t *testing.T) {
 	app := startLaravel(t, nil)
 	caddy := startCaddy(t, plainLaravelSite(app))
@@ -72,7 +72,7 @@ func TestLaravelAppDirect(t *testing.T) {
 	wantStatus(t, "me", me, 200)
 	wantField(t, "me", me, "data.name", "Alice")
 
-	// GET: the seed's record shape.
+	// GET: the record shape, {"success":true,"data":{...}}.
 	r := alice.Do("GET", "/api/v1/flows/1", nil)
 	wantStatus(t, "GET flow 1", r, 200)
 	wantField(t, "GET flow 1", r, "success", "true")
@@ -290,10 +290,11 @@ func TestLaravelAppRacyGuard(t *testing.T) {
 }
 
 // TestLaravelAppBroadcasts checks what the app publishes with Laravel's redis
-// broadcaster (issue 4's ingress): the model observer's record.updated and
-// task.updated with the seed's payload, toOthers' socket, tab ids, per-tenant
-// prefixes, no broadcast for imports, artisan saves, channel authorisation,
-// and saves that still succeed while Redis is down.
+// broadcaster (what recordsync's Redis ingress reads): the model observer's
+// record.updated and task.updated with their payload (app/Events), toOthers'
+// socket, tab ids, per-tenant prefixes, no broadcast for imports, artisan
+// saves, channel authorisation, and saves that still succeed while Redis is
+// down.
 func TestLaravelAppBroadcasts(t *testing.T) {
 	addr, stopRedis, startRedisAgain := startRedis(t)
 	port := addr[strings.LastIndex(addr, ":")+1:]

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestPresenceLaravel (issue 4 §4–6) runs laravel-echo + pusher-js against
+// TestPresenceLaravel runs laravel-echo + pusher-js against
 // recordsync in front of the real example app with Laravel's redis
 // broadcaster: its unsigned /broadcasting/auth grants (`true`,
 // {"channel_data":{...}}) are signed by recordsync for live sockets, so

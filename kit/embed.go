@@ -1,6 +1,6 @@
 // Package kit embeds recordsync's browser kit (recordsync.js and its ES module
 // wrapper recordsync.mjs) and serves it, so that pages load it from the proxy
-// itself: <script src="/ws/recordsync.js"></script> (issue 5).
+// itself: <script src="/ws/recordsync.js"></script> (kit/README.md).
 //
 // The kit needs the Pusher app key and the websocket path; New fills them in
 // the served file, so the page needs no configuration. A page may still

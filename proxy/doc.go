@@ -1,6 +1,6 @@
 // Package proxy is recordsync's request logic in plain net/http: it learns
 // record versions from the application's JSON responses, stops stale writes
-// at the edge, and answers version polls from its memory (issue 2).
+// at the edge, and answers version polls from its memory.
 //
 // A Handler is built once per configuration with New and is safe for
 // concurrent use. Its ServeHTTP takes the rest of the middleware chain as a
@@ -28,7 +28,7 @@
 //     the request was an import or the app answered
 //     X-Recordsync-Broadcast: skip.
 //   - The channel authorisation endpoint (POST /broadcasting/auth, with a
-//     Signer; issue 4 §4): the app decides as always; when it grants a
+//     Signer): the app decides as always; when it grants a
 //     channel without signing (Laravel's redis broadcaster answers `true` or
 //     {"channel_data":{...}}), the answer is replaced by the signed one
 //     pusher-js needs, for the request's socket_id and channel_name, and only
@@ -45,11 +45,11 @@
 // Caddy glue keeps across config reloads, so a reload neither forgets who was
 // authorised nor lets two writes of one record through side by side.
 //
-// With a Locker (Options.Locker: the cluster's Redis lock, issue 6) the
-// turn also takes the record's cluster-wide lock, inside the local turn so
-// that one process sends one waiter at a time, and the guard checks against
-// the newest version learned under that lock by any process, even one the
-// event bus has not brought here yet (locker.go). When the lock cannot be
+// With a Locker (Options.Locker: the cluster's Redis lock, cluster.Locker)
+// the turn also takes the record's cluster-wide lock, inside the local turn
+// so that one process sends one waiter at a time, and the guard checks
+// against the newest version learned under that lock by any process, even one
+// the event bus has not brought here yet (locker.go). When the lock cannot be
 // asked, the write goes on serialised by this process only (counted as a
 // fallback).
 //

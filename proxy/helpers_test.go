@@ -131,10 +131,10 @@ func version(n int) string {
 	return baseTime.Add(time.Duration(n) * time.Microsecond).Format("2006-01-02T15:04:05.000000Z")
 }
 
-// fakeApp behaves like the seed's Laravel app for flows: GET/PUT/PATCH of
-// /api/v1/flows/{id} and projects' tasks, the version endpoint, a Phase A
-// client_version check that is racy on purpose (check, sleep, write), and
-// bearer-token auth. Safe for concurrent use.
+// fakeApp behaves like the example Laravel app (examples/laravel) for flows:
+// GET/PUT/PATCH of /api/v1/flows/{id} and projects' tasks, the version
+// endpoint, a Phase A client_version check that is racy on purpose (check,
+// sleep, write), and bearer-token auth. Safe for concurrent use.
 type fakeApp struct {
 	// raceWindow is slept between the app's version check and its write.
 	raceWindow time.Duration

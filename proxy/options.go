@@ -16,10 +16,11 @@ import (
 // Defaults applied by New when an Options field is zero.
 const (
 	// DefaultVersionField is the gjson path of a record's version in the
-	// app's JSON (the seed's successResponse shape).
+	// app's JSON (a successResponse shape, {"success":true,"data":{...}}).
 	DefaultVersionField = "data.updated_at"
 	// DefaultClientVersionField is the gjson path of the loaded version in a
-	// PUT/PATCH JSON body (the seed's Phase A contract).
+	// PUT/PATCH JSON body (the app's client_version check, "Phase A" in
+	// examples/laravel/README.md).
 	DefaultClientVersionField = "client_version"
 	// DefaultVersionEndpoint is the pattern of the version poll route.
 	DefaultVersionEndpoint = "/api/v1/records/{type}/{id}/version"

@@ -68,8 +68,9 @@ var (
 	forbiddenBody       = []byte(`{"success":false,"message":"` + MessageForbidden + `"}`)
 )
 
-// writeVersion answers a poll from the cache in the seed's successResponse
-// shape, or 304 when If-None-Match names the current version.
+// writeVersion answers a poll from the cache in the app's successResponse
+// shape ({"success":true,"data":{...}}), or 304 when If-None-Match names the
+// current version.
 func (h *Handler) writeVersion(w http.ResponseWriter, r *http.Request, cur versioncache.Entry) {
 	tag, hasTag := etag(cur.Version)
 	headers := func(hdr http.Header) {

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestConcurrentWriters is issue 2's "no lost updates": 50 writers that all
+// TestConcurrentWriters proves no lost updates: 50 writers that all
 // loaded the same version race against an app whose own check-then-write is
 // racy (it sleeps between the two). Exactly one succeeds, 49 get the
 // conflict from the cache, and the app holds the one successful write.

@@ -16,7 +16,8 @@ const (
 	// HeaderCache tells whether recordsync answered from its cache ("hit")
 	// or passed a poll upstream ("miss").
 	HeaderCache = "X-Recordsync-Cache"
-	// HeaderTabID is the browser tab's id (the seed's contract).
+	// HeaderTabID is the browser tab's id: the browser kit sends it, the app
+	// echoes it as tab_id in record.updated.
 	HeaderTabID = "X-Tab-ID"
 	// HeaderSocketID is Echo's socket id (axios spells it X-Socket-Id).
 	HeaderSocketID = "X-Socket-ID"

@@ -21,7 +21,7 @@ import (
 )
 
 // Authorizer decides, for a socket that subscribes to a private- or
-// presence- channel without "auth", whether it may (issue 4 §7: clients
+// presence- channel without "auth", whether it may (for clients
 // that cannot call the app's auth endpoint themselves). The hub calls it on
 // the socket's reader, so the socket's later messages wait for the answer;
 // ctx ends when the socket does. Implementations must be safe for

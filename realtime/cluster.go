@@ -8,7 +8,7 @@ import (
 )
 
 // ClusterBus carries what a Hub publishes, and its presence members, to the
-// other instances of a cluster (issue 6). Package cluster implements it over
+// other instances of a cluster. Package cluster implements it over
 // Redis; the hub knows nothing of Redis. Both methods must not block and
 // must keep the order of their calls.
 type ClusterBus interface {
@@ -288,7 +288,7 @@ func (ps *presenceShard) remoteLeaveLocked(k chanKey, instance, user string) {
 	pc.sendLocked(memberRemovedFrame(k.name, user), nil)
 }
 
-// SocketDirectory is the cluster-wide registry of open sockets (issue 6):
+// SocketDirectory is the cluster-wide registry of open sockets:
 // it lets Sign sign for a socket of another instance, when the app's
 // /broadcasting/auth request and the websocket went to different instances
 // behind the load balancer. Package cluster implements it over Redis.

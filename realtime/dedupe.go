@@ -6,7 +6,8 @@ import (
 	"github.com/recordsync/recordsync/versioncache"
 )
 
-// Reasons passed to Observer.Dropped by the record-event dedupe (issue 4 §3).
+// Reasons passed to Observer.Dropped by the record-event dedupe (doc.go,
+// "Record events and dedupe").
 const (
 	// DropDuplicate: a record event whose version was already delivered on
 	// its channel (the proxy's broadcast of a PUT and the app's own
@@ -36,10 +37,10 @@ type recordRef struct {
 }
 
 // recordOf finds the record version ev announces: data carrying
-// record_type, record_id and updated_at_iso (the seed's payload, whatever
-// the event's name), or an event named record.updated on
-// private-record.{type}.{id} with data.updated_at_iso. ev.Version, when set,
-// is the version.
+// record_type, record_id and updated_at_iso (the record.updated payload the
+// example app and the browser kit use, whatever the event's name), or an
+// event named record.updated on private-record.{type}.{id} with
+// data.updated_at_iso. ev.Version, when set, is the version.
 func recordOf(ev Event) (recordRef, bool) {
 	var rec recordRef
 	data := ev.Data

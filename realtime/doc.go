@@ -1,6 +1,7 @@
 // Package realtime hosts recordsync's websocket subscribers and speaks the
 // Pusher Channels protocol v7 to them, so that pusher-js 8 and laravel-echo 2
-// (broadcaster "reverb", wsPath "/ws") connect unchanged (the Pusher Channels protocol docs,
+// (broadcaster "reverb", wsPath "/ws") connect unchanged (the Pusher
+// Channels protocol docs,
 // https://pusher.com/docs/channels/library_auth_reference/pusher-websockets-protocol/;
 // shared/design/pusher-protocol.md).
 //

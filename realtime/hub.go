@@ -196,7 +196,7 @@ var subsPool = sync.Pool{New: func() any { s := make([]*conn, 0, 64); return &s 
 // A record event (named record.updated, or whose data carries record_type,
 // record_id and updated_at_iso) also advances Options.Versions, and reaches
 // a channel only when its version is newer than the last one delivered there
-// for that record (issue 4 §3; dedupe.go).
+// for that record (dedupe.go).
 //
 // In a cluster (SetCluster) the event also goes to the other instances,
 // which deliver it with PublishLocal.

@@ -43,7 +43,7 @@ const (
 // Options configure a Hub. Zero values mean the defaults.
 type Options struct {
 	// AppID is the Pusher-style app id Laravel also holds: the Pusher HTTP
-	// API answers at /apps/{AppID}/... (issue 4 §1). Optional: without it
+	// API answers at /apps/{AppID}/... . Optional: without it
 	// there is no HTTP API.
 	AppID string
 	// AppKey is the public app key clients connect with (ws_path/app/{key}).
@@ -102,7 +102,7 @@ type Options struct {
 	// Default: DefaultClientEventRate.
 	ClientEventRate int
 	// Authorizer, when set, authorises a private- or presence- subscription
-	// that comes without "auth" (auth_upstream, issue 4 §7); the hub then
+	// that comes without "auth" (auth_upstream); the hub then
 	// keeps each new socket's upgrade Host, local address, Cookie and
 	// Authorization for it. A subscription with "auth" is verified as
 	// always. Default: none (no auth is a 401 AuthError).
@@ -141,7 +141,7 @@ type Observer interface {
 	// SlowConsumer counts sockets closed because their queue overflowed.
 	SlowConsumer()
 	// Learned counts record events, from any ingress, that advanced
-	// Options.Versions (issue 4 §3: saves the proxy may never have seen).
+	// Options.Versions (saves the proxy may never have seen).
 	Learned()
 }
 

@@ -113,7 +113,7 @@ func (s *Store) Advance(k Key, e Entry) (held Entry, advanced bool) {
 
 // SetOnAdvance sets the function Advance calls for every version it
 // records; nil removes it. A cluster uses it to share the versions this
-// instance learned (issue 6). fn must not block: it runs on the request
+// instance learned. fn must not block: it runs on the request
 // path. Safe to call at any time.
 func (s *Store) SetOnAdvance(fn func(Key, Entry)) {
 	if fn == nil {

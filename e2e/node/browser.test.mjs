@@ -1,7 +1,8 @@
-// Issue 5's acceptance criteria in Debian's Chromium (playwright-core),
-// against the REAL example Laravel app behind Caddy with recordsync, which
-// serves the browser kit at /ws/recordsync.js. Started by TestBrowserKit in
-// e2e/browser_test.go with RS_PORT, RS_APP_KEY, RS_OUT and RS_CHROMIUM.
+// The browser kit's acceptance tests (kit/README.md) in Debian's Chromium
+// (playwright-core), against the REAL example Laravel app behind Caddy with
+// recordsync, which serves the browser kit at /ws/recordsync.js. Started by
+// TestBrowserKit in e2e/browser_test.go with RS_PORT, RS_APP_KEY, RS_OUT and
+// RS_CHROMIUM.
 //
 // Users log in through the app's own login form, each in its own browser
 // context (its own cookies: two people). Tenants are host names:

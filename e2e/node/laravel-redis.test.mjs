@@ -1,7 +1,7 @@
-// Issue 4 end to end with Laravel's OWN broadcasts: the real example app
-// with BROADCAST_DRIVER=redis and BROADCAST_FROM_OBSERVER=1 publishes to a
-// real redis-server, recordsync's Redis ingress delivers to laravel-echo +
-// pusher-js through Caddy. Bob subscribes with the app's own
+// recordsync's Redis ingress end to end with Laravel's OWN broadcasts: the
+// real example app with BROADCAST_DRIVER=redis and BROADCAST_FROM_OBSERVER=1
+// publishes to a real redis-server, recordsync's Redis ingress delivers to
+// laravel-echo + pusher-js through Caddy. Bob subscribes with the app's own
 // /broadcasting/auth (the redis broadcaster answers `true`; recordsync signs
 // it for his socket). Started by TestLaravelRedisEcho in
 // e2e/laravel_redis_echo_test.go, which passes the app's folder and

@@ -1,10 +1,10 @@
-// Issue 4 end to end against the REAL example Laravel app with Laravel's
-// redis broadcaster, whose /broadcasting/auth answers `true` (private) and
-// {"channel_data":{...}} (presence) unsigned: recordsync signs those grants
-// for the request's socket, so laravel-echo + pusher-js subscribe through
-// recordsync's /ws. Presence (here/joining/leaving with one user in two
-// tabs) and whispers (client_events members). Started by TestPresenceLaravel
-// in e2e/presence_test.go.
+// Presence and signed grants end to end against the REAL example Laravel app
+// with Laravel's redis broadcaster, whose /broadcasting/auth answers `true`
+// (private) and {"channel_data":{...}} (presence) unsigned: recordsync signs
+// those grants for the request's socket, so laravel-echo + pusher-js
+// subscribe through recordsync's /ws. Presence (here/joining/leaving with one
+// user in two tabs) and whispers (client_events members). Started by
+// TestPresenceLaravel in e2e/presence_test.go.
 //
 // Sessions as in laravel.test.mjs: fetch logs in; pusher-js's Node XHR is
 // allowed to send the Cookie header, which goes in Echo's auth.headers with

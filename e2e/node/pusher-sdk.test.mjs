@@ -1,6 +1,7 @@
-// Issue 4 §1 end to end: the real `pusher` npm SDK (the same wire as
-// pusher-php-server, what Laravel's pusher driver calls) publishes through
-// recordsync's HTTP API; Echo clients receive. Started by e2e/ingress_test.go.
+// recordsync's Pusher HTTP API end to end: the real `pusher` npm SDK (the
+// same wire as pusher-php-server, what Laravel's pusher driver calls)
+// publishes through recordsync's HTTP API; Echo clients receive. Started by
+// e2e/ingress_test.go.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Pusher from 'pusher';

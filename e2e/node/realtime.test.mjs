@@ -1,7 +1,8 @@
-// Issue 3 end to end: laravel-echo + pusher-js from npm against the real Caddy
-// with recordsync, in front of an upstream that behaves like the Laravel app
-// (record routes, and /broadcasting/auth signing as Laravel's pusher/reverb
-// broadcaster does). Started by e2e/realtime_test.go.
+// recordsync's websocket hub end to end: laravel-echo + pusher-js from npm
+// against the real Caddy with recordsync, in front of an upstream that
+// behaves like the Laravel app (record routes, and /broadcasting/auth signing
+// as Laravel's pusher/reverb broadcaster does). Started by
+// e2e/realtime_test.go.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { env, makeEcho, connected, subscribed, collector, sleep } from './lib.mjs';

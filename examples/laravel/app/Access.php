@@ -10,8 +10,9 @@ use App\Models\User;
 /**
  * Access is the example's permission check, used by the record API, the
  * version endpoint and routes/channels.php alike: a user of role "guest"
- * (Carol in the seed) may not see restricted flows or restricted projects
- * and their tasks. The tenant is implicit: each tenant has its own database.
+ * (Carol in the data app:setup creates) may not see restricted flows or
+ * restricted projects and their tasks. The tenant is implicit: each tenant
+ * has its own database.
  */
 final class Access
 {

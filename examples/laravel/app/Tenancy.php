@@ -6,7 +6,7 @@ namespace App;
  * Tenancy picks the tenant of the current request or command.
  *
  * One SQLite database per tenant ({DB_DATABASE}/{tenant}.sqlite), so record
- * ids repeat across tenants, as in the seed's multi-database setup.
+ * ids repeat across tenants, as in any app with one database per tenant.
  *
  * The tenant key is:
  *   - the TENANT environment variable when it is set (single-tenant mode, and

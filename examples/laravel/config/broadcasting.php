@@ -2,7 +2,7 @@
 
 return [
     // redis: Laravel's redis broadcaster publishes {prefix}{channel} on the
-    // Redis connection below (recordsync's redis ingress, issue 4).
+    // Redis connection below (recordsync's redis ingress reads it).
     // signonly: answers /broadcasting/auth signed as the pusher/reverb
     // broadcaster does (App\Broadcasting\SignOnlyBroadcaster), so Laravel
     // Echo can subscribe through recordsync's /ws; publishes nothing.

@@ -15,7 +15,8 @@ return [
     'table' => 'sessions',
     'store' => null,
     'lottery' => [2, 100],
-    // recordsync's laravel_app_key option reads this cookie (issue 2, §6).
+    // recordsync's session_cookie option (default laravel_session) names this
+    // cookie; with laravel_app_key recordsync decrypts it.
     'cookie' => env('SESSION_COOKIE', 'laravel_session'),
     'path' => '/',
     'domain' => env('SESSION_DOMAIN'),

@@ -9,7 +9,7 @@ use Illuminate\Contracts\Broadcasting\ShouldBroadcastNow;
 use Illuminate\Database\Eloquent\Model;
 
 /**
- * RecordUpdated is the seed's record.updated event on
+ * RecordUpdated is the record.updated event (what the browser kit reads) on
  * private-record.{type}.{id}, with the payload
  * {tenant_id, record_type, record_id, updated_at_iso, updated_by_id,
  * updated_by_name, tab_id} (under 1 KB). Laravel adds "socket" (the

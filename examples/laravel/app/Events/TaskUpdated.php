@@ -8,7 +8,7 @@ use Illuminate\Broadcasting\PrivateChannel;
 use Illuminate\Contracts\Broadcasting\ShouldBroadcastNow;
 
 /**
- * TaskUpdated is the list event of the seed's Gantt-style tables:
+ * TaskUpdated is the list event of the Gantt-style task tables:
  * task.updated on private-project.{project_id}, with RecordUpdated's payload
  * plus task_id.
  */

@@ -8,7 +8,7 @@ use Throwable;
 
 /**
  * Handler renders errors of the API (and of anyone asking for JSON) in the
- * seed's shape {"success":false,"message":...}.
+ * shape of the record API's failures, {"success":false,"message":...}.
  */
 class Handler extends ExceptionHandler
 {

@@ -6,9 +6,10 @@ use Carbon\Carbon;
 use DateTimeInterface;
 
 /**
- * HasRecordVersion gives a model the seed's record version: updated_at with
- * microseconds (two saves within one second still get different versions),
- * serialised as 2026-01-01T12:00:00.000000Z, and who saved it last.
+ * HasRecordVersion gives a model the record version recordsync learns:
+ * updated_at with microseconds (two saves within one second still get
+ * different versions), serialised as 2026-01-01T12:00:00.000000Z, and who
+ * saved it last.
  *
  * Models using it declare protected $dateFormat = 'Y-m-d H:i:s.u' (stored as
  * text in SQLite, with microseconds).

@@ -6,8 +6,8 @@ use App\Support\Broadcasts;
 use Illuminate\Database\Eloquent\Model;
 
 /**
- * RecordObserver broadcasts every saved Flow and Task (the seed's Option A:
- * the model observer publishes), whoever saved it: a PUT, an artisan
+ * RecordObserver broadcasts every saved Flow and Task (broadcasting from the
+ * model observer), whoever saved it: a PUT, an artisan
  * command, a queue job. Registered only with BROADCAST_FROM_OBSERVER=1.
  */
 class RecordObserver

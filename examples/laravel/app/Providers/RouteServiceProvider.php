@@ -7,8 +7,8 @@ use Illuminate\Support\Facades\Route;
 
 /**
  * routes/web.php: pages and login (web group). routes/api.php: the record
- * API under /api/v1, on the same session (web group + auth), as the seed's
- * app serves it to its own pages.
+ * API under /api/v1, on the same session (web group + auth), as a Laravel app
+ * serves its API to its own pages.
  */
 class RouteServiceProvider extends ServiceProvider
 {

@@ -63,7 +63,7 @@
     }
   });
 
-  // The browser kit (issue 5), served by recordsync at /ws/recordsync.js:
+  // The browser kit (kit/README.md), served by recordsync at /ws/recordsync.js:
   // a banner when someone else saves while this form has unsaved edits, a
   // silent reload when it has none, and who else has the flow open.
   if (window.RecordSync && window.RecordSync.watchRecord) {

@@ -34,7 +34,7 @@
 <main>
 @yield('content')
 </main>
-{{-- The recordsync browser kit, served by the proxy (issue 5); absent behind a plain Caddy. --}}
+{{-- The recordsync browser kit, served by the proxy; absent behind a plain Caddy. --}}
 <script src="/ws/recordsync.js"></script>
 @yield('scripts')
 </body>

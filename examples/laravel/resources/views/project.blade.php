@@ -69,7 +69,7 @@
   render();
   window.projectTable = { refresh, isEditing: () => editing !== null };
 
-  // The browser kit (issue 5), served by recordsync at /ws/recordsync.js:
+  // The browser kit (kit/README.md), served by recordsync at /ws/recordsync.js:
   // other people's task saves refresh the table (at most every 3 s); while a
   // title is being edited it asks first. Reload Now drops the inline edit.
   if (window.RecordSync && window.RecordSync.watchList) {

@@ -15,8 +15,9 @@ use Illuminate\Support\Facades\Schema;
 
 /**
  * app:setup creates each tenant's SQLite database ({DB_DATABASE}/{tenant}.sqlite),
- * its tables and the seed data. Idempotent: existing tables are kept and a
- * tenant that already has users is not seeded again. --fresh starts over.
+ * its tables and the sample data (README.md, "Users"). Idempotent: existing
+ * tables are kept and a tenant that already has users is not seeded again.
+ * --fresh starts over.
  */
 class SetupCommand extends Command
 {

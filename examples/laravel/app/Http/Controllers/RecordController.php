@@ -9,8 +9,9 @@ use Illuminate\Http\Request;
 use Illuminate\Routing\Controller;
 
 /**
- * RecordController holds what the record endpoints share: the seed's
- * response shapes and its Phase A optimistic-concurrency check.
+ * RecordController holds what the record endpoints share: the
+ * response shapes and the client_version ("Phase A" in README.md)
+ * optimistic-concurrency check.
  */
 abstract class RecordController extends Controller
 {
@@ -55,10 +56,11 @@ abstract class RecordController extends Controller
     }
 
     /**
-     * Saves $changes to $record as the seed's Phase A does: a client_version
-     * that is not the current updated_at gets 409 with the current version
-     * and who saved it; otherwise the record is saved by the current user with
-     * a fresh microsecond updated_at, and answered as a GET would.
+     * Saves $changes to $record with the client_version check ("Phase A"): a
+     * client_version that is not the current updated_at gets 409 with the
+     * current version and who saved it; otherwise the record is saved by the
+     * current user with a fresh microsecond updated_at, and answered as a GET
+     * would.
      *
      * The check and the write are not atomic: RACY_GUARD_SLEEP_MS=N sleeps N
      * ms between them, widening the window in which two writers that loaded

@@ -6,7 +6,7 @@ use App\Access;
 use Illuminate\Http\Request;
 
 /**
- * GET /api/v1/records/{type}/{id}/version: the seed's version poll, answered
+ * GET /api/v1/records/{type}/{id}/version: the version poll, answered
  * as successResponse(['updated_at' => ..., 'updated_by_name' => ...]).
  * Types: flow, projecttask (id = task id). 404 for an unknown type or
  * record, 403 when the user may not see it.
