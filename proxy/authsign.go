@@ -231,7 +231,7 @@ var (
 // readAuthRequest reads socket_id and channel_name from an auth request
 // and puts the body back, byte for byte, for the app. It reads them only
 // where it can prove that PHP and Laravel read the same two values
-// (../shared/design/php-request-parsing.md): a POST without a query string
+// (phpinput.go): a POST without a query string
 // (Laravel takes a field missing from the body from the query); one
 // Content-Type; a JSON body when Laravel's isJson says so, decoded only
 // where PHP's json_decode would decode it, else a body PHP parses as

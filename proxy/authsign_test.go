@@ -11,7 +11,7 @@ import (
 	"github.com/recordsync/recordsync/pusher"
 )
 
-// The test vectors of pusher-protocol.md (privSig and presSig below pin
+// The test vectors of the Pusher docs (privSig and presSig below pin
 // the signatures themselves).
 const (
 	vecKey    = "278d425bdf160c739803"

@@ -14,9 +14,8 @@ import (
 // How PHP and Laravel read a request. recordsync signs the channel grants
 // and guards the writes the app decided on, so it must read a request's
 // fields and method as PHP and Laravel did, or not at all. Each reader here
-// follows the code it names; ../shared/design/php-request-parsing.md has the
-// rules with examples, and e2e/php_differential_test.go holds them against
-// the real php-fpm and Laravel.
+// follows the PHP, Symfony or Laravel source it names, and
+// php_differential_test.go holds them against the real php-fpm and Laravel.
 
 // phpMaxInputVars is PHP's default max_input_vars: a body or query string
 // with more fields is cut short by PHP, so recordsync does not read it.

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The test vectors of shared/design/pusher-protocol.md ("Signatures").
+// The test vectors of the Pusher docs ("Authorizing users": auth signatures).
 const (
 	vecKey    = "278d425bdf160c739803"
 	vecSecret = "7ad3773142a6692b25b8"

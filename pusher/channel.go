@@ -6,7 +6,7 @@ import (
 )
 
 // MaxChannelNameLength is the longest channel name accepted (Pusher's limit,
-// shared/design/pusher-protocol.md "Subscribe").
+// the Pusher protocol docs, "pusher:subscribe").
 const MaxChannelNameLength = 200
 
 // Channel name prefixes that give a channel its kind (the Pusher protocol

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// The HTTP API signature vector of shared/design/pusher-protocol.md.
+// The HTTP API signature vector of the Pusher docs (REST API, "Authentication").
 const (
 	vecBody = `{"name":"foo","channels":["project-3"],"data":"{\"some\":\"data\"}"}`
 	vecTS   = 1353088179

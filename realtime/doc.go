@@ -2,8 +2,7 @@
 // Pusher Channels protocol v7 to them, so that pusher-js 8 and laravel-echo 2
 // (broadcaster "reverb", wsPath "/ws") connect unchanged (the Pusher
 // Channels protocol docs,
-// https://pusher.com/docs/channels/library_auth_reference/pusher-websockets-protocol/;
-// shared/design/pusher-protocol.md).
+// https://pusher.com/docs/channels/library_auth_reference/pusher-websockets-protocol/).
 //
 // A Hub owns the sockets and their subscriptions. Every ingress hands it one
 // type, Event; Saved turns what the proxy learned from a write (a versioncache.Saved) into

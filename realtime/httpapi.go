@@ -18,7 +18,7 @@ import (
 	"github.com/recordsync/recordsync/pusher"
 )
 
-// Limits of the Pusher HTTP API (shared/design/pusher-protocol.md, "HTTP API").
+// Limits of the Pusher HTTP API (the Pusher docs, "REST API": 10 KB of data, 100 channels).
 const (
 	// MaxHTTPAPIBodyBytes bounds a request body; a longer one is refused
 	// with 413 before it is parsed.

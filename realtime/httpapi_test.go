@@ -12,7 +12,7 @@ import (
 	"github.com/recordsync/recordsync/pusher"
 )
 
-// The signature vector of shared/design/pusher-protocol.md ("HTTP API"),
+// The signature vector of the Pusher docs (REST API, "Authentication"),
 // checked against pusher's signer in pusher/httpapi_test.go and served
 // here.
 const (

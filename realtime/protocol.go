@@ -11,7 +11,7 @@ import (
 	"github.com/recordsync/recordsync/pusher"
 )
 
-// Pusher error and close codes used by the hub (pusher-protocol.md, "Error
+// Pusher error and close codes used by the hub (the Pusher protocol docs, "Error
 // codes"). pusher-js decides from the close code whether to reconnect:
 // 4000–4099 never, 4100–4199 after a backoff, 4200–4299 at once.
 const (
