@@ -8,7 +8,7 @@ test:
 # The reliability drills of e2e/ at full size (5,000 subscribers, 30 s of reloads, ...), and the
 # differential test against the real PHP with 20,000 generated requests.
 soak:
-	RECORDSYNC_SOAK=1 go test -count=1 -run 'TestPHPDifferential' -timeout 30m -v ./proxy
+	RECORDSYNC_SOAK=1 go test -count=1 -run 'TestPHPDifferential' -timeout 30m -v ./laravel
 	RECORDSYNC_SOAK=1 go test -count=1 -run 'Drill' -timeout 60m -v ./e2e
 
 # The benchmark report: bench/REPORT.md with its charts (bench/ is a Go module of its own).

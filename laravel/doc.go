@@ -2,6 +2,16 @@
 // what a Laravel app sends, kept apart from the Pusher protocol (package
 // pusher) and the hub (package realtime).
 //
+// It reads a request as PHP and Laravel read it (request.go), so that what
+// recordsync infers about the app's decisions is what the app decided:
+// ReadAuthRequest, the socket_id and channel_name a broadcaster's
+// /broadcasting/auth read (PHP's variable-name mangling, $_POST and $_GET
+// splitting, json_decode's failures, Laravel's isJson and its merge of the
+// body over the query), or an error where they might differ; Method, the
+// method Laravel routes a request as (Symfony's getMethod with Laravel's
+// parameter override); RoutePath, the path Laravel's router matches.
+// php_differential_test.go holds them against the real php-fpm and Laravel.
+//
 // It owns the redis broadcaster ingress: RedisIngress PSUBSCRIBEs
 // {prefix}* on the Redis that Laravel's redis broadcaster
 // (Illuminate/Broadcasting/Broadcasters/RedisBroadcaster.php) publishes to,

@@ -3,14 +3,11 @@ package proxy
 import (
 	"bytes"
 	"crypto/subtle"
-	"encoding/json"
-	"errors"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"go.uber.org/zap"
 
+	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/pusher"
 )
 
@@ -62,25 +59,7 @@ const (
 // while signing is on.
 func (h *Handler) isAuthRequest(r *http.Request) bool {
 	return h.authPath != "" && (r.Method == http.MethodPost || r.Method == http.MethodGet) &&
-		laravelPath(r.URL) == h.authPath
-}
-
-// laravelPath is the path Laravel's router matches for u: Symfony's
-// Request::getPathInfo drops the front controller "/index.php" when the
-// request names it, and Laravel's UriValidator
-// (Illuminate/Routing/Matching/UriValidator.php) trims trailing slashes of
-// the raw path, then rawurldecodes it. So "/broadcasting/auth/" and
-// "/index.php/broadcasting/auth" reach the same route as
-// "/broadcasting/auth", and "/broadcasting/auth%2F" does not.
-func laravelPath(u *url.URL) string {
-	path := phpRawURLDecode(strings.TrimRight(u.EscapedPath(), "/"))
-	if rest, ok := strings.CutPrefix(path, "/index.php"); ok && (rest == "" || rest[0] == '/') {
-		path = strings.TrimRight(rest, "/")
-	}
-	if path == "" {
-		return "/"
-	}
-	return path
+		laravel.RoutePath(r.URL) == h.authPath
 }
 
 // serveAuth handles a request to the auth endpoint. The app decides, as
@@ -90,7 +69,7 @@ func laravelPath(u *url.URL) string {
 // pusher-js needs {"auth":"key:sig"[,"channel_data":"..."]} — and lets a
 // grant through only for a socket of the tenant that granted it.
 //
-// The request is read exactly as PHP and Laravel read it (readAuthRequest),
+// The request is read exactly as PHP and Laravel read it (laravel.ReadAuthRequest),
 // or not at all. Then, for a 2xx answer:
 //   - the socket_id must be an open socket of the request's tenant (in the
 //     cluster); else recordsync answers 403, whatever the app signed;
@@ -112,7 +91,7 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 		// No socket has an empty tenant: every grant is refused below.
 		h.obs.TenantMissing()
 	}
-	socketID, channel, readErr := readAuthRequest(r, maxAuthRequestBytes)
+	socketID, channel, readErr := laravel.ReadAuthRequest(r, maxAuthRequestBytes)
 	owned := readErr == nil && !(info.Tenanted && info.Tenant == "") && h.opts.Signer.SocketOpen(info.Tenant, socketID)
 	r.Header.Del("Accept-Encoding")
 	rec := newRecorder(w, maxAuthAnswerBytes, isSuccess)
@@ -215,108 +194,6 @@ func (rec *recorder) replaceBody(status int, contentType string, body []byte) er
 	rec.w.WriteHeader(status)
 	_, err := rec.w.Write(body)
 	return err
-}
-
-// Reasons an auth request is not read; they are only logged.
-var (
-	errAuthMethod       = errors.New("not a POST: the fields would come from the query string")
-	errAuthBodyTooLarge = errors.New("body over the limit")
-	errAuthContentType  = errors.New("neither form-encoded nor JSON, or Content-Type given twice")
-	errAuthQuery        = errors.New("a query string (Laravel reads fields missing from the body there)")
-	errAuthJSON         = errors.New("JSON that PHP's json_decode refuses, or not an object")
-	errAuthFields       = errors.New("socket_id and channel_name must each appear exactly once, as strings, under no other name PHP reads as theirs")
-	errAuthSocketID     = errors.New(`socket_id is not "N.N"`)
-)
-
-// readAuthRequest reads socket_id and channel_name from an auth request
-// and puts the body back, byte for byte, for the app. It reads them only
-// where it can prove that PHP and Laravel read the same two values
-// (phpinput.go): a POST without a query string
-// (Laravel takes a field missing from the body from the query); one
-// Content-Type; a JSON body when Laravel's isJson says so, decoded only
-// where PHP's json_decode would decode it, else a body PHP parses as
-// application/x-www-form-urlencoded; each field exactly once, as a string,
-// and no other field that PHP files under either name (channel.name,
-// channel[name, channel_name[]...).
-func readAuthRequest(r *http.Request, limit int64) (socketID, channel string, err error) {
-	if r.Method != http.MethodPost {
-		return "", "", errAuthMethod
-	}
-	if r.URL.RawQuery != "" || r.URL.ForceQuery {
-		return "", "", errAuthQuery
-	}
-	ct, ok := phpHeader(r.Header, "Content-Type")
-	if !ok {
-		return "", "", errAuthContentType
-	}
-	isJSONBody := laravelIsJSON(ct)
-	if !isJSONBody && phpContentType(ct) != "application/x-www-form-urlencoded" {
-		return "", "", errAuthContentType
-	}
-	body, complete := peekBody(r, limit)
-	if !complete {
-		return "", "", errAuthBodyTooLarge
-	}
-	if isJSONBody {
-		socketID, channel, err = authFieldsJSON(body)
-	} else {
-		socketID, channel, err = authFieldsForm(string(body))
-	}
-	if err != nil {
-		return "", "", err
-	}
-	if !pusher.ValidSocketID(socketID) {
-		return "", "", errAuthSocketID
-	}
-	return socketID, channel, nil
-}
-
-// authFieldsForm reads the two fields of a form body as PHP fills $_POST.
-func authFieldsForm(body string) (socketID, channel string, err error) {
-	fields, ok := phpPostFields(body)
-	if !ok {
-		return "", "", errAuthFields
-	}
-	nSocket, nChannel := 0, 0
-	for _, f := range fields {
-		var dst *string
-		switch f.name {
-		case "socket_id":
-			dst = &socketID
-			nSocket++
-		case "channel_name":
-			dst = &channel
-			nChannel++
-		default:
-			continue
-		}
-		if f.array || f.raw != f.name {
-			return "", "", errAuthFields // an alias PHP also reads as this field
-		}
-		*dst = f.value
-	}
-	if nSocket != 1 || nChannel != 1 {
-		return "", "", errAuthFields
-	}
-	return socketID, channel, nil
-}
-
-// authFieldsJSON reads the two fields of a JSON body as Laravel's JSON input.
-func authFieldsJSON(body []byte) (socketID, channel string, err error) {
-	obj, decoded := phpJSONObject(body)
-	if !decoded || obj.members == nil {
-		return "", "", errAuthJSON
-	}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"socket_id", &socketID}, {"channel_name", &channel}} {
-		raw, has := obj.members[f.name]
-		if !has || obj.repeated[f.name] || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, f.dst) != nil {
-			return "", "", errAuthFields
-		}
-	}
-	return socketID, channel, nil
 }
 
 // authAnswer is what an app's 2xx auth answer is, for signing.

@@ -338,23 +338,3 @@ func FuzzParseAuthAnswer(f *testing.F) {
 		}
 	})
 }
-
-// FuzzReadAuthRequest: never panics, always restores the body byte for
-// byte, and what it reads is a socket id of digits.
-func FuzzReadAuthRequest(f *testing.F) {
-	f.Add(formType, "socket_id=1.2&channel_name=private-x")
-	f.Add("application/json", `{"socket_id":"1.2","channel_name":"private-x"}`)
-	f.Add(formType, "socket_id=1.2&channel_name=a&channel.name=b")
-	f.Fuzz(func(t *testing.T, ctype, body string) {
-		r := httptest.NewRequest("POST", "/broadcasting/auth", strings.NewReader(body))
-		r.Header.Set("Content-Type", ctype)
-		sid, _, err := readAuthRequest(r, 256)
-		got, _ := io.ReadAll(r.Body)
-		if string(got) != body {
-			t.Fatalf("body restored as %q, want %q", got, body)
-		}
-		if err == nil && !pusher.ValidSocketID(sid) {
-			t.Fatalf("socket id %q", sid)
-		}
-	})
-}

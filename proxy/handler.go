@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/versioncache"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -148,9 +149,9 @@ func (h *Handler) Inspects(r *http.Request) bool {
 
 // classify finds the record route r is for, and whether r is a version poll
 // of it; nil when r is not the proxy's. A record path is matched as
-// Laravel's router matches it (laravelPath): "/api/v1/flows/1/" is flow 1.
+// Laravel's router matches it (laravel.RoutePath): "/api/v1/flows/1/" is flow 1.
 // A POST is a candidate: Laravel may route it as a PUT or PATCH
-// (laravelMethod), which ServeHTTP reads.
+// (laravel.Method), which ServeHTTP reads.
 func (h *Handler) classify(r *http.Request) (rt *route, poll bool) {
 	switch r.Method {
 	case http.MethodGet:
@@ -161,7 +162,7 @@ func (h *Handler) classify(r *http.Request) (rt *route, poll bool) {
 	default:
 		return nil, false
 	}
-	return h.matchRoute(laravelPath(r.URL)), false
+	return h.matchRoute(laravel.RoutePath(r.URL)), false
 }
 
 // Outcomes passed to Observer.MethodOverride.
@@ -194,11 +195,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info Request
 		return h.servePoll(w, r, info, next, rt)
 	}
 	if r.Method == http.MethodPost {
-		o := laravelMethod(r, h.opts.MaxBodyBytes)
+		method, certain := laravel.Method(r, h.opts.MaxBodyBytes)
 		switch {
-		case o.method == http.MethodPut || o.method == http.MethodPatch:
+		case method == http.MethodPut || method == http.MethodPatch:
 			h.obs.MethodOverride(OverrideWrite)
-		case !o.certain:
+		case !certain:
 			h.obs.MethodOverride(OverrideUnread)
 			h.debug("POST to a record route whose method override could not be read: passed through", zap.String("type", rt.spec.Type))
 			return next(w, r)

@@ -1,10 +1,10 @@
 package proxy
 
 import (
-	"io"
 	"net/http"
 	"strings"
 
+	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/versioncache"
 	"github.com/tidwall/gjson"
 )
@@ -73,7 +73,7 @@ func bodyVersion(r *http.Request, field string, max int64) string {
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return ""
 	}
-	b, complete := peekBody(r, max)
+	b, complete := laravel.PeekBody(r, max)
 	if !complete {
 		return ""
 	}
@@ -81,13 +81,6 @@ func bodyVersion(r *http.Request, field string, max int64) string {
 		return ""
 	}
 	return versionString(gjson.GetBytes(b, field))
-}
-
-// restoredBody is a request body put back after inspection; Close closes
-// the original.
-type restoredBody struct {
-	io.Reader
-	io.Closer
 }
 
 // versionString turns a gjson result into a bare version: strings and

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/versioncache"
 	"github.com/tidwall/gjson"
@@ -35,7 +36,7 @@ const (
 func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route, write bool) error {
 	// next may rewrite r.URL in place (php_fastcgi → /index.php): the key
 	// and the list channels' parameters come from the path as it was matched.
-	path := laravelPath(r.URL)
+	path := laravel.RoutePath(r.URL)
 	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: rt.pat.param(path, "id")}
 	cred := h.credentialID(r, info)
 

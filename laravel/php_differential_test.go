@@ -1,4 +1,4 @@
-package proxy
+package laravel
 
 import (
 	"bufio"
@@ -24,7 +24,7 @@ import (
 )
 
 // The differential test: recordsync's readers of a request
-// (readAuthRequest, laravelMethod, laravelPath) against what the real PHP
+// (ReadAuthRequest, Method, RoutePath) against what the real PHP
 // and Laravel read of the same request. testdata/phpread/index.php runs under
 // Debian's php-fpm with Debian's Laravel (Request::capture, the broadcasters'
 // $request->socket_id / ->channel_name, getMethod, the router), reached over
@@ -401,7 +401,6 @@ func TestPHPDifferential(t *testing.T) {
 		t.Skip("starts php-fpm")
 	}
 	p := startPHPFPM(t)
-	h, _ := newTestHandler(t, func(o *Options) { o.Signer = &fakeSigner{} })
 	n := 2000
 	if os.Getenv("RECORDSYNC_SOAK") == "1" {
 		n = 20000
@@ -416,7 +415,7 @@ func TestPHPDifferential(t *testing.T) {
 
 		// The auth fields: the same two strings as PHP, or a refusal.
 		r := c.request()
-		sid, ch, err := readAuthRequest(r, maxAuthRequestBytes)
+		sid, ch, err := ReadAuthRequest(r, 8<<10)
 		if got, _ := io.ReadAll(r.Body); !bytes.Equal(got, c.body) {
 			t.Fatalf("case %d %v: body not restored", i, c)
 		}
@@ -431,7 +430,7 @@ func TestPHPDifferential(t *testing.T) {
 
 		// The method: what Laravel routes, or not certain.
 		r = c.request()
-		o := laravelMethod(r, 1<<20)
+		method, certain := Method(r, 1<<20)
 		if got, _ := io.ReadAll(r.Body); !bytes.Equal(got, c.body) {
 			t.Fatalf("case %d %v: body not restored after the method", i, c)
 		}
@@ -441,9 +440,9 @@ func TestPHPDifferential(t *testing.T) {
 		}
 		isWrite := func(m string) bool { return m == "PUT" || m == "PATCH" }
 		switch {
-		case o.certain && o.method != phpMethod && (isWrite(o.method) || isWrite(phpMethod) || php.Error == ""):
-			t.Fatalf("case %d %v:\nrecordsync read the method %q (certain), PHP %q", i, c, o.method, phpMethod)
-		case !o.certain && isWrite(phpMethod) && !isWrite(o.method):
+		case certain && method != phpMethod && (isWrite(method) || isWrite(phpMethod) || php.Error == ""):
+			t.Fatalf("case %d %v:\nrecordsync read the method %q (certain), PHP %q", i, c, method, phpMethod)
+		case !certain && isWrite(phpMethod) && !isWrite(method):
 			// Passed through uncertain and counted: allowed, but say so.
 			t.Logf("case %d: PHP routes %s, recordsync could not read it: %v", i, phpMethod, c)
 		}
@@ -456,7 +455,7 @@ func TestPHPDifferential(t *testing.T) {
 
 		// The route: Laravel's auth route exactly where recordsync watches.
 		if c.method == "POST" && php.Error == "" && (php.Method == "POST" || php.Method == "GET") {
-			watched := h.isAuthRequest(c.request())
+			watched := RoutePath(c.request().URL) == "/broadcasting/auth"
 			if routedHere := php.Route == "broadcasting/auth"; watched != routedHere {
 				t.Fatalf("case %d %v: recordsync watches it %v, Laravel routes it to %q", i, c, watched, php.Route)
 			}

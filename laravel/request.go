@@ -1,14 +1,18 @@
-package proxy
+package laravel
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/recordsync/recordsync/pusher"
 )
 
 // How PHP and Laravel read a request. recordsync signs the channel grants
@@ -316,16 +320,9 @@ func hex4(b []byte) rune {
 	return r
 }
 
-// laravelOverride is what laravelMethod found for a POST.
-type laravelOverride struct {
-	// method is the method Laravel routes the request as.
-	method string
-	// certain is false when part of the request could not be read as PHP
-	// reads it; method is then what the readable part says.
-	certain bool
-}
-
-// laravelMethod is the method Laravel routes r as: Symfony's
+// Method is the method Laravel routes r as (certain is false when part of
+// the request could not be read as PHP reads it; method is then what the
+// readable part says): Symfony's
 // Request::getMethod (HttpFoundation/Request.php) with the parameter
 // override Laravel turns on in Request::capture, and the JSON body Laravel's
 // createFromBase puts in its place for isJson requests. Only a POST is
@@ -334,16 +331,16 @@ type laravelOverride struct {
 // object for isJson, else what PHP parsed into $_POST), else in the query
 // string. The result is upper-cased as PHP's strtoupper does (ASCII only).
 // The body, read up to max, is put back byte for byte.
-func laravelMethod(r *http.Request, max int64) laravelOverride {
+func Method(r *http.Request, max int64) (method string, certain bool) {
 	if r.Method != http.MethodPost {
-		return laravelOverride{method: r.Method, certain: true}
+		return r.Method, true
 	}
 	hv, ok := phpHeader(r.Header, "X-HTTP-Method-Override")
 	if !ok {
-		return laravelOverride{method: http.MethodPost}
+		return http.MethodPost, false
 	}
 	if hv != "" && hv != "0" {
-		return laravelOverride{method: asciiUpper(hv), certain: true}
+		return asciiUpper(hv), true
 	}
 	v, found, certain := bodyMethodParam(r, max)
 	if !found {
@@ -354,13 +351,13 @@ func laravelMethod(r *http.Request, max int64) laravelOverride {
 		}
 	}
 	if !found || v.array {
-		return laravelOverride{method: http.MethodPost, certain: certain}
+		return http.MethodPost, certain
 	}
-	return laravelOverride{method: asciiUpper(v.value), certain: certain}
+	return asciiUpper(v.value), certain
 }
 
 // bodyMethodParam finds _method in r's body input as Laravel has it (see
-// laravelMethod). A JSON value that is not a string is reported as an
+// Method). A JSON value that is not a string is reported as an
 // array: either way it is not a method.
 func bodyMethodParam(r *http.Request, max int64) (f phpField, found, certain bool) {
 	ct, ok := phpHeader(r.Header, "Content-Type")
@@ -372,7 +369,7 @@ func bodyMethodParam(r *http.Request, max int64) (f phpField, found, certain boo
 	if !isJSON && mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" {
 		return phpField{}, false, true // $_POST stays empty
 	}
-	body, complete := peekBody(r, max)
+	body, complete := PeekBody(r, max)
 	if !complete {
 		return phpField{}, false, false
 	}
@@ -447,10 +444,10 @@ func asciiUpper(s string) string {
 	return string(b)
 }
 
-// peekBody reads r's body up to max and puts what it read back in front of
+// PeekBody reads r's body up to max and puts what it read back in front of
 // the rest, so the next handler reads it byte for byte. complete is false
 // when the body is larger than max or could not be read.
-func peekBody(r *http.Request, max int64) (body []byte, complete bool) {
+func PeekBody(r *http.Request, max int64) (body []byte, complete bool) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, true
 	}
@@ -467,4 +464,131 @@ func peekBody(r *http.Request, max int64) (body []byte, complete bool) {
 	}
 	r.Body = restoredBody{Reader: bytes.NewReader(b), Closer: orig}
 	return b, true
+}
+
+// restoredBody is a request body put back after inspection; Close closes
+// the original.
+type restoredBody struct {
+	io.Reader
+	io.Closer
+}
+
+// RoutePath is the path Laravel's router matches for u: Symfony's
+// Request::getPathInfo drops the front controller "/index.php" when the
+// request names it, and Laravel's UriValidator
+// (Illuminate/Routing/Matching/UriValidator.php) trims trailing slashes of
+// the raw path, then rawurldecodes it. So "/broadcasting/auth/" and
+// "/index.php/broadcasting/auth" reach the same route as
+// "/broadcasting/auth", and "/broadcasting/auth%2F" does not.
+func RoutePath(u *url.URL) string {
+	path := phpRawURLDecode(strings.TrimRight(u.EscapedPath(), "/"))
+	if rest, ok := strings.CutPrefix(path, "/index.php"); ok && (rest == "" || rest[0] == '/') {
+		path = strings.TrimRight(rest, "/")
+	}
+	if path == "" {
+		return "/"
+	}
+	return path
+}
+
+// Reasons ReadAuthRequest does not read a request; they are only logged.
+var (
+	errAuthMethod       = errors.New("not a POST: the fields would come from the query string")
+	errAuthBodyTooLarge = errors.New("body over the limit")
+	errAuthContentType  = errors.New("neither form-encoded nor JSON, or Content-Type given twice")
+	errAuthQuery        = errors.New("a query string (Laravel reads fields missing from the body there)")
+	errAuthJSON         = errors.New("JSON that PHP's json_decode refuses, or not an object")
+	errAuthFields       = errors.New("socket_id and channel_name must each appear exactly once, as strings, under no other name PHP reads as theirs")
+	errAuthSocketID     = errors.New(`socket_id is not "N.N"`)
+)
+
+// ReadAuthRequest reads socket_id and channel_name from an auth request
+// and puts the body back, byte for byte, for the app. It reads them only
+// where it can prove that PHP and Laravel read the same two values
+// (phpinput.go): a POST without a query string
+// (Laravel takes a field missing from the body from the query); one
+// Content-Type; a JSON body when Laravel's isJson says so, decoded only
+// where PHP's json_decode would decode it, else a body PHP parses as
+// application/x-www-form-urlencoded; each field exactly once, as a string,
+// and no other field that PHP files under either name (channel.name,
+// channel[name, channel_name[]...).
+func ReadAuthRequest(r *http.Request, limit int64) (socketID, channel string, err error) {
+	if r.Method != http.MethodPost {
+		return "", "", errAuthMethod
+	}
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		return "", "", errAuthQuery
+	}
+	ct, ok := phpHeader(r.Header, "Content-Type")
+	if !ok {
+		return "", "", errAuthContentType
+	}
+	isJSONBody := laravelIsJSON(ct)
+	if !isJSONBody && phpContentType(ct) != "application/x-www-form-urlencoded" {
+		return "", "", errAuthContentType
+	}
+	body, complete := PeekBody(r, limit)
+	if !complete {
+		return "", "", errAuthBodyTooLarge
+	}
+	if isJSONBody {
+		socketID, channel, err = authFieldsJSON(body)
+	} else {
+		socketID, channel, err = authFieldsForm(string(body))
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if !pusher.ValidSocketID(socketID) {
+		return "", "", errAuthSocketID
+	}
+	return socketID, channel, nil
+}
+
+// authFieldsForm reads the two fields of a form body as PHP fills $_POST.
+func authFieldsForm(body string) (socketID, channel string, err error) {
+	fields, ok := phpPostFields(body)
+	if !ok {
+		return "", "", errAuthFields
+	}
+	nSocket, nChannel := 0, 0
+	for _, f := range fields {
+		var dst *string
+		switch f.name {
+		case "socket_id":
+			dst = &socketID
+			nSocket++
+		case "channel_name":
+			dst = &channel
+			nChannel++
+		default:
+			continue
+		}
+		if f.array || f.raw != f.name {
+			return "", "", errAuthFields // an alias PHP also reads as this field
+		}
+		*dst = f.value
+	}
+	if nSocket != 1 || nChannel != 1 {
+		return "", "", errAuthFields
+	}
+	return socketID, channel, nil
+}
+
+// authFieldsJSON reads the two fields of a JSON body as Laravel's JSON input.
+func authFieldsJSON(body []byte) (socketID, channel string, err error) {
+	obj, decoded := phpJSONObject(body)
+	if !decoded || obj.members == nil {
+		return "", "", errAuthJSON
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"socket_id", &socketID}, {"channel_name", &channel}} {
+		raw, has := obj.members[f.name]
+		if !has || obj.repeated[f.name] || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, f.dst) != nil {
+			return "", "", errAuthFields
+		}
+	}
+	return socketID, channel, nil
 }
