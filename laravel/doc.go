@@ -12,6 +12,9 @@
 // parameter override); RoutePath, the path Laravel's router matches.
 // php_differential_test.go holds them against the real php-fpm and Laravel.
 //
+// It reads Laravel's encrypted session cookie (cookie.go: EncryptCookies
+// and CookieValuePrefix), so that a caller is keyed on its verified session.
+//
 // It owns the redis broadcaster ingress: RedisIngress PSUBSCRIBEs
 // {prefix}* on the Redis that Laravel's redis broadcaster
 // (Illuminate/Broadcasting/Broadcasters/RedisBroadcaster.php) publishes to,

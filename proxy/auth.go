@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
+	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/versioncache"
 )
 
@@ -142,7 +143,7 @@ func (h *Handler) sessionID(cookie string) string {
 			value = u
 		}
 	}
-	id, err := DecodeLaravelCookie(h.appKey, h.opts.SessionCookie, value)
+	id, err := laravel.DecodeCookie(h.appKey, h.opts.SessionCookie, value)
 	if err != nil {
 		return ""
 	}

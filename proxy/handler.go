@@ -108,9 +108,9 @@ func New(opts Options) (*Handler, error) {
 		h.poll = pt
 	}
 	if opts.LaravelAppKey != "" {
-		key, err := parseAppKey(opts.LaravelAppKey)
+		key, err := laravel.ParseAppKey(opts.LaravelAppKey)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("laravel_app_key: %w", err)
 		}
 		h.appKey = key
 		h.sessions = newSessionCache()

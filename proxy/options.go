@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/textproto"
@@ -226,24 +225,6 @@ func (o *Options) applyDefaults() error {
 		return fmt.Errorf("session_cookie: invalid cookie name %q", o.SessionCookie)
 	}
 	return nil
-}
-
-// parseAppKey decodes Laravel's APP_KEY: "base64:" and the base64 of the key,
-// or the raw key. AES-128-CBC and AES-256-CBC keys (16 or 32 bytes) are
-// accepted.
-func parseAppKey(s string) ([]byte, error) {
-	key := []byte(s)
-	if rest, ok := strings.CutPrefix(s, "base64:"); ok {
-		b, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return nil, errors.New("laravel_app_key: the base64: key does not decode")
-		}
-		key = b
-	}
-	if len(key) != 16 && len(key) != 32 {
-		return nil, fmt.Errorf("laravel_app_key: key must be 16 or 32 bytes, got %d", len(key))
-	}
-	return key, nil
 }
 
 // validPath checks a gjson path the way gjson v1.20 would read it, since the

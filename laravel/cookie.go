@@ -1,4 +1,4 @@
-package proxy
+package laravel
 
 import (
 	"crypto/aes"
@@ -11,21 +11,19 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 )
 
-// ErrBadCookie is returned by DecodeLaravelCookie for a cookie that is not a
+// ErrBadCookie is returned by DecodeCookie for a cookie that is not a
 // valid Laravel encrypted cookie under the given key and name: malformed,
 // wrong MAC, wrong prefix, or an AEAD cipher this package does not read.
-var ErrBadCookie = errors.New("proxy: not a valid Laravel cookie")
-
-// ParseLaravelAppKey decodes Laravel's APP_KEY ("base64:..." or the raw key)
-// into the 16- or 32-byte AES key of AES-128-CBC or AES-256-CBC.
-func ParseLaravelAppKey(s string) ([]byte, error) { return parseAppKey(s) }
+var ErrBadCookie = errors.New("laravel: not a valid Laravel cookie")
 
 // maxCookieLen bounds the work spent on a cookie: a session cookie is ~300 bytes.
 const maxCookieLen = 4096
 
-// DecodeLaravelCookie decrypts the value of the cookie named name as
+// DecodeCookie decrypts the value of the cookie named name as
 // Laravel's EncryptCookies middleware does (Illuminate/Encryption/Encrypter.php
 // and Illuminate/Cookie/CookieValuePrefix.php, Laravel 8.83 and later):
 //
@@ -37,7 +35,7 @@ const maxCookieLen = 4096
 // and returns what follows the prefix, which must be the one for name.
 // value must already be percent-decoded. Only the CBC ciphers are read
 // (an AEAD payload, with a tag, is refused).
-func DecodeLaravelCookie(key []byte, name, value string) (string, error) {
+func DecodeCookie(key []byte, name, value string) (string, error) {
 	if len(value) == 0 || len(value) > maxCookieLen || (len(key) != 16 && len(key) != 32) {
 		return "", ErrBadCookie
 	}
@@ -114,4 +112,22 @@ func validSessionID(id []byte) bool {
 		}
 	}
 	return true
+}
+
+// ParseAppKey decodes Laravel's APP_KEY: "base64:" and the base64 of the key,
+// or the raw key. AES-128-CBC and AES-256-CBC keys (16 or 32 bytes) are
+// accepted.
+func ParseAppKey(s string) ([]byte, error) {
+	key := []byte(s)
+	if rest, ok := strings.CutPrefix(s, "base64:"); ok {
+		b, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return nil, errors.New("the base64: APP_KEY does not decode")
+		}
+		key = b
+	}
+	if len(key) != 16 && len(key) != 32 {
+		return nil, fmt.Errorf("APP_KEY must be 16 or 32 bytes, got %d", len(key))
+	}
+	return key, nil
 }
