@@ -2,8 +2,8 @@
 // recordsync's packages share: channel names and kinds, socket ids, the
 // signatures of channel subscriptions and of HTTP API requests, presence
 // channel_data and authorisation answers, and JSON string encoding, each
-// defined once as pusher-js, pusher-http-php and the Pusher protocol docs
-// define it (the Pusher Channels protocol docs, pusher-js, pusher-http-php).
+// defined once as pusher-js, pusher-http-php and the Pusher Channels
+// protocol docs define it.
 //
 // It is pure functions and values over strings and bytes: it knows nothing
 // of hubs, sockets, HTTP handlers, tenants or Redis, and imports nothing of
