@@ -122,8 +122,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "conflict_status":
 			var n int64
 			if err = oneInt64(d, &n); err == nil {
-				if n != 409 && n != 412 {
-					return d.Errf("conflict_status must be 409 or 412, got %d", n)
+				if err := proxy.ValidateConflictStatus(int(n)); err != nil {
+					return d.Errf("conflict_status %v", err)
 				}
 				h.ConflictStatus = int(n)
 			}

@@ -387,9 +387,6 @@ func (h *Handler) hubOptions() realtime.Options {
 // Validate checks what Provision could not: option values that have one
 // right form.
 func (h *Handler) Validate() error {
-	if h.ConflictStatus != 0 && h.ConflictStatus != http.StatusConflict && h.ConflictStatus != http.StatusPreconditionFailed {
-		return fmt.Errorf("recordsync: conflict_status must be 409 or 412, got %d", h.ConflictStatus)
-	}
 	if h.AuthUpstream != "" && (!strings.HasPrefix(h.AuthUpstream, "/") || strings.ContainsAny(h.AuthUpstream, "?#")) {
 		return fmt.Errorf("recordsync: auth_upstream %q must be a path starting with /", h.AuthUpstream)
 	}

@@ -184,12 +184,11 @@ func (o *Options) applyDefaults() error {
 			return fmt.Errorf("%s: invalid gjson path %q: %w", f.name, f.path, err)
 		}
 	}
-	switch o.ConflictStatus {
-	case 0:
+	if o.ConflictStatus == 0 {
 		o.ConflictStatus = DefaultConflictStatus
-	case 409, 412:
-	default:
-		return fmt.Errorf("conflict_status: must be 409 or 412, got %d", o.ConflictStatus)
+	}
+	if err := ValidateConflictStatus(o.ConflictStatus); err != nil {
+		return fmt.Errorf("conflict_status: %w", err)
 	}
 	if o.MaxBodyBytes < 0 {
 		return fmt.Errorf("max_body_bytes: must not be negative, got %d", o.MaxBodyBytes)
@@ -278,6 +277,16 @@ func validToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// ValidateConflictStatus reports whether status may answer a stale write:
+// 409 Conflict or 412 Precondition Failed (RFC 9110 §15.5.10, §15.5.13).
+// For config parsers that want to name the offending line before New runs.
+func ValidateConflictStatus(status int) error {
+	if status != 409 && status != 412 {
+		return fmt.Errorf("must be 409 or 412, got %d", status)
+	}
+	return nil
 }
 
 // ValidateGJSONPath reports whether p is a usable gjson path (for config
