@@ -48,9 +48,9 @@ const (
 	DefaultBusQueue          = 8192
 	DefaultHeartbeatInterval = 2 * time.Second
 	DefaultInstanceTimeout   = 10 * time.Second
-	DefaultBusMinBackoff     = 200 * time.Millisecond
-	DefaultBusMaxBackoff     = 5 * time.Second
-	DefaultBusPingInterval   = 30 * time.Second
+	DefaultBusMinBackoff     = redissub.DefaultMinBackoff
+	DefaultBusMaxBackoff     = redissub.DefaultMaxBackoff
+	DefaultBusPingInterval   = redissub.DefaultPingInterval
 	DefaultPublishTimeout    = time.Second
 	// DefaultBusCloseWait bounds how long Close waits for the bus's goroutines.
 	DefaultBusCloseWait = 5 * time.Second
@@ -245,16 +245,8 @@ func NewBus(c *Cluster, opts BusOptions) *Bus {
 	if opts.InstanceTimeout <= 0 {
 		opts.InstanceTimeout = DefaultInstanceTimeout
 	}
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = DefaultBusMinBackoff
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = DefaultBusMaxBackoff
-	}
-	opts.MaxBackoff = max(opts.MaxBackoff, opts.MinBackoff)
-	if opts.PingInterval <= 0 {
-		opts.PingInterval = DefaultBusPingInterval
-	}
+	// The backoff and ping defaults are redissub's, applied by it (and by
+	// redissub.NewBackoff for the sender).
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = DefaultPublishTimeout
 	}

@@ -328,16 +328,7 @@ func NewRedisIngress(pub Publisher, opts RedisOptions) (*RedisIngress, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = DefaultRedisMinBackoff
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = DefaultRedisMaxBackoff
-	}
-	opts.MaxBackoff = max(opts.MaxBackoff, opts.MinBackoff)
-	if opts.PingInterval <= 0 {
-		opts.PingInterval = DefaultRedisPingInterval
-	}
+	// The backoff and ping defaults are redissub's, applied by it.
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
