@@ -3,47 +3,17 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/cluster"
+	"github.com/recordsync/recordsync/engine"
 )
 
-// clusterConfig is what makes two cluster memberships the same: a reload
-// with the same URL and name keeps the running one.
-type clusterConfig struct {
-	url, name string
-	// timeout is cluster.BusOptions.InstanceTimeout (0: the default); the
-	// heartbeat is a fifth of it.
-	timeout time.Duration
-}
-
-// clusterState is the shared state's membership of a cluster:
-// the Cluster (Redis client, namespace, instance id) and the bus that
-// shares events, versions and presence. It survives reloads with the rest
-// of the shared state.
-type clusterState struct {
-	// clusterMu guards clus, link and clusterCfg.
-	clusterMu  sync.Mutex
-	clus       *cluster.Cluster
-	link       *cluster.Link
-	clusterCfg clusterConfig
-}
-
-// cluster returns the state's Cluster, nil when none is configured. Parts
-// built on it (the cluster-wide write lock) take it from here.
-func (s *sharedState) cluster() *cluster.Cluster {
-	s.clusterMu.Lock()
-	defer s.clusterMu.Unlock()
-	return s.clus
-}
-
 // provisionCluster joins, keeps or leaves the cluster to match this config.
-func (h *Handler) provisionCluster(ctx caddy.Context, state *sharedState) error {
+func (h *Handler) provisionCluster(ctx caddy.Context, eng *engine.Engine) error {
 	registerClusterMetrics(ctx.GetMetricsRegistry())
 	url := caddy.NewReplacer().ReplaceKnown(h.Cluster, "")
 	if url == "" && h.Cluster != "" {
@@ -53,60 +23,15 @@ func (h *Handler) provisionCluster(ctx caddy.Context, state *sharedState) error 
 	if name == "" {
 		name = h.Name
 	}
-	cfg := clusterConfig{url: url, name: name, timeout: time.Duration(h.ClusterTimeout)}
+	key := engine.ClusterKey{URL: url, Name: name, InstanceTimeout: time.Duration(h.ClusterTimeout)}
 	if url == "" {
-		cfg = clusterConfig{}
+		key = engine.ClusterKey{}
 	}
-	if err := state.setCluster(cfg, h.logger); err != nil {
+	obs := cluster.LinkOptions{BusObserver: clusterObserver{}, SocketsObserver: clusterObserver{}}
+	if err := eng.SetCluster(key, obs, h.logger); err != nil {
 		return fmt.Errorf("recordsync: cluster: %w", err)
 	}
 	return nil
-}
-
-// setCluster makes the state's cluster match cfg (url "" for none): the
-// same url and name keep the running membership; others replace it. Every
-// block sharing a name should give the same cluster settings.
-func (s *sharedState) setCluster(cfg clusterConfig, logger *zap.Logger) error {
-	s.clusterMu.Lock()
-	defer s.clusterMu.Unlock()
-	if cfg == s.clusterCfg {
-		return nil
-	}
-	if cfg.url == "" {
-		s.closeClusterLocked()
-		return nil
-	}
-	c, err := cluster.New(cluster.Options{URL: cfg.url, Name: cfg.name, Logger: logger})
-	if err != nil {
-		return err
-	}
-	s.closeClusterLocked()
-	s.clus, s.clusterCfg = c, cfg
-	s.link = cluster.Join(c, s.store, s.hub, cluster.LinkOptions{
-		InstanceTimeout: cfg.timeout,
-		BusObserver:     clusterObserver{},
-		SocketsObserver: clusterObserver{},
-	})
-	logger.Info("recordsync: joined the cluster", zap.String("cluster_name", cfg.name), zap.String("instance", c.Instance()))
-	return nil
-}
-
-// closeCluster leaves the cluster (Destruct).
-func (s *sharedState) closeCluster() {
-	s.clusterMu.Lock()
-	defer s.clusterMu.Unlock()
-	s.closeClusterLocked()
-}
-
-// closeClusterLocked leaves the cluster (cluster.Link.Close) and closes the
-// Cluster. clusterMu held.
-func (s *sharedState) closeClusterLocked() {
-	if s.clus == nil {
-		return
-	}
-	s.link.Close()
-	_ = s.clus.Close()
-	s.clus, s.link, s.clusterCfg = nil, nil, clusterConfig{}
 }
 
 // clusterMetrics are the cluster's metrics, registered like the others

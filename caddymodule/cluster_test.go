@@ -16,6 +16,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/recordsync/recordsync/cluster"
+	"github.com/recordsync/recordsync/engine"
 	"github.com/recordsync/recordsync/internal/testredis"
 	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/realtime"
@@ -41,22 +43,31 @@ func clusterWait(tb testing.TB, d time.Duration, what string, cond func() bool) 
 // clusterInstance is one instance's shared state (what a Caddy process
 // holds) with its hub behind an httptest server; the socket's tenant is "t".
 type clusterInstance struct {
-	state *sharedState
+	state *engineView
 	srv   *httptest.Server
+}
+
+// engineView names an Engine's parts as the tests use them.
+type engineView struct {
+	*engine.Engine
+	hub   *realtime.Hub
+	store *versioncache.Store
 }
 
 func newClusterInstance(t *testing.T, name, redisURL string, timeout time.Duration) *clusterInstance {
 	t.Helper()
-	state, err := loadState(name, versioncache.Options{}, realtime.Options{
+	eng, err := loadEngine(name, engine.Options{Hub: &realtime.Options{
 		AppKey: clusterTestKey, AppSecret: clusterTestSecret, ClientEvents: realtime.ClientEventsMembers,
-	}, true, zap.NewNop())
+	}}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = pool.Delete(name) })
-	if err := state.setCluster(clusterConfig{url: redisURL, name: "c-" + t.Name(), timeout: timeout}, zap.NewNop()); err != nil {
+	key := engine.ClusterKey{URL: redisURL, Name: "c-" + t.Name(), InstanceTimeout: timeout}
+	if err := eng.SetCluster(key, cluster.LinkOptions{BusObserver: clusterObserver{}, SocketsObserver: clusterObserver{}}, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
+	state := &engineView{Engine: eng, hub: eng.Hub(), store: eng.Store()}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = state.hub.ServeWebSocket(w, r, "t")
 	}))
@@ -65,9 +76,8 @@ func newClusterInstance(t *testing.T, name, redisURL string, timeout time.Durati
 }
 
 func (in *clusterInstance) up() bool {
-	in.state.clusterMu.Lock()
-	defer in.state.clusterMu.Unlock()
-	return in.state.link != nil && in.state.link.Bus().Up()
+	l := in.state.Link()
+	return l != nil && l.Bus().Up()
 }
 
 // tsock is a test websocket client.

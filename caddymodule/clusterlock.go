@@ -6,15 +6,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/cluster"
+	"github.com/recordsync/recordsync/engine"
 	"github.com/recordsync/recordsync/proxy"
 )
 
-// clusterLocker makes the proxy's Locker on the state's Cluster
+// clusterLocker makes the proxy's Locker on the Engine's Cluster
 // (conditional writes serialised cluster-wide); nil without a cluster. The
 // Locker holds no goroutines and is made per config: after a reload its
 // first write asks Redis again, whatever the old one had seen.
-func (h *Handler) clusterLocker(state *sharedState) (proxy.Locker, error) {
-	c := state.cluster()
+func (h *Handler) clusterLocker(eng *engine.Engine) (proxy.Locker, error) {
+	c := eng.Cluster()
 	if c == nil {
 		return nil, nil
 	}

@@ -9,33 +9,24 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/recordsync/recordsync/engine"
 	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/proxy"
 )
 
-// provisionRedis starts, keeps or stops the shared state's Redis ingress
-// to match this config (laravel.RedisIngress: what Laravel's redis
-// broadcaster publishes).
-func (h *Handler) provisionRedis(state *sharedState) error {
+// provisionRedis starts, keeps or stops the Engine's Redis ingress to match
+// this config (laravel.RedisIngress: what Laravel's redis broadcaster
+// publishes).
+func (h *Handler) provisionRedis(eng *engine.Engine) error {
 	url := caddy.NewReplacer().ReplaceKnown(h.Redis, "")
+	if url == "" && h.Redis != "" {
+		return errors.New("recordsync: redis is empty after its placeholders were replaced")
+	}
+	key := engine.RedisKey{URL: url, Prefix: h.RedisPrefix, TenantPattern: h.RedisTenantPattern, Tenanted: h.Tenant != ""}
 	if url == "" {
-		if h.Redis != "" {
-			return errors.New("recordsync: redis is empty after its placeholders were replaced")
-		}
-		return state.setRedis(laravel.RedisOptions{})
+		key = engine.RedisKey{}
 	}
-	if state.hub == nil {
-		return errors.New("recordsync: redis needs app_key (the websocket hub)")
-	}
-	err := state.setRedis(laravel.RedisOptions{
-		URL:           url,
-		Prefix:        h.RedisPrefix,
-		TenantPattern: h.RedisTenantPattern,
-		Tenanted:      h.Tenant != "",
-		Logger:        h.logger,
-		Observer:      ingressObserver{},
-	})
-	if err != nil {
+	if err := eng.SetRedis(key, h.logger, ingressObserver{}); err != nil {
 		return errors.New("recordsync: " + err.Error())
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/recordsync/recordsync/engine"
 	"github.com/recordsync/recordsync/proxy"
 	"github.com/recordsync/recordsync/realtime"
 )
@@ -217,7 +218,7 @@ type Handler struct {
 	proxy  *proxy.Handler
 	hub    *realtime.Hub
 	kit    *browserKit
-	state  *sharedState
+	engine *engine.Engine
 	logger *zap.Logger
 }
 
@@ -271,16 +272,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	hubOpts := h.hubOptions()
-	state, err := loadState(h.Name, h.cacheOptions(), hubOpts, h.AppKey != "", h.logger)
+	eopts := engine.Options{Cache: h.cacheOptions()}
+	if h.AppKey != "" {
+		eopts.Hub = &hubOpts
+	}
+	eng, err := loadEngine(h.Name, eopts, h.logger)
 	if err != nil {
 		return err
 	}
-	h.state = state
-	h.hub = state.hub
+	h.engine = eng
+	h.hub = eng.Hub()
 	if h.hub != nil {
-		hubOpts.Versions = state.store
-		hubOpts.Observer = hubObserver{store: state.store}
-		auth, release, err := h.authorizer(state)
+		hubOpts.Versions = eng.Store()
+		hubOpts.Observer = hubObserver{store: eng.Store()}
+		auth, release, err := h.authorizer(eng)
 		if err != nil {
 			return fmt.Errorf("recordsync: %w", err)
 		}
@@ -294,18 +299,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("recordsync: the state %q was made without a websocket hub; restart Caddy to add app_key, or use another name", h.Name)
 	}
 
-	if err := h.provisionRedis(state); err != nil {
+	if err := h.provisionRedis(eng); err != nil {
 		return err
 	}
-	if err := h.provisionCluster(ctx, state); err != nil {
+	if err := h.provisionCluster(ctx, eng); err != nil {
 		return err
 	}
 	if h.hub == nil && h.AuthUpstream != "" {
 		return errors.New("recordsync: auth_upstream needs app_key (the websocket hub)")
 	}
 
-	popts := h.proxyOptions(state)
-	if popts.Locker, err = h.clusterLocker(state); err != nil {
+	popts := h.proxyOptions(eng)
+	if popts.Locker, err = h.clusterLocker(eng); err != nil {
 		return fmt.Errorf("recordsync: cluster_lock_timeout: %w", err)
 	}
 	h.proxy, err = proxy.New(popts)
@@ -322,7 +327,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-func (h *Handler) proxyOptions(state *sharedState) proxy.Options {
+func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 	// The hub publishes the proxy's saves and signs its grants; without one
 	// (a nil *Hub must not become a non-nil interface) the proxy does neither.
 	var (
@@ -356,10 +361,10 @@ func (h *Handler) proxyOptions(state *sharedState) proxy.Options {
 		LaravelAppKey:      h.LaravelAppKey,
 		AuthEndpoint:       h.AuthEndpoint,
 		Signer:             signer,
-		Store:              state.store,
-		Memory:             state.memory,
+		Store:              eng.Store(),
+		Memory:             eng.Memory(),
 		Publisher:          publisher,
-		Observer:           proxyObserver{store: state.store},
+		Observer:           proxyObserver{store: eng.Store()},
 		Logger:             h.logger,
 	}
 }
@@ -455,7 +460,7 @@ func (h *Handler) Cleanup() error {
 	if h.proxy != nil {
 		h.proxy.Close()
 	}
-	if h.state == nil {
+	if h.engine == nil {
 		return nil
 	}
 	_, err := pool.Delete(h.Name)

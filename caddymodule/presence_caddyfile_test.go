@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"github.com/recordsync/recordsync/engine"
+
 	"strings"
 	"testing"
 
@@ -25,7 +27,12 @@ func TestUnmarshalCaddyfilePresenceAndAuth(t *testing.T) {
 	if o.ClientEvents != "members" || o.ClientEventRate != 5 || o.PresenceMaxMembers != 50 {
 		t.Fatalf("hub options %+v", o)
 	}
-	if po := (&Handler{}).proxyOptions(&sharedState{}); po.Signer != nil || po.Publisher != nil {
+	eng, err := engine.Open(engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	if po := (&Handler{}).proxyOptions(eng); po.Signer != nil || po.Publisher != nil {
 		t.Fatal("without a hub, the proxy's Signer and Publisher must be nil interfaces")
 	}
 

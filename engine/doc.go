@@ -1,0 +1,20 @@
+// Package engine wires recordsync's parts together in plain Go: the version
+// cache, the proxy's memory, the websocket hub, and the parts a
+// configuration may add or change (the Redis ingress, the cluster
+// membership, the auth_upstream authoriser). An Engine outlives
+// configuration loads: the Caddy glue keeps one per name in Caddy's
+// UsagePool and applies each new configuration to it.
+//
+// What a part's identity is decides whether a reload keeps it:
+//   - the cache, the proxy's memory and the hub are made once, at Open, and
+//     live until Close (the hub's settings, such as credentials and limits,
+//     are applied live with realtime.Hub.Update);
+//   - the Redis ingress is kept while its URL, prefix, tenant pattern and
+//     tenancy stay the same;
+//   - the cluster membership is kept while its URL, name and instance
+//     timeout stay the same;
+//   - the auth_upstream authoriser (and its cache of answers) is kept while
+//     its path, URL, TTL, concurrency and timeout stay the same.
+//
+// It knows nothing of Caddy, of HTTP requests or of metrics registries.
+package engine
