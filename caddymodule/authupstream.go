@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/recordsync/recordsync/engine"
+	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/realtime"
 )
 
@@ -13,9 +14,9 @@ import (
 // settings keeps its cache; one replaced by other settings is closed after
 // the hub has switched (release).
 func (h *Handler) authorizer(eng *engine.Engine) (auth realtime.Authorizer, release func(), err error) {
-	opts := realtime.UpstreamAuthOptions{}
+	opts := laravel.UpstreamAuthOptions{}
 	if h.AuthUpstream != "" {
-		opts = realtime.UpstreamAuthOptions{
+		opts = laravel.UpstreamAuthOptions{
 			Path:        h.AuthUpstream,
 			URL:         h.AuthUpstreamURL,
 			TTL:         time.Duration(h.AuthUpstreamTTL),

@@ -30,7 +30,7 @@ type Engine struct {
 
 	redis   kept[RedisKey, *laravel.RedisIngress]
 	cluster kept[ClusterKey, *membership]
-	auth    kept[AuthKey, *realtime.UpstreamAuthorizer]
+	auth    kept[AuthKey, *laravel.UpstreamAuthorizer]
 }
 
 // Open makes an Engine.
@@ -74,7 +74,7 @@ func (e *Engine) Close() {
 		e.hub.Close()
 	}
 	_ = e.SetCluster(ClusterKey{}, cluster.LinkOptions{}, nil)
-	if _, release, _ := e.SetAuthUpstream(realtime.UpstreamAuthOptions{}); release != nil {
+	if _, release, _ := e.SetAuthUpstream(laravel.UpstreamAuthOptions{}); release != nil {
 		release()
 	}
 	e.memory.Close()
@@ -181,10 +181,10 @@ type AuthKey struct {
 // SetAuthUpstream makes the authoriser match opts (Path "" for none) and
 // returns it as the hub's Authorizer (nil for none). release closes the
 // one it replaced: call it once the hub uses the new one.
-func (e *Engine) SetAuthUpstream(opts realtime.UpstreamAuthOptions) (auth realtime.Authorizer, release func(), err error) {
+func (e *Engine) SetAuthUpstream(opts laravel.UpstreamAuthOptions) (auth realtime.Authorizer, release func(), err error) {
 	key := AuthKey{Path: opts.Path, URL: opts.URL, TTL: opts.TTL, Concurrency: opts.Concurrency, Timeout: opts.Timeout}
-	cur, old, err := e.auth.set(key, func() (*realtime.UpstreamAuthorizer, error) {
-		return realtime.NewUpstreamAuthorizer(opts)
+	cur, old, err := e.auth.set(key, func() (*laravel.UpstreamAuthorizer, error) {
+		return laravel.NewUpstreamAuthorizer(opts)
 	})
 	release = func() {
 		if old != nil {

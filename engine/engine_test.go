@@ -7,6 +7,7 @@ import (
 
 	"github.com/recordsync/recordsync/cluster"
 	"github.com/recordsync/recordsync/internal/testredis"
+	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/realtime"
 )
 
@@ -48,7 +49,7 @@ func TestEngineKeepsAuthorizer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	opts := realtime.UpstreamAuthOptions{Path: "/broadcasting/auth", TTL: time.Minute}
+	opts := laravel.UpstreamAuthOptions{Path: "/broadcasting/auth", TTL: time.Minute}
 	first, release, err := e.SetAuthUpstream(opts)
 	if err != nil || first == nil {
 		t.Fatal(first, err)
@@ -65,7 +66,7 @@ func TestEngineKeepsAuthorizer(t *testing.T) {
 		t.Fatal("other settings kept the authoriser")
 	}
 	release()
-	if none, release, _ := e.SetAuthUpstream(realtime.UpstreamAuthOptions{}); none != nil {
+	if none, release, _ := e.SetAuthUpstream(laravel.UpstreamAuthOptions{}); none != nil {
 		t.Fatalf("no auth_upstream: %v", none)
 	} else {
 		release()

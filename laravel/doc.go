@@ -15,6 +15,11 @@
 // It reads Laravel's encrypted session cookie (cookie.go: EncryptCookies
 // and CookieValuePrefix), so that a caller is keyed on its verified session.
 //
+// It owns the auth_upstream authoriser (authupstream.go): UpstreamAuthorizer
+// is the hub's realtime.Authorizer for sockets that subscribe without
+// "auth", asking the app's own /broadcasting/auth with the socket's
+// credentials, its answers cached and its requests bounded.
+//
 // It owns the redis broadcaster ingress: RedisIngress PSUBSCRIBEs
 // {prefix}* on the Redis that Laravel's redis broadcaster
 // (Illuminate/Broadcasting/Broadcasters/RedisBroadcaster.php) publishes to,

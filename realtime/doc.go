@@ -154,7 +154,7 @@
 //
 // # Authorisation by the app
 //
-// With Options.Authorizer (UpstreamAuthorizer: auth_upstream), a private-
+// With Options.Authorizer (laravel.UpstreamAuthorizer: auth_upstream), a private-
 // or presence- subscription without "auth" is decided by the app: the hub
 // keeps each socket's upgrade Host, local address, Cookie and Authorization
 // (UpgradeRequest; never logged) and the authorizer POSTs socket_id and

@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -9,48 +8,6 @@ import (
 	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/versioncache"
 )
-
-// FuzzUpstreamChannelData feeds arbitrary app answers (auth_upstream) to
-// the channel_data reader: no panics; an object comes back compacted and
-// valid; whatever comes back either is refused by pusher.ParseChannelData or makes
-// valid presence frames.
-func FuzzUpstreamChannelData(f *testing.F) {
-	for _, s := range []string{
-		`{"channel_data":{"user_id":1,"user_info":{"name":"Ann"}}}`,
-		`{"channel_data":"{\"user_id\":\"1\"}"}`,
-		`{"auth":"k:s","channel_data":"{\"user_id\":2}"}`,
-		` { "channel_data" : { "user_id" : 1e3 } } `,
-		`{"channel_data":null}`, `{"channel_data":5}`, `{"channel_data":"x"}`,
-		`true`, `null`, `[]`, `{`, ``, "\xff", `{"channel_data":{"a":1},"channel_data":"y"}`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		cd, err := upstreamChannelData(body)
-		if err != nil {
-			if cd != "" {
-				t.Fatalf("error %v with data %q", err, cd)
-			}
-			return
-		}
-		// An object comes back compacted and valid; a string comes back as
-		// it is, for pusher.ParseChannelData to judge.
-		var m0 map[string]json.RawMessage
-		if json.Unmarshal(bytes.TrimSpace(body), &m0) == nil {
-			if raw := bytes.TrimSpace(m0["channel_data"]); len(raw) > 0 && raw[0] == '{' && !json.Valid([]byte(cd)) {
-				t.Fatalf("object channel_data came back as %q, not JSON", cd)
-			}
-		}
-		m, err := pusher.ParseChannelData(cd)
-		if err != nil {
-			return
-		}
-		if m.UserID == "" || len(m.UserID) > pusher.MaxUserIDLength {
-			t.Fatalf("user id %q accepted", m.UserID)
-		}
-		checkFrame(t, memberAddedFrame("presence-x", m.UserID, m.Info))
-	})
-}
 
 // checkFrame checks that a server frame is JSON and that its data, a JSON
 // string, holds JSON too (pusher-js parses both).

@@ -1,4 +1,4 @@
-package realtime
+package laravel
 
 import (
 	"context"
@@ -18,87 +18,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/pusher"
+	"github.com/recordsync/recordsync/realtime"
 )
-
-// Authorizer decides, for a socket that subscribes to a private- or
-// presence- channel without "auth", whether it may (for clients
-// that cannot call the app's auth endpoint themselves). The hub calls it on
-// the socket's reader, so the socket's later messages wait for the answer;
-// ctx ends when the socket does. Implementations must be safe for
-// concurrent use. UpstreamAuthorizer asks the app.
-type Authorizer interface {
-	Authorize(ctx context.Context, req AuthRequest) AuthResult
-}
-
-// AuthRequest is one subscription to authorise.
-type AuthRequest struct {
-	// Tenant is the socket's tenant.
-	Tenant string
-	// SocketID is the socket's id ("123.456").
-	SocketID string
-	// Channel is the full channel name ("private-record.flow.1").
-	Channel string
-	// Upgrade is what the hub kept of the socket's upgrade request.
-	Upgrade *UpgradeRequest
-}
-
-// UpgradeRequest is what the hub keeps of a socket's websocket upgrade
-// request when an Authorizer is configured: where it came in and the
-// caller's credentials. Cookie and Authorization are secrets: String leaves
-// them out, and nothing logs them.
-type UpgradeRequest struct {
-	// Host is the upgrade's Host header.
-	Host string
-	// TLS is set when the upgrade came over TLS.
-	TLS bool
-	// LocalNetwork and LocalAddr are the local address the upgrade's
-	// connection was accepted on (http.LocalAddrContextKey), e.g. "tcp",
-	// "127.0.0.1:8080"; empty when unknown.
-	LocalNetwork, LocalAddr string
-	// Cookie and Authorization are the upgrade's headers of those names
-	// (several Cookie headers joined with "; ").
-	Cookie, Authorization string
-}
-
-// String describes u without its credentials.
-func (u *UpgradeRequest) String() string {
-	if u == nil {
-		return "<nil>"
-	}
-	return fmt.Sprintf("upgrade{host=%q tls=%v local=%s cookie=%dB authorization=%dB}",
-		u.Host, u.TLS, u.LocalAddr, len(u.Cookie), len(u.Authorization))
-}
-
-// upgradeRequestOf captures r for an Authorizer.
-func upgradeRequestOf(r *http.Request) *UpgradeRequest {
-	u := &UpgradeRequest{
-		Host:          r.Host,
-		TLS:           r.TLS != nil,
-		Cookie:        strings.Join(r.Header.Values("Cookie"), "; "),
-		Authorization: r.Header.Get("Authorization"),
-	}
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && a != nil {
-		u.LocalNetwork, u.LocalAddr = a.Network(), a.String()
-	}
-	return u
-}
-
-// AuthResult is an Authorizer's answer.
-type AuthResult struct {
-	// Allowed grants the subscription.
-	Allowed bool
-	// Status is the app's HTTP status, or 503 when the app could not be
-	// asked (busy, timed out, unreachable); it is the status of a refusal's
-	// pusher:subscription_error.
-	Status int
-	// ChannelData is a presence grant's channel_data (a JSON object with
-	// user_id), as the app answered it.
-	ChannelData string
-	// Message explains a refusal to the client.
-	Message string
-	// Cached is set when the answer came from the cache.
-	Cached bool
-}
 
 // Defaults of UpstreamAuthOptions.
 const (
@@ -108,8 +29,8 @@ const (
 	// DefaultAuthUpstreamConcurrency bounds the auth requests in flight.
 	DefaultAuthUpstreamConcurrency = 16
 	// DefaultAuthUpstreamTimeout bounds one authorisation: the wait for a
-	// free slot plus the app's answer. It stays under DefaultPongTimeout,
-	// since the socket's reader waits for it.
+	// free slot plus the app's answer. It stays under realtime.DefaultPongTimeout,
+	// since the socket's reader waits for it (realtime.DefaultPongTimeout).
 	DefaultAuthUpstreamTimeout = 10 * time.Second
 	// DefaultAuthUpstreamMaxEntries bounds the cached answers.
 	DefaultAuthUpstreamMaxEntries = 100_000
@@ -198,13 +119,13 @@ type authKey struct {
 }
 
 type authEntry struct {
-	res     AuthResult
+	res     realtime.AuthResult
 	expires time.Time
 }
 
 type authCall struct {
 	done chan struct{}
-	res  AuthResult
+	res  realtime.AuthResult
 }
 
 // dialAddrKey carries the address a loopback auth request dials.
@@ -285,12 +206,12 @@ func (a *UpstreamAuthorizer) Close() {
 }
 
 // Authorize implements Authorizer.
-func (a *UpstreamAuthorizer) Authorize(ctx context.Context, req AuthRequest) AuthResult {
+func (a *UpstreamAuthorizer) Authorize(ctx context.Context, req realtime.AuthRequest) realtime.AuthResult {
 	if a.ctx.Err() != nil {
-		return AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream closed"}
+		return realtime.AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream closed"}
 	}
 	if req.Upgrade == nil {
-		return AuthResult{Status: http.StatusUnauthorized, Message: "no credentials for the auth upstream"}
+		return realtime.AuthResult{Status: http.StatusUnauthorized, Message: "no credentials for the auth upstream"}
 	}
 	k := authKey{cred: credentialHash(req), channel: req.Channel}
 	a.mu.Lock()
@@ -315,13 +236,13 @@ func (a *UpstreamAuthorizer) Authorize(ctx context.Context, req AuthRequest) Aut
 	case <-call.done:
 		return call.res
 	case <-ctx.Done():
-		return AuthResult{Status: http.StatusServiceUnavailable, Message: "socket closed"}
+		return realtime.AuthResult{Status: http.StatusServiceUnavailable, Message: "socket closed"}
 	}
 }
 
 // credentialHash names the caller of req: its tenant, Host and credential
 // headers, hashed (the cache holds no secrets).
-func credentialHash(req AuthRequest) [sha256.Size]byte {
+func credentialHash(req realtime.AuthRequest) [sha256.Size]byte {
 	h := sha256.New()
 	for _, s := range []string{req.Tenant, req.Upgrade.Host, req.Upgrade.Cookie, req.Upgrade.Authorization} {
 		h.Write([]byte(strconv.Itoa(len(s))))
@@ -335,18 +256,18 @@ func credentialHash(req AuthRequest) [sha256.Size]byte {
 
 // fetch asks the app for k on a goroutine owned by a (wg; a.ctx stops it),
 // then caches and publishes the answer.
-func (a *UpstreamAuthorizer) fetch(k authKey, call *authCall, req AuthRequest) {
+func (a *UpstreamAuthorizer) fetch(k authKey, call *authCall, req realtime.AuthRequest) {
 	defer a.wg.Done()
 	ctx, cancel := context.WithTimeout(a.ctx, a.opts.Timeout)
 	defer cancel()
-	var res AuthResult
+	var res realtime.AuthResult
 	var result string
 	select {
 	case a.sem <- struct{}{}:
 		res, result = a.ask(ctx, req)
 		<-a.sem
 	case <-ctx.Done():
-		res = AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream busy"}
+		res = realtime.AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream busy"}
 		result = AuthUpstreamBusy
 	}
 	if a.opts.OnResult != nil {
@@ -398,14 +319,14 @@ func (a *UpstreamAuthorizer) evictLocked() {
 }
 
 // ask makes one auth request.
-func (a *UpstreamAuthorizer) ask(ctx context.Context, req AuthRequest) (AuthResult, string) {
+func (a *UpstreamAuthorizer) ask(ctx context.Context, req realtime.AuthRequest) (realtime.AuthResult, string) {
 	up := req.Upgrade
 	u := url.URL{Path: a.opts.Path}
 	if a.base != nil {
 		u.Scheme, u.Host = a.base.Scheme, a.base.Host
 	} else {
 		if up.LocalAddr == "" || up.Host == "" {
-			return AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream: the upgrade's address is unknown"}, AuthUpstreamError
+			return realtime.AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream: the upgrade's address is unknown"}, AuthUpstreamError
 		}
 		u.Scheme, u.Host = "http", up.Host
 		if up.TLS {
@@ -416,7 +337,7 @@ func (a *UpstreamAuthorizer) ask(ctx context.Context, req AuthRequest) (AuthResu
 	form := url.Values{"socket_id": {req.SocketID}, "channel_name": {req.Channel}}.Encode()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form))
 	if err != nil {
-		return AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream: bad request"}, AuthUpstreamError
+		return realtime.AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream: bad request"}, AuthUpstreamError
 	}
 	hr.Host = up.Host
 	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -434,24 +355,24 @@ func (a *UpstreamAuthorizer) ask(ctx context.Context, req AuthRequest) (AuthResu
 		if ce := a.opts.Logger.Check(zap.DebugLevel, "realtime: auth upstream request failed"); ce != nil {
 			ce.Write(zap.String("channel", req.Channel), zap.Error(err))
 		}
-		return AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream unavailable"}, AuthUpstreamError
+		return realtime.AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream unavailable"}, AuthUpstreamError
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAuthUpstreamAnswer+1))
 	if err != nil || len(body) > maxAuthUpstreamAnswer {
-		return AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream: unreadable answer"}, AuthUpstreamError
+		return realtime.AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream: unreadable answer"}, AuthUpstreamError
 	}
 	if ce := a.opts.Logger.Check(zap.DebugLevel, "realtime: auth upstream answered"); ce != nil {
 		ce.Write(zap.String("channel", req.Channel), zap.Int("status", resp.StatusCode))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return AuthResult{Status: resp.StatusCode, Message: "the app refused the channel (HTTP " + strconv.Itoa(resp.StatusCode) + ")"}, AuthUpstreamRefused
+		return realtime.AuthResult{Status: resp.StatusCode, Message: "the app refused the channel (HTTP " + strconv.Itoa(resp.StatusCode) + ")"}, AuthUpstreamRefused
 	}
-	res := AuthResult{Allowed: true, Status: resp.StatusCode}
+	res := realtime.AuthResult{Allowed: true, Status: resp.StatusCode}
 	if pusher.KindOf(req.Channel) == pusher.KindPresence {
 		cd, err := upstreamChannelData(body)
 		if err != nil {
-			return AuthResult{Status: http.StatusBadGateway, Message: "auth upstream: " + err.Error()}, AuthUpstreamError
+			return realtime.AuthResult{Status: http.StatusBadGateway, Message: "auth upstream: " + err.Error()}, AuthUpstreamError
 		}
 		res.ChannelData = cd
 	}
@@ -474,50 +395,3 @@ func upstreamChannelData(body []byte) (string, error) {
 	}
 	return a.ChannelData, nil
 }
-
-// upstreamAuthorize authorises c's subscription to name through the
-// configured Authorizer (no "auth" sent). It returns the presence member
-// data for presence channels, or queues the subscription error and
-// reports false. readLoop only.
-func (c *conn) upstreamAuthorize(cfg *config, name string, kind pusher.Kind) (pusher.Member, bool) {
-	res := cfg.Authorizer.Authorize(doneContext{c.done}, AuthRequest{
-		Tenant: c.tenant, SocketID: c.id, Channel: name, Upgrade: c.upgrade,
-	})
-	if !res.Allowed {
-		status := res.Status
-		if status == 0 {
-			status = http.StatusUnauthorized
-		}
-		msg := res.Message
-		if msg == "" {
-			msg = "refused by the app"
-		}
-		c.refuseSubscription(RefusedByApp, name, subErrAuth, "auth failed: "+msg, status)
-		return pusher.Member{}, false
-	}
-	if kind != pusher.KindPresence {
-		return pusher.Member{}, true
-	}
-	member, err := pusher.ParseChannelData(res.ChannelData)
-	if err != nil {
-		c.refuseSubscription(RefusedByApp, name, subErrInvalid, "invalid channel_data from the app: "+err.Error(), 400)
-		return pusher.Member{}, false
-	}
-	return member, true
-}
-
-// doneContext is a context.Context that ends when done is closed (a
-// socket's stop), with no allocation or goroutine of its own.
-type doneContext struct{ done <-chan struct{} }
-
-func (doneContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (d doneContext) Done() <-chan struct{}     { return d.done }
-func (d doneContext) Err() error {
-	select {
-	case <-d.done:
-		return context.Canceled
-	default:
-		return nil
-	}
-}
-func (doneContext) Value(any) any { return nil }

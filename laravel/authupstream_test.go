@@ -1,7 +1,9 @@
-package realtime
+package laravel
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/recordsync/recordsync/pusher"
+	"github.com/recordsync/recordsync/realtime"
 )
 
 // fakeAuthApp is an app's /broadcasting/auth: the session cookie names the
@@ -70,11 +75,11 @@ func (a *fakeAuthApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // /broadcasting/auth on one server, as Caddy does; the hub's authorizer
 // asks the app back through the address the upgrade came in on.
 type authEnv struct {
-	hub  *Hub
+	hub  *realtime.Hub
 	srv  *httptest.Server
 	app  *fakeAuthApp
 	auth *UpstreamAuthorizer
-	obs  *countingObserver
+	obs  *refusals
 }
 
 func newAuthEnv(tb testing.TB, app *fakeAuthApp, mod func(*UpstreamAuthOptions)) *authEnv {
@@ -87,8 +92,8 @@ func newAuthEnv(tb testing.TB, app *fakeAuthApp, mod func(*UpstreamAuthOptions))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	obs := &countingObserver{}
-	hub, err := NewHub(Options{AppKey: testKey, AppSecret: testSecret, Authorizer: auth, Observer: obs})
+	obs := &refusals{}
+	hub, err := realtime.NewHub(realtime.Options{AppKey: testKey, AppSecret: testSecret, Authorizer: auth, Observer: obs})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -117,8 +122,8 @@ func (e *authEnv) connectAs(tb testing.TB, headers ...string) *client {
 		tb.Fatalf("dial: %v", err)
 	}
 	tb.Cleanup(func() { _ = ws.CloseNow() })
-	c := &client{tb: tb, ws: ws, frames: make(chan []byte, 64), closed: make(chan error, 1)}
-	c.startReader()
+	c := &client{tb: tb, ws: ws, frames: make(chan frame, 64)}
+	go c.read()
 	_, _, data := c.next()
 	c.socketID, _ = data["socket_id"].(string)
 	return c
@@ -168,10 +173,10 @@ func TestAuthUpstreamAllowedAndDenied(t *testing.T) {
 
 	// Counted: carol's and the anonymous refusals by the app, the bad
 	// signature by the hub.
-	if got := e.obs.refusedCount(RefusedByApp); got != 2 {
+	if got := e.obs.count(realtime.RefusedByApp); got != 2 {
 		t.Errorf("refused by the app: %d, want 2", got)
 	}
-	if got := e.obs.refusedCount(RefusedSignature); got != 1 {
+	if got := e.obs.count(realtime.RefusedSignature); got != 1 {
 		t.Errorf("refused signatures: %d, want 1", got)
 	}
 
@@ -342,11 +347,179 @@ func TestNewUpstreamAuthorizerErrors(t *testing.T) {
 	}
 }
 
-func TestUpgradeRequestStringHidesCredentials(t *testing.T) {
-	u := &UpgradeRequest{Host: "a.test", Cookie: "laravel_session=secret", Authorization: "Bearer secret"}
-	if s := u.String(); strings.Contains(s, "secret") {
-		t.Fatalf("String leaks: %s", s)
+const (
+	testKey    = "app-key"
+	testSecret = "app-secret"
+)
+
+// wrappedWriter hides the Hijacker behind Unwrap, as Caddy's writers do.
+type wrappedWriter struct{ http.ResponseWriter }
+
+func (w wrappedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// refusals is the hub's Observer, counting refusals by reason.
+type refusals struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (o *refusals) Refused(reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n == nil {
+		o.n = map[string]int{}
 	}
+	o.n[reason]++
+}
+
+func (o *refusals) count(reason string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.n[reason]
+}
+
+func (*refusals) Connections(int)   {}
+func (*refusals) Subscriptions(int) {}
+func (*refusals) Channels(int)      {}
+func (*refusals) Published(int)     {}
+func (*refusals) Delivered(int)     {}
+func (*refusals) Encoded()          {}
+func (*refusals) Dropped(string)    {}
+func (*refusals) SlowConsumer()     {}
+func (*refusals) Learned()          {}
+
+// frame is one server frame, its data decoded (pusher-js double-encodes it).
+type frame struct {
+	event, channel string
+	data           map[string]any
+}
+
+// client is a pusher-js-like test socket: it answers the hub's pings and
+// hands every other frame to the test.
+type client struct {
+	tb       testing.TB
+	ws       *websocket.Conn
+	frames   chan frame
+	socketID string
+}
+
+func (c *client) read() {
+	defer close(c.frames)
+	for {
+		_, b, err := c.ws.Read(context.Background())
+		if err != nil {
+			return
+		}
+		var f struct{ Event, Channel, Data string }
+		if json.Unmarshal(b, &f) != nil {
+			continue
+		}
+		if f.Event == "pusher:ping" {
+			_ = c.ws.Write(context.Background(), websocket.MessageText, []byte(`{"event":"pusher:pong","data":{}}`))
+			continue
+		}
+		var data map[string]any
+		_ = json.Unmarshal([]byte(f.Data), &data)
+		c.frames <- frame{f.Event, f.Channel, data}
+	}
+}
+
+func (c *client) next() (event, channel string, data map[string]any) {
+	c.tb.Helper()
+	select {
+	case f, ok := <-c.frames:
+		if !ok {
+			c.tb.Fatal("socket closed")
+		}
+		return f.event, f.channel, f.data
+	case <-time.After(10 * time.Second):
+		c.tb.Fatal("no frame within 10s")
+	}
+	return "", "", nil
+}
+
+// expect reads the next frame, which must be event on channel.
+func (c *client) expect(event, channel string) map[string]any {
+	c.tb.Helper()
+	e, ch, data := c.next()
+	if e != event || ch != channel {
+		c.tb.Fatalf("got %s on %q (%v), want %s on %q", e, ch, data, event, channel)
+	}
+	return data
+}
+
+func (c *client) send(s string) {
+	c.tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+		c.tb.Fatalf("write: %v", err)
+	}
+}
+
+func (c *client) subscribe(channel, auth string) {
+	c.tb.Helper()
+	b, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": map[string]string{"channel": channel, "auth": auth}})
+	c.send(string(b))
+}
+
+// subscribeOK subscribes with a valid signature and expects success.
+func (c *client) subscribeOK(channel string) {
+	c.tb.Helper()
+	c.subscribe(channel, pusher.ChannelAuth(testKey, testSecret, c.socketID, channel, ""))
+	c.expect("pusher_internal:subscription_succeeded", channel)
+}
+
+// roundTrip proves the socket still answers: a ping gets a pong.
+func (c *client) roundTrip() {
+	c.tb.Helper()
+	c.send(`{"event":"pusher:ping","data":{}}`)
+	c.expect("pusher:pong", "")
+}
+
+// FuzzUpstreamChannelData feeds arbitrary app answers (auth_upstream) to
+// the channel_data reader: no panics; an object comes back compacted and
+// valid; whatever comes back either is refused by pusher.ParseChannelData or
+// is a member with a bounded user id (realtime's fuzz targets hold the
+// presence frames made of any member).
+func FuzzUpstreamChannelData(f *testing.F) {
+	for _, s := range []string{
+		`{"channel_data":{"user_id":1,"user_info":{"name":"Ann"}}}`,
+		`{"channel_data":"{\"user_id\":\"1\"}"}`,
+		`{"auth":"k:s","channel_data":"{\"user_id\":2}"}`,
+		` { "channel_data" : { "user_id" : 1e3 } } `,
+		`{"channel_data":null}`, `{"channel_data":5}`, `{"channel_data":"x"}`,
+		`true`, `null`, `[]`, `{`, ``, "\xff", `{"channel_data":{"a":1},"channel_data":"y"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		cd, err := upstreamChannelData(body)
+		if err != nil {
+			if cd != "" {
+				t.Fatalf("error %v with data %q", err, cd)
+			}
+			return
+		}
+		// An object comes back compacted and valid; a string comes back as
+		// it is, for pusher.ParseChannelData to judge.
+		var m0 map[string]json.RawMessage
+		if json.Unmarshal(bytes.TrimSpace(body), &m0) == nil {
+			if raw := bytes.TrimSpace(m0["channel_data"]); len(raw) > 0 && raw[0] == '{' && !json.Valid([]byte(cd)) {
+				t.Fatalf("object channel_data came back as %q, not JSON", cd)
+			}
+		}
+		m, err := pusher.ParseChannelData(cd)
+		if err != nil {
+			return
+		}
+		if m.UserID == "" || len(m.UserID) > pusher.MaxUserIDLength {
+			t.Fatalf("user id %q accepted", m.UserID)
+		}
+		if !json.Valid(m.Info) {
+			t.Fatalf("user_info %q is not JSON", m.Info)
+		}
+	})
 }
 
 // TestUpstreamChannelData: the app's presence grant is read as the proxy
