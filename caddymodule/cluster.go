@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -12,26 +11,22 @@ import (
 	"github.com/recordsync/recordsync/engine"
 )
 
-// provisionCluster joins, keeps or leaves the cluster to match this config.
-func (h *Handler) provisionCluster(ctx caddy.Context, eng *engine.Engine) error {
+// clusterKey maps cluster onto the Engine's cluster membership; the zero
+// key without it.
+func (h *Handler) clusterKey(ctx caddy.Context) (engine.ClusterKey, error) {
 	registerClusterMetrics(ctx.GetMetricsRegistry())
 	url := caddy.NewReplacer().ReplaceKnown(h.Cluster, "")
-	if url == "" && h.Cluster != "" {
-		return errors.New("recordsync: cluster is empty after its placeholders were replaced")
+	if url == "" {
+		if h.Cluster != "" {
+			return engine.ClusterKey{}, errors.New("recordsync: cluster is empty after its placeholders were replaced")
+		}
+		return engine.ClusterKey{}, nil
 	}
 	name := h.ClusterName
 	if name == "" {
 		name = h.Name
 	}
-	key := engine.ClusterKey{URL: url, Name: name, InstanceTimeout: time.Duration(h.ClusterTimeout)}
-	if url == "" {
-		key = engine.ClusterKey{}
-	}
-	obs := cluster.LinkOptions{BusObserver: clusterObserver{}, SocketsObserver: clusterObserver{}}
-	if err := eng.SetCluster(key, obs, h.logger); err != nil {
-		return fmt.Errorf("recordsync: cluster: %w", err)
-	}
-	return nil
+	return engine.ClusterKey{URL: url, Name: name, InstanceTimeout: time.Duration(h.ClusterTimeout)}, nil
 }
 
 // clusterMetrics are the cluster's metrics, registered like the others

@@ -14,22 +14,17 @@ import (
 	"github.com/recordsync/recordsync/proxy"
 )
 
-// provisionRedis starts, keeps or stops the Engine's Redis ingress to match
-// this config (laravel.RedisIngress: what Laravel's redis broadcaster
-// publishes).
-func (h *Handler) provisionRedis(eng *engine.Engine) error {
+// redisKey maps redis onto the Engine's Redis ingress (laravel.RedisIngress:
+// what Laravel's redis broadcaster publishes); the zero key without it.
+func (h *Handler) redisKey() (engine.RedisKey, error) {
 	url := caddy.NewReplacer().ReplaceKnown(h.Redis, "")
-	if url == "" && h.Redis != "" {
-		return errors.New("recordsync: redis is empty after its placeholders were replaced")
-	}
-	key := engine.RedisKey{URL: url, Prefix: h.RedisPrefix, TenantPattern: h.RedisTenantPattern, Tenanted: h.Tenant != ""}
 	if url == "" {
-		key = engine.RedisKey{}
+		if h.Redis != "" {
+			return engine.RedisKey{}, errors.New("recordsync: redis is empty after its placeholders were replaced")
+		}
+		return engine.RedisKey{}, nil
 	}
-	if err := eng.SetRedis(key, h.logger, ingressObserver{}); err != nil {
-		return errors.New("recordsync: " + err.Error())
-	}
-	return nil
+	return engine.RedisKey{URL: url, Prefix: h.RedisPrefix, TenantPattern: h.RedisTenantPattern, Tenanted: h.Tenant != ""}, nil
 }
 
 // validTenantPattern reports whether a redis_tenant_pattern holds {tenant}

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/recordsync/recordsync/cluster"
 	"github.com/recordsync/recordsync/engine"
 	"github.com/recordsync/recordsync/proxy"
 	"github.com/recordsync/recordsync/realtime"
@@ -282,38 +283,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.engine = eng
 	h.hub = eng.Hub()
-	if h.hub != nil {
-		hubOpts.Versions = eng.Store()
-		hubOpts.Observer = hubObserver{store: eng.Store()}
-		auth, release, err := h.authorizer(eng)
-		if err != nil {
-			return fmt.Errorf("recordsync: %w", err)
-		}
-		hubOpts.Authorizer = auth
-		err = h.hub.Update(hubOpts)
-		release()
-		if err != nil {
-			return fmt.Errorf("recordsync: %w", err)
-		}
-	} else if h.AppKey != "" {
+	if h.hub == nil && h.AppKey != "" {
 		return fmt.Errorf("recordsync: the state %q was made without a websocket hub; restart Caddy to add app_key, or use another name", h.Name)
 	}
-
-	if err := h.provisionRedis(eng); err != nil {
+	cfg, err := h.engineConfig(ctx, hubOpts, eng)
+	if err != nil {
 		return err
 	}
-	if err := h.provisionCluster(ctx, eng); err != nil {
-		return err
+	if err := eng.Apply(cfg); err != nil {
+		return fmt.Errorf("recordsync: %w", err)
 	}
-	if h.hub == nil && h.AuthUpstream != "" {
-		return errors.New("recordsync: auth_upstream needs app_key (the websocket hub)")
-	}
-
-	popts := h.proxyOptions(eng)
-	if popts.Locker, err = h.clusterLocker(eng); err != nil {
-		return fmt.Errorf("recordsync: cluster_lock_timeout: %w", err)
-	}
-	h.proxy, err = proxy.New(popts)
+	h.proxy, err = eng.NewProxy(h.proxyOptions(eng), time.Duration(h.ClusterLockTimeout))
 	if err != nil {
 		return fmt.Errorf("recordsync: %w", err)
 	}
@@ -327,16 +307,32 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
-	// The hub publishes the proxy's saves and signs its grants; without one
-	// (a nil *Hub must not become a non-nil interface) the proxy does neither.
-	var (
-		publisher proxy.Publisher
-		signer    proxy.Signer
-	)
-	if h.hub != nil {
-		publisher, signer = h.hub, h.hub
+// engineConfig maps the config onto what the Engine applies: the hub's
+// settings, auth_upstream, redis and cluster, with their metrics.
+func (h *Handler) engineConfig(ctx caddy.Context, hubOpts realtime.Options, eng *engine.Engine) (engine.Config, error) {
+	hubOpts.Observer = hubObserver{store: eng.Store()}
+	redis, err := h.redisKey()
+	if err != nil {
+		return engine.Config{}, err
 	}
+	clus, err := h.clusterKey(ctx)
+	if err != nil {
+		return engine.Config{}, err
+	}
+	return engine.Config{
+		Hub:           hubOpts,
+		AuthUpstream:  h.authUpstreamOptions(),
+		Redis:         redis,
+		RedisObserver: ingressObserver{},
+		Cluster:       clus,
+		ClusterLink:   cluster.LinkOptions{BusObserver: clusterObserver{}, SocketsObserver: clusterObserver{}},
+		Logger:        h.logger,
+	}, nil
+}
+
+// proxyOptions maps the config onto the proxy's options; the Engine adds
+// its parts (NewProxy).
+func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 	routes := make([]proxy.RouteSpec, 0, len(h.Records))
 	for _, rec := range h.Records {
 		spec := proxy.RouteSpec{Type: rec.Type, Pattern: rec.Pattern}
@@ -360,10 +356,6 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 		SessionCookie:      h.SessionCookie,
 		LaravelAppKey:      h.LaravelAppKey,
 		AuthEndpoint:       h.AuthEndpoint,
-		Signer:             signer,
-		Store:              eng.Store(),
-		Memory:             eng.Memory(),
-		Publisher:          publisher,
 		Observer:           proxyObserver{store: eng.Store()},
 		Logger:             h.logger,
 	}

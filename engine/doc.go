@@ -3,7 +3,9 @@
 // configuration may add or change (the Redis ingress, the cluster
 // membership, the auth_upstream authoriser). An Engine outlives
 // configuration loads: the Caddy glue keeps one per name in Caddy's
-// UsagePool and applies each new configuration to it.
+// UsagePool, applies each new configuration to it (Apply) and builds that
+// configuration's proxy on it (NewProxy: the Engine's cache and memory, the
+// hub as Publisher and Signer, the cluster's Locker).
 //
 // What a part's identity is decides whether a reload keeps it:
 //   - the cache, the proxy's memory and the hub are made once, at Open, and

@@ -196,3 +196,81 @@ func (e *Engine) SetAuthUpstream(opts laravel.UpstreamAuthOptions) (auth realtim
 	}
 	return cur, release, nil
 }
+
+// Config is what a configuration load applies to a running Engine: the
+// hub's settings (applied live) and the parts kept by identity.
+type Config struct {
+	// Hub is the hub's settings; ignored without a hub. Its Versions and
+	// Authorizer are the Engine's.
+	Hub realtime.Options
+	// AuthUpstream configures the auth_upstream authoriser (Path "" for
+	// none); it needs the hub.
+	AuthUpstream laravel.UpstreamAuthOptions
+	// Redis is the Redis ingress (URL "" for none), with its logger and
+	// metrics; it needs the hub.
+	Redis         RedisKey
+	RedisObserver laravel.IngressObserver
+	// Cluster is the cluster membership (URL "" for none) and its
+	// observers.
+	Cluster     ClusterKey
+	ClusterLink cluster.LinkOptions
+	Logger      *zap.Logger
+}
+
+// Apply makes the Engine match c: the hub takes its new settings (with the
+// authoriser c asks for), and the Redis ingress, the cluster membership and
+// the authoriser are kept or replaced by their identity. Errors name the
+// setting at fault.
+func (e *Engine) Apply(c Config) error {
+	if e.hub == nil && c.AuthUpstream.Path != "" {
+		return fmt.Errorf("auth_upstream needs app_key (the websocket hub)")
+	}
+	if e.hub != nil {
+		auth, release, err := e.SetAuthUpstream(c.AuthUpstream)
+		if err != nil {
+			return err
+		}
+		hubOpts := c.Hub
+		hubOpts.Versions, hubOpts.Authorizer = e.store, auth
+		err = e.hub.Update(hubOpts)
+		release() // the hub no longer uses a replaced authoriser
+		if err != nil {
+			return err
+		}
+	}
+	if err := e.SetRedis(c.Redis, c.Logger, c.RedisObserver); err != nil {
+		return err
+	}
+	if err := e.SetCluster(c.Cluster, c.ClusterLink, c.Logger); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	return nil
+}
+
+// NewProxy builds the proxy of a configuration on the Engine: its cache and
+// memory, the hub as its Publisher and Signer (none without a hub), and, in
+// a cluster, a cluster-wide Locker with lockTimeout (0: the default). The
+// Locker holds no goroutines and is made per configuration: after a reload
+// its first write asks Redis again, whatever the old one had seen.
+func (e *Engine) NewProxy(o proxy.Options, lockTimeout time.Duration) (*proxy.Handler, error) {
+	o.Store, o.Memory = e.store, e.memory
+	if e.hub != nil { // a nil *Hub must not become a non-nil interface
+		o.Publisher, o.Signer = e.hub, e.hub
+	}
+	if c := e.Cluster(); c != nil {
+		l, err := cluster.NewLocker(c, cluster.LockOptions{Timeout: lockTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("cluster_lock_timeout: %w", err)
+		}
+		writeWait := o.WriteWait
+		if writeWait == 0 {
+			writeWait = proxy.DefaultWriteWait
+		}
+		if l.Timeout() > writeWait && o.Logger != nil {
+			o.Logger.Warn("cluster_lock_timeout is longer than write_wait: writers queued behind a crashed instance's lock give up (503) before it expires",
+				zap.Duration("cluster_lock_timeout", l.Timeout()), zap.Duration("write_wait", writeWait))
+		}
+		o.Locker = l
+	}
+	return proxy.New(o)
+}

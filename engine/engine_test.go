@@ -2,12 +2,15 @@ package engine
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/recordsync/recordsync/cluster"
 	"github.com/recordsync/recordsync/internal/testredis"
 	"github.com/recordsync/recordsync/laravel"
+	"github.com/recordsync/recordsync/proxy"
 	"github.com/recordsync/recordsync/realtime"
 )
 
@@ -111,5 +114,31 @@ func TestEngineKeepsCluster(t *testing.T) {
 	}
 	if err := e.SetCluster(ClusterKey{}, cluster.LinkOptions{}, nil); err != nil || e.Cluster() != nil || e.Link() != nil {
 		t.Fatalf("leaving: %v", err)
+	}
+}
+
+// NewProxy gives the proxy the hub as its Signer (and Publisher) only when
+// there is a hub: without one, the auth endpoint is not watched (a nil *Hub
+// must not become a non-nil interface).
+func TestNewProxyWithAndWithoutHub(t *testing.T) {
+	auth := httptest.NewRequest(http.MethodPost, "/broadcasting/auth", nil)
+	for _, withHub := range []bool{false, true} {
+		o := Options{}
+		if withHub {
+			o.Hub = &realtime.Options{AppKey: "k", AppSecret: "s"}
+		}
+		e, err := Open(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := e.NewProxy(proxy.Options{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Inspects(auth); got != withHub {
+			t.Errorf("hub %v: the auth endpoint watched: %v", withHub, got)
+		}
+		p.Close()
+		e.Close()
 	}
 }
