@@ -54,14 +54,6 @@ const (
 	maxAuthAnswerBytes = 64 << 10
 )
 
-// isAuthRequest reports whether Laravel routes r to the app's channel
-// authorisation endpoint (GET or POST: Broadcast::routes registers both)
-// while signing is on.
-func (h *Handler) isAuthRequest(r *http.Request) bool {
-	return h.authPath != "" && (r.Method == http.MethodPost || r.Method == http.MethodGet) &&
-		laravel.RoutePath(r.URL) == h.authPath
-}
-
 // serveAuth handles a request to the auth endpoint. The app decides, as
 // always, through routes/channels.php; recordsync completes an answer that
 // grants the channel without a signature — Laravel's redis broadcaster
@@ -87,12 +79,13 @@ func (h *Handler) isAuthRequest(r *http.Request) bool {
 // Anything else passes untouched, and the request body reaches the app
 // byte for byte.
 func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next) error {
-	if info.Tenanted && info.Tenant == "" {
+	noTenant := info.Tenanted && info.Tenant == ""
+	if noTenant {
 		// No socket has an empty tenant: every grant is refused below.
 		h.obs.TenantMissing()
 	}
 	socketID, channel, readErr := laravel.ReadAuthRequest(r, maxAuthRequestBytes)
-	owned := readErr == nil && !(info.Tenanted && info.Tenant == "") && h.opts.Signer.SocketOpen(info.Tenant, socketID)
+	owned := readErr == nil && !noTenant && h.opts.Signer.SocketOpen(info.Tenant, socketID)
 	r.Header.Del("Accept-Encoding")
 	rec := newRecorder(w, maxAuthAnswerBytes, isSuccess)
 	rec.anyType = true

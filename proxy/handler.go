@@ -140,29 +140,44 @@ func (h *Handler) Close() {
 // or a version poll) rather than pass it straight to next. The Caddy glue
 // asks first so that pass-through requests cost no placeholder work.
 func (h *Handler) Inspects(r *http.Request) bool {
-	if h.isAuthRequest(r) {
-		return true
-	}
-	rt, _ := h.classify(r)
-	return rt != nil
+	t := h.classify(r)
+	return t.auth || t.rt != nil
 }
 
-// classify finds the record route r is for, and whether r is a version poll
-// of it; nil when r is not the proxy's. A record path is matched as
-// Laravel's router matches it (laravel.RoutePath): "/api/v1/flows/1/" is flow 1.
-// A POST is a candidate: Laravel may route it as a PUT or PATCH
+// target is what a request is to the proxy.
+type target struct {
+	// auth: Laravel routes it to the channel authorisation endpoint.
+	auth bool
+	// rt is the record route it is for (nil: none); poll, a version poll
+	// of it.
+	rt   *route
+	poll bool
+	// path is the path Laravel's router matches (laravel.RoutePath).
+	path string
+}
+
+// classify finds what r is to the proxy, reading its path once, as
+// Laravel's router matches it (laravel.RoutePath): "/api/v1/flows/1/" is
+// flow 1. Laravel routes GET and POST to the auth endpoint
+// (Broadcast::routes registers both) while signing is on. A POST to a
+// record route is a candidate: Laravel may route it as a PUT or PATCH
 // (laravel.Method), which ServeHTTP reads.
-func (h *Handler) classify(r *http.Request) (rt *route, poll bool) {
+func (h *Handler) classify(r *http.Request) (t target) {
 	switch r.Method {
-	case http.MethodGet:
-		if h.poll != nil && h.poll.match(r.URL.Path) {
-			return h.types[h.poll.param(r.URL.Path, "type")], true
-		}
-	case http.MethodPut, http.MethodPatch, http.MethodPost:
+	case http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodPost:
 	default:
-		return nil, false
+		return t
 	}
-	return h.matchRoute(laravel.RoutePath(r.URL)), false
+	t.path = laravel.RoutePath(r.URL)
+	switch {
+	case h.authPath != "" && (r.Method == http.MethodPost || r.Method == http.MethodGet) && t.path == h.authPath:
+		t.auth = true
+	case r.Method == http.MethodGet && h.poll != nil && h.poll.match(r.URL.Path):
+		t.rt, t.poll = h.types[h.poll.param(r.URL.Path, "type")], true
+	default:
+		t.rt = h.matchRoute(t.path)
+	}
+	return t
 }
 
 // Outcomes passed to Observer.MethodOverride.
@@ -179,10 +194,11 @@ const (
 // ServeHTTP handles record routes, the version endpoint and the auth
 // endpoint's answers, and passes everything else to next untouched. Errors of next are returned unchanged.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next) error {
-	if h.isAuthRequest(r) {
+	t := h.classify(r)
+	if t.auth {
 		return h.serveAuth(w, r, info, next)
 	}
-	rt, poll := h.classify(r)
+	rt := t.rt
 	if rt == nil {
 		return next(w, r)
 	}
@@ -191,7 +207,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info Request
 		h.debug("no tenant key: passed through", zap.String("type", rt.spec.Type))
 		return next(w, r)
 	}
-	if poll {
+	if t.poll {
 		return h.servePoll(w, r, info, next, rt)
 	}
 	if r.Method == http.MethodPost {
@@ -207,7 +223,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info Request
 			return next(w, r)
 		}
 	}
-	return h.serveRecord(w, r, info, next, rt, r.Method != http.MethodGet)
+	return h.serveRecord(w, r, info, next, rt, t.path, r.Method != http.MethodGet)
 }
 
 // debug logs a decision when debug logging is on. Never pass cookies,

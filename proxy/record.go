@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/versioncache"
 	"github.com/tidwall/gjson"
@@ -33,10 +32,10 @@ const (
 )
 
 // serveRecord handles a GET/PUT/PATCH of a record route.
-func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route, write bool) error {
-	// next may rewrite r.URL in place (php_fastcgi → /index.php): the key
-	// and the list channels' parameters come from the path as it was matched.
-	path := laravel.RoutePath(r.URL)
+// path is the request's path as Laravel's router matches it (classify):
+// next may rewrite r.URL in place (php_fastcgi → /index.php), so the key and
+// the list channels' parameters come from it.
+func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route, path string, write bool) error {
 	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: rt.pat.param(path, "id")}
 	cred := h.credentialID(r, info)
 
