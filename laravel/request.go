@@ -454,6 +454,13 @@ func PeekBody(r *http.Request, max int64) (body []byte, complete bool) {
 	if r.ContentLength > max {
 		return nil, false
 	}
+	if rb, ok := r.Body.(restoredBody); ok && rb.whole != nil && rb.Reader.(*bytes.Reader).Len() == len(rb.whole) {
+		// Already read to its end and not read from since: no second copy.
+		if int64(len(rb.whole)) > max {
+			return nil, false
+		}
+		return rb.whole, true
+	}
 	orig := r.Body
 	b, err := io.ReadAll(io.LimitReader(orig, max+1))
 	if err != nil || int64(len(b)) > max {
@@ -462,7 +469,10 @@ func PeekBody(r *http.Request, max int64) (body []byte, complete bool) {
 		r.Body = restoredBody{Reader: io.MultiReader(bytes.NewReader(b), orig), Closer: orig}
 		return nil, false
 	}
-	r.Body = restoredBody{Reader: bytes.NewReader(b), Closer: orig}
+	if b == nil {
+		b = []byte{}
+	}
+	r.Body = restoredBody{Reader: bytes.NewReader(b), Closer: orig, whole: b}
 	return b, true
 }
 
@@ -471,6 +481,9 @@ func PeekBody(r *http.Request, max int64) (body []byte, complete bool) {
 type restoredBody struct {
 	io.Reader
 	io.Closer
+	// whole is the entire body when it was read to its end (Reader is then
+	// a *bytes.Reader over it); nil when only a part was.
+	whole []byte
 }
 
 // RoutePath is the path Laravel's router matches for u: Symfony's

@@ -110,3 +110,25 @@ func FuzzReadAuthRequest(f *testing.F) {
 		}
 	})
 }
+
+// PeekBody twice hands back the same bytes without reading or copying the
+// body again, and the app still reads it byte for byte; a smaller cap the
+// second time is still honoured.
+func TestPeekBodyTwice(t *testing.T) {
+	const body = `{"_method":"PUT","client_version":"v1"}`
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	first, ok := PeekBody(r, 1024)
+	if !ok || string(first) != body {
+		t.Fatalf("first peek %q %v", first, ok)
+	}
+	second, ok := PeekBody(r, 1024)
+	if !ok || string(second) != body || &second[0] != &first[0] {
+		t.Fatalf("second peek %q %v: not the held bytes", second, ok)
+	}
+	if b, ok := PeekBody(r, 8); ok || b != nil {
+		t.Fatalf("a smaller cap: %q %v", b, ok)
+	}
+	if got, _ := io.ReadAll(r.Body); string(got) != body {
+		t.Fatalf("the app reads %q", got)
+	}
+}
