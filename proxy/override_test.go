@@ -49,18 +49,7 @@ func TestMethodOverrideIsGuarded(t *testing.T) {
 			saves := len(pub.all())
 
 			post := func(loaded string) *httptest.ResponseRecorder {
-				r := httptest.NewRequest(http.MethodPost, tt.target, strings.NewReader(tt.body))
-				r.Header.Set("Authorization", tokenOK)
-				r.Header.Set("Content-Type", tt.ctype)
-				r.Header.Set("If-Match", `"`+loaded+`"`)
-				for i := 0; i+1 < len(tt.hdr); i += 2 {
-					r.Header[tt.hdr[i]] = []string{tt.hdr[i+1]}
-				}
-				w := httptest.NewRecorder()
-				if err := h.ServeHTTP(w, r, RequestInfo{}, app.next); err != nil {
-					t.Fatal(err)
-				}
-				return w
+				return postAs(t, h, app, tt.target, tt.ctype, tt.body, loaded, tt.hdr)
 			}
 			// Stale: answered from the cache, never reaching the app.
 			if w := post(version(10)); w.Code != http.StatusConflict || w.Header().Get(HeaderCache) != "hit" {
@@ -127,17 +116,7 @@ func TestMethodOverrideNotAWrite(t *testing.T) {
 			do(t, h, app, RequestInfo{}, "GET", path, tokenOK, "")
 			do(t, h, app, RequestInfo{}, "PUT", path, tokenOther, putBody(version(10), "other"))
 			calls, _ := app.stats()
-			r := httptest.NewRequest(http.MethodPost, tt.target, strings.NewReader(tt.body))
-			r.Header.Set("Authorization", tokenOK)
-			r.Header.Set("Content-Type", tt.ctype)
-			r.Header.Set("If-Match", `"`+version(10)+`"`)
-			for i := 0; i+1 < len(tt.hdr); i += 2 {
-				r.Header[tt.hdr[i]] = []string{tt.hdr[i+1]}
-			}
-			w := httptest.NewRecorder()
-			if err := h.ServeHTTP(w, r, RequestInfo{}, app.next); err != nil {
-				t.Fatal(err)
-			}
+			w := postAs(t, h, app, tt.target, tt.ctype, tt.body, version(10), tt.hdr)
 			if c, _ := app.stats(); c != calls+1 || w.Header().Get(HeaderCache) != "" {
 				t.Fatalf("not passed through: %d %v %s", w.Code, w.Header(), w.Body)
 			}
@@ -150,4 +129,22 @@ func TestMethodOverrideNotAWrite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// postAs sends a POST of body to target through h as the first user, with
+// If-Match loaded and the header pairs hdr set exactly as spelled.
+func postAs(t *testing.T, h *Handler, app *fakeApp, target, ctype, body, loaded string, hdr []string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+	r.Header.Set("Authorization", tokenOK)
+	r.Header.Set("Content-Type", ctype)
+	r.Header.Set("If-Match", `"`+loaded+`"`)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header[hdr[i]] = []string{hdr[i+1]}
+	}
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, RequestInfo{}, app.next); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
