@@ -318,6 +318,13 @@ func (a *UpstreamAuthorizer) evictLocked() {
 	}
 }
 
+// authForm is the body of an auth request for socketID and channel, as
+// pusher-js sends it; php_differential_test.go holds that PHP and Laravel
+// read back exactly these two values.
+func authForm(socketID, channel string) string {
+	return url.Values{"socket_id": {socketID}, "channel_name": {channel}}.Encode()
+}
+
 // ask makes one auth request.
 func (a *UpstreamAuthorizer) ask(ctx context.Context, req realtime.AuthRequest) (realtime.AuthResult, string) {
 	up := req.Upgrade
@@ -334,8 +341,7 @@ func (a *UpstreamAuthorizer) ask(ctx context.Context, req realtime.AuthRequest) 
 		}
 		ctx = context.WithValue(ctx, dialAddrKey{}, [2]string{up.LocalNetwork, up.LocalAddr})
 	}
-	form := url.Values{"socket_id": {req.SocketID}, "channel_name": {req.Channel}}.Encode()
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(authForm(req.SocketID, req.Channel)))
 	if err != nil {
 		return realtime.AuthResult{Status: http.StatusServiceUnavailable, Message: "auth upstream: bad request"}, AuthUpstreamError
 	}

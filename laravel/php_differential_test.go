@@ -470,3 +470,39 @@ func TestPHPDifferential(t *testing.T) {
 		t.Fatalf("the generated requests miss a kind: read %d, overrides %d, writes %d, routed %d of %d", readAuth, overrides, writes, routed, n)
 	}
 }
+
+// TestPHPReadsTheUpstreamAuthRequest: the auth_upstream authoriser infers
+// that the app granted the channel it asked for, so PHP and Laravel must read
+// back exactly the socket_id and channel_name of its request (authForm),
+// for every character a Pusher channel name may hold.
+func TestPHPReadsTheUpstreamAuthRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts php-fpm")
+	}
+	p := startPHPFPM(t)
+	const chars = "abcXYZ019-_=@,.;"
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	for i := range 300 {
+		b := make([]byte, 1+rng.Intn(40))
+		for j := range b {
+			b[j] = chars[rng.Intn(len(chars))]
+		}
+		channel := []string{"private-", "presence-", ""}[i%3] + string(b)
+		socketID := fmt.Sprintf("%d.%d", rng.Uint32(), rng.Uint32())
+		body := []byte(authForm(socketID, channel))
+		r := httptest.NewRequest(http.MethodPost, "http://localhost/broadcasting/auth", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		php := p.read(t, r, body)
+		gotSID, ok1 := php.SocketID.str()
+		gotCh, ok2 := php.ChannelName.str()
+		if !ok1 || !ok2 || gotSID != socketID || gotCh != channel {
+			t.Fatalf("the authoriser asked for %q %q (body %q); PHP read %+v", socketID, channel, body, php)
+		}
+		// recordsync's own reader reads it too, the same two values.
+		rr := httptest.NewRequest(http.MethodPost, "/broadcasting/auth", bytes.NewReader(body))
+		rr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if sid, ch, err := ReadAuthRequest(rr, 8<<10); err != nil || sid != socketID || ch != channel {
+			t.Fatalf("ReadAuthRequest read %q %q (%v), want %q %q", sid, ch, err, socketID, channel)
+		}
+	}
+}
