@@ -18,8 +18,10 @@ const (
 	// KindEvent is a publish of one instance (realtime.Event): the others
 	// deliver it to their own subscribers.
 	KindEvent = "event"
-	// KindVersion is a record version one instance learned.
-	KindVersion = "version"
+	// KindSaved is a save (versioncache.Saved) one instance learned: the
+	// others advance their version cache with it and, unless it is
+	// VersionOnly, deliver its record and list events to their sockets.
+	KindSaved = "saved"
 	// KindPresence is a change of one instance's presence members: Op is
 	// PresenceJoin, PresenceLeave or PresenceSync.
 	KindPresence = "presence"
@@ -61,8 +63,11 @@ const (
 // protocols on one bus (a rolling upgrade) then ignore each other's messages
 // visibly (logged once per instance, counted as kind "other_protocol")
 // instead of misreading them. Messages without a protocol (0) come from
-// builds before it existed, whose format is protocol 1.
-const BusProtocol = 1
+// builds before it existed, whose format was protocol 1.
+//
+// Protocol 2: a save travels once, as KindSaved (protocol 1 sent a
+// "version" message and then each of the save's events).
+const BusProtocol = 2
 
 // kindOtherProtocol labels, in the metrics, messages of another protocol.
 const kindOtherProtocol = "other_protocol"
@@ -84,27 +89,39 @@ type Message struct {
 	Channel string `json:"channel,omitempty"`
 
 	// KindEvent: the event's name, data (its JSON text, as a string so that
-	// its bytes arrive unchanged), excluded socket and record version.
+	// its bytes arrive unchanged) and excluded socket (also KindSaved's).
 	Name         string `json:"name,omitempty"`
 	Data         string `json:"data,omitempty"`
 	ExceptSocket string `json:"except_socket,omitempty"`
-	Version      string `json:"version,omitempty"`
 	// Client marks a client-* event (Echo's whisper) from a socket; UserID
 	// is its sender's presence user_id. Also the user of KindPresence.
 	Client bool   `json:"client,omitempty"`
 	UserID string `json:"user_id,omitempty"`
 
-	// KindVersion: the record (with Tenant and Version) and who saved it.
-	Type          string `json:"type,omitempty"`
-	ID            string `json:"id,omitempty"`
-	UpdatedByID   string `json:"updated_by_id,omitempty"`
-	UpdatedByName string `json:"updated_by_name,omitempty"`
+	// KindSaved: the record (with Tenant), its version and who saved it,
+	// the list channels that hear of it, the saving tab, and whether it is
+	// a version only (versioncache.Saved).
+	Type          string    `json:"type,omitempty"`
+	ID            string    `json:"id,omitempty"`
+	Version       string    `json:"version,omitempty"`
+	UpdatedByID   string    `json:"updated_by_id,omitempty"`
+	UpdatedByName string    `json:"updated_by_name,omitempty"`
+	Lists         []busList `json:"lists,omitempty"`
+	TabID         string    `json:"tab,omitempty"`
+	VersionOnly   bool      `json:"version_only,omitempty"`
 
 	// KindPresence: the operation, the member's user_info (JSON text) on
 	// join, and all members on sync.
 	Op      string   `json:"op,omitempty"`
 	Info    string   `json:"info,omitempty"`
 	Members []Member `json:"members,omitempty"`
+}
+
+// busList is a versioncache.List on the bus.
+type busList struct {
+	Channel string `json:"c"`
+	Event   string `json:"e"`
+	IDKey   string `json:"k,omitempty"`
 }
 
 // Member is one presence member of one instance in a PresenceSync.
@@ -138,7 +155,7 @@ func (nopBusObserver) Up(bool)                {}
 
 // BusOptions configure a Bus. Zero values mean the defaults.
 type BusOptions struct {
-	// Handler receives the KindEvent, KindVersion and KindPresence messages
+	// Handler receives the KindEvent, KindSaved and KindPresence messages
 	// of the other instances, one at a time, in the order each instance
 	// sent them. It runs on the bus's receiving goroutine: it must not
 	// block.
@@ -531,7 +548,7 @@ func (b *Bus) handle(payload string) {
 	if m.Instance == b.c.instance {
 		return // delivered locally when it was published
 	}
-	if m.Protocol != BusProtocol && m.Protocol != 0 {
+	if m.Protocol != BusProtocol {
 		b.obs.Message("in", kindOtherProtocol)
 		b.seenMu.Lock()
 		_, warned := b.otherProtocol[m.Instance]
@@ -546,7 +563,7 @@ func (b *Bus) handle(payload string) {
 		return
 	}
 	switch m.Kind {
-	case KindEvent, KindVersion, KindPresence, kindHello, kindHeartbeat, kindBye:
+	case KindEvent, KindSaved, KindPresence, kindHello, kindHeartbeat, kindBye:
 	default:
 		return // from a newer version, or not ours: metrics labels stay bounded
 	}

@@ -144,7 +144,7 @@ func TestBusRedisOutage(t *testing.T) {
 	waitFor(t, 5*time.Second, "A down", func() bool { return !pa.up.Load() })
 	start := time.Now()
 	for i := 0; i < 20000; i++ {
-		a.Publish(Message{Kind: KindVersion, Tenant: "t", Type: "flow", ID: strconv.Itoa(i), Version: "1"})
+		a.Publish(Message{Kind: KindSaved, Tenant: "t", Type: "flow", ID: strconv.Itoa(i), Version: "1"})
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("20000 publishes took %v with Redis down: Publish must not block", d)

@@ -25,15 +25,21 @@ func fuzzBus(handler func(Message), share func(), gone func(string)) *Bus {
 func FuzzBusMessage(f *testing.F) {
 	for _, m := range []Message{
 		{Kind: KindEvent, Instance: "other", Tenant: "t", Channel: "private-x", Name: "e", Data: `{"a":1}`, ExceptSocket: "1.2"},
-		{Kind: KindVersion, Instance: "other", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z"},
+		{Kind: KindSaved, Instance: "other", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z"},
 		{Kind: KindPresence, Instance: "other", Op: PresenceSync, Members: []Member{{Tenant: "t", Channel: "presence-x", UserID: "1", Info: "{}"}}},
 		{Kind: kindHello, Instance: "other"}, {Kind: kindBye, Instance: "other"}, {Kind: kindHeartbeat, Instance: "x"},
 		{Kind: KindEvent, Instance: "self"}, {Kind: "future", Instance: "other"},
-		{Protocol: BusProtocol + 1, Kind: KindVersion, Instance: "other", Type: "flow", ID: "1", Version: "2"},
+		{Protocol: BusProtocol + 1, Kind: KindSaved, Instance: "other", Type: "flow", ID: "1", Version: "2"},
+		{Protocol: BusProtocol, Kind: KindSaved, Instance: "other", Tenant: "t", Type: "flow", ID: "1", Version: "3", ExceptSocket: "1.2", TabID: "tab",
+			Lists: []busList{{Channel: "project.1", Event: "flow.updated", IDKey: "flow_id"}}},
 	} {
+		if m.Protocol == 0 {
+			m.Protocol = BusProtocol
+		}
 		b, _ := json.Marshal(m)
 		f.Add(string(b))
 	}
+	f.Add(`{"kind":"saved","instance":"old","type":"flow","id":"1","version":"1"}`) // no protocol: ignored
 	for _, s := range []string{``, `{`, `null`, `[]`, `{"kind":"event"}`, `{"instance":5}`, "{\"kind\":\"event\",\"instance\":\"\xff\"}",
 		`{"kind":"presence","instance":"o","members":[null,{"c":1}]}`} {
 		f.Add(s)
@@ -50,11 +56,11 @@ func FuzzBusMessage(f *testing.F) {
 				t.Fatalf("handled a message of instance %q", m.Instance)
 			}
 			switch m.Kind {
-			case KindEvent, KindVersion, KindPresence:
+			case KindEvent, KindSaved, KindPresence:
 			default:
 				t.Fatalf("handled kind %q", m.Kind)
 			}
-			if m.Protocol != 0 && m.Protocol != BusProtocol {
+			if m.Protocol != BusProtocol {
 				t.Fatalf("handled a message of protocol %d", m.Protocol)
 			}
 			if !decoded || !reflect.DeepEqual(m, want) {
@@ -67,12 +73,12 @@ func FuzzBusMessage(f *testing.F) {
 		// The same instance's bye after it was heard from forgets it, once.
 		b.handle(payload)
 		if decoded && want.Instance != "" && want.Instance != "self" {
-			bye, _ := json.Marshal(Message{Kind: kindBye, Instance: want.Instance})
+			bye, _ := json.Marshal(Message{Protocol: BusProtocol, Kind: kindBye, Instance: want.Instance})
 			b.handle(string(bye))
 			b.handle(string(bye))
-			heard := want.Kind != kindBye && want.Kind != "" && (want.Kind == KindEvent || want.Kind == KindVersion ||
+			heard := want.Kind != kindBye && want.Kind != "" && (want.Kind == KindEvent || want.Kind == KindSaved ||
 				want.Kind == KindPresence || want.Kind == kindHello || want.Kind == kindHeartbeat) &&
-				(want.Protocol == 0 || want.Protocol == BusProtocol)
+				want.Protocol == BusProtocol
 			if heard && (len(gone) != 1 || gone[0] != want.Instance) {
 				t.Fatalf("bye after %q: gone %v", want.Kind, gone)
 			}
@@ -92,8 +98,9 @@ type countingBusObserver struct {
 func (o *countingBusObserver) Message(direction, kind string) { o.n[direction+" "+kind]++ }
 
 // Instances of another bus protocol (a rolling upgrade) are ignored, counted
-// and logged once each, never misread; messages without a protocol (builds
-// before it existed) are read as protocol 1.
+// and logged once each, never misread; so are messages without a protocol
+// (builds before it existed, whose protocol 1 sent a save as several
+// messages).
 func TestBusOtherProtocol(t *testing.T) {
 	var got []Message
 	b := fuzzBus(func(m Message) { got = append(got, m) }, func() {}, func(string) {})
@@ -102,16 +109,20 @@ func TestBusOtherProtocol(t *testing.T) {
 	core, logs := observer.New(zap.WarnLevel)
 	b.log = zap.New(core)
 	for range 3 {
-		next, _ := json.Marshal(Message{Protocol: BusProtocol + 1, Kind: KindVersion, Instance: "next", Type: "flow", ID: "1", Version: "9"})
+		next, _ := json.Marshal(Message{Protocol: BusProtocol + 1, Kind: KindSaved, Instance: "next", Type: "flow", ID: "1", Version: "9"})
 		b.handle(string(next))
 	}
 	if len(got) != 0 || obs.n["in "+kindOtherProtocol] != 3 || logs.Len() != 1 {
 		t.Fatalf("another protocol: handled %v, counted %v, %d warnings", got, obs.n, logs.Len())
 	}
 	b.handle(`{"kind":"version","instance":"old","type":"flow","id":"1","version":"8"}`)
-	cur, _ := json.Marshal(Message{Protocol: BusProtocol, Kind: KindVersion, Instance: "peer", Type: "flow", ID: "1", Version: "7"})
+	b.handle(`{"v":1,"kind":"event","instance":"old1","channel":"private-record.flow.1","name":"record.updated","data":"{}"}`)
+	if len(got) != 0 || obs.n["in "+kindOtherProtocol] != 5 || logs.Len() != 3 {
+		t.Fatalf("protocols 0 and 1: handled %v, counted %v, %d warnings", got, obs.n, logs.Len())
+	}
+	cur, _ := json.Marshal(Message{Protocol: BusProtocol, Kind: KindSaved, Instance: "peer", Type: "flow", ID: "1", Version: "7"})
 	b.handle(string(cur))
-	if len(got) != 2 || got[0].Version != "8" || got[1].Version != "7" {
-		t.Fatalf("protocol 0 and %d: handled %+v", BusProtocol, got)
+	if len(got) != 1 || got[0].Version != "7" {
+		t.Fatalf("protocol %d: handled %+v", BusProtocol, got)
 	}
 }

@@ -20,12 +20,13 @@ type LinkOptions struct {
 	SocketsObserver SocketsObserver
 }
 
-// Link is one instance's membership of the cluster: it shares what the
-// instance's version cache learns and what its hub publishes (events and
-// presence) on the bus, applies what the other instances share to them,
-// and keeps the hub's sockets in the cluster-wide socket registry. It is the
-// hub's realtime.ClusterBus: the hub and the cache speak their own types,
-// and only the Link turns them into bus messages and back.
+// Link is one instance's membership of the cluster: it shares the saves the
+// instance learns and what its hub publishes (events and presence) on the
+// bus, applies what the other instances share to the version cache and the
+// hub, and keeps the hub's sockets in the cluster-wide socket registry. It
+// is the hub's realtime.Broker, and the proxy's Publisher when there is no
+// hub: the hub, the proxy and the cache speak their own types, and only the
+// Link turns them into bus messages and back.
 type Link struct {
 	bus     *Bus
 	sockets *Sockets // nil without a hub
@@ -46,9 +47,8 @@ func Join(c *Cluster, store *versioncache.Store, hub *realtime.Hub, opts LinkOpt
 		HeartbeatInterval: timeout / 5,
 		Observer:          opts.BusObserver,
 	})
-	store.SetOnAdvance(l.versionLearned)
 	if hub != nil {
-		hub.SetCluster(l)
+		hub.SetBroker(l)
 		// Which tenant each open socket of the cluster belongs to, for the
 		// /broadcasting/auth answers of sockets held elsewhere.
 		l.sockets = NewSockets(c, SocketsOptions{
@@ -68,10 +68,9 @@ func (l *Link) Bus() *Bus { return l.bus }
 // Close stops sharing and closes the bus (the other instances are told, so
 // this one's presence members leave at once) and the socket registry.
 func (l *Link) Close() {
-	l.store.SetOnAdvance(nil)
 	if l.hub != nil {
 		l.hub.SetSocketDirectory(nil)
-		l.hub.SetCluster(nil)
+		l.hub.SetBroker(nil)
 	}
 	if l.sockets != nil {
 		l.sockets.Close()
@@ -79,20 +78,32 @@ func (l *Link) Close() {
 	l.bus.Close()
 }
 
-// versionLearned shares a version the cache advanced to.
-func (l *Link) versionLearned(k versioncache.Key, e versioncache.Entry) {
-	l.bus.Publish(Message{Kind: KindVersion, Tenant: k.Tenant, Type: k.Type, ID: k.ID,
-		Version: e.Version, UpdatedByID: e.UpdatedByID, UpdatedByName: e.UpdatedByName})
+// maxSavedLists bounds the list channels of one save read from the bus.
+const maxSavedLists = 64
+
+// Saved shares a save this instance learned, once (realtime.Broker; also
+// the proxy's Publisher when the instance has no hub).
+func (l *Link) Saved(s versioncache.Saved) {
+	m := Message{Kind: KindSaved, Tenant: s.Key.Tenant, Type: s.Key.Type, ID: s.Key.ID,
+		Version: s.Entry.Version, UpdatedByID: s.Entry.UpdatedByID, UpdatedByName: s.Entry.UpdatedByName,
+		ExceptSocket: s.SocketID, TabID: s.TabID, VersionOnly: s.VersionOnly}
+	if len(s.Lists) > 0 {
+		m.Lists = make([]busList, len(s.Lists))
+		for i, li := range s.Lists {
+			m.Lists[i] = busList{Channel: li.Channel, Event: li.Event, IDKey: li.IDKey}
+		}
+	}
+	l.bus.Publish(m)
 }
 
-// Publish shares an event the hub delivered itself (realtime.ClusterBus).
+// Publish shares an event the hub delivered itself (realtime.Broker).
 func (l *Link) Publish(ev realtime.Event) {
 	l.bus.Publish(Message{Kind: KindEvent, Tenant: ev.Tenant, Channel: ev.Channel, Name: ev.Name,
-		Data: string(ev.Data), ExceptSocket: ev.ExceptSocket, Version: ev.Version, Client: ev.ClientEvent, UserID: ev.UserID})
+		Data: string(ev.Data), ExceptSocket: ev.ExceptSocket, Client: ev.ClientEvent, UserID: ev.UserID})
 }
 
 // PublishPresence shares a change of the hub's presence members
-// (realtime.ClusterBus).
+// (realtime.Broker).
 func (l *Link) PublishPresence(ch realtime.PresenceChange) {
 	m := Message{Kind: KindPresence, Op: ch.Op, Tenant: ch.Tenant, Channel: ch.Channel, UserID: ch.UserID, Info: string(ch.Info)}
 	if ch.Op == realtime.PresenceSync {
@@ -107,17 +118,32 @@ func (l *Link) PublishPresence(ch realtime.PresenceChange) {
 // receive applies a message of another instance.
 func (l *Link) receive(m Message) {
 	switch m.Kind {
-	case KindVersion:
+	case KindSaved:
 		if m.Type == "" || m.ID == "" || m.Version == "" {
 			return
 		}
-		// Quiet: learned from the cluster, not shared again.
-		l.store.AdvanceQuiet(versioncache.Key{Tenant: m.Tenant, Type: m.Type, ID: m.ID},
-			versioncache.Entry{Version: m.Version, UpdatedByID: m.UpdatedByID, UpdatedByName: m.UpdatedByName})
+		s := versioncache.Saved{
+			Key:         versioncache.Key{Tenant: m.Tenant, Type: m.Type, ID: m.ID},
+			Entry:       versioncache.Entry{Version: m.Version, UpdatedByID: m.UpdatedByID, UpdatedByName: m.UpdatedByName},
+			TabID:       m.TabID,
+			SocketID:    m.ExceptSocket,
+			VersionOnly: m.VersionOnly,
+		}
+		if len(m.Lists) > maxSavedLists {
+			return // not one of ours: a route has a handful of lists
+		}
+		for _, li := range m.Lists {
+			s.Lists = append(s.Lists, versioncache.List{Channel: li.Channel, Event: li.Event, IDKey: li.IDKey})
+		}
+		// Advanced here, not shared again (the store shares nothing).
+		l.store.Advance(s.Key, s.Entry)
+		if l.hub != nil {
+			l.hub.RemoteSaved(s)
+		}
 	case KindEvent:
 		if l.hub != nil {
 			l.hub.PublishLocal(realtime.Event{Tenant: m.Tenant, Channel: m.Channel, Name: m.Name, Data: []byte(m.Data),
-				ExceptSocket: m.ExceptSocket, Version: m.Version, ClientEvent: m.Client, UserID: m.UserID})
+				ExceptSocket: m.ExceptSocket, ClientEvent: m.Client, UserID: m.UserID})
 		}
 	case KindPresence:
 		if l.hub == nil {
@@ -148,6 +174,6 @@ func (l *Link) instanceGone(instance string) {
 
 // Interface guards
 var (
-	_ realtime.ClusterBus      = (*Link)(nil)
+	_ realtime.Broker          = (*Link)(nil)
 	_ realtime.SocketDirectory = (*Sockets)(nil)
 )

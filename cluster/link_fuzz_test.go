@@ -16,15 +16,16 @@ func FuzzLinkReceive(f *testing.F) {
 	for _, m := range []Message{
 		{Kind: KindEvent, Instance: "o", Tenant: "t", Channel: "private-record.flow.1", Name: "record.updated", Data: `{"updated_at_iso":"2026-01-01T00:00:00Z"}`},
 		{Kind: KindEvent, Instance: "o", Channel: "x", Name: "client-x", Client: true, UserID: "1", Data: `{`},
-		{Kind: KindVersion, Instance: "o", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z", UpdatedByName: "Ann"},
-		{Kind: KindVersion, Instance: "o", Type: "flow", ID: "1", Version: "\xff"},
+		{Kind: KindSaved, Instance: "o", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z", UpdatedByName: "Ann"},
+		{Kind: KindSaved, Instance: "o", Type: "flow", ID: "1", Version: "\xff"},
 		{Kind: KindPresence, Instance: "o", Op: PresenceJoin, Tenant: "t", Channel: "presence-x", UserID: "1", Info: `{"a":`},
 		{Kind: KindPresence, Instance: "o", Op: PresenceSync, Members: []Member{{Channel: "presence-x", UserID: "2", Info: "[]"}}},
 	} {
 		b, _ := json.Marshal(m)
 		f.Add(b)
 	}
-	f.Add([]byte(`{"kind":"version","instance":"o","type":"a","id":"b","version":"1e999"}`))
+	f.Add([]byte(`{"kind":"saved","instance":"o","type":"a","id":"b","version":"1e999"}`))
+	f.Add([]byte(`{"kind":"saved","instance":"o","tenant":"t","type":"flow","id":"1","version":"2026-01-02T00:00:00Z","except_socket":"1.1","lists":[{"c":"project.1","e":"flow.updated","k":"flow_id"},{"c":"","e":""}]}`))
 	store, err := versioncache.New(versioncache.Options{})
 	if err != nil {
 		f.Fatal(err)
@@ -42,7 +43,7 @@ func FuzzLinkReceive(f *testing.F) {
 			return
 		}
 		l.receive(m)
-		if m.Kind == KindVersion && m.Type != "" && m.ID != "" && m.Version != "" {
+		if m.Kind == KindSaved && m.Type != "" && m.ID != "" && m.Version != "" {
 			got, ok := store.Get(versioncache.Key{Tenant: m.Tenant, Type: m.Type, ID: m.ID})
 			if ok && versioncache.Compare(got.Version, m.Version) == versioncache.Older {
 				t.Fatalf("store holds %q, older than the %q just learned", got.Version, m.Version)

@@ -248,14 +248,20 @@ func (e *Engine) Apply(c Config) error {
 }
 
 // NewProxy builds the proxy of a configuration on the Engine: its cache and
-// memory, the hub as its Publisher and Signer (none without a hub), and, in
+// memory, the hub as its Publisher and Signer (without a hub, the cluster's
+// Link as its Publisher), and, in
 // a cluster, a cluster-wide Locker with lockTimeout (0: the default). The
 // Locker holds no goroutines and is made per configuration: after a reload
 // its first write asks Redis again, whatever the old one had seen.
 func (e *Engine) NewProxy(o proxy.Options, lockTimeout time.Duration) (*proxy.Handler, error) {
 	o.Store, o.Memory = e.store, e.memory
-	if e.hub != nil { // a nil *Hub must not become a non-nil interface
+	// The hub publishes saves (and hands them to the cluster); without one
+	// the cluster's Link shares them with the other instances itself.
+	// A nil pointer must not become a non-nil interface.
+	if e.hub != nil {
 		o.Publisher, o.Signer = e.hub, e.hub
+	} else if l := e.Link(); l != nil {
+		o.Publisher = l
 	}
 	if c := e.Cluster(); c != nil {
 		l, err := cluster.NewLocker(c, cluster.LockOptions{Timeout: lockTimeout})

@@ -106,7 +106,9 @@ func (o *countingObserver) ClusterLockExpired()           { o.inc("cluster_lock_
 func (o *countingObserver) AuthSignature(result string)   { o.inc("auth." + result) }
 func (o *countingObserver) MethodOverride(outcome string) { o.inc("override." + outcome) }
 
-// recordingPublisher keeps every save.
+// recordingPublisher keeps every save: all() the announced ones (what
+// sockets hear of), versions() the VersionOnly ones (what only the other
+// instances' caches learn).
 type recordingPublisher struct {
 	mu    sync.Mutex
 	saves []versioncache.Saved
@@ -118,10 +120,20 @@ func (p *recordingPublisher) Saved(s versioncache.Saved) {
 	p.saves = append(p.saves, s)
 }
 
-func (p *recordingPublisher) all() []versioncache.Saved {
+func (p *recordingPublisher) all() []versioncache.Saved { return p.filter(false) }
+
+func (p *recordingPublisher) versions() []versioncache.Saved { return p.filter(true) }
+
+func (p *recordingPublisher) filter(versionOnly bool) []versioncache.Saved {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]versioncache.Saved(nil), p.saves...)
+	var out []versioncache.Saved
+	for _, s := range p.saves {
+		if s.VersionOnly == versionOnly {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 var baseTime = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)

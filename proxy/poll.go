@@ -53,7 +53,9 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 		_ = rec.writeBuffered()
 		return err
 	}
-	h.learn(key, rec, SourcePoll)
+	if entry, _, advanced := h.learn(key, rec, SourcePoll); advanced {
+		h.shareVersion(key, entry)
+	}
 	h.sendBuffered(rec)
 	return nil
 }

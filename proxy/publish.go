@@ -6,9 +6,12 @@ import (
 	"github.com/recordsync/recordsync/versioncache"
 )
 
-// Publisher is told of learned, successful writes (the realtime hub
-// implements it). Saved is called synchronously on the request's goroutine
-// after the response was written: it must not block.
+// Publisher is told of every save the proxy learned: a successful write to
+// announce, and (VersionOnly) every other version that advanced the cache,
+// for the other instances of a cluster. The realtime hub implements it, or
+// the cluster's Link when there is no hub. Saved is called synchronously on
+// the request's goroutine after the response was written: it must not
+// block.
 type Publisher interface {
 	Saved(versioncache.Saved)
 }

@@ -80,9 +80,9 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 					return nil
 				}
 				if latest.Version != "" {
-					// What the store now holds: latest or newer. Quiet: the
-					// holder that learned it shared it already.
-					cur, _ = h.store.AdvanceQuiet(key, latest)
+					// What the store now holds: latest or newer (the
+					// instance that learned it shared it already).
+					cur, _ = h.store.Advance(key, latest)
 					known = true
 				}
 			}
@@ -127,16 +127,20 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 			h.obs.UpstreamConflict()
 		}
 	}
-	entry, learned := h.learn(key, rec, source)
+	entry, learned, advanced := h.learn(key, rec, source)
 	if learned && held != nil {
 		held.learned = entry
 	}
 	held.release()
 	h.sendBuffered(rec)
 
-	if write && learned && rec.status >= 200 && rec.status < 300 && !rec.skipBroadcast && h.opts.Publisher != nil &&
-		(h.opts.ImportHeader == "" || len(r.Header.Values(h.opts.ImportHeader)) == 0) {
+	announce := write && learned && rec.status >= 200 && rec.status < 300 && !rec.skipBroadcast &&
+		(h.opts.ImportHeader == "" || len(r.Header.Values(h.opts.ImportHeader)) == 0)
+	switch {
+	case announce:
 		h.publish(r, path, rt, key, entry)
+	case advanced:
+		h.shareVersion(key, entry)
 	}
 	return nil
 }
@@ -178,14 +182,15 @@ func learnableStatus(status int) bool {
 
 // learn reads the version from a buffered response, offers it to the store
 // and adds an ETag when the app set none. learned is false when the body
-// carries no usable version, or one older than the store's.
-func (h *Handler) learn(key versioncache.Key, rec *recorder, source string) (versioncache.Entry, bool) {
+// carries no usable version, or one older than the store's; advanced is true
+// when the store took it as news.
+func (h *Handler) learn(key versioncache.Key, rec *recorder, source string) (entry versioncache.Entry, learned, advanced bool) {
 	entry, ok := h.entryFrom(rec.body())
 	if !ok {
 		if ce := h.log.Check(zap.DebugLevel, "no version in response"); ce != nil {
 			ce.Write(zap.String("type", key.Type), zap.String("id", key.ID), zap.Int("status", rec.status))
 		}
-		return entry, false
+		return entry, false, false
 	}
 	h.obs.Learned(source)
 	held, advanced := h.store.Advance(key, entry)
@@ -200,9 +205,9 @@ func (h *Handler) learn(key versioncache.Key, rec *recorder, source string) (ver
 		}
 	}
 	if !advanced && versioncache.Compare(entry.Version, held.Version) == versioncache.Older {
-		return entry, false
+		return entry, false, false
 	}
-	return entry, true
+	return entry, true, advanced
 }
 
 // entryFrom reads version and who-fields from a JSON document.
@@ -242,8 +247,19 @@ func etag(v string) (string, bool) {
 	return `"` + v + `"`, true
 }
 
+// shareVersion hands the Publisher a version learned without a write to
+// announce, for the other instances of a cluster.
+func (h *Handler) shareVersion(key versioncache.Key, entry versioncache.Entry) {
+	if h.opts.Publisher != nil {
+		h.opts.Publisher.Saved(versioncache.Saved{Key: key, Entry: entry, VersionOnly: true})
+	}
+}
+
 // publish announces a learned save.
 func (h *Handler) publish(r *http.Request, path string, rt *route, key versioncache.Key, entry versioncache.Entry) {
+	if h.opts.Publisher == nil {
+		return
+	}
 	var lists []versioncache.List
 	if len(rt.lists) > 0 {
 		params := rt.pat.params(path)

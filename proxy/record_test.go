@@ -303,15 +303,18 @@ func TestPublish(t *testing.T) {
 		appExtra http.Header
 		auth     string
 		want     bool
+		// versions is how many VersionOnly saves (a version learned
+		// without a write to announce) go to the Publisher.
+		versions int
 	}{
-		{"put", "PUT", "/api/v1/flows/1", putBody("", "v"), []string{"X-Tab-ID", "tab_1", "X-Socket-Id", "123.456"}, nil, tokenOK, true},
-		{"patch", "PATCH", "/api/v1/flows/1", putBody("", "v"), nil, nil, tokenOK, true},
-		{"list route", "PUT", "/api/v1/projects/5/tasks/1", putBody("", "v"), nil, nil, tokenOK, true},
-		{"get", "GET", "/api/v1/flows/1", "", nil, nil, tokenOK, false},
-		{"import", "PUT", "/api/v1/flows/1", putBody("", "v"), []string{"X-Import", "1"}, nil, tokenOK, false},
-		{"skip header", "PUT", "/api/v1/flows/1", putBody("", "v"), nil, http.Header{"X-Recordsync-Broadcast": {"skip"}}, tokenOK, false},
-		{"upstream conflict", "PUT", "/api/v1/flows/1", putBody(version(1), "v"), nil, nil, tokenOK, false},
-		{"unauthorised", "PUT", "/api/v1/flows/1", putBody("", "v"), nil, nil, "", false},
+		{"put", "PUT", "/api/v1/flows/1", putBody("", "v"), []string{"X-Tab-ID", "tab_1", "X-Socket-Id", "123.456"}, nil, tokenOK, true, 0},
+		{"patch", "PATCH", "/api/v1/flows/1", putBody("", "v"), nil, nil, tokenOK, true, 0},
+		{"list route", "PUT", "/api/v1/projects/5/tasks/1", putBody("", "v"), nil, nil, tokenOK, true, 0},
+		{"get", "GET", "/api/v1/flows/1", "", nil, nil, tokenOK, false, 1},
+		{"import", "PUT", "/api/v1/flows/1", putBody("", "v"), []string{"X-Import", "1"}, nil, tokenOK, false, 1},
+		{"skip header", "PUT", "/api/v1/flows/1", putBody("", "v"), nil, http.Header{"X-Recordsync-Broadcast": {"skip"}}, tokenOK, false, 1},
+		{"upstream conflict", "PUT", "/api/v1/flows/1", putBody(version(1), "v"), nil, nil, tokenOK, false, 1},
+		{"unauthorised", "PUT", "/api/v1/flows/1", putBody("", "v"), nil, nil, "", false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,6 +327,9 @@ func TestPublish(t *testing.T) {
 			rr := do(t, h, app, RequestInfo{Tenant: "t1"}, tt.method, tt.path, tt.auth, tt.body, tt.hdr...)
 			if rr.Header().Get("X-Recordsync-Broadcast") != "" {
 				t.Error("X-Recordsync-Broadcast reached the client")
+			}
+			if v := pub.versions(); len(v) != tt.versions {
+				t.Fatalf("shared %d versions, want %d: %+v", len(v), tt.versions, v)
 			}
 			saves := pub.all()
 			if !tt.want {
@@ -605,5 +611,29 @@ func TestPublishAfterPathRewrite(t *testing.T) {
 	saves := pub.all()
 	if len(saves) != 1 || saves[0].Lists[0].Channel != "project.5" {
 		t.Fatalf("saves %+v", saves)
+	}
+}
+
+// A version the proxy learned without a write to announce goes to the
+// Publisher once, as VersionOnly (the other instances' caches learn it):
+// again only when it advanced the cache.
+func TestShareLearnedVersions(t *testing.T) {
+	pub := &recordingPublisher{}
+	h, _ := newTestHandler(t, func(o *Options) { o.Publisher = pub })
+	app := newFakeApp()
+	app.seed("flow", "1", 10)
+	info := RequestInfo{Tenant: "t1"}
+	do(t, h, app, info, "GET", "/api/v1/flows/1", tokenOK, "")
+	do(t, h, app, info, "GET", "/api/v1/flows/1", tokenOK, "")
+	h.store.Forget(versioncache.Key{Tenant: "t1", Type: "flow", ID: "1"})
+	do(t, h, app, info, "GET", "/api/v1/records/flow/1/version", tokenOK, "")
+	v := pub.versions()
+	if len(v) != 2 || len(pub.all()) != 0 {
+		t.Fatalf("shared %+v, announced %+v", v, pub.all())
+	}
+	for _, s := range v {
+		if s.Key != (versioncache.Key{Tenant: "t1", Type: "flow", ID: "1"}) || s.Entry.Version != version(10) || s.Lists != nil || s.SocketID != "" {
+			t.Fatalf("shared %+v", s)
+		}
 	}
 }

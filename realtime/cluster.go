@@ -5,16 +5,21 @@ import (
 	"encoding/json"
 
 	"github.com/recordsync/recordsync/pusher"
+	"github.com/recordsync/recordsync/versioncache"
 )
 
-// ClusterBus carries what a Hub publishes, and its presence members, to the
-// other instances of a cluster. Package cluster implements it over
-// Redis; the hub knows nothing of Redis. Both methods must not block and
-// must keep the order of their calls.
-type ClusterBus interface {
+// Broker carries what a Hub publishes, the saves it is told of, and its
+// presence members, to the other instances of a cluster. Package cluster
+// implements it over Redis; the hub knows nothing of Redis. Its methods
+// must not block and must keep the order of their calls.
+type Broker interface {
 	// Publish shares an event this instance delivered itself: the others
 	// deliver it with PublishLocal.
 	Publish(Event)
+	// Saved shares a save (or, VersionOnly, a version) this instance
+	// learned: the others advance their version cache with it and deliver
+	// it with RemoteSaved.
+	Saved(versioncache.Saved)
 	// PublishPresence shares a change of this instance's presence
 	// members: the others apply it with RemotePresence.
 	PublishPresence(PresenceChange)
@@ -51,33 +56,33 @@ type PresenceMember struct {
 	Info                    []byte
 }
 
-// busHolder lets an interface live in an atomic.Pointer.
-type busHolder struct{ ClusterBus }
+// brokerHolder lets an interface live in an atomic.Pointer.
+type brokerHolder struct{ Broker }
 
-// SetCluster makes the hub share its publishes and presence on b; nil
-// leaves the cluster (the remote members are forgotten: their users leave).
-// Safe to call at any time.
-func (h *Hub) SetCluster(b ClusterBus) {
+// SetBroker makes the hub share its publishes, saves and presence through
+// b; nil leaves the cluster (the remote members are forgotten: their users
+// leave). Safe to call at any time.
+func (h *Hub) SetBroker(b Broker) {
 	if b == nil {
-		h.bus.Store(nil)
+		h.broker.Store(nil)
 		h.forgetRemote(func(string) bool { return true })
 		return
 	}
-	h.bus.Store(&busHolder{b})
+	h.broker.Store(&brokerHolder{b})
 	h.SharePresence()
 }
 
-// clusterBus returns the hub's bus, or nil.
-func (h *Hub) clusterBus() ClusterBus {
-	if b := h.bus.Load(); b != nil {
-		return b.ClusterBus
+// clusterBroker returns the hub's broker, or nil.
+func (h *Hub) clusterBroker() Broker {
+	if b := h.broker.Load(); b != nil {
+		return b.Broker
 	}
 	return nil
 }
 
 // share hands ev to the cluster, if any.
 func (h *Hub) share(ev Event) {
-	if b := h.clusterBus(); b != nil {
+	if b := h.clusterBroker(); b != nil {
 		b.Publish(ev)
 	}
 }
@@ -202,7 +207,7 @@ func (h *Hub) forgetRemoteMembers(gone func(instance string) bool, keep map[chan
 // taken and queued, so no join or leave of this instance can be queued out
 // of order with it. Without a cluster it does nothing.
 func (h *Hub) SharePresence() {
-	b := h.clusterBus()
+	b := h.clusterBroker()
 	if b == nil {
 		return
 	}

@@ -13,10 +13,16 @@ import (
 type fakeBus struct {
 	mu       sync.Mutex
 	events   []Event
+	saves    []versioncache.Saved
 	presence []PresenceChange
 }
 
 func (b *fakeBus) Publish(ev Event) { b.mu.Lock(); b.events = append(b.events, ev); b.mu.Unlock() }
+func (b *fakeBus) Saved(s versioncache.Saved) {
+	b.mu.Lock()
+	b.saves = append(b.saves, s)
+	b.mu.Unlock()
+}
 func (b *fakeBus) PublishPresence(ch PresenceChange) {
 	b.mu.Lock()
 	b.presence = append(b.presence, ch)
@@ -38,28 +44,45 @@ func TestHubSharesLocalPublishesOnly(t *testing.T) {
 	store := newStore(t)
 	h := newTestHub(t, func(o *Options) { o.Versions = store })
 	bus := &fakeBus{}
-	h.SetCluster(bus)
+	h.SetBroker(bus)
 	sub := fakeConn(t, h, "t", "1.1")
 	h.addSub(sub, chanKey{"t", "private-record.flow.1"})
 
 	h.Publish(Event{Tenant: "t", Channel: "private-x", Name: "e"})
-	h.Saved(versioncache.Saved{Key: versioncache.Key{Tenant: "t", Type: "flow", ID: "1"}, Entry: versioncache.Entry{Version: "2026-01-01T00:00:01Z"}, SocketID: "9.9", Lists: []versioncache.List{{Channel: "project.1", Event: "flow.updated", IDKey: "flow_id"}}})
+	saved := versioncache.Saved{Key: versioncache.Key{Tenant: "t", Type: "flow", ID: "1"}, Entry: versioncache.Entry{Version: "2026-01-01T00:00:01Z"}, SocketID: "9.9", Lists: []versioncache.List{{Channel: "project.1", Event: "flow.updated", IDKey: "flow_id"}}}
+	h.Saved(saved)
 	h.PublishLocal(Event{Tenant: "t", Channel: "private-x", Name: "from-elsewhere"})
-	if len(bus.events) != 3 || bus.events[0].Name != "e" || bus.events[1].Name != RecordEvent ||
-		bus.events[1].ExceptSocket != "9.9" || bus.events[2].Channel != "private-project.1" {
-		t.Fatalf("shared %+v", bus.events)
+	h.RemoteSaved(versioncache.Saved{Key: versioncache.Key{Tenant: "t", Type: "flow", ID: "2"}, Entry: versioncache.Entry{Version: "1"}})
+	// One event, and the save once (its record and list events are made
+	// by each instance from it).
+	if len(bus.events) != 1 || bus.events[0].Name != "e" || len(bus.saves) != 1 || bus.saves[0].SocketID != "9.9" ||
+		len(bus.saves[0].Lists) != 1 || bus.saves[0].Lists[0].Channel != "project.1" || bus.saves[0].VersionOnly {
+		t.Fatalf("shared %+v and %+v", bus.events, bus.saves)
 	}
 	if got := frameEvents(sub); got != RecordEvent {
 		t.Fatalf("local frames %s", got)
 	}
 
-	// The same record event coming back from another instance is deduped;
-	// a newer one advances the cache; a client event never does.
-	h.PublishLocal(bus.events[1])
+	// The same save coming back from another instance is deduped; a save
+	// older than the cache holds is stale; a version-only save reaches no
+	// socket; a newer record event advances the cache; a client event
+	// never does.
+	h.RemoteSaved(bus.saves[0])
 	if got := frameEvents(sub); got != "" {
 		t.Fatalf("duplicate delivered: %s", got)
 	}
 	key := versioncache.Key{Tenant: "t", Type: "flow", ID: "1"}
+	store.Advance(key, versioncache.Entry{Version: "2026-01-01T00:00:03Z"})
+	h.RemoteSaved(versioncache.Saved{Key: key, Entry: versioncache.Entry{Version: "2026-01-01T00:00:02Z"}})
+	h.RemoteSaved(versioncache.Saved{Key: key, Entry: versioncache.Entry{Version: "2026-01-01T00:00:03Z"}, VersionOnly: true})
+	h.Saved(versioncache.Saved{Key: key, Entry: versioncache.Entry{Version: "2026-01-01T00:00:03Z"}, VersionOnly: true})
+	if got := frameEvents(sub); got != "" {
+		t.Fatalf("stale or version-only save delivered: %s", got)
+	}
+	if len(bus.saves) != 2 || !bus.saves[1].VersionOnly {
+		t.Fatalf("a version-only save is shared once: %+v", bus.saves)
+	}
+	store.Forget(key)
 	newer := `{"record_type":"flow","record_id":1,"updated_at_iso":"2026-01-01T00:00:02Z"}`
 	h.PublishLocal(Event{Tenant: "t", Channel: "private-record.flow.1", Name: RecordEvent, Data: []byte(newer)})
 	if e, _ := store.Get(key); e.Version != "2026-01-01T00:00:02Z" {
@@ -74,15 +97,15 @@ func TestHubSharesLocalPublishesOnly(t *testing.T) {
 	if len(frames) != 2 || !strings.Contains(string(frames[1]), `"user_id":"7"`) {
 		t.Fatalf("frames %q", frames)
 	}
-	if len(bus.events) != 3 {
-		t.Fatalf("PublishLocal shared: %+v", bus.events[3:])
+	if len(bus.events) != 1 || len(bus.saves) != 2 {
+		t.Fatalf("PublishLocal or RemoteSaved shared: %+v %+v", bus.events[1:], bus.saves[2:])
 	}
 }
 
 func TestHubClusterPresence(t *testing.T) {
 	h := newTestHub(t, nil)
 	bus := &fakeBus{}
-	h.SetCluster(bus)
+	h.SetBroker(bus)
 	k := chanKey{"t", "presence-room"}
 	w := fakeConn(t, h, "t", "1.1")
 	h.presenceJoin(w, k, pusher.Member{UserID: "w", Info: []byte("null")}, 0)

@@ -40,7 +40,7 @@ type recordRef struct {
 // record_type, record_id and updated_at_iso (the record.updated payload the
 // example app and the browser kit use, whatever the event's name), or an
 // event named record.updated on private-record.{type}.{id} with
-// data.updated_at_iso. ev.Version, when set, is the version.
+// data.updated_at_iso.
 func recordOf(ev Event) (recordRef, bool) {
 	var rec recordRef
 	data := ev.Data
@@ -60,9 +60,6 @@ func recordOf(ev Event) (recordRef, bool) {
 	}
 	if res[2].Type == gjson.String {
 		rec.version = versioncache.Normalize(res[2].Str)
-	}
-	if ev.Version != "" {
-		rec.version = versioncache.Normalize(ev.Version)
 	}
 	if (rec.typ == "" || rec.id == "") && ev.Name == RecordEvent {
 		rec.typ, rec.id, _ = parseRecordChannel(ev.Channel)
@@ -90,9 +87,10 @@ func (h *Hub) learn(cfg *config, ev Event) recordRef {
 		return recordRef{}
 	}
 	if cfg.Versions != nil {
-		// Quiet: the event itself carries the version to the other
-		// instances of a cluster (or they receive it themselves).
-		held, advanced := cfg.Versions.AdvanceQuiet(
+		// Not shared as a version: the event itself reaches the other
+		// instances of a cluster (or they receive it themselves), which
+		// learn it the same way.
+		held, advanced := cfg.Versions.Advance(
 			versioncache.Key{Tenant: ev.Tenant, Type: rec.typ, ID: rec.id},
 			versioncache.Entry{Version: rec.version, UpdatedByID: rec.byID, UpdatedByName: rec.byName})
 		if advanced {

@@ -125,7 +125,6 @@ func TestRecordOf(t *testing.T) {
 		{"missing id", Event{Name: "x", Data: []byte(`{"record_type":"t","updated_at_iso":"7"}`)}, false, "", "", ""},
 		{"not JSON", Event{Name: RecordEvent, Channel: "private-record.flow.1", Data: []byte(`plain`)}, false, "", "", ""},
 		{"object id", Event{Name: "x", Data: []byte(`{"record_type":"t","record_id":{},"updated_at_iso":"7"}`)}, false, "", "", ""},
-		{"Version field wins", Event{Name: RecordEvent, Channel: "private-record.flow.1", Version: `"5"`}, true, "flow", "1", "5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec, ok := recordOf(tc.ev)

@@ -211,15 +211,21 @@
 //
 // # Cluster
 //
-// With SetCluster, every event this hub publishes itself (Publish, the
-// proxy's Saved, client events) also goes to a ClusterBus, and the
-// other instances deliver it with PublishLocal, which never shares again:
-// each instance serves its own sockets once. Remote record events still go
-// through the version cache and the per-channel dedupe; a remote client
+// With SetBroker, every event this hub publishes itself (Publish, client
+// events) also goes to a Broker, and the other instances deliver it with
+// PublishLocal, which never shares again: each instance serves its own
+// sockets once. A save the proxy hands to Saved goes to the Broker once, as
+// the versioncache.Saved it is (its record and list events are built by each
+// instance from it); the other instances advance their version cache with
+// it and deliver it with RemoteSaved, which drops it when the cache already
+// holds a newer version. A VersionOnly save (a version learned from a read)
+// is shared the same way and reaches no socket. Remote record events still
+// go through the version cache and the per-channel dedupe; a remote client
 // event is never read as a record version. The Redis broadcaster ingress
 // publishes with PublishLocal, since every instance subscribes to the app's
-// Redis by itself. ExceptSocket travels with the event (socket ids are
-// unique cluster-wide, so one instance's id excludes nobody elsewhere).
+// Redis by itself. ExceptSocket travels with the event and the save (socket
+// ids are unique cluster-wide, so one instance's id excludes nobody
+// elsewhere).
 //
 // Socket ids and signing: with SetSocketDirectory (cluster.Sockets over
 // Redis) the hub records every socket it opens (id → tenant) before the

@@ -72,9 +72,9 @@ type Hub struct {
 	// time.Now (tests set it before use).
 	clock func() time.Time
 
-	// bus shares this hub's publishes and presence with the other
-	// instances of a cluster (cluster.go); nil without one.
-	bus atomic.Pointer[busHolder]
+	// broker shares this hub's publishes, saves and presence with the
+	// other instances of a cluster (cluster.go); nil without one.
+	broker atomic.Pointer[brokerHolder]
 	// dir is the cluster's registry of open sockets (cluster.go); nil
 	// without a cluster.
 	dir atomic.Pointer[dirHolder]
@@ -198,7 +198,7 @@ var subsPool = sync.Pool{New: func() any { s := make([]*conn, 0, 64); return &s 
 // a channel only when its version is newer than the last one delivered there
 // for that record (dedupe.go).
 //
-// In a cluster (SetCluster) the event also goes to the other instances,
+// In a cluster (SetBroker) the event also goes to the other instances,
 // which deliver it with PublishLocal.
 func (h *Hub) Publish(ev Event) {
 	if h.isClosed.Load() || ev.Name == "" || !pusher.ValidChannelName(ev.Channel) {

@@ -111,7 +111,7 @@ func (h *Hub) presenceJoin(c *conn, k chanKey, m pusher.Member, max int) bool {
 		if !elsewhere {
 			pc.order = append(pc.order, m.UserID)
 		}
-		if b := h.clusterBus(); b != nil {
+		if b := h.clusterBroker(); b != nil {
 			b.PublishPresence(PresenceChange{Op: PresenceJoin, Tenant: k.tenant, Channel: k.name, UserID: m.UserID, Info: m.Info})
 		}
 	}
@@ -152,7 +152,7 @@ func (h *Hub) presenceLeave(c *conn, k chanKey, userID string) {
 		return
 	}
 	delete(pc.members, userID)
-	if b := h.clusterBus(); b != nil {
+	if b := h.clusterBroker(); b != nil {
 		b.PublishPresence(PresenceChange{Op: PresenceLeave, Tenant: k.tenant, Channel: k.name, UserID: userID})
 	}
 	if pc.remote[userID] != nil {

@@ -24,8 +24,6 @@ type Event struct {
 	// ExceptSocket is the socket id that gets no copy (Laravel's toOthers);
 	// "" for none.
 	ExceptSocket string
-	// Version is the record version the event announces, if any.
-	Version string
 	// ClientEvent marks a client-* event a socket sent (Echo's whisper),
 	// shared by another instance of a cluster: it is never read as a record
 	// version, and its frame carries UserID (the sender's presence user_id,
@@ -55,9 +53,42 @@ const (
 // private-record.{type}.{id}, and for each list its event on
 // "private-"+Channel with the record id also under IDKey. The socket that
 // made the write (SocketID) gets no copy. tenant_id is the tenant, or null
-// for a site without tenancy (an empty tenant). It never blocks. It
-// implements the proxy's Publisher.
+// for a site without tenancy (an empty tenant). A VersionOnly save reaches
+// no socket. In a cluster the save goes to the other instances, once,
+// whatever it announces. It never blocks. It implements the proxy's
+// Publisher.
 func (h *Hub) Saved(s versioncache.Saved) {
+	if b := h.clusterBroker(); b != nil {
+		b.Saved(s)
+	}
+	// The proxy has advanced the version cache already: only the
+	// per-channel dedupe applies (an observer's broadcast of the same save
+	// then reaches no one twice).
+	h.deliverSaved(s)
+}
+
+// RemoteSaved delivers a save another instance of the cluster learned
+// (Broker.Saved), which has advanced this instance's version cache already:
+// a save older than the cache holds is dropped as stale.
+func (h *Hub) RemoteSaved(s versioncache.Saved) {
+	if s.VersionOnly {
+		return
+	}
+	if cfg := h.cfg.Load(); cfg.Versions != nil {
+		if cur, ok := cfg.Versions.Get(s.Key); ok &&
+			versioncache.Compare(versioncache.Normalize(s.Entry.Version), cur.Version) == versioncache.Older {
+			cfg.Observer.Dropped(DropStale)
+			return
+		}
+	}
+	h.deliverSaved(s)
+}
+
+// deliverSaved delivers s to this instance's sockets.
+func (h *Hub) deliverSaved(s versioncache.Saved) {
+	if s.VersionOnly {
+		return
+	}
 	p := recordPayload{
 		tenant:    s.Key.Tenant,
 		tenantSet: s.Key.Tenant != "",
@@ -68,31 +99,22 @@ func (h *Hub) Saved(s versioncache.Saved) {
 		byName:    s.Entry.UpdatedByName,
 		tab:       s.TabID,
 	}
-	// The proxy has advanced the version cache already: only the
-	// per-channel dedupe applies (an observer's broadcast of the same save
-	// then reaches no one twice).
 	rec := recordRef{typ: s.Key.Type, id: s.Key.ID, version: versioncache.Normalize(s.Entry.Version)}
-	ev := Event{
+	h.publish(Event{
 		Tenant:       s.Key.Tenant,
 		Channel:      recordChannelPrefix + s.Key.Type + "." + s.Key.ID,
 		Name:         RecordEvent,
 		Data:         p.build(""),
 		ExceptSocket: s.SocketID,
-		Version:      s.Entry.Version,
-	}
-	h.share(ev)
-	h.publish(ev, rec)
+	}, rec)
 	for _, l := range s.Lists {
-		ev := Event{
+		h.publish(Event{
 			Tenant:       s.Key.Tenant,
 			Channel:      pusher.PrivatePrefix + l.Channel,
 			Name:         l.Event,
 			Data:         p.build(l.IDKey),
 			ExceptSocket: s.SocketID,
-			Version:      s.Entry.Version,
-		}
-		h.share(ev)
-		h.publish(ev, rec)
+		}, rec)
 	}
 }
 

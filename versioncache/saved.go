@@ -1,11 +1,21 @@
 package versioncache
 
 // Saved is one save of a record on its way from where it was learned (an
-// app's answer through the proxy) to the sockets: the record, its new
-// version, the list channels that also hear of it, and the tab that made it.
+// app's answer through the proxy) to the sockets and to the other instances
+// of a cluster: the record, its new version, the list channels that also
+// hear of it, and the tab that made it. It is the one form in which a
+// version travels: the proxy hands it to its Publisher (the hub, or the
+// cluster without a hub), the hub delivers it to its sockets and hands it to
+// the cluster, and the cluster carries it, once, to the other instances,
+// which advance their Store with it and deliver it to their sockets.
 type Saved struct {
 	Key   Key
 	Entry Entry
+	// VersionOnly marks a version learned without a write to announce (from
+	// a read, a poll, the app's own conflict answer, an import, or an answer
+	// the app asked not to broadcast): the other instances' caches learn it,
+	// no socket hears of it.
+	VersionOnly bool
 	// Lists are the list channels that also get an event.
 	Lists []List
 	// TabID is the saving browser tab's X-Tab-ID, "" if unknown.

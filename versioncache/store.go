@@ -4,7 +4,6 @@ import (
 	"errors"
 	"hash/maphash"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -57,9 +56,6 @@ type Store struct {
 	// stripes serialise Advance per key so that the read-compare-write is
 	// atomic; ristretto itself has no compare-and-set.
 	stripes [256]sync.Mutex
-	// onAdvance is called after each Advance that moved a key forward
-	// (SetOnAdvance); nil when none.
-	onAdvance atomic.Pointer[func(Key, Entry)]
 }
 
 // ErrClosed is returned by Advance after Close.
@@ -99,34 +95,9 @@ func (s *Store) Get(k Key) (Entry, bool) {
 // the store now holds and whether e replaced it. An older or equal version
 // never replaces what is held; an equal version refreshes the TTL.
 //
-// When e replaced what was held, the function set by SetOnAdvance is called
-// (after the key's lock is released) with the new entry.
+// The store shares nothing: a version reaches the other instances of a
+// cluster as a Saved, from whoever learned it (versioncache.Saved).
 func (s *Store) Advance(k Key, e Entry) (held Entry, advanced bool) {
-	held, advanced = s.AdvanceQuiet(k, e)
-	if advanced {
-		if fn := s.onAdvance.Load(); fn != nil {
-			(*fn)(k, held)
-		}
-	}
-	return held, advanced
-}
-
-// SetOnAdvance sets the function Advance calls for every version it
-// records; nil removes it. A cluster uses it to share the versions this
-// instance learned. fn must not block: it runs on the request
-// path. Safe to call at any time.
-func (s *Store) SetOnAdvance(fn func(Key, Entry)) {
-	if fn == nil {
-		s.onAdvance.Store(nil)
-		return
-	}
-	s.onAdvance.Store(&fn)
-}
-
-// AdvanceQuiet is Advance without the SetOnAdvance function: for versions
-// that are shared by other means already (learned from another instance, or
-// carried by an event that is itself shared).
-func (s *Store) AdvanceQuiet(k Key, e Entry) (held Entry, advanced bool) {
 	if e.Version == "" {
 		cur, _ := s.Get(k)
 		return cur, false
