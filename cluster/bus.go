@@ -13,18 +13,18 @@ import (
 	"github.com/recordsync/recordsync/internal/redissub"
 )
 
-// Kinds of Message that reach BusOptions.Handler.
+// Kinds of message that reach busOptions.Handler.
 const (
-	// KindEvent is a publish of one instance (realtime.Event): the others
+	// kindEvent is a publish of one instance (realtime.Event): the others
 	// deliver it to their own subscribers.
-	KindEvent = "event"
-	// KindSaved is a save (versioncache.Saved) one instance learned: the
+	kindEvent = "event"
+	// kindSaved is a save (versioncache.Saved) one instance learned: the
 	// others advance their version cache with it and, unless it is
 	// VersionOnly, deliver its record and list events to their sockets.
-	KindSaved = "saved"
-	// KindPresence is a change of one instance's presence members: Op is
-	// PresenceJoin, PresenceLeave or PresenceSync.
-	KindPresence = "presence"
+	kindSaved = "saved"
+	// kindPresence is a change of one instance's presence members: Op is
+	// presenceJoin, presenceLeave or presenceSync.
+	kindPresence = "presence"
 )
 
 // Kinds the Bus handles itself.
@@ -34,18 +34,18 @@ const (
 	kindBye       = "bye"   // an instance is shutting down
 )
 
-// Presence operations (Message.Op).
+// Presence operations (message.Op).
 const (
-	// PresenceJoin: UserID got a first socket on Channel on this instance.
-	PresenceJoin = "join"
-	// PresenceLeave: UserID's last socket on Channel on this instance left.
-	PresenceLeave = "leave"
-	// PresenceSync: Members are all of this instance's presence members;
+	// presenceJoin: UserID got a first socket on Channel on this instance.
+	presenceJoin = "join"
+	// presenceLeave: UserID's last socket on Channel on this instance left.
+	presenceLeave = "leave"
+	// presenceSync: Members are all of this instance's presence members;
 	// they replace what the others knew of this instance.
-	PresenceSync = "sync"
+	presenceSync = "sync"
 )
 
-// Defaults of BusOptions.
+// Defaults of busOptions.
 const (
 	DefaultBusQueue          = 8192
 	DefaultHeartbeatInterval = 2 * time.Second
@@ -58,14 +58,14 @@ const (
 	DefaultBusCloseWait = 5 * time.Second
 )
 
-// BusProtocol is the version of Message's wire format that this build
+// BusProtocol is the version of message's wire format that this build
 // speaks. A build that changes the format raises it; instances of different
 // protocols on one bus (a rolling upgrade) then ignore each other's messages
 // visibly (logged once per instance, counted as kind "other_protocol")
 // instead of misreading them. Messages without a protocol (0) come from
 // builds before it existed, whose format was protocol 1.
 //
-// Protocol 2: a save travels once, as KindSaved (protocol 1 sent a
+// Protocol 2: a save travels once, as kindSaved (protocol 1 sent a
 // "version" message and then each of the save's events).
 const BusProtocol = 2
 
@@ -76,10 +76,10 @@ const kindOtherProtocol = "other_protocol"
 // are remembered as already logged; past it, each message logs again.
 const maxOtherProtocolWarnings = 64
 
-// Message is what instances tell each other on the cluster's channel
+// message is what instances tell each other on the cluster's channel
 // (Key("events")), one compact JSON object per PUBLISH. Which fields are set
 // depends on Kind.
-type Message struct {
+type message struct {
 	// Protocol is BusProtocol (set by the bus).
 	Protocol int    `json:"v,omitempty"`
 	Kind     string `json:"kind"`
@@ -88,17 +88,17 @@ type Message struct {
 	Tenant  string `json:"tenant,omitempty"`
 	Channel string `json:"channel,omitempty"`
 
-	// KindEvent: the event's name, data (its JSON text, as a string so that
-	// its bytes arrive unchanged) and excluded socket (also KindSaved's).
+	// kindEvent: the event's name, data (its JSON text, as a string so that
+	// its bytes arrive unchanged) and excluded socket (also kindSaved's).
 	Name         string `json:"name,omitempty"`
 	Data         string `json:"data,omitempty"`
 	ExceptSocket string `json:"except_socket,omitempty"`
 	// Client marks a client-* event (Echo's whisper) from a socket; UserID
-	// is its sender's presence user_id. Also the user of KindPresence.
+	// is its sender's presence user_id. Also the user of kindPresence.
 	Client bool   `json:"client,omitempty"`
 	UserID string `json:"user_id,omitempty"`
 
-	// KindSaved: the record (with Tenant), its version and who saved it,
+	// kindSaved: the record (with Tenant), its version and who saved it,
 	// the list channels that hear of it, the saving tab, and whether it is
 	// a version only (versioncache.Saved).
 	Type          string    `json:"type,omitempty"`
@@ -110,11 +110,11 @@ type Message struct {
 	TabID         string    `json:"tab,omitempty"`
 	VersionOnly   bool      `json:"version_only,omitempty"`
 
-	// KindPresence: the operation, the member's user_info (JSON text) on
+	// kindPresence: the operation, the member's user_info (JSON text) on
 	// join, and all members on sync.
 	Op      string   `json:"op,omitempty"`
 	Info    string   `json:"info,omitempty"`
-	Members []Member `json:"members,omitempty"`
+	Members []member `json:"members,omitempty"`
 }
 
 // busList is a versioncache.List on the bus.
@@ -124,8 +124,8 @@ type busList struct {
 	IDKey   string `json:"k,omitempty"`
 }
 
-// Member is one presence member of one instance in a PresenceSync.
-type Member struct {
+// member is one presence member of one instance in a presenceSync.
+type member struct {
 	Tenant  string `json:"t,omitempty"`
 	Channel string `json:"c"`
 	UserID  string `json:"u"`
@@ -137,7 +137,7 @@ type Member struct {
 type BusObserver interface {
 	// Message counts a message sent ("out") or received from another
 	// instance ("in"), by kind.
-	Message(direction, kind string)
+	message(direction, kind string)
 	// NotShared counts a message that could not be sent: published while
 	// the bus was down (Redis unreachable, or this instance not subscribed),
 	// lost with a PUBLISH that failed, or dropped with the queue full.
@@ -149,19 +149,19 @@ type BusObserver interface {
 
 type nopBusObserver struct{}
 
-func (nopBusObserver) Message(string, string) {}
+func (nopBusObserver) message(string, string) {}
 func (nopBusObserver) NotShared()             {}
 func (nopBusObserver) Up(bool)                {}
 
-// BusOptions configure a Bus. Zero values mean the defaults.
-type BusOptions struct {
-	// Handler receives the KindEvent, KindSaved and KindPresence messages
+// busOptions configure a Bus. Zero values mean the defaults.
+type busOptions struct {
+	// Handler receives the kindEvent, kindSaved and kindPresence messages
 	// of the other instances, one at a time, in the order each instance
 	// sent them. It runs on the bus's receiving goroutine: it must not
 	// block.
-	Handler func(Message)
+	Handler func(message)
 	// Share is called when this instance should send its whole state
-	// (a PresenceSync): when the bus comes up (the first time and after an
+	// (a presenceSync): when the bus comes up (the first time and after an
 	// outage), when another instance says hello, and after the queue
 	// overflowed. It must not block.
 	Share func()
@@ -195,7 +195,7 @@ type BusOptions struct {
 // pub/sub channel. Publish never blocks: messages wait in a bounded queue
 // for the one sending goroutine. A receiving goroutine (redissub) subscribes,
 // reconnects with a capped, jittered backoff and resumes by itself; it hands
-// the messages of the other instances to BusOptions.Handler and ignores this
+// the messages of the other instances to busOptions.Handler and ignores this
 // instance's own (each instance delivers its own publishes directly, so
 // every subscriber gets a publish exactly once). A third goroutine sends
 // heartbeats and forgets silent instances.
@@ -212,7 +212,7 @@ type BusOptions struct {
 type Bus struct {
 	c       *Cluster
 	channel string
-	opts    BusOptions
+	opts    busOptions
 	obs     BusObserver
 	log     *zap.Logger
 
@@ -221,7 +221,7 @@ type Bus struct {
 	sub    *redissub.Subscriber
 	outage *redissub.Outage
 
-	queue chan Message
+	queue chan message
 	// overflowed is set when Publish found the queue full: the heartbeat
 	// loop asks for a Share once there is room again.
 	overflowed atomic.Bool
@@ -251,8 +251,8 @@ type Bus struct {
 	closeOnce sync.Once
 }
 
-// NewBus starts the bus of c; it does not wait for Redis.
-func NewBus(c *Cluster, opts BusOptions) *Bus {
+// newBus starts the bus of c; it does not wait for Redis.
+func newBus(c *Cluster, opts busOptions) *Bus {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = DefaultBusQueue
 	}
@@ -268,7 +268,7 @@ func NewBus(c *Cluster, opts BusOptions) *Bus {
 		opts.PublishTimeout = DefaultPublishTimeout
 	}
 	if opts.Handler == nil {
-		opts.Handler = func(Message) {}
+		opts.Handler = func(message) {}
 	}
 	if opts.Share == nil {
 		opts.Share = func() {}
@@ -292,7 +292,7 @@ func NewBus(c *Cluster, opts BusOptions) *Bus {
 			"cluster: Redis unreachable; serving this instance's subscribers only until it is back",
 			"cluster: Redis still unreachable",
 			"cluster: Redis reachable again"),
-		queue:         make(chan Message, opts.QueueSize),
+		queue:         make(chan message, opts.QueueSize),
 		seen:          make(map[string]time.Time),
 		otherProtocol: make(map[string]struct{}),
 		publishing:    true,
@@ -322,7 +322,7 @@ func (b *Bus) subscribedAgain() {
 	// they may have missed messages while this one was away. A failing
 	// sender tries at once.
 	b.retryNow.Store(true)
-	b.Publish(Message{Kind: kindHello})
+	b.Publish(message{Kind: kindHello})
 	b.linkUp(true)
 }
 
@@ -377,7 +377,7 @@ func (b *Bus) Up() bool { return b.up.Load() }
 // never blocks: with the bus down or the queue full, m is dropped and
 // counted. (The bus's own hellos and heartbeats queue while it is down:
 // they are how the sender finds Redis again.)
-func (b *Bus) Publish(m Message) {
+func (b *Bus) Publish(m message) {
 	m.Instance, m.Protocol = b.c.instance, BusProtocol
 	if b.down.Load() && m.Kind != kindHello && m.Kind != kindHeartbeat {
 		b.obs.NotShared()
@@ -413,7 +413,7 @@ func (b *Bus) Close() {
 		}
 		if b.up.Load() {
 			ctx, cancel := context.WithTimeout(context.Background(), b.opts.PublishTimeout)
-			_ = b.publishNow(ctx, Message{Protocol: BusProtocol, Kind: kindBye, Instance: b.c.instance})
+			_ = b.publishNow(ctx, message{Protocol: BusProtocol, Kind: kindBye, Instance: b.c.instance})
 			cancel()
 		}
 		b.stateMu.Lock()
@@ -424,7 +424,7 @@ func (b *Bus) Close() {
 	})
 }
 
-func (b *Bus) publishNow(ctx context.Context, m Message) error {
+func (b *Bus) publishNow(ctx context.Context, m message) error {
 	payload, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -432,7 +432,7 @@ func (b *Bus) publishNow(ctx context.Context, m Message) error {
 	if err := b.client.Publish(ctx, b.channel, payload).Err(); err != nil {
 		return err
 	}
-	b.obs.Message("out", m.Kind)
+	b.obs.message("out", m.Kind)
 	return nil
 }
 
@@ -449,7 +449,7 @@ func (b *Bus) send() {
 	defer b.wg.Done()
 	backoff := redissub.NewBackoff(b.opts.MinBackoff, b.opts.MaxBackoff)
 	var retryAt time.Time
-	batch := make([]Message, 0, maxBatch)
+	batch := make([]message, 0, maxBatch)
 	for {
 		batch = batch[:0]
 		select {
@@ -512,7 +512,7 @@ func (b *Bus) send() {
 }
 
 // publishBatch sends batch in one pipeline.
-func (b *Bus) publishBatch(ctx context.Context, batch []Message) error {
+func (b *Bus) publishBatch(ctx context.Context, batch []message) error {
 	if len(batch) == 1 {
 		return b.publishNow(ctx, batch[0])
 	}
@@ -528,7 +528,7 @@ func (b *Bus) publishBatch(ctx context.Context, batch []Message) error {
 		return err
 	}
 	for i := range batch {
-		b.obs.Message("out", batch[i].Kind)
+		b.obs.message("out", batch[i].Kind)
 	}
 	return nil
 }
@@ -538,7 +538,7 @@ func jitter(d time.Duration) time.Duration { return redissub.Jitter(d) }
 
 // handle dispatches one message of the cluster's channel.
 func (b *Bus) handle(payload string) {
-	var m Message
+	var m message
 	if err := json.Unmarshal([]byte(payload), &m); err != nil || m.Instance == "" {
 		if ce := b.log.Check(zap.DebugLevel, "cluster: malformed bus message dropped"); ce != nil {
 			ce.Write(zap.Int("bytes", len(payload)))
@@ -549,7 +549,7 @@ func (b *Bus) handle(payload string) {
 		return // delivered locally when it was published
 	}
 	if m.Protocol != BusProtocol {
-		b.obs.Message("in", kindOtherProtocol)
+		b.obs.message("in", kindOtherProtocol)
 		b.seenMu.Lock()
 		_, warned := b.otherProtocol[m.Instance]
 		if !warned && len(b.otherProtocol) < maxOtherProtocolWarnings {
@@ -563,11 +563,11 @@ func (b *Bus) handle(payload string) {
 		return
 	}
 	switch m.Kind {
-	case KindEvent, KindSaved, KindPresence, kindHello, kindHeartbeat, kindBye:
+	case kindEvent, kindSaved, kindPresence, kindHello, kindHeartbeat, kindBye:
 	default:
 		return // from a newer version, or not ours: metrics labels stay bounded
 	}
-	b.obs.Message("in", m.Kind)
+	b.obs.message("in", m.Kind)
 	if m.Kind == kindBye {
 		b.seenMu.Lock()
 		_, known := b.seen[m.Instance]
@@ -602,7 +602,7 @@ func (b *Bus) heartbeat() {
 			return
 		case <-t.C:
 		}
-		b.Publish(Message{Kind: kindHeartbeat})
+		b.Publish(message{Kind: kindHeartbeat})
 		if len(b.queue) < cap(b.queue)/2 && b.overflowed.Swap(false) {
 			b.opts.Share()
 		}

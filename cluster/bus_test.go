@@ -30,31 +30,31 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 // busProbe records what a bus hands to its callbacks and its metrics.
 type busProbe struct {
 	mu       sync.Mutex
-	msgs     []Message
+	msgs     []message
 	gone     []string
 	shares   int
 	notShare atomic.Int64
 	up       atomic.Bool
-	// outEvents counts the KindEvent messages the bus says it sent.
+	// outEvents counts the kindEvent messages the bus says it sent.
 	outEvents atomic.Int64
 }
 
-func (p *busProbe) Message(direction, kind string) {
-	if direction == "out" && kind == KindEvent {
+func (p *busProbe) message(direction, kind string) {
+	if direction == "out" && kind == kindEvent {
 		p.outEvents.Add(1)
 	}
 }
 func (p *busProbe) NotShared() { p.notShare.Add(1) }
 func (p *busProbe) Up(up bool) { p.up.Store(up) }
 
-func (p *busProbe) messages() []Message {
+func (p *busProbe) messages() []message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Message(nil), p.msgs...)
+	return append([]message(nil), p.msgs...)
 }
 
-func (p *busProbe) options(o BusOptions) BusOptions {
-	o.Handler = func(m Message) { p.mu.Lock(); p.msgs = append(p.msgs, m); p.mu.Unlock() }
+func (p *busProbe) options(o busOptions) busOptions {
+	o.Handler = func(m message) { p.mu.Lock(); p.msgs = append(p.msgs, m); p.mu.Unlock() }
 	o.Share = func() { p.mu.Lock(); p.shares++; p.mu.Unlock() }
 	o.InstanceGone = func(id string) { p.mu.Lock(); p.gone = append(p.gone, id); p.mu.Unlock() }
 	o.Observer = p
@@ -65,25 +65,25 @@ func (p *busProbe) options(o BusOptions) BusOptions {
 }
 
 // newTestBus joins the cluster "t" on url.
-func newTestBus(tb testing.TB, url string, o BusOptions) (*Bus, *busProbe) {
+func newTestBus(tb testing.TB, url string, o busOptions) (*Bus, *busProbe) {
 	tb.Helper()
 	c, err := New(Options{URL: url, Name: "t"})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	p := &busProbe{}
-	b := NewBus(c, p.options(o))
+	b := newBus(c, p.options(o))
 	tb.Cleanup(func() { b.Close(); _ = c.Close() })
 	return b, p
 }
 
 func TestBusDeliversToOtherInstancesOnly(t *testing.T) {
 	r := testredis.Start(t)
-	a, pa := newTestBus(t, r.URL(), BusOptions{})
-	b, pb := newTestBus(t, r.URL(), BusOptions{})
+	a, pa := newTestBus(t, r.URL(), busOptions{})
+	b, pb := newTestBus(t, r.URL(), busOptions{})
 	waitFor(t, 5*time.Second, "both buses up", func() bool { return a.Up() && b.Up() })
 
-	a.Publish(Message{Kind: KindEvent, Tenant: "t1", Channel: "private-x", Name: "e", Data: `{"a":"é\u0000"}`, ExceptSocket: "1.2"})
+	a.Publish(message{Kind: kindEvent, Tenant: "t1", Channel: "private-x", Name: "e", Data: `{"a":"é\u0000"}`, ExceptSocket: "1.2"})
 	waitFor(t, 5*time.Second, "B receives", func() bool { return len(pb.messages()) == 1 })
 	time.Sleep(100 * time.Millisecond)
 	if got := pb.messages(); len(got) != 1 {
@@ -102,7 +102,7 @@ func TestBusDeliversToOtherInstancesOnly(t *testing.T) {
 
 func TestBusByeAndSilentInstance(t *testing.T) {
 	r := testredis.Start(t)
-	a, pa := newTestBus(t, r.URL(), BusOptions{HeartbeatInterval: 20 * time.Millisecond, InstanceTimeout: 300 * time.Millisecond})
+	a, pa := newTestBus(t, r.URL(), busOptions{HeartbeatInterval: 20 * time.Millisecond, InstanceTimeout: 300 * time.Millisecond})
 	waitFor(t, 5*time.Second, "A up", a.Up)
 
 	// A ghost instance says it is alive once, then falls silent (killed).
@@ -121,7 +121,7 @@ func TestBusByeAndSilentInstance(t *testing.T) {
 	}
 
 	// A closing instance says bye: forgotten at once.
-	b, _ := newTestBus(t, r.URL(), BusOptions{HeartbeatInterval: 20 * time.Millisecond})
+	b, _ := newTestBus(t, r.URL(), busOptions{HeartbeatInterval: 20 * time.Millisecond})
 	waitFor(t, 5*time.Second, "B up and heard", func() bool {
 		return b.Up() && len(pa.messages()) == 0 // heartbeats are not handed on
 	})
@@ -136,15 +136,15 @@ func TestBusByeAndSilentInstance(t *testing.T) {
 
 func TestBusRedisOutage(t *testing.T) {
 	r := testredis.Start(t)
-	a, pa := newTestBus(t, r.URL(), BusOptions{HeartbeatInterval: 50 * time.Millisecond})
-	b, pb := newTestBus(t, r.URL(), BusOptions{HeartbeatInterval: 50 * time.Millisecond})
+	a, pa := newTestBus(t, r.URL(), busOptions{HeartbeatInterval: 50 * time.Millisecond})
+	b, pb := newTestBus(t, r.URL(), busOptions{HeartbeatInterval: 50 * time.Millisecond})
 	waitFor(t, 5*time.Second, "both buses up", func() bool { return a.Up() && b.Up() })
 
 	r.Stop()
 	waitFor(t, 5*time.Second, "A down", func() bool { return !pa.up.Load() })
 	start := time.Now()
 	for i := 0; i < 20000; i++ {
-		a.Publish(Message{Kind: KindSaved, Tenant: "t", Type: "flow", ID: strconv.Itoa(i), Version: "1"})
+		a.Publish(message{Kind: kindSaved, Tenant: "t", Type: "flow", ID: strconv.Itoa(i), Version: "1"})
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("20000 publishes took %v with Redis down: Publish must not block", d)
@@ -161,7 +161,7 @@ func TestBusRedisOutage(t *testing.T) {
 	t.Logf("up again after %v", time.Since(start))
 	// Let the queue drain what the outage left, then a new message arrives.
 	waitFor(t, 10*time.Second, "delivery after Redis came back", func() bool {
-		a.Publish(Message{Kind: KindEvent, Channel: "c", Name: "after"})
+		a.Publish(message{Kind: kindEvent, Channel: "c", Name: "after"})
 		time.Sleep(20 * time.Millisecond)
 		for _, m := range pb.messages() {
 			if m.Name == "after" {
@@ -191,7 +191,7 @@ func (p *busProbe) received(name string) bool {
 // subscribers got nothing more while both instances said cluster_up 1).
 func TestBusUpMeansSubscribedAfterRedisRestart(t *testing.T) {
 	r := testredis.Start(t)
-	o := BusOptions{HeartbeatInterval: 20 * time.Millisecond, MinBackoff: 1500 * time.Millisecond, MaxBackoff: 3 * time.Second}
+	o := busOptions{HeartbeatInterval: 20 * time.Millisecond, MinBackoff: 1500 * time.Millisecond, MaxBackoff: 3 * time.Second}
 	a, pa := newTestBus(t, r.URL(), o)
 	b, _ := newTestBus(t, r.URL(), o)
 	waitFor(t, 10*time.Second, "both buses up", func() bool { return a.Up() && b.Up() })
@@ -206,7 +206,7 @@ func TestBusUpMeansSubscribedAfterRedisRestart(t *testing.T) {
 		r.Start()
 		waitFor(t, 20*time.Second, "both buses up again", func() bool { return a.Up() && b.Up() && pa.up.Load() })
 		name := fmt.Sprint("after restart ", cycle)
-		b.Publish(Message{Kind: KindEvent, Channel: "c", Name: name})
+		b.Publish(message{Kind: kindEvent, Channel: "c", Name: name})
 		deadline := time.Now().Add(2 * time.Second)
 		for !pa.received(name) {
 			if time.Now().After(deadline) {
@@ -224,11 +224,11 @@ func TestBusUpMeansSubscribedAfterRedisRestart(t *testing.T) {
 // Redis — counted as sent, before A had subscribed again.
 func TestBusOutagePublishesAreNotShared(t *testing.T) {
 	r := testredis.Start(t)
-	o := BusOptions{HeartbeatInterval: 20 * time.Millisecond}
+	o := busOptions{HeartbeatInterval: 20 * time.Millisecond}
 	a, pa := newTestBus(t, r.URL(), o)
 	b, pb := newTestBus(t, r.URL(), o)
 	waitFor(t, 10*time.Second, "both buses up", func() bool { return a.Up() && b.Up() })
-	b.Publish(Message{Kind: KindEvent, Channel: "c", Name: "before"})
+	b.Publish(message{Kind: kindEvent, Channel: "c", Name: "before"})
 	waitFor(t, 5*time.Second, "A receives before the outage", func() bool { return pa.received("before") })
 
 	for cycle := range 3 {
@@ -236,13 +236,13 @@ func TestBusOutagePublishesAreNotShared(t *testing.T) {
 		r.Stop()
 		const n = 60
 		for i := range n {
-			b.Publish(Message{Kind: KindEvent, Channel: "c", Name: fmt.Sprint("during ", cycle, " ", i)})
+			b.Publish(message{Kind: kindEvent, Channel: "c", Name: fmt.Sprint("during ", cycle, " ", i)})
 			time.Sleep(5 * time.Millisecond)
 		}
 		r.Start() // back while a PUBLISH may still be on its way
 		waitFor(t, 20*time.Second, "both buses up again", func() bool { return a.Up() && b.Up() })
 		name := fmt.Sprint("after ", cycle)
-		b.Publish(Message{Kind: KindEvent, Channel: "c", Name: name})
+		b.Publish(message{Kind: kindEvent, Channel: "c", Name: name})
 		waitFor(t, 5*time.Second, "A receives after the outage", func() bool { return pa.received(name) })
 
 		if sent := pb.outEvents.Load() - outBefore - 1; sent != 0 {

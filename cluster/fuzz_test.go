@@ -11,10 +11,10 @@ import (
 )
 
 // fuzzBus is a Bus with no Redis and no goroutines, for handle alone.
-func fuzzBus(handler func(Message), share func(), gone func(string)) *Bus {
+func fuzzBus(handler func(message), share func(), gone func(string)) *Bus {
 	c := &Cluster{prefix: "recordsync:t:", instance: "self", log: zap.NewNop()}
 	return &Bus{c: c, channel: c.Key("events"), obs: nopBusObserver{}, log: zap.NewNop(), seen: map[string]time.Time{}, otherProtocol: map[string]struct{}{},
-		opts: BusOptions{Handler: handler, Share: share, InstanceGone: gone}}
+		opts: busOptions{Handler: handler, Share: share, InstanceGone: gone}}
 }
 
 // FuzzBusMessage feeds arbitrary payloads to the bus's decoder (Redis is
@@ -23,14 +23,14 @@ func fuzzBus(handler func(Message), share func(), gone func(string)) *Bus {
 // presence messages reach the handler, unchanged; this instance's own
 // messages are ignored; a bye forgets only an instance that was heard from.
 func FuzzBusMessage(f *testing.F) {
-	for _, m := range []Message{
-		{Kind: KindEvent, Instance: "other", Tenant: "t", Channel: "private-x", Name: "e", Data: `{"a":1}`, ExceptSocket: "1.2"},
-		{Kind: KindSaved, Instance: "other", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z"},
-		{Kind: KindPresence, Instance: "other", Op: PresenceSync, Members: []Member{{Tenant: "t", Channel: "presence-x", UserID: "1", Info: "{}"}}},
+	for _, m := range []message{
+		{Kind: kindEvent, Instance: "other", Tenant: "t", Channel: "private-x", Name: "e", Data: `{"a":1}`, ExceptSocket: "1.2"},
+		{Kind: kindSaved, Instance: "other", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z"},
+		{Kind: kindPresence, Instance: "other", Op: presenceSync, Members: []member{{Tenant: "t", Channel: "presence-x", UserID: "1", Info: "{}"}}},
 		{Kind: kindHello, Instance: "other"}, {Kind: kindBye, Instance: "other"}, {Kind: kindHeartbeat, Instance: "x"},
-		{Kind: KindEvent, Instance: "self"}, {Kind: "future", Instance: "other"},
-		{Protocol: BusProtocol + 1, Kind: KindSaved, Instance: "other", Type: "flow", ID: "1", Version: "2"},
-		{Protocol: BusProtocol, Kind: KindSaved, Instance: "other", Tenant: "t", Type: "flow", ID: "1", Version: "3", ExceptSocket: "1.2", TabID: "tab",
+		{Kind: kindEvent, Instance: "self"}, {Kind: "future", Instance: "other"},
+		{Protocol: BusProtocol + 1, Kind: kindSaved, Instance: "other", Type: "flow", ID: "1", Version: "2"},
+		{Protocol: BusProtocol, Kind: kindSaved, Instance: "other", Tenant: "t", Type: "flow", ID: "1", Version: "3", ExceptSocket: "1.2", TabID: "tab",
 			Lists: []busList{{Channel: "project.1", Event: "flow.updated", IDKey: "flow_id"}}},
 	} {
 		if m.Protocol == 0 {
@@ -45,18 +45,18 @@ func FuzzBusMessage(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, payload string) {
-		var got []Message
+		var got []message
 		shares, gone := 0, []string{}
-		b := fuzzBus(func(m Message) { got = append(got, m) }, func() { shares++ }, func(id string) { gone = append(gone, id) })
+		b := fuzzBus(func(m message) { got = append(got, m) }, func() { shares++ }, func(id string) { gone = append(gone, id) })
 		b.handle(payload)
-		var want Message
+		var want message
 		decoded := json.Unmarshal([]byte(payload), &want) == nil
 		for _, m := range got {
 			if m.Instance == "" || m.Instance == "self" {
 				t.Fatalf("handled a message of instance %q", m.Instance)
 			}
 			switch m.Kind {
-			case KindEvent, KindSaved, KindPresence:
+			case kindEvent, kindSaved, kindPresence:
 			default:
 				t.Fatalf("handled kind %q", m.Kind)
 			}
@@ -73,11 +73,11 @@ func FuzzBusMessage(f *testing.F) {
 		// The same instance's bye after it was heard from forgets it, once.
 		b.handle(payload)
 		if decoded && want.Instance != "" && want.Instance != "self" {
-			bye, _ := json.Marshal(Message{Protocol: BusProtocol, Kind: kindBye, Instance: want.Instance})
+			bye, _ := json.Marshal(message{Protocol: BusProtocol, Kind: kindBye, Instance: want.Instance})
 			b.handle(string(bye))
 			b.handle(string(bye))
-			heard := want.Kind != kindBye && want.Kind != "" && (want.Kind == KindEvent || want.Kind == KindSaved ||
-				want.Kind == KindPresence || want.Kind == kindHello || want.Kind == kindHeartbeat) &&
+			heard := want.Kind != kindBye && want.Kind != "" && (want.Kind == kindEvent || want.Kind == kindSaved ||
+				want.Kind == kindPresence || want.Kind == kindHello || want.Kind == kindHeartbeat) &&
 				want.Protocol == BusProtocol
 			if heard && (len(gone) != 1 || gone[0] != want.Instance) {
 				t.Fatalf("bye after %q: gone %v", want.Kind, gone)
@@ -95,21 +95,21 @@ type countingBusObserver struct {
 	n map[string]int
 }
 
-func (o *countingBusObserver) Message(direction, kind string) { o.n[direction+" "+kind]++ }
+func (o *countingBusObserver) message(direction, kind string) { o.n[direction+" "+kind]++ }
 
 // Instances of another bus protocol (a rolling upgrade) are ignored, counted
 // and logged once each, never misread; so are messages without a protocol
 // (builds before it existed, whose protocol 1 sent a save as several
 // messages).
 func TestBusOtherProtocol(t *testing.T) {
-	var got []Message
-	b := fuzzBus(func(m Message) { got = append(got, m) }, func() {}, func(string) {})
+	var got []message
+	b := fuzzBus(func(m message) { got = append(got, m) }, func() {}, func(string) {})
 	obs := &countingBusObserver{n: map[string]int{}}
 	b.obs = obs
 	core, logs := observer.New(zap.WarnLevel)
 	b.log = zap.New(core)
 	for range 3 {
-		next, _ := json.Marshal(Message{Protocol: BusProtocol + 1, Kind: KindSaved, Instance: "next", Type: "flow", ID: "1", Version: "9"})
+		next, _ := json.Marshal(message{Protocol: BusProtocol + 1, Kind: kindSaved, Instance: "next", Type: "flow", ID: "1", Version: "9"})
 		b.handle(string(next))
 	}
 	if len(got) != 0 || obs.n["in "+kindOtherProtocol] != 3 || logs.Len() != 1 {
@@ -120,7 +120,7 @@ func TestBusOtherProtocol(t *testing.T) {
 	if len(got) != 0 || obs.n["in "+kindOtherProtocol] != 5 || logs.Len() != 3 {
 		t.Fatalf("protocols 0 and 1: handled %v, counted %v, %d warnings", got, obs.n, logs.Len())
 	}
-	cur, _ := json.Marshal(Message{Protocol: BusProtocol, Kind: KindSaved, Instance: "peer", Type: "flow", ID: "1", Version: "7"})
+	cur, _ := json.Marshal(message{Protocol: BusProtocol, Kind: kindSaved, Instance: "peer", Type: "flow", ID: "1", Version: "7"})
 	b.handle(string(cur))
 	if len(got) != 1 || got[0].Version != "7" {
 		t.Fatalf("protocol %d: handled %+v", BusProtocol, got)

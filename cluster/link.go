@@ -39,7 +39,7 @@ type Link struct {
 func Join(c *Cluster, store *versioncache.Store, hub *realtime.Hub, opts LinkOptions) *Link {
 	timeout := opts.InstanceTimeout
 	l := &Link{store: store, hub: hub}
-	l.bus = NewBus(c, BusOptions{
+	l.bus = newBus(c, busOptions{
 		Handler:           l.receive,
 		Share:             l.sharePresence,
 		InstanceGone:      l.instanceGone,
@@ -84,7 +84,7 @@ const maxSavedLists = 64
 // Saved shares a save this instance learned, once (realtime.Broker; also
 // the proxy's Publisher when the instance has no hub).
 func (l *Link) Saved(s versioncache.Saved) {
-	m := Message{Kind: KindSaved, Tenant: s.Key.Tenant, Type: s.Key.Type, ID: s.Key.ID,
+	m := message{Kind: kindSaved, Tenant: s.Key.Tenant, Type: s.Key.Type, ID: s.Key.ID,
 		Version: s.Entry.Version, UpdatedByID: s.Entry.UpdatedByID, UpdatedByName: s.Entry.UpdatedByName,
 		ExceptSocket: s.SocketID, TabID: s.TabID, VersionOnly: s.VersionOnly}
 	if len(s.Lists) > 0 {
@@ -98,27 +98,27 @@ func (l *Link) Saved(s versioncache.Saved) {
 
 // Publish shares an event the hub delivered itself (realtime.Broker).
 func (l *Link) Publish(ev realtime.Event) {
-	l.bus.Publish(Message{Kind: KindEvent, Tenant: ev.Tenant, Channel: ev.Channel, Name: ev.Name,
+	l.bus.Publish(message{Kind: kindEvent, Tenant: ev.Tenant, Channel: ev.Channel, Name: ev.Name,
 		Data: string(ev.Data), ExceptSocket: ev.ExceptSocket, Client: ev.ClientEvent, UserID: ev.UserID})
 }
 
 // PublishPresence shares a change of the hub's presence members
 // (realtime.Broker).
 func (l *Link) PublishPresence(ch realtime.PresenceChange) {
-	m := Message{Kind: KindPresence, Op: ch.Op, Tenant: ch.Tenant, Channel: ch.Channel, UserID: ch.UserID, Info: string(ch.Info)}
+	m := message{Kind: kindPresence, Op: ch.Op, Tenant: ch.Tenant, Channel: ch.Channel, UserID: ch.UserID, Info: string(ch.Info)}
 	if ch.Op == realtime.PresenceSync {
-		m.Members = make([]Member, len(ch.Members))
+		m.Members = make([]member, len(ch.Members))
 		for i, mm := range ch.Members {
-			m.Members[i] = Member{Tenant: mm.Tenant, Channel: mm.Channel, UserID: mm.UserID, Info: string(mm.Info)}
+			m.Members[i] = member{Tenant: mm.Tenant, Channel: mm.Channel, UserID: mm.UserID, Info: string(mm.Info)}
 		}
 	}
 	l.bus.Publish(m)
 }
 
 // receive applies a message of another instance.
-func (l *Link) receive(m Message) {
+func (l *Link) receive(m message) {
 	switch m.Kind {
-	case KindSaved:
+	case kindSaved:
 		if m.Type == "" || m.ID == "" || m.Version == "" {
 			return
 		}
@@ -140,17 +140,17 @@ func (l *Link) receive(m Message) {
 		if l.hub != nil {
 			l.hub.RemoteSaved(s)
 		}
-	case KindEvent:
+	case kindEvent:
 		if l.hub != nil {
 			l.hub.PublishLocal(realtime.Event{Tenant: m.Tenant, Channel: m.Channel, Name: m.Name, Data: []byte(m.Data),
 				ExceptSocket: m.ExceptSocket, ClientEvent: m.Client, UserID: m.UserID})
 		}
-	case KindPresence:
+	case kindPresence:
 		if l.hub == nil {
 			return
 		}
 		ch := realtime.PresenceChange{Op: m.Op, Tenant: m.Tenant, Channel: m.Channel, UserID: m.UserID, Info: []byte(m.Info)}
-		if m.Op == PresenceSync {
+		if m.Op == presenceSync {
 			ch.Members = make([]realtime.PresenceMember, len(m.Members))
 			for i, mm := range m.Members {
 				ch.Members[i] = realtime.PresenceMember{Tenant: mm.Tenant, Channel: mm.Channel, UserID: mm.UserID, Info: []byte(mm.Info)}

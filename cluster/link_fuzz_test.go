@@ -13,13 +13,13 @@ import (
 // version cache and a hub through a Link: no panics, and a version learned
 // from the bus is only ever the one the message carried, under its own key.
 func FuzzLinkReceive(f *testing.F) {
-	for _, m := range []Message{
-		{Kind: KindEvent, Instance: "o", Tenant: "t", Channel: "private-record.flow.1", Name: "record.updated", Data: `{"updated_at_iso":"2026-01-01T00:00:00Z"}`},
-		{Kind: KindEvent, Instance: "o", Channel: "x", Name: "client-x", Client: true, UserID: "1", Data: `{`},
-		{Kind: KindSaved, Instance: "o", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z", UpdatedByName: "Ann"},
-		{Kind: KindSaved, Instance: "o", Type: "flow", ID: "1", Version: "\xff"},
-		{Kind: KindPresence, Instance: "o", Op: PresenceJoin, Tenant: "t", Channel: "presence-x", UserID: "1", Info: `{"a":`},
-		{Kind: KindPresence, Instance: "o", Op: PresenceSync, Members: []Member{{Channel: "presence-x", UserID: "2", Info: "[]"}}},
+	for _, m := range []message{
+		{Kind: kindEvent, Instance: "o", Tenant: "t", Channel: "private-record.flow.1", Name: "record.updated", Data: `{"updated_at_iso":"2026-01-01T00:00:00Z"}`},
+		{Kind: kindEvent, Instance: "o", Channel: "x", Name: "client-x", Client: true, UserID: "1", Data: `{`},
+		{Kind: kindSaved, Instance: "o", Tenant: "t", Type: "flow", ID: "1", Version: "2026-01-01T00:00:00Z", UpdatedByName: "Ann"},
+		{Kind: kindSaved, Instance: "o", Type: "flow", ID: "1", Version: "\xff"},
+		{Kind: kindPresence, Instance: "o", Op: presenceJoin, Tenant: "t", Channel: "presence-x", UserID: "1", Info: `{"a":`},
+		{Kind: kindPresence, Instance: "o", Op: presenceSync, Members: []member{{Channel: "presence-x", UserID: "2", Info: "[]"}}},
 	} {
 		b, _ := json.Marshal(m)
 		f.Add(b)
@@ -38,12 +38,12 @@ func FuzzLinkReceive(f *testing.F) {
 	f.Cleanup(hub.Close)
 	l := &Link{store: store, hub: hub}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		var m Message
+		var m message
 		if json.Unmarshal(payload, &m) != nil {
 			return
 		}
 		l.receive(m)
-		if m.Kind == KindSaved && m.Type != "" && m.ID != "" && m.Version != "" {
+		if m.Kind == kindSaved && m.Type != "" && m.ID != "" && m.Version != "" {
 			got, ok := store.Get(versioncache.Key{Tenant: m.Tenant, Type: m.Type, ID: m.ID})
 			if ok && versioncache.Compare(got.Version, m.Version) == versioncache.Older {
 				t.Fatalf("store holds %q, older than the %q just learned", got.Version, m.Version)

@@ -17,7 +17,7 @@ type kindCounter struct {
 	n  map[string]int
 }
 
-func (o *kindCounter) Message(direction, kind string) {
+func (o *kindCounter) message(direction, kind string) {
 	o.mu.Lock()
 	o.n[direction+" "+kind]++
 	o.mu.Unlock()
@@ -87,15 +87,15 @@ func TestLinkSharesASaveOnce(t *testing.T) {
 		only := versioncache.Saved{Key: versioncache.Key{Tenant: "t1", Type: "flow", ID: "2"}, Entry: versioncache.Entry{Version: "7"}, VersionOnly: true}
 		publisher.Saved(only)
 		waitFor(t, 5*time.Second, "B learns the version", func() bool { e, ok := storeB.Get(only.Key); return ok && e.Version == "7" })
-		if out, in := obsA.get("out "+KindSaved), obsB.get("in "+KindSaved); out != 2 || in != 2 {
+		if out, in := obsA.get("out "+kindSaved), obsB.get("in "+kindSaved); out != 2 || in != 2 {
 			t.Fatalf("hubless %v: %d saved messages out of A, %d into B; want 2 each", hubless, out, in)
 		}
-		if n := obsA.get("out " + KindEvent); n != 0 {
+		if n := obsA.get("out " + kindEvent); n != 0 {
 			t.Fatalf("hubless %v: a save also sent %d event messages", hubless, n)
 		}
 		// Nothing comes back: B does not share what it learned from A.
 		time.Sleep(100 * time.Millisecond)
-		if n := obsB.get("out " + KindSaved); n != 0 {
+		if n := obsB.get("out " + kindSaved); n != 0 {
 			t.Fatalf("hubless %v: B shared %d saves again", hubless, n)
 		}
 	}
