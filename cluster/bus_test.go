@@ -108,8 +108,8 @@ func TestBusByeAndSilentInstance(t *testing.T) {
 	// A ghost instance says it is alive once, then falls silent (killed).
 	cl := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer cl.Close()
-	cl.Publish(context.Background(), "recordsync:t:events", `{"kind":"hb","instance":"ghost"}`)
-	cl.Publish(context.Background(), "recordsync:t:events", `{"kind":"nonsense","instance":"ghost2"}`)
+	cl.Publish(context.Background(), "recordsync:t:events", `{"v":2,"kind":"hb","instance":"ghost"}`)
+	cl.Publish(context.Background(), "recordsync:t:events", `{"v":2,"kind":"nonsense","instance":"ghost2"}`)
 	start := time.Now()
 	waitFor(t, 5*time.Second, "ghost forgotten", func() bool {
 		pa.mu.Lock()
