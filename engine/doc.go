@@ -7,9 +7,9 @@
 // configuration's proxy on it (NewProxy: the Engine's cache and memory, the
 // hub as Publisher and Signer — without a hub, the cluster's Link as
 // Publisher — and the cluster's Locker). No adapter sits between them: the
-// hub implements the proxy's Publisher and Signer, the cluster's Link the
-// hub's Broker and SocketDirectory, the cluster's Locker the proxy's Locker,
-// and all of them speak versioncache's Key, Entry and Saved.
+// hub implements the proxy's Publisher and Signer, the cluster's Link and
+// Sockets the hub's Broker and SocketDirectory, the cluster's Locker the
+// proxy's Locker, and all of them speak versioncache's Key, Entry and Saved.
 //
 // What a part's identity is decides whether a reload keeps it:
 //   - the cache, the proxy's memory and the hub are made once, at Open, and
