@@ -125,14 +125,17 @@ func (h *Hub) Channels() int { return int(h.nChannels.Load()) }
 // now is a monotonic clock for activity tracking.
 func (h *Hub) now() int64 { return int64(time.Since(h.start)) }
 
-func (h *Hub) shardFor(k chanKey) *shard {
+// shardIndex places a channel in the hub's shards (channels and presence).
+func (h *Hub) shardIndex(k chanKey) uint64 {
 	var mh maphash.Hash
 	mh.SetSeed(h.seed)
 	mh.WriteString(k.tenant)
 	mh.WriteByte(0)
 	mh.WriteString(k.name)
-	return &h.shards[mh.Sum64()%numShards]
+	return mh.Sum64() % numShards
 }
+
+func (h *Hub) shardFor(k chanKey) *shard { return &h.shards[h.shardIndex(k)] }
 
 // addSub subscribes c to k; it reports false when c already was.
 func (h *Hub) addSub(c *conn, k chanKey) bool {

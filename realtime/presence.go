@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"hash/maphash"
 	"strconv"
 	"sync"
 
@@ -65,14 +64,7 @@ type presenceMember struct {
 	sockets map[*conn]struct{}
 }
 
-func (h *Hub) presenceShardFor(k chanKey) *presenceShard {
-	var mh maphash.Hash
-	mh.SetSeed(h.seed)
-	mh.WriteString(k.tenant)
-	mh.WriteByte(0)
-	mh.WriteString(k.name)
-	return &h.presence[mh.Sum64()%numShards]
-}
+func (h *Hub) presenceShardFor(k chanKey) *presenceShard { return &h.presence[h.shardIndex(k)] }
 
 // presenceJoin subscribes c to the presence channel k as the member m and,
 // in one critical section, queues for c subscription_succeeded with the
