@@ -137,7 +137,7 @@ type member struct {
 type BusObserver interface {
 	// Message counts a message sent ("out") or received from another
 	// instance ("in"), by kind.
-	message(direction, kind string)
+	Message(direction, kind string)
 	// NotShared counts a message that could not be sent: published while
 	// the bus was down (Redis unreachable, or this instance not subscribed),
 	// lost with a PUBLISH that failed, or dropped with the queue full.
@@ -149,7 +149,7 @@ type BusObserver interface {
 
 type nopBusObserver struct{}
 
-func (nopBusObserver) message(string, string) {}
+func (nopBusObserver) Message(string, string) {}
 func (nopBusObserver) NotShared()             {}
 func (nopBusObserver) Up(bool)                {}
 
@@ -432,7 +432,7 @@ func (b *Bus) publishNow(ctx context.Context, m message) error {
 	if err := b.client.Publish(ctx, b.channel, payload).Err(); err != nil {
 		return err
 	}
-	b.obs.message("out", m.Kind)
+	b.obs.Message("out", m.Kind)
 	return nil
 }
 
@@ -528,7 +528,7 @@ func (b *Bus) publishBatch(ctx context.Context, batch []message) error {
 		return err
 	}
 	for i := range batch {
-		b.obs.message("out", batch[i].Kind)
+		b.obs.Message("out", batch[i].Kind)
 	}
 	return nil
 }
@@ -549,7 +549,7 @@ func (b *Bus) handle(payload string) {
 		return // delivered locally when it was published
 	}
 	if m.Protocol != BusProtocol {
-		b.obs.message("in", kindOtherProtocol)
+		b.obs.Message("in", kindOtherProtocol)
 		b.seenMu.Lock()
 		_, warned := b.otherProtocol[m.Instance]
 		if !warned && len(b.otherProtocol) < maxOtherProtocolWarnings {
@@ -567,7 +567,7 @@ func (b *Bus) handle(payload string) {
 	default:
 		return // from a newer version, or not ours: metrics labels stay bounded
 	}
-	b.obs.message("in", m.Kind)
+	b.obs.Message("in", m.Kind)
 	if m.Kind == kindBye {
 		b.seenMu.Lock()
 		_, known := b.seen[m.Instance]

@@ -39,7 +39,7 @@ type busProbe struct {
 	outEvents atomic.Int64
 }
 
-func (p *busProbe) message(direction, kind string) {
+func (p *busProbe) Message(direction, kind string) {
 	if direction == "out" && kind == kindEvent {
 		p.outEvents.Add(1)
 	}

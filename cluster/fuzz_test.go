@@ -95,7 +95,7 @@ type countingBusObserver struct {
 	n map[string]int
 }
 
-func (o *countingBusObserver) message(direction, kind string) { o.n[direction+" "+kind]++ }
+func (o *countingBusObserver) Message(direction, kind string) { o.n[direction+" "+kind]++ }
 
 // Instances of another bus protocol (a rolling upgrade) are ignored, counted
 // and logged once each, never misread; so are messages without a protocol

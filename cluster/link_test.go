@@ -17,7 +17,7 @@ type kindCounter struct {
 	n  map[string]int
 }
 
-func (o *kindCounter) message(direction, kind string) {
+func (o *kindCounter) Message(direction, kind string) {
 	o.mu.Lock()
 	o.n[direction+" "+kind]++
 	o.mu.Unlock()
