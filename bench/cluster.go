@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,33 +13,27 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/recordsync/recordsync/internal/harness"
 )
 
 // The two-instance cluster against one instance: fan-out with the
 // publisher on instance A and half the subscribers on instance B, and the
 // cost of the cluster-wide write lock on conditional writes.
 
-// startRedis runs a throw-away redis-server (no persistence) on a free port.
-func startRedis(work string) (*proc, string, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, "", fmt.Errorf("redis-server not found (apt-get install redis-server)")
-	}
+// startRedis runs a throw-away redis-server (no persistence) on a free port
+// (harness.StartRedis) in a folder under work, and tracks it.
+func startRedis(work string) (*harness.Redis, error) {
 	dir, err := os.MkdirTemp(work, "redis-")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	_, port, _ := net.SplitHostPort(addr)
-	p, err := startProc("redis", dir, nil, nil, bin, "--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir, "--protected-mode", "no")
+	r, err := harness.StartRedis(dir)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	if err := waitListen(p, addr, 20*time.Second); err != nil {
-		return nil, "", err
-	}
-	return p, addr, nil
+	track(r)
+	return r, nil
 }
 
 // clusterSiteFor is the recordsync site (siteB's block) with `cluster` on
@@ -69,7 +62,7 @@ func waitClusterUp(c *caddy) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("cluster bus of %s not up:\n%s", c.name, tail(c.out.String(), 2000))
+	return fmt.Errorf("cluster bus of %s not up:\n%s", c.Name, harness.Tail(c.Log(), 2000))
 }
 
 // startClusterPair starts two Caddy processes on one cluster.
@@ -299,12 +292,13 @@ func condPuts(bases []string, d time.Duration, conns, firstID int) (wrkResult, e
 
 // runCluster measures the cluster section: fan-out on two instances for
 // each size, then conditional writes with and without the cluster lock.
-func runCluster(cfg runConfig, rep *report, self, caddyBin, work string, upPort int, up *proc) error {
-	redis, redisAddr, err := startRedis(work)
+func runCluster(cfg runConfig, rep *report, self, caddyBin, work string, upPort int, up *harness.Proc) error {
+	redis, err := startRedis(work)
 	if err != nil {
 		return err
 	}
 	defer redis.Stop()
+	redisAddr := redis.Addr()
 	redisT := watched{"redis", func() int64 { return cpuTicks(redis.Pid()) }}
 	upT := watched{"upstream", func() int64 { return cpuTicks(up.Pid()) }}
 	rep.SiteC = clusterSiteFor(upPort, redisAddr, "bench")

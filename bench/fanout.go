@@ -8,17 +8,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/recordsync/recordsync/internal/harness"
 	"github.com/recordsync/recordsync/pusher"
 )
 
@@ -335,7 +334,7 @@ func runFanout(self, caddyBin, workDir, site string, n, publishes int) fanResult
 // makes publishes record saves (PUT through cs[0]) 250 ms apart and
 // collects delivery latencies. redis, when set, is charged the Redis
 // server's CPU.
-func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult {
+func fanoutOn(self string, cs []*caddy, redis *harness.Redis, n, publishes int) fanResult {
 	res := fanResult{N: n, Publishes: publishes, Instances: len(cs)}
 	fail := func(err error) fanResult { res.Err = err.Error(); logf("  fan-out %d: %v", n, err); return res }
 	c := cs[0]
@@ -344,7 +343,7 @@ func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult
 	for _, ci := range cs {
 		res.RSSBeforeKB += rssKB(ci.Pid())
 		res.GorBefore += ci.goroutines()
-		urls = append(urls, fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", ci.Port, benchAppKey))
+		urls = append(urls, fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", ci.HTTPPort, benchAppKey))
 	}
 
 	gen, err := startGenerator(self, urls, n, 0, "")
@@ -410,7 +409,7 @@ func fanoutOn(self string, cs []*caddy, redis *proc, n, publishes int) fanResult
 // child is a running child process of the bench: the load generator
 // (bench -role=subscribers) or one side of the floor (floor.go).
 type child struct {
-	*proc
+	*harness.Proc
 	stdin io.WriteCloser
 	lines chan string
 }
@@ -424,31 +423,39 @@ func startGenerator(self string, urls []string, n, silent int, silentChannel str
 }
 
 // startChild starts this binary with args (a -role) in its own process
-// group, with a pipe to its stdin and its stdout read line by line.
+// group, with a pipe to its stdin and its stdout read line by line (its
+// stderr is its Output), and tracks it.
 func startChild(self string, args ...string) (*child, error) {
-	cmd := exec.Command(self, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	errBuf := &syncBuf{}
-	cmd.Stderr = errBuf
-	if err := cmd.Start(); err != nil {
+	inR, inW, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
-	g := &child{proc: &proc{name: args[0], cmd: cmd, out: errBuf, exited: make(chan struct{})},
-		stdin: stdin, lines: make(chan string, 4)}
-	procsMu.Lock()
-	procs = append(procs, g.proc)
-	procsMu.Unlock()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	p, err := harness.Start(harness.Options{Name: args[0], Stdin: inR, Stdout: outW, Group: true, Output: &harness.Output{Limit: 1 << 20}},
+		append([]string{self}, args...)...)
+	inR.Close() // the child's ends
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return nil, err
+	}
+	track(p)
+	go func() { <-p.Exited(); inW.Close() }()
+	g := &child{Proc: p, stdin: inW, lines: make(chan string, 4)}
 	go func() {
-		sc := bufio.NewScanner(stdout)
+		defer outR.Close()
+		sc := bufio.NewScanner(outR)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			g.lines <- sc.Text()
 		}
 		close(g.lines)
-		cmd.Wait()
-		close(g.proc.exited)
 	}()
 	return g, nil
 }
@@ -460,13 +467,13 @@ func (g *child) readLine(prefix string, timeout time.Duration) (string, error) {
 		select {
 		case l, ok := <-g.lines:
 			if !ok {
-				return "", fmt.Errorf("%s exited: %s", g.name, tail(g.out.String(), 2000))
+				return "", fmt.Errorf("%s exited: %s", g.Name, harness.Tail(g.Output(), 2000))
 			}
 			if strings.HasPrefix(l, prefix) {
 				return strings.TrimPrefix(l, prefix), nil
 			}
 		case <-to:
-			return "", fmt.Errorf("%s: no %q within %v", g.name, prefix, timeout)
+			return "", fmt.Errorf("%s: no %q within %v", g.Name, prefix, timeout)
 		}
 	}
 }

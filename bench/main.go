@@ -26,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/recordsync/recordsync/internal/harness"
 )
 
 const (
@@ -205,29 +207,25 @@ func run(cfg runConfig, outPath string) error {
 
 	logf("building caddy from ./cmd/caddy")
 	caddyBin := filepath.Join(work, "caddy")
-	build := exec.Command("go", "build", "-o", caddyBin, "./cmd/caddy")
-	build.Dir = repo
-	if b, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, b)
+	if err := harness.BuildCaddy(repo, caddyBin); err != nil {
+		return err
 	}
 
 	upPort := freePort()
-	up, err := startProc("upstream", work, nil, nil, self, "-role=upstream", "-addr", fmt.Sprintf("127.0.0.1:%d", upPort))
+	up, err := startProc("upstream", work, self, "-role=upstream", "-addr", fmt.Sprintf("127.0.0.1:%d", upPort))
 	if err != nil {
 		return err
 	}
-	if err := waitListen(up, fmt.Sprintf("127.0.0.1:%d", upPort), 20*time.Second); err != nil {
+	if err := up.WaitListen(fmt.Sprintf("127.0.0.1:%d", upPort), 20*time.Second); err != nil {
 		return err
 	}
-	siteA := fmt.Sprintf(":{PORT} {\n\treverse_proxy 127.0.0.1:%d\n}\n", upPort)
-	rsBlock := fmt.Sprintf(`	recordsync {
-		record flow /api/v1/flows/{id}
-		app_id 1
-		app_key %s
-		app_secret %s
-	}
-`, benchAppKey, benchAppSecret)
-	siteB := ":{PORT} {\n" + rsBlock + fmt.Sprintf("\treverse_proxy 127.0.0.1:%d\n}\n", upPort)
+	proxy := fmt.Sprintf("reverse_proxy 127.0.0.1:%d", upPort)
+	siteA := harness.Site(":{PORT}", proxy)
+	siteB := harness.Site(":{PORT}", harness.Block("recordsync",
+		"record flow /api/v1/flows/{id}",
+		"app_id 1",
+		"app_key "+benchAppKey,
+		"app_secret "+benchAppSecret), proxy)
 	rep.SiteA, rep.SiteB = siteA, siteB
 
 	a, err := startCaddy(caddyBin, work, "plain", siteA, nil)
@@ -443,8 +441,10 @@ func runLaravel(cfg runConfig, rep *report, repo, work, caddyBin string) error {
 		return err
 	}
 	defer l.Stop()
-	plainSite := ":{PORT} {\n" + l.site() + "}\n"
-	rsSite := ":{PORT} {\n\trecordsync {\n\t\trecord flow /api/v1/flows/{id}\n\t\tlaravel_app_key {env.BENCH_LARAVEL_APP_KEY}\n\t}\n" + l.site() + "}\n"
+	plainSite := harness.Site(":{PORT}", l.Directives()...)
+	rsSite := harness.Site(":{PORT}", append([]string{harness.Block("recordsync",
+		"record flow /api/v1/flows/{id}",
+		"laravel_app_key {env.BENCH_LARAVEL_APP_KEY}")}, l.Directives()...)...)
 	// The report names no path of this machine: the checkout is <repo>.
 	rep.SiteL = strings.ReplaceAll(plainSite, repo, "<repo>")
 	rep.SiteLR = strings.ReplaceAll(rsSite, repo, "<repo>")

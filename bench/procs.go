@@ -2,95 +2,41 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/recordsync/recordsync/internal/harness"
 )
 
-// syncBuf collects a child's output.
-type syncBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 1<<20 { // keep the tail bounded
-		b.buf.Reset()
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// proc is a child process the bench started; every one is stopped by stopAll.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	out    *syncBuf
-	exited chan struct{}
-}
+// stopper is what the bench starts: a harness server or a child process.
+type stopper interface{ Stop() }
 
 var (
 	procsMu sync.Mutex
-	procs   []*proc
+	procs   []stopper
 )
 
-// startProc starts a child in its own process group (so that php-fpm's
-// workers are stopped with it).
-func startProc(name, dir string, env []string, stdin io.Reader, args ...string) (*proc, error) {
-	p := &proc{name: name, out: &syncBuf{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(args[0], args[1:]...)
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Stdin = stdin
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	go func() { p.cmd.Wait(); close(p.exited) }()
+// track registers s to be stopped by stopAll (at the end and on Ctrl-C).
+func track(s stopper) {
 	procsMu.Lock()
-	procs = append(procs, p)
+	procs = append(procs, s)
 	procsMu.Unlock()
-	return p, nil
 }
 
-func (p *proc) Pid() int { return p.cmd.Process.Pid }
-
-// Stop sends SIGTERM, waits up to 10 s, then kills the process group.
-func (p *proc) Stop() {
-	if p == nil || p.cmd.Process == nil {
-		return
+// startProc starts a child in its own process group (harness.Start), its
+// output bounded to its last MiB, and tracks it.
+func startProc(name, dir string, args ...string) (*harness.Proc, error) {
+	p, err := harness.Start(harness.Options{Name: name, Dir: dir, Group: true, Output: &harness.Output{Limit: 1 << 20}}, args...)
+	if err != nil {
+		return nil, err
 	}
-	pgid := p.cmd.Process.Pid
-	select {
-	case <-p.exited:
-	default:
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-	}
-	syscall.Kill(-pgid, syscall.SIGKILL) // children left behind (php-fpm workers), only ours
+	track(p)
+	return p, nil
 }
 
 func stopAll() {
@@ -101,46 +47,17 @@ func stopAll() {
 	var wg sync.WaitGroup
 	for _, p := range ps {
 		wg.Add(1)
-		go func(p *proc) { defer wg.Done(); p.Stop() }(p)
+		go func(p stopper) { defer wg.Done(); p.Stop() }(p)
 	}
 	wg.Wait()
 }
 
-// waitListen waits until addr accepts connections or p exits.
-func waitListen(p *proc, addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("%s exited early:\n%s", p.name, tail(p.out.String(), 3000))
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not listen on %s:\n%s", p.name, addr, tail(p.out.String(), 3000))
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := harness.FreePort()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // cpuTicks is utime+stime of one process in clock ticks (USER_HZ = 100 on Linux).
@@ -232,94 +149,53 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// caddy is one running Caddy.
+// caddy is one running Caddy (harness.Caddy).
 type caddy struct {
-	*proc
-	Port, Admin int
+	*harness.Caddy
 }
 
-func (c *caddy) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", c.Port) }
-
-const caddyGlobal = `{
-	admin 127.0.0.1:%d
-	http_port %d
-	auto_https off
-	skip_install_trust
-	persist_config off
-	grace_period 1s
-	log {
-		level ERROR
-	}
-}
-`
-
-// startCaddy runs bin with the global block and site (":{PORT} {...}"; the
-// token {PORT} is replaced by the site port).
+// startCaddy runs bin with the bench's global options (grace_period 1s,
+// log level ERROR) and site (":{PORT} {...}"; the token {PORT} is replaced
+// by the site port), in a folder of its own under workDir, and tracks it.
 func startCaddy(bin, workDir, name, site string, env []string) (*caddy, error) {
-	c := &caddy{Port: freePort(), Admin: freePort()}
 	dir, err := os.MkdirTemp(workDir, "caddy-"+name+"-")
 	if err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf(caddyGlobal, c.Admin, c.Port) + strings.ReplaceAll(site, "{PORT}", strconv.Itoa(c.Port))
-	path := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	env = append(env, "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	p, err := startProc("caddy "+name, dir, env, nil, bin, "run", "--config", path, "--adapter", "caddyfile")
+	c, err := harness.StartCaddy(harness.CaddyOptions{Bin: bin, Dir: dir, Name: "caddy " + name, Env: env,
+		Global: harness.Global{GracePeriod: "1s", LogLevel: "ERROR"},
+		Group:  true, Output: &harness.Output{Limit: 1 << 20}, Wait: 30 * time.Second}, site)
 	if err != nil {
 		return nil, err
 	}
-	c.proc = p
-	if err := waitListen(p, fmt.Sprintf("127.0.0.1:%d", c.Port), 30*time.Second); err != nil {
-		return nil, err
-	}
-	return c, nil
+	track(c)
+	return &caddy{c}, nil
 }
 
 var adminClient = &http.Client{Timeout: 30 * time.Second}
 
 // metric returns the sum of the Prometheus samples named name whose label
-// text contains match, from Caddy's admin /metrics.
+// text contains match, from Caddy's admin /metrics (-1 when it cannot be
+// read).
 func (c *caddy) metric(name, match string) float64 {
-	resp, err := adminClient.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.Admin))
+	m, err := c.Metrics()
 	if err != nil {
 		return -1
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	var sum float64
-	found := false
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) {
+	for k, v := range m {
+		rest, ok := strings.CutPrefix(k, name)
+		if !ok || (rest != "" && rest[0] != '{') || !strings.Contains(rest, match) {
 			continue
 		}
-		rest := line[len(name):]
-		if rest == "" || (rest[0] != ' ' && rest[0] != '{') {
-			continue
-		}
-		if match != "" && !strings.Contains(rest, match) {
-			continue
-		}
-		fs := strings.Fields(line)
-		v, err := strconv.ParseFloat(fs[len(fs)-1], 64)
-		if err == nil {
-			sum += v
-			found = true
-		}
-	}
-	if !found {
-		return 0
+		sum += v
 	}
 	return sum
 }
 
 // goroutines is the total of Caddy's goroutine profile (admin /debug/pprof).
 func (c *caddy) goroutines() int {
-	resp, err := adminClient.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/goroutine?debug=1", c.Admin))
+	resp, err := adminClient.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/goroutine?debug=1", c.AdminPort))
 	if err != nil {
 		return -1
 	}

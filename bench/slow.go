@@ -148,7 +148,7 @@ func slowOnce(self string, c *caddy, variant string, healthy, silent, publishes 
 		return fail(fmt.Errorf("sockets of the previous run still open"))
 	}
 	r.RSSBeforeKB = rssKB(c.Pid())
-	url := fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", c.Port, benchAppKey)
+	url := fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", c.HTTPPort, benchAppKey)
 	gen, err := startGenerator(self, []string{url}, healthy, silent, slowChannel)
 	if err != nil {
 		return fail(err)
@@ -222,7 +222,7 @@ func fillSilent(c *caddy, silent int) (events int, txMax int64, err error) {
 		}
 		events += step
 		time.Sleep(20 * time.Millisecond)
-		tx, err := tcpqueue.SendQueues(c.Port)
+		tx, err := tcpqueue.SendQueues(c.HTTPPort)
 		if err != nil {
 			return events, 0, err
 		}

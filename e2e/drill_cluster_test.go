@@ -291,8 +291,7 @@ func TestDrillKillInstance(t *testing.T) {
 	stopWriters := make(chan struct{})
 	writers := runClusterWriters(records, func() string { return b.URL() }, stopWriters, &writersWG)
 	time.Sleep(before)
-	a.cmd.Process.Kill()
-	<-a.exited
+	a.Kill()
 	killed := time.Now()
 	time.Sleep(after)
 	close(stopWriters)

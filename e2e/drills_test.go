@@ -72,7 +72,7 @@ func drillCheckFiles(t testing.TB, sockets int) {
 func drillAlive(t testing.TB, c *caddyProc) {
 	t.Helper()
 	select {
-	case <-c.exited:
+	case <-c.Exited():
 		t.Fatalf("caddy exited:\n%s", c.Log())
 	default:
 	}
@@ -84,7 +84,7 @@ func drillAlive(t testing.TB, c *caddyProc) {
 // drillRSS is Caddy's resident memory in bytes (VmRSS of /proc/<pid>/status).
 func drillRSS(t testing.TB, c *caddyProc) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Pid()))
 	if err != nil {
 		t.Fatalf("reading caddy's status: %v", err)
 	}
@@ -105,33 +105,11 @@ func drillRSS(t testing.TB, c *caddyProc) int64 {
 // (labels as Prometheus prints them, sorted by name).
 func drillMetrics(t testing.TB, c *caddyProc) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.AdminPort))
+	m, err := c.Metrics()
 	if err != nil {
 		t.Fatalf("scraping metrics: %v", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scraping metrics: status %d", resp.StatusCode)
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[line[:i]] = v
-	}
-	return out
+	return m
 }
 
 // drillWaitMetric polls a metric until ok(value) or the timeout; it returns

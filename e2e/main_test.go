@@ -3,9 +3,10 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/recordsync/recordsync/internal/harness"
 )
 
 // caddyBin is the path of the Caddy binary built from this checkout.
@@ -32,10 +33,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	caddyBin = filepath.Join(dir, "caddy")
-	build := exec.Command("go", "build", "-o", caddyBin, "./cmd/caddy")
-	build.Dir = repoRoot
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := harness.BuildCaddy(repoRoot, caddyBin); err != nil {
 		fmt.Fprintln(os.Stderr, "building caddy:", err)
 		return 1
 	}
