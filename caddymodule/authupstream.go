@@ -11,15 +11,16 @@ import (
 // "auth". The Engine keeps the authoriser, and its cache of answers, while
 // these settings stay the same.
 func (h *Handler) authUpstreamOptions() laravel.UpstreamAuthOptions {
-	if h.AuthUpstream == "" {
+	au := h.AuthUpstream
+	if au.Path == "" {
 		return laravel.UpstreamAuthOptions{}
 	}
 	return laravel.UpstreamAuthOptions{
-		Path:        h.AuthUpstream,
-		URL:         h.AuthUpstreamURL,
-		TTL:         time.Duration(h.AuthUpstreamTTL),
-		Concurrency: h.AuthUpstreamConcurrency,
-		Timeout:     time.Duration(h.AuthUpstreamTimeout),
+		Path:        au.Path,
+		URL:         au.URL,
+		TTL:         time.Duration(au.TTL),
+		Concurrency: au.Concurrency,
+		Timeout:     time.Duration(au.Timeout),
 		Logger:      h.logger,
 		OnResult:    func(result string) { metrics.authUpstream.WithLabelValues(result).Inc() },
 	}

@@ -29,190 +29,357 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	recordsync {
-//		name            <name>                  # shared state across blocks and reloads (default "default")
-//		tenant          <placeholder>           # e.g. {http.request.host}
-//		version_field   <gjson path>            # default data.updated_at
-//		updated_by_id   <gjson path>
-//		updated_by_name <gjson path>
-//		client_version  <gjson path>            # default client_version
+//		name    <name>                          # shared state across blocks and reloads (default "default")
+//		tenant  <placeholder>                   # e.g. {http.request.host}
 //		record <type> <pattern> {               # {id} required
 //			list <channel> <event> <id_key>     # e.g. list project.{project} task.updated task_id
 //		}
 //		version_endpoint <pattern>|off          # default /api/v1/records/{type}/{id}/version
-//		cache_size       <n>                    # default 100000
-//		cache_ttl        <duration>             # default 10m
-//		conflict_status  409|412                # default 409
-//		max_body_size    <size>                 # default 1MiB
-//		write_wait       <duration>             # default 10s
-//		credential       <placeholder>          # default Authorization header, else session cookie
-//		session_cookie   <name>                 # default laravel_session
-//		laravel_app_key  <key>                  # e.g. {env.APP_KEY}
-//		auth_ttl         <duration>             # default 60s
+//		auth_endpoint    <path>|off             # default /broadcasting/auth: sign the app's unsigned grants, bind every grant to its tenant
+//		import_header    <header>
 //
-//		app_id     <id>
-//		app_key    <key>
-//		app_secret <secret>
-//		ws_path    <path>                       # default /ws
-//		allowed_origins <pattern...>            # default: same host only
-//		import_header   <header>
-//		activity_timeout            <duration>  # default 30s
-//		max_connections_per_tenant  <n>         # default 0, no limit
-//		max_channels_per_connection <n>         # default 100
-//		max_message_size            <size>      # default 10000 bytes
-//		auth_endpoint        <path>|off         # default /broadcasting/auth: sign the app's unsigned grants, bind every grant to its tenant
-//		client_events        off|members        # default off (Echo whisper)
-//		client_event_rate    <n>                # per socket and second, default 10
-//		presence_max_members <n>                # default 100
-//		auth_upstream        <path>             # e.g. /broadcasting/auth: recordsync asks the app for subscriptions without auth
-//		auth_upstream_url    <url>              # default: back to the address the upgrade came in on
-//		auth_upstream_ttl    <duration>         # default 30s
-//		auth_upstream_concurrency <n>           # default 16
-//		auth_upstream_timeout <duration>        # default 10s
-//		send_queue                  <n>         # default 256 frames
-//
-//		redis                <url>              # e.g. redis://127.0.0.1:6379/0: Laravel's redis broadcaster
-//		redis_prefix         <prefix>           # default laravel_database_
-//		redis_tenant_pattern <pattern>          # e.g. "tenant{tenant}_laravel_database_"
-//
-//		cluster      <url>                      # e.g. redis://127.0.0.1:6379/0: act as one with the other instances
-//		cluster_name <name>                     # default: name
-//		cluster_lock_timeout <duration>         # default 10s: fencing timeout of the cluster-wide write lock
-//		cluster_timeout <duration>              # default 10s: a silent instance's presence members leave, its socket entries expire
+//		fields {
+//			version         <gjson path>        # default data.updated_at
+//			updated_by_id   <gjson path>
+//			updated_by_name <gjson path>
+//			client_version  <gjson path>        # default client_version
+//		}
+//		cache {
+//			size <n>                            # default 100000
+//			ttl  <duration>                     # default 10m
+//		}
+//		guard {
+//			conflict_status 409|412             # default 409
+//			write_wait      <duration>          # default 10s
+//			max_body_size   <size>              # default 1MiB
+//		}
+//		callers {
+//			credential      <placeholder>       # default Authorization header, else session cookie
+//			session_cookie  <name>              # default laravel_session
+//			laravel_app_key <key>               # e.g. {env.APP_KEY}
+//			auth_ttl        <duration>          # default 60s
+//		}
+//		websocket {
+//			app_id     <id>
+//			app_key    <key>
+//			app_secret <secret>
+//			path       <path>                   # default /ws
+//			allowed_origins <pattern...>        # default: same host only
+//			activity_timeout            <duration>  # default 30s
+//			max_connections_per_tenant  <n>     # default 0, no limit
+//			max_channels_per_connection <n>     # default 100
+//			max_message_size            <size>  # default 10000 bytes
+//			send_queue                  <n>     # default 256 frames
+//			client_events        off|members    # default off (Echo whisper)
+//			client_event_rate    <n>            # per socket and second, default 10
+//			presence_max_members <n>            # default 100
+//		}
+//		auth_upstream <path> {                  # e.g. /broadcasting/auth: recordsync asks the app for subscriptions without auth
+//			url         <url>                   # default: back to the address the upgrade came in on
+//			ttl         <duration>              # default 30s
+//			concurrency <n>                     # default 16
+//			timeout     <duration>              # default 10s
+//		}
+//		redis <url> {                           # e.g. redis://127.0.0.1:6379/0: Laravel's redis broadcaster
+//			prefix         <prefix>             # default laravel_database_
+//			tenant_pattern <pattern>            # e.g. "tenant{tenant}_laravel_database_"
+//		}
+//		cluster <url> {                         # e.g. redis://127.0.0.1:6379/0: act as one with the other instances
+//			name         <name>                 # default: name
+//			lock_timeout <duration>             # default 10s: fencing timeout of the cluster-wide write lock
+//			timeout      <duration>             # default 10s: a silent instance's presence members leave, its socket entries expire
+//		}
 //	}
+//
+// The argument of auth_upstream, redis and cluster may also be given in
+// their block (path, url, url), and their block may be left out. Every
+// setting in a block may also be given as the flat subdirective of the
+// first configuration (flatNames: cache_size, ws_path, redis_prefix,
+// cluster_name, ...); a setting given twice, either way, is an error.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
+	p := caddyfileParser{h: h, seen: map[string]string{}}
 	for d.NextBlock(0) {
-		key := d.Val()
-		if key != "record" && key != "allowed_origins" {
-			if seen[key] {
-				return d.Errf("duplicate subdirective %q", key)
-			}
-			seen[key] = true
-		}
-		var err error
-		switch key {
-		case "name":
-			err = oneString(d, &h.Name)
-		case "tenant":
-			err = oneString(d, &h.Tenant)
-		case "version_field":
-			err = oneGJSONPath(d, &h.VersionField)
-		case "updated_by_id":
-			err = oneGJSONPath(d, &h.UpdatedByID)
-		case "updated_by_name":
-			err = oneGJSONPath(d, &h.UpdatedByName)
-		case "client_version":
-			err = oneGJSONPath(d, &h.ClientVersion)
-		case "record":
-			err = h.parseRecord(d)
-		case "version_endpoint":
-			if err = oneString(d, &h.VersionEndpoint); err == nil && h.VersionEndpoint != proxy.VersionEndpointOff {
-				if perr := proxy.ValidatePattern(h.VersionEndpoint, "type", "id"); perr != nil {
-					return d.Errf("version_endpoint: %v", perr)
-				}
-			}
-		case "cache_size":
-			err = oneInt64(d, &h.CacheSize)
-		case "cache_ttl":
-			err = oneDuration(d, &h.CacheTTL)
-		case "conflict_status":
-			var n int64
-			if err = oneInt64(d, &n); err == nil {
-				if err := proxy.ValidateConflictStatus(int(n)); err != nil {
-					return d.Errf("conflict_status %v", err)
-				}
-				h.ConflictStatus = int(n)
-			}
-		case "max_body_size":
-			err = oneSize(d, &h.MaxBodySize)
-		case "write_wait":
-			err = oneDuration(d, &h.WriteWait)
-		case "credential":
-			err = oneString(d, &h.Credential)
-		case "session_cookie":
-			err = oneString(d, &h.SessionCookie)
-		case "laravel_app_key":
-			err = oneString(d, &h.LaravelAppKey)
-		case "auth_ttl":
-			err = oneDuration(d, &h.AuthTTL)
-		case "app_id":
-			err = oneString(d, &h.AppID)
-		case "app_key":
-			err = oneString(d, &h.AppKey)
-		case "app_secret":
-			err = oneString(d, &h.AppSecret)
-		case "ws_path":
-			err = oneString(d, &h.WSPath)
-		case "allowed_origins":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.AllowedOrigins = append(h.AllowedOrigins, args...)
-		case "import_header":
-			err = oneString(d, &h.ImportHeader)
-		case "activity_timeout":
-			err = oneDuration(d, &h.ActivityTimeout)
-		case "max_connections_per_tenant":
-			err = oneInt(d, &h.MaxConnectionsPerTenant)
-		case "max_channels_per_connection":
-			err = oneInt(d, &h.MaxChannelsPerConnection)
-		case "max_message_size":
-			err = oneSize(d, &h.MaxMessageSize)
-		case "auth_endpoint":
-			if err = oneString(d, &h.AuthEndpoint); err == nil && h.AuthEndpoint != "off" && (h.AuthEndpoint == "" || h.AuthEndpoint[0] != '/') {
-				return d.Errf("auth_endpoint must be a path starting with / or off, got %q", h.AuthEndpoint)
-			}
-		case "client_events":
-			if err = oneString(d, &h.ClientEvents); err == nil && h.ClientEvents != "off" && h.ClientEvents != "members" {
-				return d.Errf("client_events must be off or members, got %q", h.ClientEvents)
-			}
-		case "client_event_rate":
-			err = oneInt(d, &h.ClientEventRate)
-		case "presence_max_members":
-			err = oneInt(d, &h.PresenceMaxMembers)
-		case "auth_upstream":
-			if err = oneString(d, &h.AuthUpstream); err == nil && (h.AuthUpstream == "" || h.AuthUpstream[0] != '/') {
-				return d.Errf("auth_upstream must be a path starting with /, got %q", h.AuthUpstream)
-			}
-		case "auth_upstream_url":
-			err = oneString(d, &h.AuthUpstreamURL)
-		case "auth_upstream_ttl":
-			err = oneDuration(d, &h.AuthUpstreamTTL)
-		case "auth_upstream_concurrency":
-			if err = oneInt(d, &h.AuthUpstreamConcurrency); err == nil && h.AuthUpstreamConcurrency == 0 {
-				return d.Errf("auth_upstream_concurrency must be at least 1")
-			}
-		case "auth_upstream_timeout":
-			err = oneDuration(d, &h.AuthUpstreamTimeout)
-		case "send_queue":
-			err = oneInt(d, &h.SendQueue)
-		case "redis":
-			err = oneString(d, &h.Redis)
-		case "redis_prefix":
-			err = oneString(d, &h.RedisPrefix)
-		case "redis_tenant_pattern":
-			if err = oneString(d, &h.RedisTenantPattern); err == nil && !validTenantPattern(h.RedisTenantPattern) {
-				return d.Errf("redis_tenant_pattern %q must hold {tenant} once", h.RedisTenantPattern)
-			}
-		case "cluster":
-			err = oneString(d, &h.Cluster)
-		case "cluster_name":
-			err = oneString(d, &h.ClusterName)
-		case "cluster_lock_timeout":
-			err = oneDuration(d, &h.ClusterLockTimeout)
-		case "cluster_timeout":
-			err = oneDuration(d, &h.ClusterTimeout)
-		default:
-			return d.Errf("unrecognized subdirective %q", key)
-		}
-		if err != nil {
+		if err := p.subdirective(d); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// groupArg names the setting that the argument of a group's directive
+// sets (`redis <url> { ... }`), for the groups that take one.
+var groupArg = map[string]string{"auth_upstream": "path", "redis": "url", "cluster": "url"}
+
+// caddyfileParser reads the subdirectives of one recordsync block.
+type caddyfileParser struct {
+	h *Handler
+	// seen maps each subdirective and each setting read to how it was
+	// spelled, to refuse a second one.
+	seen map[string]string
+}
+
+// once refuses a second id (a subdirective, or a setting as "=group.key"),
+// naming how it was spelled both times; name is the subdirective as
+// written.
+func (p *caddyfileParser) once(d *caddyfile.Dispenser, id, spelling, name string) error {
+	prev, ok := p.seen[id]
+	if !ok {
+		p.seen[id] = spelling
+		return nil
+	}
+	if prev == spelling {
+		return d.Errf("duplicate subdirective %q", name)
+	}
+	return d.Errf("%s and %s are the same setting; keep one", prev, spelling)
+}
+
+// subdirective reads one subdirective of the recordsync block.
+func (p *caddyfileParser) subdirective(d *caddyfile.Dispenser) error {
+	h, key := p.h, d.Val()
+	if _, isGroup := groups[key]; isGroup {
+		if err := p.once(d, key, key, key); err != nil {
+			return err
+		}
+		return p.group(d, key)
+	}
+	if s, ok := flatNames[key]; ok {
+		if s.key != "allowed_origins" {
+			if err := p.once(d, "="+s.String(), key, key); err != nil {
+				return err
+			}
+		}
+		return h.parseSetting(d, s)
+	}
+	if key != "record" {
+		if err := p.once(d, key, key, key); err != nil {
+			return err
+		}
+	}
+	switch key {
+	case "name":
+		return oneString(d, &h.Name)
+	case "tenant":
+		return oneString(d, &h.Tenant)
+	case "record":
+		return h.parseRecord(d)
+	case "version_endpoint":
+		if err := oneString(d, &h.VersionEndpoint); err != nil {
+			return err
+		}
+		if h.VersionEndpoint != proxy.VersionEndpointOff {
+			if err := proxy.ValidatePattern(h.VersionEndpoint, "type", "id"); err != nil {
+				return d.Errf("version_endpoint: %v", err)
+			}
+		}
+	case "auth_endpoint":
+		if err := oneString(d, &h.AuthEndpoint); err != nil {
+			return err
+		}
+		if h.AuthEndpoint != "off" && (h.AuthEndpoint == "" || h.AuthEndpoint[0] != '/') {
+			return d.Errf("auth_endpoint must be a path starting with / or off, got %q", h.AuthEndpoint)
+		}
+	case "import_header":
+		return oneString(d, &h.ImportHeader)
+	default:
+		return d.Errf("unrecognized subdirective %q", key)
+	}
+	return nil
+}
+
+// groups are the block subdirectives, each with the settings it holds.
+var groups = func() map[string]map[string]bool {
+	g := map[string]map[string]bool{}
+	for _, s := range flatNames {
+		if g[s.group] == nil {
+			g[s.group] = map[string]bool{}
+		}
+		g[s.group][s.key] = true
+	}
+	return g
+}()
+
+// group reads `<group> [<arg>] [{ <key> <value>... }]`: at least the
+// argument or the block, the argument only for auth_upstream, redis and
+// cluster.
+func (p *caddyfileParser) group(d *caddyfile.Dispenser, group string) error {
+	args := d.RemainingArgs()
+	argKey, takesArg := groupArg[group]
+	if len(args) > 1 || (len(args) == 1 && !takesArg) {
+		return d.ArgErr()
+	}
+	if len(args) == 1 {
+		s := setting{group, argKey}
+		if err := p.once(d, "="+s.String(), group+" <"+argKey+">", group); err != nil {
+			return err
+		}
+		if err := p.h.setString(d, s, group, args[0]); err != nil {
+			return err
+		}
+	}
+	block := false
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		block = true
+		key := d.Val()
+		s := setting{group, key}
+		if !groups[group][key] {
+			return d.Errf("unrecognized %s subdirective %q", group, key)
+		}
+		if key != "allowed_origins" {
+			if err := p.once(d, "="+s.String(), group+" { "+key+" }", key); err != nil {
+				return err
+			}
+		}
+		if err := p.h.parseSetting(d, s); err != nil {
+			return err
+		}
+	}
+	if len(args) == 0 && !block {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// parseSetting reads the value of the setting s from the line of d's
+// current token (s's name as written: flat, or a key in s's block), and
+// checks it as far as it can be checked here.
+func (h *Handler) parseSetting(d *caddyfile.Dispenser, s setting) error {
+	name := d.Val()
+	ws, au := &h.WebSocket, &h.AuthUpstream
+	switch s.String() {
+	case "fields.version":
+		return oneGJSONPath(d, &h.Fields.Version)
+	case "fields.updated_by_id":
+		return oneGJSONPath(d, &h.Fields.UpdatedByID)
+	case "fields.updated_by_name":
+		return oneGJSONPath(d, &h.Fields.UpdatedByName)
+	case "fields.client_version":
+		return oneGJSONPath(d, &h.Fields.ClientVersion)
+
+	case "cache.size":
+		return oneInt64(d, &h.Cache.Size)
+	case "cache.ttl":
+		return oneDuration(d, &h.Cache.TTL)
+
+	case "guard.conflict_status":
+		var n int64
+		if err := oneInt64(d, &n); err != nil {
+			return err
+		}
+		if err := proxy.ValidateConflictStatus(int(n)); err != nil {
+			return d.Errf("conflict_status %v", err)
+		}
+		h.Guard.ConflictStatus = int(n)
+		return nil
+	case "guard.write_wait":
+		return oneDuration(d, &h.Guard.WriteWait)
+	case "guard.max_body_size":
+		return oneSize(d, &h.Guard.MaxBodySize)
+
+	case "callers.credential":
+		return oneString(d, &h.Callers.Credential)
+	case "callers.session_cookie":
+		return oneString(d, &h.Callers.SessionCookie)
+	case "callers.laravel_app_key":
+		return oneString(d, &h.Callers.LaravelAppKey)
+	case "callers.auth_ttl":
+		return oneDuration(d, &h.Callers.AuthTTL)
+
+	case "websocket.app_id":
+		return oneString(d, &ws.AppID)
+	case "websocket.app_key":
+		return oneString(d, &ws.AppKey)
+	case "websocket.app_secret":
+		return oneString(d, &ws.AppSecret)
+	case "websocket.path":
+		return oneString(d, &ws.Path)
+	case "websocket.allowed_origins":
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
+		}
+		ws.AllowedOrigins = append(ws.AllowedOrigins, args...)
+		return nil
+	case "websocket.activity_timeout":
+		return oneDuration(d, &ws.ActivityTimeout)
+	case "websocket.max_connections_per_tenant":
+		return oneInt(d, &ws.MaxConnectionsPerTenant)
+	case "websocket.max_channels_per_connection":
+		return oneInt(d, &ws.MaxChannelsPerConnection)
+	case "websocket.max_message_size":
+		return oneSize(d, &ws.MaxMessageSize)
+	case "websocket.send_queue":
+		return oneInt(d, &ws.SendQueue)
+	case "websocket.client_events":
+		if err := oneString(d, &ws.ClientEvents); err != nil {
+			return err
+		}
+		if ws.ClientEvents != "off" && ws.ClientEvents != "members" {
+			return d.Errf("client_events must be off or members, got %q", ws.ClientEvents)
+		}
+		return nil
+	case "websocket.client_event_rate":
+		return oneInt(d, &ws.ClientEventRate)
+	case "websocket.presence_max_members":
+		return oneInt(d, &ws.PresenceMaxMembers)
+
+	case "auth_upstream.ttl":
+		return oneDuration(d, &au.TTL)
+	case "auth_upstream.concurrency":
+		if err := oneInt(d, &au.Concurrency); err != nil {
+			return err
+		}
+		if au.Concurrency == 0 {
+			return d.Errf("%s must be at least 1", name)
+		}
+		return nil
+	case "auth_upstream.timeout":
+		return oneDuration(d, &au.Timeout)
+
+	case "cluster.lock_timeout":
+		return oneDuration(d, &h.Cluster.LockTimeout)
+	case "cluster.timeout":
+		return oneDuration(d, &h.Cluster.Timeout)
+	}
+	var v string
+	if err := oneString(d, &v); err != nil {
+		return err
+	}
+	return h.setString(d, s, name, v)
+}
+
+// setString sets the string setting s, written as name, to v, checked:
+// the settings a group's argument may set (auth_upstream's path, redis's
+// and cluster's url) and the other strings of those groups.
+func (h *Handler) setString(d *caddyfile.Dispenser, s setting, name, v string) error {
+	switch s.String() {
+	case "auth_upstream.path":
+		if v == "" || v[0] != '/' {
+			return d.Errf("auth_upstream must be a path starting with /, got %q", v)
+		}
+		h.AuthUpstream.Path = v
+	case "auth_upstream.url":
+		h.AuthUpstream.URL = v
+	case "redis.url":
+		h.Redis.URL = v
+	case "redis.prefix":
+		h.Redis.Prefix = v
+	case "redis.tenant_pattern":
+		if !validTenantPattern(v) {
+			return d.Errf("%s %q must hold {tenant} once", name, v)
+		}
+		h.Redis.TenantPattern = v
+	case "cluster.url":
+		h.Cluster.URL = v
+	case "cluster.name":
+		h.Cluster.Name = v
+	default:
+		// Not reached: parseSetting and setString read every setting of
+		// flatNames (TestEverySetting).
+		return d.Errf("no parser for %s", s)
 	}
 	return nil
 }
@@ -270,13 +437,14 @@ func oneGJSONPath(d *caddyfile.Dispenser, dst *string) error {
 }
 
 func oneInt64(d *caddyfile.Dispenser, dst *int64) error {
+	key := d.Val()
 	var s string
 	if err := oneString(d, &s); err != nil {
 		return err
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return d.Errf("%s: %q is not a non-negative whole number", d.Val(), s)
+		return d.Errf("%s: %q is not a non-negative whole number", key, s)
 	}
 	*dst = n
 	return nil

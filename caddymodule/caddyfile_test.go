@@ -39,28 +39,30 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Handler{
-		Tenant:        "{http.request.host}",
-		VersionField:  "data.updated_at",
-		UpdatedByID:   "data.updated_by",
-		UpdatedByName: "data.updated_by_name",
-		ClientVersion: "client_version",
+		Tenant: "{http.request.host}",
+		Fields: FieldsConfig{
+			Version:       "data.updated_at",
+			UpdatedByID:   "data.updated_by",
+			UpdatedByName: "data.updated_by_name",
+			ClientVersion: "client_version",
+		},
 		Records: []Record{
 			{Type: "flow", Pattern: "/api/v1/flows/{id}"},
 			{Type: "projecttask", Pattern: "/api/v1/projects/{project}/tasks/{id}",
 				Lists: []List{{Channel: "project.{project}", Event: "task.updated", IDKey: "task_id"}}},
 		},
 		VersionEndpoint: "/api/v1/records/{type}/{id}/version",
-		CacheSize:       100000,
-		CacheTTL:        caddy.Duration(10 * time.Minute),
-		ConflictStatus:  412,
-		LaravelAppKey:   "{env.APP_KEY}",
-		MaxBodySize:     2 << 20,
-		AppID:           "{env.RECORDSYNC_APP_ID}",
-		AppKey:          "{env.RECORDSYNC_APP_KEY}",
-		AppSecret:       "{env.RECORDSYNC_APP_SECRET}",
-		WSPath:          "/ws",
-		AllowedOrigins:  []string{"https://*.example.com", "https://example.com"},
-		ImportHeader:    "X-Import",
+		Cache:           CacheConfig{Size: 100000, TTL: caddy.Duration(10 * time.Minute)},
+		Guard:           GuardConfig{ConflictStatus: 412, MaxBodySize: 2 << 20},
+		Callers:         CallersConfig{LaravelAppKey: "{env.APP_KEY}"},
+		WebSocket: WebSocketConfig{
+			AppID:          "{env.RECORDSYNC_APP_ID}",
+			AppKey:         "{env.RECORDSYNC_APP_KEY}",
+			AppSecret:      "{env.RECORDSYNC_APP_SECRET}",
+			Path:           "/ws",
+			AllowedOrigins: []string{"https://*.example.com", "https://example.com"},
+		},
+		ImportHeader: "X-Import",
 	}
 	got, _ := json.Marshal(h)
 	exp, _ := json.Marshal(want)
@@ -112,7 +114,7 @@ func TestUnmarshalCaddyfileRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.Marshal(h)
-	want := `{"tenant":"{http.request.host.labels.1}","redis":"redis://127.0.0.1:6379/0","redis_prefix":"laravel_database_","redis_tenant_pattern":"tenant{tenant}_laravel_database_"}`
+	want := `{"tenant":"{http.request.host.labels.1}","redis":{"url":"redis://127.0.0.1:6379/0","prefix":"laravel_database_","tenant_pattern":"tenant{tenant}_laravel_database_"}}`
 	if string(got) != want {
 		t.Fatalf("parsed\n%s\nwant\n%s", got, want)
 	}

@@ -11,22 +11,22 @@ import (
 	"github.com/recordsync/recordsync/engine"
 )
 
-// clusterKey maps cluster onto the Engine's cluster membership; the zero
-// key without it.
+// clusterKey maps the cluster settings onto the Engine's cluster
+// membership; the zero key without cluster.url.
 func (h *Handler) clusterKey(ctx caddy.Context) (engine.ClusterKey, error) {
 	registerClusterMetrics(ctx.GetMetricsRegistry())
-	url := caddy.NewReplacer().ReplaceKnown(h.Cluster, "")
+	url := caddy.NewReplacer().ReplaceKnown(h.Cluster.URL, "")
 	if url == "" {
-		if h.Cluster != "" {
+		if h.Cluster.URL != "" {
 			return engine.ClusterKey{}, errors.New("recordsync: cluster is empty after its placeholders were replaced")
 		}
 		return engine.ClusterKey{}, nil
 	}
-	name := h.ClusterName
+	name := h.Cluster.Name
 	if name == "" {
 		name = h.Name
 	}
-	return engine.ClusterKey{URL: url, Name: name, InstanceTimeout: time.Duration(h.ClusterTimeout)}, nil
+	return engine.ClusterKey{URL: url, Name: name, InstanceTimeout: time.Duration(h.Cluster.Timeout)}, nil
 }
 
 // clusterMetrics are the cluster's metrics, registered like the others

@@ -376,7 +376,7 @@ func TestUnmarshalCaddyfileCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.Marshal(h)
-	want := `{"cluster":"redis://127.0.0.1:6379/0","cluster_name":"shop","cluster_timeout":5000000000}`
+	want := `{"cluster":{"url":"redis://127.0.0.1:6379/0","name":"shop","timeout":5000000000}}`
 	if string(got) != want {
 		t.Fatalf("parsed\n%s\nwant\n%s", got, want)
 	}

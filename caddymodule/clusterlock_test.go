@@ -35,14 +35,14 @@ func TestClusterLockTimeoutCaddyfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h.ClusterLockTimeout != tc.want {
-				t.Fatalf("ClusterLockTimeout = %v, want %v", h.ClusterLockTimeout, tc.want)
+			if h.Cluster.LockTimeout != tc.want {
+				t.Fatalf("Cluster.LockTimeout = %v, want %v", h.Cluster.LockTimeout, tc.want)
 			}
 			b, _ := json.Marshal(h)
-			if tc.want != 0 && !strings.Contains(string(b), `"cluster_lock_timeout":5000000000`) {
+			if tc.want != 0 && !strings.Contains(string(b), `"lock_timeout":5000000000`) {
 				t.Fatalf("JSON %s", b)
 			}
-			if tc.want == 0 && strings.Contains(string(b), "cluster_lock_timeout") {
+			if tc.want == 0 && strings.Contains(string(b), "lock_timeout") {
 				t.Fatalf("JSON %s has the zero value", b)
 			}
 		})

@@ -17,17 +17,17 @@ import (
 // redisKey maps redis onto the Engine's Redis ingress (laravel.RedisIngress:
 // what Laravel's redis broadcaster publishes); the zero key without it.
 func (h *Handler) redisKey() (engine.RedisKey, error) {
-	url := caddy.NewReplacer().ReplaceKnown(h.Redis, "")
+	url := caddy.NewReplacer().ReplaceKnown(h.Redis.URL, "")
 	if url == "" {
-		if h.Redis != "" {
+		if h.Redis.URL != "" {
 			return engine.RedisKey{}, errors.New("recordsync: redis is empty after its placeholders were replaced")
 		}
 		return engine.RedisKey{}, nil
 	}
-	return engine.RedisKey{URL: url, Prefix: h.RedisPrefix, TenantPattern: h.RedisTenantPattern, Tenanted: h.Tenant != ""}, nil
+	return engine.RedisKey{URL: url, Prefix: h.Redis.Prefix, TenantPattern: h.Redis.TenantPattern, Tenanted: h.Tenant != ""}, nil
 }
 
-// validTenantPattern reports whether a redis_tenant_pattern holds {tenant}
+// validTenantPattern reports whether a redis tenant_pattern holds {tenant}
 // exactly once.
 func validTenantPattern(p string) bool {
 	return strings.Count(p, laravel.TenantPlaceholder) == 1

@@ -197,9 +197,9 @@ func TestAdaptCaddyfile(t *testing.T) {
 									]
 								},
 								{
-									"app_key": "k",
-									"app_secret": "s",
-									"cache_ttl": 300000000000,
+									"cache": {
+										"ttl": 300000000000
+									},
 									"handler": "recordsync",
 									"records": [
 										{
@@ -218,7 +218,11 @@ func TestAdaptCaddyfile(t *testing.T) {
 											"type": "projecttask"
 										}
 									],
-									"tenant": "{http.request.host}"
+									"tenant": "{http.request.host}",
+									"websocket": {
+										"app_key": "k",
+										"app_secret": "s"
+									}
 								},
 								{
 									"handler": "reverse_proxy",

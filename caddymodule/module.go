@@ -25,9 +25,16 @@ func init() {
 // application's JSON answers, answers stale writes and version polls from its
 // cache, and hosts the application's websocket subscribers.
 //
-// Placeholders: tenant and credential are evaluated per request; the app
-// credentials, laravel_app_key and the redis addresses are evaluated once at
-// provisioning (so `{env.X}` works there).
+// Its JSON is grouped as its Caddyfile is: a few top-level keys and one
+// object per concern (fields, cache, guard, callers, websocket,
+// auth_upstream, redis, cluster). The flat keys of the first configuration
+// ("cache_size", "ws_path", "redis": "<url>", ...; see flatNames) are still
+// accepted (UnmarshalJSON); what Caddy emits is the grouped form.
+//
+// Placeholders: tenant and callers.credential are evaluated per request;
+// the websocket app credentials, callers.laravel_app_key and the redis and
+// cluster URLs are evaluated once at provisioning (so `{env.X}` works
+// there).
 type Handler struct {
 	// Name groups handlers that share one version cache and one websocket
 	// hub: every recordsync block with the same name (for example the same
@@ -42,17 +49,6 @@ type Handler struct {
 	// passed through uninspected. Default: none (the site is one tenant).
 	Tenant string `json:"tenant,omitempty"`
 
-	// VersionField is the gjson path of the version in a record's JSON.
-	// Default: "data.updated_at".
-	VersionField string `json:"version_field,omitempty"`
-	// UpdatedByID is the gjson path of the id of who saved a record. Optional.
-	UpdatedByID string `json:"updated_by_id,omitempty"`
-	// UpdatedByName is the gjson path of the name of who saved a record. Optional.
-	UpdatedByName string `json:"updated_by_name,omitempty"`
-	// ClientVersion is the gjson path of the version the client loaded, in
-	// the JSON body of a PUT or PATCH. Default: "client_version".
-	ClientVersion string `json:"client_version,omitempty"`
-
 	// Records are the record routes: a type and a URL pattern with {id}.
 	Records []Record `json:"records,omitempty"`
 
@@ -60,66 +56,6 @@ type Handler struct {
 	// {id}; "off" disables them. Default: "/api/v1/records/{type}/{id}/version".
 	VersionEndpoint string `json:"version_endpoint,omitempty"`
 
-	// CacheSize bounds how many record versions are held. It is read when
-	// the cache is first made; a reload keeps the cache (and its size).
-	// Default: 100000.
-	CacheSize int64 `json:"cache_size,omitempty"`
-	// CacheTTL is how long a version is held after it was last learned.
-	// Default: 10m.
-	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
-
-	// ConflictStatus is the status of a stale write answered from the cache:
-	// 409 (the Laravel app's contract) or 412 (RFC 9110 If-Match). Default: 409.
-	ConflictStatus int `json:"conflict_status,omitempty"`
-
-	// MaxBodySize is the largest request or response body that is buffered
-	// for inspection, in bytes; larger bodies stream through unchecked.
-	// Default: 1 MiB.
-	MaxBodySize int64 `json:"max_body_size,omitempty"`
-
-	// WriteWait is how long a conditional write waits for an earlier write to
-	// the same record before it is answered 503. Default: 10s.
-	WriteWait caddy.Duration `json:"write_wait,omitempty"`
-
-	// Credential is a placeholder giving what identifies a caller for the
-	// authorisation memory, e.g. "{http.request.cookie.laravel_session}".
-	// Default: the Authorization header, else the session cookie.
-	Credential string `json:"credential,omitempty"`
-	// SessionCookie is the name of Laravel's session cookie.
-	// Default: "laravel_session".
-	SessionCookie string `json:"session_cookie,omitempty"`
-	// LaravelAppKey is Laravel's APP_KEY ("base64:..."). With it the session
-	// cookie is decrypted and verified, and callers are identified by their
-	// stable session id. Supports placeholders, e.g. "{env.APP_KEY}".
-	LaravelAppKey string `json:"laravel_app_key,omitempty"`
-	// AuthTTL is how long an answer of the application (allowed or denied)
-	// to a caller for a record is remembered. Default: 60s.
-	AuthTTL caddy.Duration `json:"auth_ttl,omitempty"`
-
-	// AppID, AppKey and AppSecret are the Pusher-style credentials Laravel
-	// also holds. Without AppKey the websocket hub is off. Placeholders are
-	// evaluated at provisioning, e.g. "{env.RECORDSYNC_APP_KEY}".
-	AppID     string `json:"app_id,omitempty"`
-	AppKey    string `json:"app_key,omitempty"`
-	AppSecret string `json:"app_secret,omitempty"`
-	// WSPath is where the websocket is served: at WSPath/app/{app_key}
-	// (what pusher-js builds) and at WSPath. Default: "/ws".
-	WSPath string `json:"ws_path,omitempty"`
-	// AllowedOrigins are the Origin patterns a websocket upgrade may come
-	// from ("https://*.example.com", "*"). Default: the same host only.
-	AllowedOrigins []string `json:"allowed_origins,omitempty"`
-	// ImportHeader names a request header marking writes that are learned
-	// but not broadcast. Default: none.
-	ImportHeader string `json:"import_header,omitempty"`
-	// ActivityTimeout is the activity_timeout announced to clients and the
-	// idle time after which the server pings. Default: 30s.
-	ActivityTimeout caddy.Duration `json:"activity_timeout,omitempty"`
-	// MaxConnectionsPerTenant bounds the sockets of one tenant. Default: 0 (no limit).
-	MaxConnectionsPerTenant int `json:"max_connections_per_tenant,omitempty"`
-	// MaxChannelsPerConnection bounds the subscriptions of one socket. Default: 100.
-	MaxChannelsPerConnection int `json:"max_channels_per_connection,omitempty"`
-	// MaxMessageSize bounds one websocket message from a client, in bytes. Default: 10000.
-	MaxMessageSize int64 `json:"max_message_size,omitempty"`
 	// AuthEndpoint is the path of the app's channel authorisation
 	// (Broadcast::routes()). With the hub on, a 2xx answer there passes only
 	// for an open socket of the request's tenant (else 403, whoever signed
@@ -129,92 +65,30 @@ type Handler struct {
 	// did (see the README). Refusals pass untouched. "off" disables it.
 	// Default: "/broadcasting/auth".
 	AuthEndpoint string `json:"auth_endpoint,omitempty"`
-	// ClientEvents says who may send client-* events (Echo's whisper):
-	// "off" (answered with pusher:error 4301) or "members" (sockets
-	// subscribed to a private- or presence- channel, to the others there;
-	// presence events carry the sender's user_id). Default: "off".
-	ClientEvents string `json:"client_events,omitempty"`
-	// ClientEventRate bounds the client events of one socket per second;
-	// past it they are dropped with pusher:error 4301. Default: 10.
-	ClientEventRate int `json:"client_event_rate,omitempty"`
-	// PresenceMaxMembers bounds the members (distinct users, any number of
-	// sockets each) of one presence channel; a new member over it gets a
-	// subscription error (LimitReached, 429). Default: 100, as Pusher.
-	PresenceMaxMembers int `json:"presence_max_members,omitempty"`
-	// AuthUpstream, when set, is the path of the app's channel
-	// authorisation (e.g. "/broadcasting/auth") that recordsync itself asks
-	// when a socket subscribes to a private- or presence- channel without
-	// "auth" (clients that cannot call the endpoint): a POST of socket_id
-	// and channel_name with the websocket upgrade's Cookie and
-	// Authorization headers, back to the address and Host the upgrade came
-	// in on (or AuthUpstreamURL). A 2xx grants (presence: the answer's
-	// channel_data), anything else refuses with the app's status. Default:
-	// none (such subscriptions get AuthError 401).
-	AuthUpstream string `json:"auth_upstream,omitempty"`
-	// AuthUpstreamURL is the base URL the auth requests go to instead,
-	// e.g. "http://127.0.0.1:8080" (with the upgrade's Host header).
-	// Default: the address the upgrade came in on.
-	AuthUpstreamURL string `json:"auth_upstream_url,omitempty"`
-	// AuthUpstreamTTL is how long an answer is reused for the same
-	// credentials and channel. Default: 30s.
-	AuthUpstreamTTL caddy.Duration `json:"auth_upstream_ttl,omitempty"`
-	// AuthUpstreamConcurrency bounds the auth requests in flight; others
-	// queue. Default: 16.
-	AuthUpstreamConcurrency int `json:"auth_upstream_concurrency,omitempty"`
-	// AuthUpstreamTimeout bounds one authorisation, queueing included; past
-	// it the subscription is refused with status 503. Default: 10s.
-	AuthUpstreamTimeout caddy.Duration `json:"auth_upstream_timeout,omitempty"`
-	// SendQueue is how many frames may wait for a slow socket before it is
-	// disconnected (4100). Default: 256.
-	SendQueue int `json:"send_queue,omitempty"`
 
-	// Redis is the URL of the Redis that Laravel's redis broadcaster
-	// publishes to, e.g. "redis://127.0.0.1:6379/0" (placeholders are
-	// evaluated at provisioning, e.g. "{env.REDIS_URL}"). recordsync
-	// subscribes to it and delivers the app's broadcasts to its sockets;
-	// when Redis goes away it keeps serving and resubscribes by itself. A
-	// reload with the same redis settings keeps the subscription; other
-	// settings restart it. Needs app_key. Default: none (no Redis ingress).
-	Redis string `json:"redis,omitempty"`
-	// RedisPrefix is Laravel's database.redis.options.prefix, stripped from
-	// Redis channel names. Default: "laravel_database_".
-	RedisPrefix string `json:"redis_prefix,omitempty"`
-	// RedisTenantPattern is a per-tenant prefix in place of RedisPrefix,
-	// with {tenant} where the tenant key stands, e.g.
-	// "tenant{tenant}_laravel_database_". With tenant set and no pattern,
-	// no Redis message has a readable tenant: all are dropped (and counted),
-	// never sent to every tenant. Default: none.
-	RedisTenantPattern string `json:"redis_tenant_pattern,omitempty"`
+	// ImportHeader names a request header marking writes that are learned
+	// but not broadcast. Default: none.
+	ImportHeader string `json:"import_header,omitempty"`
 
-	// Cluster is the URL of the Redis through which several Caddy
-	// instances behind one load balancer act as one, e.g.
-	// "redis://127.0.0.1:6379/0" (placeholders are evaluated at
-	// provisioning): every publish reaches the subscribers of every
-	// instance once, versions learned on one are known to all, presence is
-	// cluster-wide. When Redis goes away each instance keeps serving its
-	// own sockets and recovers by itself. Give every instance the same
-	// settings (and the same redis ingress, which each instance receives by
-	// itself). Default: none (everything stays in this process).
-	Cluster string `json:"cluster,omitempty"`
-	// ClusterName namespaces the cluster's Redis keys and channel:
-	// instances with the same cluster Redis and name form one cluster.
-	// Default: the handler's name.
-	ClusterName string `json:"cluster_name,omitempty"`
-	// ClusterLockTimeout is the fencing timeout of the cluster-wide write
-	// lock (with cluster): the longest a conditional write holds its record
-	// across all instances. Keep it above the upstream's slowest write (one
-	// that overruns it loses the lock, and for that write the app's own check
-	// is the authority again; counted in recordsync_cluster_lock_expired_total)
-	// and not above write_wait (writers queued behind a crashed instance's
-	// lock then get it before they give up). Default: 10s.
-	ClusterLockTimeout caddy.Duration `json:"cluster_lock_timeout,omitempty"`
-	// ClusterTimeout is how long an instance may stay silent before the
-	// others forget its presence members (their users leave) and its
-	// sockets' entries in the cluster's socket registry expire (then no
-	// instance signs channel authorisations for them); instances say they
-	// are alive, and rewrite their socket entries, every fifth of it.
-	// Default: 10s.
-	ClusterTimeout caddy.Duration `json:"cluster_timeout,omitempty"`
+	// Fields says where the version and its author are in a record's JSON.
+	Fields FieldsConfig `json:"fields,omitzero"`
+	// Cache bounds the version cache.
+	Cache CacheConfig `json:"cache,omitzero"`
+	// Guard tunes how stale writes are answered.
+	Guard GuardConfig `json:"guard,omitzero"`
+	// Callers says how callers are recognised.
+	Callers CallersConfig `json:"callers,omitzero"`
+	// WebSocket is the websocket hub; off without websocket.app_key.
+	WebSocket WebSocketConfig `json:"websocket,omitzero"`
+	// AuthUpstream lets recordsync ask the app to authorise subscriptions
+	// that come without "auth"; off without auth_upstream.path.
+	AuthUpstream AuthUpstreamConfig `json:"auth_upstream,omitzero"`
+	// Redis is the Redis ingress (Laravel's redis broadcaster); off without
+	// redis.url.
+	Redis RedisConfig `json:"redis,omitzero"`
+	// Cluster joins this instance to the others sharing its Redis; off
+	// without cluster.url.
+	Cluster ClusterConfig `json:"cluster,omitzero"`
 
 	proxy  *proxy.Handler
 	hub    *realtime.Hub
@@ -264,17 +138,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	registerMetrics(ctx.GetMetricsRegistry())
 
 	repl := caddy.NewReplacer()
-	h.AppID = repl.ReplaceKnown(h.AppID, "")
-	h.AppKey = repl.ReplaceKnown(h.AppKey, "")
-	h.AppSecret = repl.ReplaceKnown(h.AppSecret, "")
-	h.LaravelAppKey = repl.ReplaceKnown(h.LaravelAppKey, "")
-	if h.AppKey != "" && h.AppSecret == "" {
+	h.WebSocket.AppID = repl.ReplaceKnown(h.WebSocket.AppID, "")
+	h.WebSocket.AppKey = repl.ReplaceKnown(h.WebSocket.AppKey, "")
+	h.WebSocket.AppSecret = repl.ReplaceKnown(h.WebSocket.AppSecret, "")
+	h.Callers.LaravelAppKey = repl.ReplaceKnown(h.Callers.LaravelAppKey, "")
+	if h.WebSocket.AppKey != "" && h.WebSocket.AppSecret == "" {
 		return errors.New("recordsync: app_secret is required with app_key")
 	}
 
 	hubOpts := h.hubOptions()
 	eopts := engine.Options{Cache: h.cacheOptions()}
-	if h.AppKey != "" {
+	if h.WebSocket.AppKey != "" {
 		eopts.Hub = &hubOpts
 	}
 	eng, err := loadEngine(h.Name, eopts, h.logger)
@@ -283,7 +157,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.engine = eng
 	h.hub = eng.Hub()
-	if h.hub == nil && h.AppKey != "" {
+	if h.hub == nil && h.WebSocket.AppKey != "" {
 		return fmt.Errorf("recordsync: the state %q was made without a websocket hub; restart Caddy to add app_key, or use another name", h.Name)
 	}
 	cfg, err := h.engineConfig(ctx, hubOpts, eng)
@@ -293,11 +167,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := eng.Apply(cfg); err != nil {
 		return fmt.Errorf("recordsync: %w", err)
 	}
-	h.proxy, err = eng.NewProxy(h.proxyOptions(eng), time.Duration(h.ClusterLockTimeout))
+	h.proxy, err = eng.NewProxy(h.proxyOptions(eng), time.Duration(h.Cluster.LockTimeout))
 	if err != nil {
 		return fmt.Errorf("recordsync: %w", err)
 	}
-	h.kit = newBrowserKit(h.AppKey, h.WSPath)
+	h.kit = newBrowserKit(h.WebSocket.AppKey, h.WebSocket.Path)
 	h.logger.Info("recordsync provisioned",
 		zap.String("name", h.Name),
 		zap.Int("records", len(h.Records)),
@@ -343,18 +217,18 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 	}
 	return proxy.Options{
 		Routes:             routes,
-		VersionField:       h.VersionField,
-		UpdatedByIDField:   h.UpdatedByID,
-		UpdatedByNameField: h.UpdatedByName,
-		ClientVersionField: h.ClientVersion,
+		VersionField:       h.Fields.Version,
+		UpdatedByIDField:   h.Fields.UpdatedByID,
+		UpdatedByNameField: h.Fields.UpdatedByName,
+		ClientVersionField: h.Fields.ClientVersion,
 		VersionEndpoint:    h.VersionEndpoint,
-		ConflictStatus:     h.ConflictStatus,
-		MaxBodyBytes:       h.MaxBodySize,
-		WriteWait:          time.Duration(h.WriteWait),
-		AuthTTL:            time.Duration(h.AuthTTL),
+		ConflictStatus:     h.Guard.ConflictStatus,
+		MaxBodyBytes:       h.Guard.MaxBodySize,
+		WriteWait:          time.Duration(h.Guard.WriteWait),
+		AuthTTL:            time.Duration(h.Callers.AuthTTL),
 		ImportHeader:       h.ImportHeader,
-		SessionCookie:      h.SessionCookie,
-		LaravelAppKey:      h.LaravelAppKey,
+		SessionCookie:      h.Callers.SessionCookie,
+		LaravelAppKey:      h.Callers.LaravelAppKey,
 		AuthEndpoint:       h.AuthEndpoint,
 		Observer:           proxyObserver{store: eng.Store()},
 		Logger:             h.logger,
@@ -362,20 +236,21 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 }
 
 func (h *Handler) hubOptions() realtime.Options {
+	ws := h.WebSocket
 	return realtime.Options{
-		AppID:              h.AppID,
-		AppKey:             h.AppKey,
-		AppSecret:          h.AppSecret,
-		WSPath:             h.WSPath,
-		AllowedOrigins:     h.AllowedOrigins,
-		ActivityTimeout:    time.Duration(h.ActivityTimeout),
-		MaxMessageBytes:    h.MaxMessageSize,
-		MaxConnsPerTenant:  h.MaxConnectionsPerTenant,
-		MaxChannelsPerConn: h.MaxChannelsPerConnection,
-		PresenceMaxMembers: h.PresenceMaxMembers,
-		ClientEvents:       h.ClientEvents,
-		ClientEventRate:    h.ClientEventRate,
-		SendQueue:          h.SendQueue,
+		AppID:              ws.AppID,
+		AppKey:             ws.AppKey,
+		AppSecret:          ws.AppSecret,
+		WSPath:             ws.Path,
+		AllowedOrigins:     ws.AllowedOrigins,
+		ActivityTimeout:    time.Duration(ws.ActivityTimeout),
+		MaxMessageBytes:    ws.MaxMessageSize,
+		MaxConnsPerTenant:  ws.MaxConnectionsPerTenant,
+		MaxChannelsPerConn: ws.MaxChannelsPerConnection,
+		PresenceMaxMembers: ws.PresenceMaxMembers,
+		ClientEvents:       ws.ClientEvents,
+		ClientEventRate:    ws.ClientEventRate,
+		SendQueue:          ws.SendQueue,
 		Logger:             h.logger,
 		Observer:           hubObserver{},
 	}
@@ -384,14 +259,15 @@ func (h *Handler) hubOptions() realtime.Options {
 // Validate checks what Provision could not: option values that have one
 // right form.
 func (h *Handler) Validate() error {
-	if h.AuthUpstream != "" && (!strings.HasPrefix(h.AuthUpstream, "/") || strings.ContainsAny(h.AuthUpstream, "?#")) {
-		return fmt.Errorf("recordsync: auth_upstream %q must be a path starting with /", h.AuthUpstream)
+	au := h.AuthUpstream
+	if au.Path != "" && (!strings.HasPrefix(au.Path, "/") || strings.ContainsAny(au.Path, "?#")) {
+		return fmt.Errorf("recordsync: auth_upstream path %q must be a path starting with /", au.Path)
 	}
-	if h.AuthUpstream == "" && (h.AuthUpstreamURL != "" || h.AuthUpstreamTTL != 0 || h.AuthUpstreamConcurrency != 0 || h.AuthUpstreamTimeout != 0) {
-		return errors.New("recordsync: auth_upstream_url, _ttl, _concurrency and _timeout need auth_upstream")
+	if au.Path == "" && (au.URL != "" || au.TTL != 0 || au.Concurrency != 0 || au.Timeout != 0) {
+		return errors.New("recordsync: auth_upstream's url, ttl, concurrency and timeout need its path (auth_upstream <path>)")
 	}
-	if h.WSPath != "" && (!strings.HasPrefix(h.WSPath, "/") || strings.HasSuffix(h.WSPath, "/")) {
-		return fmt.Errorf("recordsync: ws_path %q must start with / and not end with /", h.WSPath)
+	if p := h.WebSocket.Path; p != "" && (!strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/")) {
+		return fmt.Errorf("recordsync: websocket path (ws_path) %q must start with / and not end with /", p)
 	}
 	return nil
 }
@@ -427,8 +303,8 @@ func (h *Handler) requestInfo(r *http.Request) proxy.RequestInfo {
 	if h.Tenant != "" {
 		info.Tenant = repl.ReplaceAll(h.Tenant, "")
 	}
-	if h.Credential != "" {
-		info.Credential = repl.ReplaceAll(h.Credential, "")
+	if h.Callers.Credential != "" {
+		info.Credential = repl.ReplaceAll(h.Callers.Credential, "")
 	}
 	return info
 }

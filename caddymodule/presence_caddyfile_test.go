@@ -18,7 +18,7 @@ func TestUnmarshalCaddyfilePresenceAndAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.AuthEndpoint != "/api/broadcasting/auth" || h.ClientEvents != "members" || h.ClientEventRate != 5 || h.PresenceMaxMembers != 50 {
+	if h.AuthEndpoint != "/api/broadcasting/auth" || h.WebSocket.ClientEvents != "members" || h.WebSocket.ClientEventRate != 5 || h.WebSocket.PresenceMaxMembers != 50 {
 		t.Fatalf("parsed %+v", h)
 	}
 	o := h.hubOptions()

@@ -46,5 +46,5 @@ func loadEngine(name string, opts engine.Options, logger *zap.Logger) (*engine.E
 }
 
 func (h *Handler) cacheOptions() versioncache.Options {
-	return versioncache.Options{MaxEntries: h.CacheSize, TTL: time.Duration(h.CacheTTL)}
+	return versioncache.Options{MaxEntries: h.Cache.Size, TTL: time.Duration(h.Cache.TTL)}
 }

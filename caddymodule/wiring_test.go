@@ -159,8 +159,8 @@ func TestUnmarshalCaddyfileAuthUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.AuthUpstream != "/broadcasting/auth" || h.AuthUpstreamURL != "http://127.0.0.1:8080" ||
-		time.Duration(h.AuthUpstreamTTL) != time.Minute || h.AuthUpstreamConcurrency != 4 || time.Duration(h.AuthUpstreamTimeout) != 5*time.Second {
+	if au := h.AuthUpstream; au.Path != "/broadcasting/auth" || au.URL != "http://127.0.0.1:8080" ||
+		time.Duration(au.TTL) != time.Minute || au.Concurrency != 4 || time.Duration(au.Timeout) != 5*time.Second {
 		t.Fatalf("parsed %+v", h)
 	}
 	if err := h.Validate(); err != nil {
@@ -176,7 +176,7 @@ func TestUnmarshalCaddyfileAuthUpstream(t *testing.T) {
 			t.Errorf("%q: no error", in)
 		}
 	}
-	if err := (&Handler{AuthUpstreamTTL: 1}).Validate(); err == nil {
+	if err := (&Handler{AuthUpstream: AuthUpstreamConfig{TTL: 1}}).Validate(); err == nil {
 		t.Error("auth_upstream_ttl without auth_upstream: no error")
 	}
 }
