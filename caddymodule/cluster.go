@@ -41,7 +41,7 @@ var clusterMetrics = struct {
 }{
 	messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "cluster_messages_total",
-		Help: "Cluster bus messages, by direction (in: from other instances, out: sent) and kind (event, version, presence, hello, hb, bye; other_protocol: from an instance speaking another bus protocol, ignored).",
+		Help: "Cluster bus messages, by direction (in: from other instances, out: sent) and kind (event, saved, presence, hello, hb, bye; other_protocol: from an instance speaking another bus protocol, ignored).",
 	}, []string{"direction", "kind"}),
 	notShared: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "cluster_not_shared_total",

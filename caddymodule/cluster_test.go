@@ -251,17 +251,24 @@ func TestClusterEventsAndVersions(t *testing.T) {
 	sb.expectNothing(10 * time.Millisecond)
 
 	// A version learned on A (a proxy response or poll) reaches B within
-	// milliseconds, and never moves B's cache back.
+	// milliseconds, and never moves B's cache back. learn does what the
+	// proxy does with a version it read: advance its cache and, when that
+	// was news, hand it to its Publisher as VersionOnly.
+	learn := func(inst *clusterInstance, k versioncache.Key, e versioncache.Entry) {
+		if _, advanced := inst.state.store.Advance(k, e); advanced {
+			inst.state.hub.Saved(versioncache.Saved{Key: k, Entry: e, VersionOnly: true})
+		}
+	}
 	key2 := versioncache.Key{Tenant: "t", Type: "flow", ID: "2"}
 	start := time.Now()
-	a.state.store.Advance(key2, versioncache.Entry{Version: "2026-01-01T00:00:05Z", UpdatedByName: "Alice"})
+	learn(a, key2, versioncache.Entry{Version: "2026-01-01T00:00:05Z", UpdatedByName: "Alice"})
 	clusterWait(t, time.Second, "version on B", func() bool {
 		e, ok := b.state.store.Get(key2)
 		return ok && e.Version == "2026-01-01T00:00:05Z" && e.UpdatedByName == "Alice"
 	})
 	t.Logf("version shared in %v", time.Since(start))
-	b.state.store.Advance(key2, versioncache.Entry{Version: "2026-01-01T00:00:09Z"})
-	a.state.store.Advance(key2, versioncache.Entry{Version: "2026-01-01T00:00:07Z"})
+	learn(b, key2, versioncache.Entry{Version: "2026-01-01T00:00:09Z"})
+	learn(a, key2, versioncache.Entry{Version: "2026-01-01T00:00:07Z"})
 	clusterWait(t, time.Second, "B's newer version on A", func() bool {
 		e, _ := a.state.store.Get(key2)
 		return e.Version == "2026-01-01T00:00:09Z"
@@ -318,7 +325,7 @@ func TestClusterPresence(t *testing.T) {
 	cl := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer cl.Close()
 	cl.Publish(context.Background(), "recordsync:c-"+t.Name()+":events",
-		`{"kind":"presence","instance":"ghost","op":"join","tenant":"t","channel":"presence-room","user_id":"carol","info":"{\"name\":\"Carol\"}"}`)
+		`{"v":2,"kind":"presence","instance":"ghost","op":"join","tenant":"t","channel":"presence-room","user_id":"carol","info":"{\"name\":\"Carol\"}"}`)
 	if f := watcher.expect("pusher_internal:member_added"); !strings.Contains(f.Data, `"carol"`) {
 		t.Fatalf("member_added %q", f.Data)
 	}
