@@ -70,7 +70,7 @@ func registerClusterMetrics(reg *prometheus.Registry) {
 		clusterMetrics.socketLookups, clusterMetrics.notRegistered, clusterMetrics.socketTaken)
 }
 
-// clusterObserver feeds the bus's activity into the metrics.
+// clusterObserver feeds the cluster's bus and socket registry into the metrics.
 type clusterObserver struct{}
 
 func (clusterObserver) Message(direction, kind string) {
@@ -95,8 +95,5 @@ func (clusterObserver) NotRegistered(n int) {
 }
 func (clusterObserver) Taken() { clusterMetrics.socketTaken.Inc() }
 
-// Interface guards
-var (
-	_ cluster.BusObserver     = clusterObserver{}
-	_ cluster.SocketsObserver = clusterObserver{}
-)
+// Interface guard
+var _ cluster.Observer = clusterObserver{}

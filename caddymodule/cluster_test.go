@@ -64,7 +64,7 @@ func newClusterInstance(t *testing.T, name, redisURL string, timeout time.Durati
 	}
 	t.Cleanup(func() { _, _ = pool.Delete(name) })
 	key := engine.ClusterKey{URL: redisURL, Name: "c-" + t.Name(), InstanceTimeout: timeout}
-	if err := eng.SetCluster(key, cluster.LinkOptions{BusObserver: clusterObserver{}, SocketsObserver: clusterObserver{}}, zap.NewNop()); err != nil {
+	if err := eng.SetCluster(key, cluster.LinkOptions{Observer: clusterObserver{}}, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	state := &engineView{Engine: eng, hub: eng.Hub(), store: eng.Store()}

@@ -199,7 +199,7 @@ func (h *Handler) engineConfig(ctx caddy.Context, hubOpts realtime.Options, eng 
 		Redis:         redis,
 		RedisObserver: ingressObserver{},
 		Cluster:       clus,
-		ClusterLink:   cluster.LinkOptions{BusObserver: clusterObserver{}, SocketsObserver: clusterObserver{}},
+		ClusterLink:   cluster.LinkOptions{Observer: clusterObserver{}},
 		Logger:        h.logger,
 	}, nil
 }

@@ -132,27 +132,6 @@ type member struct {
 	Info    string `json:"i,omitempty"`
 }
 
-// BusObserver receives the bus's metrics; its methods must be fast and safe
-// for concurrent use.
-type BusObserver interface {
-	// Message counts a message sent ("out") or received from another
-	// instance ("in"), by kind.
-	Message(direction, kind string)
-	// NotShared counts a message that could not be sent: published while
-	// the bus was down (Redis unreachable, or this instance not subscribed),
-	// lost with a PUBLISH that failed, or dropped with the queue full.
-	NotShared()
-	// Up reports whether the bus is up: subscribed to the cluster's channel
-	// and its last PUBLISH worked.
-	Up(up bool)
-}
-
-type nopBusObserver struct{}
-
-func (nopBusObserver) Message(string, string) {}
-func (nopBusObserver) NotShared()             {}
-func (nopBusObserver) Up(bool)                {}
-
 // busOptions configure a Bus. Zero values mean the defaults.
 type busOptions struct {
 	// Handler receives the kindEvent, kindSaved and kindPresence messages
@@ -188,7 +167,7 @@ type busOptions struct {
 	// PublishTimeout bounds one PUBLISH. Default: DefaultPublishTimeout.
 	PublishTimeout time.Duration
 	// Observer receives metrics. May be nil.
-	Observer BusObserver
+	Observer Observer
 }
 
 // Bus carries messages between the instances of a cluster over one Redis
@@ -213,7 +192,7 @@ type Bus struct {
 	c       *Cluster
 	channel string
 	opts    busOptions
-	obs     BusObserver
+	obs     Observer
 	log     *zap.Logger
 
 	// client is the bus's own Redis client (subscription and PUBLISH).
@@ -277,7 +256,7 @@ func newBus(c *Cluster, opts busOptions) *Bus {
 		opts.InstanceGone = func(string) {}
 	}
 	if opts.Observer == nil {
-		opts.Observer = nopBusObserver{}
+		opts.Observer = nopObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	log := c.log.With(zap.String("cluster_channel", c.Key("events")), zap.String("instance", c.instance))

@@ -29,12 +29,13 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 
 // busProbe records what a bus hands to its callbacks and its metrics.
 type busProbe struct {
-	mu       sync.Mutex
-	msgs     []message
-	gone     []string
-	shares   int
-	notShare atomic.Int64
-	up       atomic.Bool
+	nopObserver // the socket registry's metrics
+	mu          sync.Mutex
+	msgs        []message
+	gone        []string
+	shares      int
+	notShare    atomic.Int64
+	up          atomic.Bool
 	// outEvents counts the kindEvent messages the bus says it sent.
 	outEvents atomic.Int64
 }

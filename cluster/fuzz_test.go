@@ -13,7 +13,7 @@ import (
 // fuzzBus is a Bus with no Redis and no goroutines, for handle alone.
 func fuzzBus(handler func(message), share func(), gone func(string)) *Bus {
 	c := &Cluster{prefix: "recordsync:t:", instance: "self", log: zap.NewNop()}
-	return &Bus{c: c, channel: c.Key("events"), obs: nopBusObserver{}, log: zap.NewNop(), seen: map[string]time.Time{}, otherProtocol: map[string]struct{}{},
+	return &Bus{c: c, channel: c.Key("events"), obs: nopObserver{}, log: zap.NewNop(), seen: map[string]time.Time{}, otherProtocol: map[string]struct{}{},
 		opts: busOptions{Handler: handler, Share: share, InstanceGone: gone}}
 }
 
@@ -91,7 +91,7 @@ func FuzzBusMessage(f *testing.F) {
 
 // countingBusObserver counts the bus's messages by direction and kind.
 type countingBusObserver struct {
-	nopBusObserver
+	nopObserver
 	n map[string]int
 }
 

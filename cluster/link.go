@@ -15,9 +15,9 @@ type LinkOptions struct {
 	// fifth of it. Default (0): the bus's and the registry's own defaults
 	// (DefaultInstanceTimeout, DefaultSocketTTL).
 	InstanceTimeout time.Duration
-	// BusObserver and SocketsObserver receive metrics. May be nil.
-	BusObserver     BusObserver
-	SocketsObserver SocketsObserver
+	// Observer receives the bus's and the socket registry's metrics. May
+	// be nil.
+	Observer Observer
 }
 
 // Link is one instance's membership of the cluster: it shares the saves the
@@ -45,7 +45,7 @@ func Join(c *Cluster, store *versioncache.Store, hub *realtime.Hub, opts LinkOpt
 		InstanceGone:      l.instanceGone,
 		InstanceTimeout:   timeout,
 		HeartbeatInterval: timeout / 5,
-		Observer:          opts.BusObserver,
+		Observer:          opts.Observer,
 	})
 	if hub != nil {
 		hub.SetBroker(l)
@@ -55,7 +55,7 @@ func Join(c *Cluster, store *versioncache.Store, hub *realtime.Hub, opts LinkOpt
 			TTL:      timeout,
 			Refresh:  timeout / 5,
 			Taken:    hub.SocketIDTaken,
-			Observer: opts.SocketsObserver,
+			Observer: opts.Observer,
 		})
 		hub.SetSocketDirectory(l.sockets)
 	}

@@ -12,7 +12,7 @@ import (
 
 // kindCounter counts the bus messages of each direction and kind.
 type kindCounter struct {
-	nopBusObserver
+	nopObserver
 	mu sync.Mutex
 	n  map[string]int
 }
@@ -48,7 +48,7 @@ func linkedInstance(tb testing.TB, url string, hubless bool) (*versioncache.Stor
 		}
 	}
 	obs := &kindCounter{n: map[string]int{}}
-	l := Join(c, store, hub, LinkOptions{BusObserver: obs})
+	l := Join(c, store, hub, LinkOptions{Observer: obs})
 	tb.Cleanup(func() {
 		l.Close()
 		if hub != nil {

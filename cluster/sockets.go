@@ -33,32 +33,12 @@ const (
 	maxGonePending = 1 << 16
 )
 
-// Results passed to SocketsObserver.Lookup.
+// Results passed to Observer.Lookup.
 const (
 	LookupFound   = "found"   // another instance has the socket open
 	LookupUnknown = "unknown" // no open socket of any instance has that id
 	LookupError   = "error"   // Redis could not be asked in time
 )
-
-// SocketsObserver receives the registry's metrics; its methods must be fast
-// and safe for concurrent use.
-type SocketsObserver interface {
-	// Lookup counts one Lookup by result (LookupFound, LookupUnknown,
-	// LookupError).
-	Lookup(result string)
-	// NotRegistered counts socket entries that could not be written or
-	// removed (Redis unreachable): other instances cannot sign for those
-	// sockets until the next refresh works.
-	NotRegistered(n int)
-	// Taken counts a new socket whose id another instance already holds.
-	Taken()
-}
-
-type nopSocketsObserver struct{}
-
-func (nopSocketsObserver) Lookup(string)     {}
-func (nopSocketsObserver) NotRegistered(int) {}
-func (nopSocketsObserver) Taken()            {}
 
 // SocketsOptions configure a Sockets registry. Zero values mean the defaults.
 type SocketsOptions struct {
@@ -76,7 +56,7 @@ type SocketsOptions struct {
 	// new id. May be nil.
 	Taken func(socketID string)
 	// Observer receives metrics. May be nil.
-	Observer SocketsObserver
+	Observer Observer
 }
 
 // Sockets is the cluster-wide registry of open websockets: which tenant each
@@ -98,7 +78,7 @@ type SocketsOptions struct {
 type Sockets struct {
 	c    *Cluster
 	opts SocketsOptions
-	obs  SocketsObserver
+	obs  Observer
 	log  *zap.Logger
 
 	// mu guards open, fresh and gone.
@@ -134,7 +114,7 @@ func NewSockets(c *Cluster, opts SocketsOptions) *Sockets {
 		opts.Taken = func(string) {}
 	}
 	if opts.Observer == nil {
-		opts.Observer = nopSocketsObserver{}
+		opts.Observer = nopObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Sockets{

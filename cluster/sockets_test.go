@@ -16,6 +16,7 @@ import (
 )
 
 type socketsProbe struct {
+	nopObserver   // the bus's metrics
 	mu            sync.Mutex
 	lookups       map[string]int
 	notRegistered atomic.Int64
