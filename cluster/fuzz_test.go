@@ -89,14 +89,6 @@ func FuzzBusMessage(f *testing.F) {
 	})
 }
 
-// countingBusObserver counts the bus's messages by direction and kind.
-type countingBusObserver struct {
-	nopObserver
-	n map[string]int
-}
-
-func (o *countingBusObserver) Message(direction, kind string) { o.n[direction+" "+kind]++ }
-
 // Instances of another bus protocol (a rolling upgrade) are ignored, counted
 // and logged once each, never misread; so are messages without a protocol
 // (builds before it existed, whose protocol 1 sent a save as several
@@ -104,7 +96,7 @@ func (o *countingBusObserver) Message(direction, kind string) { o.n[direction+" 
 func TestBusOtherProtocol(t *testing.T) {
 	var got []message
 	b := fuzzBus(func(m message) { got = append(got, m) }, func() {}, func(string) {})
-	obs := &countingBusObserver{n: map[string]int{}}
+	obs := &kindCounter{n: map[string]int{}}
 	b.obs = obs
 	core, logs := observer.New(zap.WarnLevel)
 	b.log = zap.New(core)
