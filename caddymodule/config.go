@@ -57,8 +57,12 @@ type GuardConfig struct {
 type CallersConfig struct {
 	// Credential is a placeholder giving what identifies a caller for the
 	// authorisation memory, e.g. "{http.request.cookie.laravel_session}".
-	// It is evaluated per request. Default: the Authorization header, else
-	// the session cookie.
+	// It is evaluated per request and taken as it is: it must name one
+	// user. Default: who Laravel authenticates, a Bearer token
+	// (Request::bearerToken, when it is a token) and the session (with
+	// laravel_app_key, only a verified one), both together when both are
+	// sent; Basic credentials and Bearer null, undefined or empty are never
+	// a caller, and a request with only those is always sent to the app.
 	Credential string `json:"credential,omitempty"`
 	// SessionCookie is the name of Laravel's session cookie.
 	// Default: "laravel_session".

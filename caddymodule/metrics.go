@@ -43,6 +43,7 @@ var metrics = struct {
 	authSignatures       *prometheus.CounterVec
 	methodOverrides      *prometheus.CounterVec
 	authUpstream         *prometheus.CounterVec
+	proxyRefused         *prometheus.CounterVec
 }{
 	learned: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "versions_learned_total",
@@ -149,6 +150,10 @@ var metrics = struct {
 		Namespace: "recordsync", Name: "auth_upstream_requests_total",
 		Help: "auth_upstream requests to the app, by result (allowed, refused, error, busy); cache hits are not counted.",
 	}, []string{"result"}),
+	proxyRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "proxy_refused_total",
+		Help: "What the proxy declined to take from a request or an answer, by reason (credential_basic, credential_not_token, session_unverified: not the caller; not_the_record: a 2xx that authorises nobody; body_unread: a conditional write passed without a turn; turn_expired: a write turn given on after twice write_wait; version_too_long, updated_by_id_too_long, updated_by_name_truncated: learned strings over their bound).",
+	}, []string{"reason"}),
 }
 
 func registerMetrics(reg *prometheus.Registry) {
@@ -160,6 +165,7 @@ func registerMetrics(reg *prometheus.Registry) {
 		metrics.ingressReceived, metrics.ingressDropped, metrics.ingressUp, metrics.httpAPIRequests,
 		metrics.clusterLockWait, metrics.clusterLockFallbacks, metrics.clusterLockExpired,
 		metrics.authSignatures, metrics.authUpstream, metrics.methodOverrides,
+		metrics.proxyRefused,
 	)
 }
 
@@ -214,6 +220,7 @@ func (proxyObserver) AuthSignature(result string) {
 func (proxyObserver) MethodOverride(outcome string) {
 	metrics.methodOverrides.WithLabelValues(outcome).Inc()
 }
+func (proxyObserver) Refused(reason string) { metrics.proxyRefused.WithLabelValues(reason).Inc() }
 
 // hubObserver feeds the hub's activity into the metrics.
 type hubObserver struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/versioncache"
+	"go.uber.org/zap"
 )
 
 // authState is what the app last said to one credential about one record.
@@ -18,7 +19,7 @@ type authState uint8
 
 const (
 	authUnknown      authState = iota
-	authAllowed                // a 2xx answer
+	authAllowed                // a 2xx answer that was the record
 	authUnauthorised           // a 401 answer
 	authForbidden              // a 403 answer
 )
@@ -56,21 +57,9 @@ func (m *authMemory) get(k versioncache.Key, cred string) authState {
 	return s
 }
 
-// learn remembers the app's answer status to cred for k: 2xx allows,
-// 401/403 deny, anything else tells nothing.
-func (m *authMemory) learn(k versioncache.Key, cred string, status int, ttl time.Duration) {
-	if cred == "" {
-		return
-	}
-	var s authState
-	switch {
-	case status >= 200 && status < 300:
-		s = authAllowed
-	case status == http.StatusUnauthorized:
-		s = authUnauthorised
-	case status == http.StatusForbidden:
-		s = authForbidden
-	default:
+// remember stores what the app said to cred about k for ttl.
+func (m *authMemory) remember(k versioncache.Key, cred string, s authState, ttl time.Duration) {
+	if cred == "" || s == authUnknown {
 		return
 	}
 	key := authKey(k, cred)
@@ -89,47 +78,182 @@ func (m *authMemory) learn(k versioncache.Key, cred string, status int, ttl time
 
 func (m *authMemory) close() { m.cache.Close() }
 
-// credentialID returns the hex SHA-256 that names the caller's credential,
-// or "" when the request has none. The credential is info.Credential, else
-// the Authorization header, else the session cookie; with a Laravel key the
-// session cookie (also when it is the configured credential) is decrypted and
-// its session id is what is hashed. A cookie that does not verify is no
-// credential. Raw credentials are never kept.
-func (h *Handler) credentialID(r *http.Request, info RequestInfo) string {
-	var kind byte
-	var raw string
+// authorise remembers what the app's answer to cred says about k: a 401 or
+// 403 denies; a 2xx allows only when it is the record (isRecord: a JSON
+// answer with a version at VersionField, as entryFrom reads it); anything
+// else tells nothing. An SPA's catch-all page, a 200 {"success":false} or a
+// public preview without the version authorises nobody (counted).
+func (h *Handler) authorise(k versioncache.Key, cred string, status int, isRecord bool) {
+	if cred == "" {
+		return
+	}
+	var s authState
 	switch {
-	case info.Credential != "":
-		kind, raw = 'p', info.Credential
+	case status >= 200 && status < 300:
+		if !isRecord {
+			h.obs.Refused(RefusedNotRecord)
+			h.debug("a 2xx answer that is not the record authorises nobody",
+				zap.String("type", k.Type), zap.String("id", k.ID), zap.Int("status", status))
+			return
+		}
+		s = authAllowed
+	case status == http.StatusUnauthorized:
+		s = authUnauthorised
+	case status == http.StatusForbidden:
+		s = authForbidden
+	default:
+		return
+	}
+	h.auth.remember(k, cred, s, h.opts.AuthTTL)
+}
+
+// credentialID returns the hex SHA-256 that names the caller as the app
+// authenticates it, or "" when recordsync cannot tell who that is. Raw
+// credentials are never kept.
+//
+// With a configured credential (info.Credential) the caller is that value,
+// taken as it is; when it is the session cookie and a Laravel key is set,
+// the session id inside the verified cookie.
+//
+// Otherwise the caller is what Laravel itself reads:
+//   - a Bearer token (bearerToken): Sanctum's personal access tokens,
+//     Passport's, Echo's bearerToken option;
+//   - the session: with a Laravel key, the id inside a session cookie that
+//     verifies (a cookie that does not is no session: Laravel's
+//     EncryptCookies drops it and starts a fresh, empty one); without one,
+//     the raw cookie.
+//
+// When a request carries both, the caller is both together: whichever of
+// the two the app authenticates by (Sanctum's guard tries the session
+// first: Laravel\Sanctum\Guard::__invoke), nobody else holds that pair.
+// Basic credentials and an Authorization header without a Bearer token
+// (Bearer null, undefined, empty) are never the caller: a site-wide
+// basic_auth sends one value for everyone, and so does an SPA whose token
+// is not set yet. A request with only those has no caller: it is always
+// sent to the app.
+func (h *Handler) credentialID(r *http.Request, info RequestInfo) string {
+	if info.Credential != "" {
+		kind, raw := byte('p'), info.Credential
 		if h.appKey != nil {
 			if c, err := r.Cookie(h.opts.SessionCookie); err == nil && c.Value == info.Credential {
 				kind = 's'
 				if raw = h.sessionID(c.Value); raw == "" {
+					h.obs.Refused(RefusedSessionUnverified)
 					return ""
 				}
 			}
 		}
-	case r.Header.Get("Authorization") != "":
-		kind, raw = 'a', r.Header.Get("Authorization")
-	default:
-		c, err := r.Cookie(h.opts.SessionCookie)
-		if err != nil || c.Value == "" {
-			return ""
-		}
-		kind, raw = 'c', c.Value
+		return hashCredential("", kind, raw)
+	}
+	token := h.bearerToken(r)
+	var kind byte
+	var session string
+	if c, err := r.Cookie(h.opts.SessionCookie); err == nil && c.Value != "" {
+		kind, session = 'c', c.Value
 		if h.appKey != nil {
 			kind = 's'
-			if raw = h.sessionID(c.Value); raw == "" {
-				return ""
+			if session = h.sessionID(c.Value); session == "" {
+				h.obs.Refused(RefusedSessionUnverified)
 			}
 		}
 	}
+	if token == "" && session == "" {
+		return ""
+	}
+	if session == "" {
+		kind = 0
+	}
+	return hashCredential(token, kind, session)
+}
+
+// hashCredential hashes a Bearer token ("" for none) and a session or
+// configured value of kind (0 for none) into the credential's name. Tokens
+// hold no NUL (isBearerToken), so the parts cannot run into each other.
+func hashCredential(token string, kind byte, raw string) string {
 	d := sha256.New()
-	d.Write([]byte{kind, 0})
-	d.Write([]byte(raw))
+	if token != "" {
+		d.Write([]byte{'t', 0})
+		d.Write([]byte(token))
+		d.Write([]byte{0})
+	}
+	if kind != 0 {
+		d.Write([]byte{kind, 0})
+		d.Write([]byte(raw))
+	}
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(d.Sum(sum[:0]))
 }
+
+// bearerToken returns the Bearer token Laravel reads from the request, or ""
+// (counted when an Authorization header was there). Laravel's
+// Request::bearerToken (Illuminate/Http/Concerns/InteractsWithInput.php)
+// takes what follows the last "Bearer " of the Authorization header, up to
+// a comma; PHP sees repeated headers joined with ", " (Caddy's FastCGI
+// transport joins them so). What it reads counts only when it is a token:
+// see isBearerToken.
+func (h *Handler) bearerToken(r *http.Request) string {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
+		return ""
+	}
+	header := values[0]
+	if len(values) > 1 {
+		header = strings.Join(values, ", ")
+	}
+	i := strings.LastIndex(header, "Bearer ")
+	if i < 0 {
+		if len(header) >= 6 && strings.EqualFold(header[:6], "Basic ") {
+			h.obs.Refused(RefusedCredentialBasic)
+		} else {
+			h.obs.Refused(RefusedCredentialNotToken)
+		}
+		return ""
+	}
+	token := header[i+len("Bearer "):]
+	if c := strings.IndexByte(token, ','); c >= 0 {
+		token = token[:c]
+	}
+	if !isBearerToken(token) {
+		h.obs.Refused(RefusedCredentialNotToken)
+		return ""
+	}
+	return token
+}
+
+// isBearerToken reports whether s can be a token: not empty, made of the
+// characters of RFC 6750's b64token (§2.1: letters, digits and -._~+/=)
+// and the | of Sanctum's "{id}|{secret}" tokens, and not what JavaScript
+// makes of a missing value ('Bearer ' + null is "Bearer null").
+func isBearerToken(s string) bool {
+	if s == "" || len(s) > maxTokenBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=' || c == '|':
+		default:
+			return false
+		}
+	}
+	if len(s) <= len("undefined") {
+		for _, js := range jsNonValues {
+			if strings.EqualFold(s, js) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// maxTokenBytes bounds a Bearer token: a JWT with many claims stays well
+// under it; a longer value is not taken as anyone.
+const maxTokenBytes = 8 << 10
+
+// jsNonValues are what a browser's code sends when the token it meant to
+// send is not set: String(null), String(undefined), and their kin.
+var jsNonValues = []string{"null", "undefined", "false", "true", "NaN"}
 
 // sessionID decrypts a Laravel session cookie value as it appears in the
 // Cookie header (percent-encoded by PHP) and returns the session id, or "".

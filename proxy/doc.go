@@ -17,10 +17,13 @@
 //     none, and the response is written unchanged otherwise.
 //   - The guard: a PUT/PATCH that carries the version its client loaded
 //     (If-Match, else the client_version field of its JSON body) takes the
-//     record's turn, so conditional writes to one record are serialised
-//     through this process, and is answered with ConflictStatus from the cache
-//     when the cache holds a newer version — only for a caller the app has
-//     already authorised for that record.
+//     record's turn once its whole body has been read (within MaxBodyBytes;
+//     a larger body takes none and passes unguarded), so conditional writes
+//     to one record are serialised through this process, and is answered
+//     with ConflictStatus from the cache when the cache holds a newer
+//     version — only for a caller the app has already authorised for that
+//     record. A turn is held until the answer is learned or known not to
+//     be, and at most TurnTimeout (twice WriteWait by default).
 //   - The version endpoint (GET /api/v1/records/{type}/{id}/version):
 //     answered from the cache for an authorised caller (200 or 304), with the
 //     remembered 401/403 for a denied one, else passed upstream and learned.
@@ -35,11 +38,17 @@
 //     when that socket is open in the request's tenant (authsign.go).
 //
 // The authorisation memory maps (tenant, type, id, credential hash) to
-// allowed/denied for AuthTTL. The credential is the RequestInfo.Credential,
-// else the Authorization header, else the session cookie; with a Laravel
+// allowed/denied for AuthTTL. Only an answer that is the record (2xx JSON
+// with the version at VersionField) allows; a 401/403 denies. The
+// credential is the caller as the app authenticates it: the
+// RequestInfo.Credential when set, else the Bearer token Laravel reads and
+// the session cookie, both together when both are sent; with a Laravel
 // APP_KEY the session cookie is decrypted and verified as Laravel does and
 // its session id is the credential (the raw cookie changes on every
-// response). Credentials are only ever kept as SHA-256 hashes.
+// response). Basic credentials and Bearer values that are not tokens
+// (null, undefined, empty) are never a credential (auth.go). Credentials
+// are only ever kept as SHA-256 hashes. Versions and names learned from
+// answers are bounded (MaxVersionBytes, MaxByIDBytes, MaxNameBytes).
 //
 // The authorisation memory and the write turns live in a Memory that the
 // Caddy glue keeps across config reloads, so a reload neither forgets who was

@@ -18,8 +18,9 @@ type RequestInfo struct {
 	// Tenanted is true when a tenant placeholder is configured: then an
 	// empty Tenant means the request passes through uninspected.
 	Tenanted bool
-	// Credential is the configured credential placeholder's value; ""
-	// means the default (Authorization header, else the session cookie).
+	// Credential is the configured credential placeholder's value, taken
+	// as it is; "" means the default: who Laravel authenticates (a Bearer
+	// token and the session cookie; see Handler.credentialID).
 	Credential string
 }
 

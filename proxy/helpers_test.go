@@ -67,6 +67,8 @@ type countingObserver struct {
 	counts  map[string]int
 	waiting atomic.Int64
 	maxWait atomic.Int64
+	// onRefused, if set, hears of every Refused reason.
+	onRefused atomic.Pointer[func(string)]
 }
 
 func (o *countingObserver) inc(name string) {
@@ -105,6 +107,12 @@ func (o *countingObserver) ClusterLock(outcome string, _ time.Duration) {
 func (o *countingObserver) ClusterLockExpired()           { o.inc("cluster_lock_expired") }
 func (o *countingObserver) AuthSignature(result string)   { o.inc("auth." + result) }
 func (o *countingObserver) MethodOverride(outcome string) { o.inc("override." + outcome) }
+func (o *countingObserver) Refused(reason string) {
+	o.inc("refused." + reason)
+	if f := o.onRefused.Load(); f != nil {
+		(*f)(reason)
+	}
+}
 
 // recordingPublisher keeps every save: all() the announced ones (what
 // sockets hear of), versions() the VersionOnly ones (what only the other

@@ -59,13 +59,18 @@ func TestCredentialID(t *testing.T) {
 	if got := h.credentialID(cookie(laravelCookie2), RequestInfo{Credential: laravelCookie2}); got != c1 {
 		t.Fatal("placeholder session cookie not decrypted")
 	}
-	// Precedence: placeholder, then Authorization, then cookie.
+	// A token and a session together are one caller, neither of the two alone.
 	a := h.credentialID(req("Authorization", "Bearer x", "Cookie", "laravel_session="+laravelCookie), RequestInfo{})
-	if a == "" || a == c1 || a != h.credentialID(req("Authorization", "Bearer x"), RequestInfo{}) {
-		t.Fatal("Authorization does not win over the cookie")
+	tok := h.credentialID(req("Authorization", "Bearer x"), RequestInfo{})
+	if a == "" || a == c1 || tok == "" || a == tok || a != h.credentialID(req("Authorization", "Bearer x", "Cookie", "laravel_session="+laravelCookie2), RequestInfo{}) {
+		t.Fatal("a token with a session is not the pair")
+	}
+	// A cookie that does not verify adds nothing to a token.
+	if got := h.credentialID(req("Authorization", "Bearer x", "Cookie", "laravel_session="+laravelCookieOtherName), RequestInfo{}); got != tok {
+		t.Fatal("an unverified cookie changed the token's caller")
 	}
 	p := h.credentialID(req("Authorization", "Bearer x"), RequestInfo{Credential: "Bearer x"})
-	if p == "" || p == a {
+	if p == "" || p == a || p == tok {
 		t.Fatal("placeholder and header values share a credential space")
 	}
 	// Without a key the raw cookie is the credential: it changes per response.

@@ -60,7 +60,7 @@ func (h *Handler) lockCluster(r *http.Request, key versioncache.Key, ht *heldTur
 	switch {
 	case err == nil:
 		h.obs.ClusterLock(LockAcquired, waited)
-		ht.cluster, ht.obs = lk, h.obs
+		ht.cluster = lk
 		latest, _ = lk.Latest()
 		return latest, true
 	case ctx.Err() != nil:

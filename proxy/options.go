@@ -101,6 +101,13 @@ type Options struct {
 	// WriteWait bounds how long a conditional write waits for its record's
 	// turn; then it is answered 503. Default: DefaultWriteWait.
 	WriteWait time.Duration
+	// TurnTimeout bounds how long a conditional write holds its record's
+	// turn (taken once its body was read whole): after it the turn goes to
+	// the next writer while the late write goes on, and between the two
+	// the app's own check decides. Default: twice WriteWait, which is up
+	// to WriteWait for the cluster-wide lock inside the turn and as long
+	// again for the app's answer.
+	TurnTimeout time.Duration
 	// AuthTTL is how long an allow/deny answer of the app to a credential is
 	// remembered. Default: DefaultAuthTTL.
 	AuthTTL time.Duration
@@ -119,8 +126,9 @@ type Options struct {
 	// ImportHeader is a request header that marks a write as an import: it
 	// is learned from but not published. Empty: none.
 	ImportHeader string
-	// SessionCookie is the name of the session cookie used as credential
-	// when there is no Authorization header. Default: DefaultSessionCookie.
+	// SessionCookie is the name of the session cookie that, with a Bearer
+	// token or alone, names the caller (see Handler.credentialID).
+	// Default: DefaultSessionCookie.
 	SessionCookie string
 	// LaravelAppKey is Laravel's APP_KEY ("base64:..." or the raw 16 or 32
 	// bytes). When set, the session cookie is decrypted and verified and the
@@ -201,6 +209,12 @@ func (o *Options) applyDefaults() error {
 	}
 	if o.WriteWait == 0 {
 		o.WriteWait = DefaultWriteWait
+	}
+	if o.TurnTimeout < 0 {
+		return fmt.Errorf("turn_timeout: must not be negative, got %s", o.TurnTimeout)
+	}
+	if o.TurnTimeout == 0 {
+		o.TurnTimeout = 2 * o.WriteWait
 	}
 	if o.AuthTTL < 0 {
 		return fmt.Errorf("auth_ttl: must not be negative, got %s", o.AuthTTL)

@@ -30,6 +30,7 @@ func TestNewValidation(t *testing.T) {
 		{"status 400", func(o *Options) { o.ConflictStatus = 400 }, "conflict_status"},
 		{"negative body", func(o *Options) { o.MaxBodyBytes = -1 }, "max_body_bytes"},
 		{"negative wait", func(o *Options) { o.WriteWait = -time.Second }, "write_wait"},
+		{"negative turn", func(o *Options) { o.TurnTimeout = -time.Second }, "turn_timeout"},
 		{"negative ttl", func(o *Options) { o.AuthTTL = -time.Second }, "auth_ttl"},
 		{"negative entries", func(o *Options) { o.AuthEntries = -1 }, "auth_entries"},
 		{"bad endpoint", func(o *Options) { o.VersionEndpoint = "/records/{type}/version" }, "version_endpoint"},
@@ -71,8 +72,13 @@ func TestNewDefaults(t *testing.T) {
 	if o.VersionField != DefaultVersionField || o.ClientVersionField != DefaultClientVersionField ||
 		o.VersionEndpoint != DefaultVersionEndpoint || o.ConflictStatus != DefaultConflictStatus ||
 		o.MaxBodyBytes != DefaultMaxBodyBytes || o.WriteWait != DefaultWriteWait || o.AuthTTL != DefaultAuthTTL ||
-		o.AuthEntries != DefaultAuthEntries || o.SessionCookie != DefaultSessionCookie || o.ImportHeader != "X-Import" {
+		o.AuthEntries != DefaultAuthEntries || o.SessionCookie != DefaultSessionCookie || o.ImportHeader != "X-Import" ||
+		o.TurnTimeout != 2*DefaultWriteWait {
 		t.Fatalf("defaults not applied: %+v", o)
+	}
+	h, _ = newTestHandler(t, func(o *Options) { o.WriteWait = time.Second })
+	if h.opts.TurnTimeout != 2*time.Second {
+		t.Fatalf("turn_timeout %s with write_wait 1s, want twice", h.opts.TurnTimeout)
 	}
 	if h.poll == nil {
 		t.Fatal("version endpoint not compiled")

@@ -12,7 +12,8 @@ import (
 // An authorised caller is answered from the cache (200, or 304 for a
 // matching If-None-Match); a caller the app denied gets the remembered
 // 401/403; everyone else, and every cache miss, goes upstream and is learned
-// from.
+// from. The app's answer authorises the caller only when it is the record's
+// version (JSON with the version at VersionField), as any record answer.
 func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route) error {
 	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: h.poll.param(r.URL.Path, "id")}
 	cred := h.credentialID(r, info)
@@ -44,7 +45,12 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 	rec := newRecorder(w, h.opts.MaxBodyBytes, isSuccess)
 	rec.beforeHeader = cacheMiss
 	err := next(rec, r)
-	h.auth.learn(key, cred, rec.status, h.opts.AuthTTL)
+	var entry versioncache.Entry
+	isRecord := false
+	if err == nil && rec.buffered() {
+		entry, isRecord = h.entryFrom(rec.body())
+	}
+	h.authorise(key, cred, rec.status, isRecord)
 	if !rec.buffered() {
 		return err
 	}
@@ -53,7 +59,7 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 		_ = rec.writeBuffered()
 		return err
 	}
-	if entry, _, advanced := h.learn(key, rec, SourcePoll); advanced {
+	if _, advanced := h.learn(key, rec, entry, isRecord, SourcePoll); advanced {
 		h.shareVersion(key, entry)
 	}
 	h.sendBuffered(rec)

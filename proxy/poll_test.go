@@ -110,7 +110,7 @@ func TestPollDenied(t *testing.T) {
 	}
 
 	// A remembered 401 is answered with Laravel's "Unauthenticated.".
-	h.auth.learn(keyOf("flow", "1"), h.credentialID(mustReq("Bearer gone"), RequestInfo{}), http.StatusUnauthorized, h.opts.AuthTTL)
+	h.auth.remember(keyOf("flow", "1"), h.credentialID(mustReq("Bearer gone"), RequestInfo{}), authUnauthorised, h.opts.AuthTTL)
 	rr = do(t, h, app, RequestInfo{}, "GET", pollPath, "Bearer gone", "")
 	if rr.Code != 401 || rr.Body.String() != `{"success":false,"message":"Unauthenticated."}` {
 		t.Fatalf("401: %d %s", rr.Code, rr.Body)

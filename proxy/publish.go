@@ -50,7 +50,48 @@ type Observer interface {
 	// ClusterLockExpired is called when a write's cluster-wide lock had
 	// expired before the write finished (it overran the fencing timeout).
 	ClusterLockExpired()
+	// Refused is called whenever the proxy declines to take something from
+	// a request or an answer: a credential that is not the caller, an
+	// answer that is not the record, a body it could not read before a
+	// write's turn, a turn held too long, a string over its bound. reason is
+	// one of the Refused* constants.
+	Refused(reason string)
 }
+
+// Reasons passed to Observer.Refused.
+const (
+	// RefusedCredentialBasic: an Authorization header with Basic
+	// credentials (and no Bearer token Laravel would read), not taken as the
+	// caller.
+	RefusedCredentialBasic = "credential_basic"
+	// RefusedCredentialNotToken: an Authorization header that carries no
+	// Bearer token (Bearer null, Bearer undefined, an empty Bearer, another
+	// scheme, a value that is not a token), not taken as the caller.
+	RefusedCredentialNotToken = "credential_not_token"
+	// RefusedSessionUnverified: a session cookie that does not verify with
+	// the Laravel APP_KEY, not taken as the caller.
+	RefusedSessionUnverified = "session_unverified"
+	// RefusedNotRecord: a 2xx answer to a caller that was not the record
+	// (not JSON, too large to read, no version at VersionField): it
+	// authorises nobody.
+	RefusedNotRecord = "not_the_record"
+	// RefusedBodyUnread: a conditional write whose body could not be read
+	// whole within MaxBodyBytes before its turn: it took no turn and went to
+	// the app unguarded.
+	RefusedBodyUnread = "body_unread"
+	// RefusedTurnExpired: a write held its record's turn for TurnTimeout
+	// without its answer; the turn went to the next writer.
+	RefusedTurnExpired = "turn_expired"
+	// RefusedVersionTooLong: a version longer than MaxVersionBytes, not
+	// learned.
+	RefusedVersionTooLong = "version_too_long"
+	// RefusedUpdatedByIDTooLong: an updated_by_id longer than MaxByIDBytes,
+	// not kept.
+	RefusedUpdatedByIDTooLong = "updated_by_id_too_long"
+	// RefusedUpdatedByNameTruncated: an updated_by_name longer than
+	// MaxNameBytes, kept truncated.
+	RefusedUpdatedByNameTruncated = "updated_by_name_truncated"
+)
 
 // Observer sources passed to Learned.
 const (
@@ -74,3 +115,4 @@ func (nopObserver) TenantMissing()     {}
 
 func (nopObserver) ClusterLock(string, time.Duration) {}
 func (nopObserver) ClusterLockExpired()               {}
+func (nopObserver) Refused(string)                    {}

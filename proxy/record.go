@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/versioncache"
 	"github.com/tidwall/gjson"
@@ -43,70 +45,29 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 	// Released on every return, and on panic (reverse_proxy's http.ErrAbortHandler).
 	defer func() { held.release() }()
 	if write {
-		if loaded := h.loadedVersion(r); loaded != "" {
-			// The store never goes back, so a held version newer than the
-			// loaded one proves the write stale already: answer it before it
-			// queues for the record's turn (and, clustered, for the Redis lock).
-			if h.auth.get(key, cred) == authAllowed {
-				if cur, ok := h.store.Get(key); ok && versioncache.Compare(cur.Version, loaded) == versioncache.Newer {
-					h.answerStale(w, key, loaded, cur)
-					return nil
-				}
-			}
-			var since time.Time
-			if h.opts.Locker != nil {
-				since = time.Now()
-			}
-			t, err := h.turns.acquire(r.Context(), key, h.opts.WriteWait, h.obs.WritersWaiting)
-			if err != nil {
-				h.obs.WriteWaitTimeout()
-				if ce := h.log.Check(zap.DebugLevel, "write gave up waiting for its turn"); ce != nil {
-					ce.Write(zap.String("type", key.Type), zap.String("id", key.ID), zap.Error(err))
-				}
-				writeJSON(w, http.StatusServiceUnavailable, nil, busyBody)
-				return nil
-			}
-			held = t
-			// With a Locker, the cluster-wide lock inside the local turn,
-			// and the newest version any instance learned under it (the
-			// event bus may not have brought it here yet).
-			var cur versioncache.Entry
-			known := false
-			if h.opts.Locker != nil {
-				latest, ok := h.lockCluster(r, key, held, since)
-				if !ok {
-					h.obs.WriteWaitTimeout()
-					writeJSON(w, http.StatusServiceUnavailable, nil, busyBody)
-					return nil
-				}
-				if latest.Version != "" {
-					// What the store now holds: latest or newer (the
-					// instance that learned it shared it already).
-					cur, _ = h.store.Advance(key, latest)
-					known = true
-				}
-			}
-			if h.auth.get(key, cred) == authAllowed {
-				if !known {
-					cur, known = h.store.Get(key)
-				}
-				if known {
-					if o := versioncache.Compare(cur.Version, loaded); o == versioncache.Newer || o == versioncache.Different {
-						h.answerStale(w, key, loaded, cur)
-						return nil
-					}
-				}
-			}
+		var answered bool
+		if held, answered = h.guard(w, r, key, cred); answered {
+			return nil
 		}
 	}
 
 	r.Header.Del("Accept-Encoding")
 	rec := newRecorder(w, h.opts.MaxBodyBytes, learnableStatus)
+	if held != nil {
+		// An answer that will not be learned from (its headers say so, or
+		// it grew past the cap) holds the record no longer.
+		rec.onStream = held.release
+	}
 	err := next(rec, r)
 	if !rec.wroteHeader {
 		delete(w.Header(), HeaderBroadcast) // never reaches the client
 	}
-	h.auth.learn(key, cred, rec.status, h.opts.AuthTTL)
+	var entry versioncache.Entry
+	isRecord := false
+	if err == nil && rec.buffered() {
+		entry, isRecord = h.entryFrom(rec.body())
+	}
+	h.authorise(key, cred, rec.status, isRecord)
 	if err != nil || !rec.buffered() {
 		held.release()
 		if rec.buffered() {
@@ -127,7 +88,7 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 			h.obs.UpstreamConflict()
 		}
 	}
-	entry, learned, advanced := h.learn(key, rec, source)
+	learned, advanced := h.learn(key, rec, entry, isRecord, source)
 	if learned && held != nil {
 		held.learned = entry
 	}
@@ -143,6 +104,83 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 		h.shareVersion(key, entry)
 	}
 	return nil
+}
+
+// guard checks a write that carries the version its client loaded against
+// the cache, and takes the record's turn for it. It returns the turn (nil
+// when none was taken: no loaded version, or a body it could not read) and
+// answered when it answered the write itself (409 from the cache, 503).
+func (h *Handler) guard(w http.ResponseWriter, r *http.Request, key versioncache.Key, cred string) (held *heldTurn, answered bool) {
+	loaded := h.loadedVersion(r)
+	if loaded == "" {
+		return nil, false
+	}
+	// The store never goes back, so a held version newer than the loaded
+	// one proves the write stale already: answer it before it queues for
+	// the record's turn (and, clustered, for the Redis lock).
+	if h.auth.get(key, cred) == authAllowed {
+		if cur, ok := h.store.Get(key); ok && versioncache.Compare(cur.Version, loaded) == versioncache.Newer {
+			h.answerStale(w, key, loaded, cur)
+			return nil, true
+		}
+	}
+	// The turn is taken only once the whole body is here, so that a client
+	// trickling its body holds nobody but itself; then what keeps the turn
+	// is the app's answer, bounded by TurnTimeout. A body over the cap, or
+	// one that broke off, goes to the app without a turn, unguarded, as any
+	// write whose body is not read (counted).
+	if _, whole := laravel.PeekBody(r, h.opts.MaxBodyBytes); !whole {
+		h.obs.Refused(RefusedBodyUnread)
+		h.debug("conditional write whose body could not be read within max_body_size: passed through without a turn",
+			zap.String("type", key.Type), zap.String("id", key.ID))
+		return nil, false
+	}
+	var since time.Time
+	if h.opts.Locker != nil {
+		since = time.Now()
+	}
+	t, err := h.turns.acquire(r.Context(), key, h.opts.WriteWait, h.opts.TurnTimeout, h.obs)
+	if err != nil {
+		h.obs.WriteWaitTimeout()
+		if ce := h.log.Check(zap.DebugLevel, "write gave up waiting for its turn"); ce != nil {
+			ce.Write(zap.String("type", key.Type), zap.String("id", key.ID), zap.Error(err))
+		}
+		writeJSON(w, http.StatusServiceUnavailable, nil, busyBody)
+		return nil, true
+	}
+	// With a Locker, the cluster-wide lock inside the local turn, and the
+	// newest version any instance learned under it (the event bus may not
+	// have brought it here yet).
+	var cur versioncache.Entry
+	known := false
+	if h.opts.Locker != nil {
+		latest, ok := h.lockCluster(r, key, t, since)
+		if !ok {
+			t.release()
+			h.obs.WriteWaitTimeout()
+			writeJSON(w, http.StatusServiceUnavailable, nil, busyBody)
+			return nil, true
+		}
+		if latest.Version != "" {
+			// What the store now holds: latest or newer (the instance
+			// that learned it shared it already).
+			cur, _ = h.store.Advance(key, latest)
+			known = true
+		}
+	}
+	if h.auth.get(key, cred) == authAllowed {
+		if !known {
+			cur, known = h.store.Get(key)
+		}
+		if known {
+			if o := versioncache.Compare(cur.Version, loaded); o == versioncache.Newer || o == versioncache.Different {
+				t.release()
+				h.answerStale(w, key, loaded, cur)
+				return nil, true
+			}
+		}
+	}
+	return t, false
 }
 
 // answerStale answers a write whose loaded version the cache proves stale.
@@ -180,17 +218,17 @@ func learnableStatus(status int) bool {
 	return (status >= 200 && status < 300) || status == http.StatusConflict || status == http.StatusPreconditionFailed
 }
 
-// learn reads the version from a buffered response, offers it to the store
-// and adds an ETag when the app set none. learned is false when the body
-// carries no usable version, or one older than the store's; advanced is true
-// when the store took it as news.
-func (h *Handler) learn(key versioncache.Key, rec *recorder, source string) (entry versioncache.Entry, learned, advanced bool) {
-	entry, ok := h.entryFrom(rec.body())
+// learn offers the version read from a buffered response (entry, ok: what
+// entryFrom read from its body) to the store and adds an ETag when the app
+// set none. learned is false when the body carries no usable version, or
+// one older than the store's; advanced is true when the store took it as
+// news.
+func (h *Handler) learn(key versioncache.Key, rec *recorder, entry versioncache.Entry, ok bool, source string) (learned, advanced bool) {
 	if !ok {
 		if ce := h.log.Check(zap.DebugLevel, "no version in response"); ce != nil {
 			ce.Write(zap.String("type", key.Type), zap.String("id", key.ID), zap.Int("status", rec.status))
 		}
-		return entry, false, false
+		return false, false
 	}
 	h.obs.Learned(source)
 	held, advanced := h.store.Advance(key, entry)
@@ -205,12 +243,25 @@ func (h *Handler) learn(key versioncache.Key, rec *recorder, source string) (ent
 		}
 	}
 	if !advanced && versioncache.Compare(entry.Version, held.Version) == versioncache.Older {
-		return entry, false, false
+		return false, false
 	}
-	return entry, true, advanced
+	return true, advanced
 }
 
-// entryFrom reads version and who-fields from a JSON document.
+// Bounds of the strings learned from the app's answers, the same as those of
+// the realtime hub's record.updated payload (which carries them on): a
+// version longer than MaxVersionBytes is not learned (Laravel's
+// microsecond updated_at is 27 bytes, a lock_version at most 20); an
+// updated_by_id whose JSON is longer than MaxByIDBytes is not kept; an
+// updated_by_name is cut to MaxNameBytes at a UTF-8 character boundary.
+const (
+	MaxVersionBytes = 64
+	MaxByIDBytes    = 64
+	MaxNameBytes    = 120
+)
+
+// entryFrom reads version and who-fields from a JSON document, within the
+// bounds above (each refusal counted).
 func (h *Handler) entryFrom(body []byte) (versioncache.Entry, bool) {
 	if len(body) == 0 || !gjson.ValidBytes(body) {
 		return versioncache.Entry{}, false
@@ -219,18 +270,42 @@ func (h *Handler) entryFrom(body []byte) (versioncache.Entry, bool) {
 	if e.Version == "" {
 		return e, false
 	}
+	if len(e.Version) > MaxVersionBytes {
+		h.obs.Refused(RefusedVersionTooLong)
+		return versioncache.Entry{}, false
+	}
 	if h.opts.UpdatedByIDField != "" {
 		if res := gjson.GetBytes(body, h.opts.UpdatedByIDField); res.Type == gjson.Number || res.Type == gjson.String {
-			e.UpdatedByID = res.Raw
+			if len(res.Raw) <= MaxByIDBytes {
+				e.UpdatedByID = res.Raw
+			} else {
+				h.obs.Refused(RefusedUpdatedByIDTooLong)
+			}
 		}
 	}
 	if h.opts.UpdatedByNameField != "" {
 		if res := gjson.GetBytes(body, h.opts.UpdatedByNameField); res.Type == gjson.String || res.Type == gjson.Number {
-			e.UpdatedByName = res.String()
+			name := res.String()
+			if len(name) > MaxNameBytes {
+				name = truncateUTF8(name, MaxNameBytes)
+				h.obs.Refused(RefusedUpdatedByNameTruncated)
+			}
+			e.UpdatedByName = name
 		}
 	}
 	e.LearnedAt = time.Now()
 	return e, true
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // etag makes the strong entity-tag of a version; a version that contains a

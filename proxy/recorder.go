@@ -42,6 +42,9 @@ type recorder struct {
 	dropUnheld bool
 	// dropped: such a response was dropped.
 	dropped bool
+	// onStream, if set, is called once the response is known not to be
+	// held: its headers go out as they are, or it grew past max.
+	onStream func()
 
 	status        int
 	wroteHeader   bool
@@ -94,7 +97,16 @@ func (rec *recorder) WriteHeader(status int) {
 		rec.dropped = true
 		return
 	}
+	rec.streaming()
 	rec.w.WriteHeader(status)
+}
+
+// streaming tells onStream, once, that the response is not held.
+func (rec *recorder) streaming() {
+	if f := rec.onStream; f != nil {
+		rec.onStream = nil
+		f()
+	}
 }
 
 func (rec *recorder) Write(p []byte) (int, error) {
@@ -146,6 +158,7 @@ func (rec *recorder) FlushError() error {
 // rest through.
 func (rec *recorder) stream() error {
 	rec.buffering = false
+	rec.streaming()
 	rec.w.WriteHeader(rec.status)
 	_, err := rec.w.Write(rec.buf.Bytes())
 	rec.release()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/recordsync/recordsync/versioncache"
@@ -33,22 +34,34 @@ func newTurns() *turns { return &turns{m: make(map[versioncache.Key]*turn)} }
 
 // heldTurn is a turn taken by acquire. release is idempotent so that a
 // deferred release covers panics after an explicit early release.
+//
+// A turn is held until release, and at most for the hold given to acquire:
+// then a timer gives it to the next waiter (counted as RefusedTurnExpired)
+// while the late write goes on; its own release later gives back nothing
+// but its cluster lock.
 type heldTurn struct {
 	ts  *turns
 	key versioncache.Key
 	t   *turn
+	obs Observer
+
+	// given is set by whoever gives the turn back: release, or the timer.
+	given atomic.Bool
+	timer *time.Timer
+	// released: release ran (the request's goroutine only).
+	released bool
 
 	// cluster is the record's cluster-wide lock taken inside the turn (nil
 	// without a Locker, or when the cluster could not be asked); release
-	// unlocks it first, handing it learned. obs hears of an expired lock.
+	// unlocks it first, handing it learned.
 	cluster RecordLock
 	learned versioncache.Entry
-	obs     Observer
 }
 
-// acquire takes k's turn, waiting at most wait and while ctx lives.
-// onWait is called with +1 before waiting and -1 after.
-func (ts *turns) acquire(ctx context.Context, k versioncache.Key, wait time.Duration, onWait func(int)) (*heldTurn, error) {
+// acquire takes k's turn, waiting at most wait and while ctx lives, and
+// holds it for at most hold (0: until release). obs hears of waiting
+// writers and of an expired turn.
+func (ts *turns) acquire(ctx context.Context, k versioncache.Key, wait, hold time.Duration, obs Observer) (*heldTurn, error) {
 	ts.mu.Lock()
 	t := ts.m[k]
 	if t == nil {
@@ -61,17 +74,17 @@ func (ts *turns) acquire(ctx context.Context, k versioncache.Key, wait time.Dura
 
 	select {
 	case <-t.token:
-		return &heldTurn{ts: ts, key: k, t: t}, nil
+		return ts.hold(k, t, hold, obs), nil
 	default:
 	}
 
-	onWait(+1)
-	defer onWait(-1)
+	obs.WritersWaiting(+1)
+	defer obs.WritersWaiting(-1)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-t.token:
-		return &heldTurn{ts: ts, key: k, t: t}, nil
+		return ts.hold(k, t, hold, obs), nil
 	case <-timer.C:
 		ts.unref(k, t)
 		return nil, errWaitTimeout
@@ -79,6 +92,32 @@ func (ts *turns) acquire(ctx context.Context, k versioncache.Key, wait time.Dura
 		ts.unref(k, t)
 		return nil, ctx.Err()
 	}
+}
+
+// hold makes the heldTurn of a token just taken and arms its bound.
+func (ts *turns) hold(k versioncache.Key, t *turn, hold time.Duration, obs Observer) *heldTurn {
+	ht := &heldTurn{ts: ts, key: k, t: t, obs: obs}
+	if hold > 0 {
+		ht.timer = time.AfterFunc(hold, ht.expire)
+	}
+	return ht
+}
+
+// expire gives the turn to the next writer when its holder kept it too long.
+func (ht *heldTurn) expire() {
+	if ht.giveBack() {
+		ht.obs.Refused(RefusedTurnExpired)
+	}
+}
+
+// giveBack returns the token, once whoever calls it first.
+func (ht *heldTurn) giveBack() bool {
+	if !ht.given.CompareAndSwap(false, true) {
+		return false
+	}
+	ht.t.token <- struct{}{}
+	ht.ts.unref(ht.key, ht.t)
+	return true
 }
 
 func (ts *turns) unref(k versioncache.Key, t *turn) {
@@ -91,10 +130,15 @@ func (ts *turns) unref(k versioncache.Key, t *turn) {
 }
 
 // release unlocks the cluster lock, if any, and gives the turn to the next
-// waiter. Safe to call more than once and on nil.
+// waiter unless its bound did already. Safe to call more than once and on
+// nil; called on the request's goroutine only.
 func (ht *heldTurn) release() {
-	if ht == nil || ht.t == nil {
+	if ht == nil || ht.released {
 		return
+	}
+	ht.released = true
+	if ht.timer != nil {
+		ht.timer.Stop()
 	}
 	if c := ht.cluster; c != nil {
 		ht.cluster = nil
@@ -102,10 +146,7 @@ func (ht *heldTurn) release() {
 			ht.obs.ClusterLockExpired()
 		}
 	}
-	t := ht.t
-	ht.t = nil
-	t.token <- struct{}{}
-	ht.ts.unref(ht.key, t)
+	ht.giveBack()
 }
 
 // size is the number of keys with a holder or waiter (tests).

@@ -14,12 +14,12 @@ func TestTurnsSerialise(t *testing.T) {
 	var inside atomic.Int32
 	var maxInside atomic.Int32
 	var wg sync.WaitGroup
-	nop := func(int) {}
+	nop := nopObserver{}
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ht, err := ts.acquire(context.Background(), keyOf("flow", "1"), time.Second, nop)
+			ht, err := ts.acquire(context.Background(), keyOf("flow", "1"), time.Second, 0, nop)
 			if err != nil {
 				t.Error(err)
 				return
@@ -42,10 +42,10 @@ func TestTurnsSerialise(t *testing.T) {
 		t.Fatalf("%d keys left", ts.size())
 	}
 
-	a, _ := ts.acquire(context.Background(), keyOf("flow", "1"), time.Second, nop)
+	a, _ := ts.acquire(context.Background(), keyOf("flow", "1"), time.Second, 0, nop)
 	done := make(chan struct{})
 	go func() {
-		b, err := ts.acquire(context.Background(), keyOf("flow", "2"), 10*time.Millisecond, nop)
+		b, err := ts.acquire(context.Background(), keyOf("flow", "2"), 10*time.Millisecond, 0, nop)
 		if err != nil {
 			t.Error("other key waited:", err)
 		}
@@ -53,7 +53,7 @@ func TestTurnsSerialise(t *testing.T) {
 		close(done)
 	}()
 	<-done
-	if _, err := ts.acquire(context.Background(), keyOf("flow", "1"), 10*time.Millisecond, nop); err != errWaitTimeout {
+	if _, err := ts.acquire(context.Background(), keyOf("flow", "1"), 10*time.Millisecond, 0, nop); err != errWaitTimeout {
 		t.Fatalf("err = %v", err)
 	}
 	a.release()
@@ -62,4 +62,34 @@ func TestTurnsSerialise(t *testing.T) {
 	}
 	var nilTurn *heldTurn
 	nilTurn.release()
+}
+
+// The expired holder's release gives back no second token.
+func TestExpiredTurnReleasesOnce(t *testing.T) {
+	ts := newTurns()
+	obs := &countingObserver{}
+	expired := make(chan struct{})
+	f := func(string) { close(expired) }
+	obs.onRefused.Store(&f)
+	k := keyOf("flow", "1")
+	a, err := ts.acquire(t.Context(), k, time.Second, 10*time.Millisecond, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-expired
+	b, err := ts.acquire(t.Context(), k, time.Second, 0, obs)
+	if err != nil {
+		t.Fatal("the expired turn was not given on:", err)
+	}
+	a.release() // late: must not free b's turn
+	if _, err := ts.acquire(t.Context(), k, 20*time.Millisecond, 0, obs); err != errWaitTimeout {
+		t.Fatalf("two holders after a late release: %v", err)
+	}
+	b.release()
+	if ts.size() != 0 {
+		t.Fatalf("%d keys left", ts.size())
+	}
+	if obs.get("refused."+RefusedTurnExpired) != 1 {
+		t.Fatalf("expiries counted: %v", obs.counts)
+	}
 }
