@@ -20,17 +20,33 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("recordsync", httpcaddyfile.After, "encode")
 }
 
+// parseCaddyfile reads a recordsync block and gives it its site (siteOf):
+// a block without name uses its site's state, shared by the site's blocks
+// and no other site's. A block without name where the site is not known
+// (in a named route, which any site may invoke) is refused.
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	var m Handler
-	err := m.UnmarshalCaddyfile(h.Dispenser)
-	return &m, err
+	site, known := siteOf(h)
+	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return &m, err
+	}
+	m.Site = site
+	if m.Name == "" && !known {
+		h.Reset() // the error names the directive's line
+		h.Next()
+		if h.IsNamedRoute() {
+			return &m, h.Errf("recordsync in a named route needs a name: any site may invoke the route, and sites share a state only by name")
+		}
+		return &m, h.Errf("recordsync needs a name here: this Caddy does not say which site block it is in, and sites share a state only by name")
+	}
+	return &m, nil
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	recordsync {
-//		name    <name>                          # shared state across blocks and reloads (default "default")
-//		tenant  <placeholder>                   # e.g. {http.request.host}
+//		name    <name>                          # the state (cache, hub...) blocks share; default: the site's own
+//		tenant  <placeholder>                   # e.g. {host} (a host is lower-cased, without port or trailing dot)
 //		record <type> <pattern> {               # {id} required
 //			list <channel> <event> <id_key>     # e.g. list project.{project} task.updated task_id
 //		}

@@ -218,6 +218,7 @@ func TestAdaptCaddyfile(t *testing.T) {
 											"type": "projecttask"
 										}
 									],
+									"site": ":8080",
 									"tenant": "{http.request.host}",
 									"websocket": {
 										"app_key": "k",

@@ -36,17 +36,36 @@ func init() {
 // cluster URLs are evaluated once at provisioning (so `{env.X}` works
 // there).
 type Handler struct {
-	// Name groups handlers that share one version cache and one websocket
-	// hub: every recordsync block with the same name (for example the same
-	// block repeated in several routes of one site) shares them, and they
-	// survive config reloads. Give each application its own name when one
-	// Caddy serves several. Default: "default".
+	// Name names the state (version cache, authorisation memory, write
+	// turns, websocket hub, Redis ingress, cluster membership) this handler
+	// uses; the state survives config reloads. Handlers with the same name
+	// share one state, across sites too: sharing between sites is only ever
+	// explicit. Handlers that share a state must set tenant, cache,
+	// websocket, auth_upstream, redis and cluster alike (else the config
+	// fails to load, naming both). Default: the state of the handler's Site
+	// (every recordsync block of one site shares it, and no other site's
+	// block does); without a site either, "default".
 	Name string `json:"name,omitempty"`
+
+	// Site is the site this handler serves: the Caddyfile adapter sets it
+	// to the addresses of the site block the directive is in (sorted,
+	// separated by spaces). A handler without name uses its site's state.
+	// A JSON config may set it; a handler with neither name nor site uses
+	// the state "default", shared with every other such handler, since
+	// JSON does not say which site a handler serves. Default: none.
+	Site string `json:"site,omitempty"`
 
 	// Tenant is a placeholder giving the tenant key of a request, e.g.
 	// "{http.request.host}". Every cache entry, authorisation, socket and
-	// channel is scoped by it. A request whose tenant key comes out empty is
-	// passed through uninspected. Default: none (the site is one tenant).
+	// channel is scoped by it. When it is exactly the host
+	// ({http.request.host} or {http.request.hostport}, the Caddyfile's
+	// {host} and {hostport}), the key is the host in ASCII lower case,
+	// without port and without a trailing dot, so that every spelling of
+	// one host is one tenant (internationalised names are not converted:
+	// a Unicode name and its xn-- form stay two); any other tenant is used
+	// as the placeholder gives it. A request whose tenant key comes out
+	// empty is passed through uninspected. Default: none (the site is one
+	// tenant).
 	Tenant string `json:"tenant,omitempty"`
 
 	// Records are the record routes: a type and a URL pattern with {id}.
@@ -95,6 +114,8 @@ type Handler struct {
 	kit    *browserKit
 	engine *engine.Engine
 	logger *zap.Logger
+	// hostTenant: Tenant is one host placeholder, normalised per request.
+	hostTenant bool
 }
 
 // Record is one record route.
@@ -132,10 +153,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // version cache and the hub from the shared pool so that they survive reloads.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	if h.Name == "" {
-		h.Name = "default"
-	}
 	registerMetrics(ctx.GetMetricsRegistry())
+	h.hostTenant = isHostTenant(h.Tenant)
 
 	repl := caddy.NewReplacer()
 	h.WebSocket.AppID = repl.ReplaceKnown(h.WebSocket.AppID, "")
@@ -145,6 +164,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.WebSocket.AppKey != "" && h.WebSocket.AppSecret == "" {
 		return errors.New("recordsync: app_secret is required with app_key")
 	}
+	// Checked before Name is set to the state's name: errors tell a name
+	// given from a site's.
+	if err := h.checkState(ctx); err != nil {
+		return err
+	}
+	h.Name = h.stateName()
 
 	hubOpts := h.hubOptions()
 	eopts := engine.Options{Cache: h.cacheOptions()}
@@ -302,6 +327,9 @@ func (h *Handler) requestInfo(r *http.Request) proxy.RequestInfo {
 	}
 	if h.Tenant != "" {
 		info.Tenant = repl.ReplaceAll(h.Tenant, "")
+		if h.hostTenant {
+			info.Tenant = normalizeHost(info.Tenant)
+		}
 	}
 	if h.Callers.Credential != "" {
 		info.Credential = repl.ReplaceAll(h.Callers.Credential, "")

@@ -11,7 +11,8 @@ import (
 	"github.com/recordsync/recordsync/versioncache"
 )
 
-// pool holds the state that outlives a config load, keyed by Handler.Name.
+// pool holds the state that outlives a config load, keyed by the state's
+// name (Handler.stateName: the handler's name, else its site's).
 // A reload provisions the new config (LoadOrNew: the same state) before it
 // cleans up the old one (Delete), so the cache and the sockets survive; the
 // state is destroyed when the last config holding it is cleaned up.
