@@ -338,7 +338,7 @@ func TestLaravelAppBroadcasts(t *testing.T) {
 	if ev.Socket == nil || *ev.Socket != "123.456" {
 		t.Fatalf("PUT flow: socket = %v, want the request's X-Socket-ID (toOthers)", ev.Socket)
 	}
-	want := fmt.Sprintf(`{"tenant_id":"a","record_type":"flow","record_id":1,"updated_at_iso":%q,"updated_by_id":2,"updated_by_name":"Bob","tab_id":"tab_bob1","socket":"123.456"}`, version)
+	want := fmt.Sprintf(`{"tenant_id":"a","record_type":"flow","record_id":1,"updated_at_iso":%q,"updated_by_id":2,"updated_by_name":"Bob","tab_id":"%s","socket":"123.456"}`, version, tabTagOf("tab_bob1"))
 	if string(ev.Data) != want {
 		t.Fatalf("PUT flow: data\n%s\nwant\n%s", ev.Data, want)
 	}

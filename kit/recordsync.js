@@ -141,6 +141,62 @@
     } catch (e) { /* ignore */ }
   }
 
+  // sha256hex is SHA-256 (FIPS 180-4) of the UTF-8 of s, in hex. The kit
+  // carries its own: crypto.subtle is missing on plain-http pages other than
+  // localhost, and is asynchronous where it exists.
+  var K256 = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+  ];
+  function sha256hex(s) {
+    var u = unescape(encodeURIComponent(String(s))), m = [], i, j;
+    for (i = 0; i < u.length; i++) m.push(u.charCodeAt(i));
+    var bits = m.length * 8, hi = Math.floor(bits / 0x100000000);
+    m.push(0x80);
+    while (m.length % 64 !== 56) m.push(0);
+    m.push(hi >>> 24, (hi >>> 16) & 255, (hi >>> 8) & 255, hi & 255,
+      bits >>> 24 & 255, (bits >>> 16) & 255, (bits >>> 8) & 255, bits & 255);
+    var H = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+    var w = [];
+    function ror(x, n) { return (x >>> n) | (x << (32 - n)); }
+    for (i = 0; i < m.length; i += 64) {
+      for (j = 0; j < 16; j++) w[j] = (m[i + 4 * j] << 24) | (m[i + 4 * j + 1] << 16) | (m[i + 4 * j + 2] << 8) | m[i + 4 * j + 3];
+      for (j = 16; j < 64; j++) {
+        var x = w[j - 15], y = w[j - 2];
+        w[j] = (w[j - 16] + (ror(x, 7) ^ ror(x, 18) ^ (x >>> 3)) + w[j - 7] + (ror(y, 17) ^ ror(y, 19) ^ (y >>> 10))) | 0;
+      }
+      var a = H[0], b = H[1], c = H[2], d = H[3], e = H[4], f = H[5], g = H[6], h = H[7];
+      for (j = 0; j < 64; j++) {
+        var t1 = (h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K256[j] + w[j]) | 0;
+        var t2 = ((ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+        h = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+      }
+      H[0] = (H[0] + a) | 0; H[1] = (H[1] + b) | 0; H[2] = (H[2] + c) | 0; H[3] = (H[3] + d) | 0;
+      H[4] = (H[4] + e) | 0; H[5] = (H[5] + f) | 0; H[6] = (H[6] + g) | 0; H[7] = (H[7] + h) | 0;
+    }
+    var out = '';
+    for (i = 0; i < 8; i++) out += ('0000000' + (H[i] >>> 0).toString(16)).slice(-8);
+    return out;
+  }
+  // tabTag is what recordsync's events carry as tab_id for a save this tab
+  // made: not the tab id (X-Tab-ID), which only this tab and the server see,
+  // but the first 32 hex digits of its SHA-256. Another subscriber that
+  // sends a tag it saw as its own X-Tab-ID gets that tag tagged again, so
+  // only this tab can make itself ignore a save. Recomputed when the id
+  // changes (a duplicated tab takes a new one).
+  var tagOf = null, tag = '';
+  function tabTag() {
+    if (tagOf !== tabId) { tag = sha256hex(tabId).slice(0, 32); tagOf = tabId; }
+    return tag;
+  }
+  function isOwnTab(t) { return t != null && t !== '' && String(t) === tabTag(); }
+
   // ownVersions are the versions this tab's own successful writes produced
   // (the ETag recordsync puts on them): an event or a poll carrying one of
   // them is this tab's own save, whatever its tab_id.
@@ -757,7 +813,7 @@
       var v = ev.updated_at_iso;
       if (v == null || v === '') return;
       if (seen == null || newer(v, seen)) seen = v;
-      if (ev.tab_id && ev.tab_id === tabId) { log('own tab', v); return; }
+      if (isOwnTab(ev.tab_id)) { log('own tab', v); return; }
       if (isOwnVersion(v)) { log('own save', v); return; }
       if (!newer(v, loadedVersion())) return;
       if (shown && !newer(v, shown.updated_at_iso)) return;
@@ -919,7 +975,7 @@
     }
     function onEvent(d) {
       if (stopped || !d) return;
-      if (d.tab_id && d.tab_id === tabId) return;
+      if (isOwnTab(d.tab_id)) return;
       if (isOwnVersion(d.updated_at_iso)) return;
       var rid = idOf(d);
       var key = rid == null ? '?' : String(rid);
@@ -1032,6 +1088,8 @@
     watchList: watchList,
     join: join,
     tabId: function () { return tabId; },
+    // tabTag(): the tab_id recordsync's events carry for this tab's saves.
+    tabTag: tabTag,
     socketId: socketId,
     // connection(): {state: idle|connecting|connected|unavailable, polling,
     // transport: pusher|echo|poll, subscribed: [channel names]}

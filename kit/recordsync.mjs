@@ -9,5 +9,5 @@ import './recordsync.js';
 const RecordSync = globalThis.RecordSync;
 export default RecordSync;
 export const {
-  version, configure, config, watchRecord, watchList, join, tabId, socketId, connection, onStatus, compareVersions,
+  version, configure, config, watchRecord, watchList, join, tabId, tabTag, socketId, connection, onStatus, compareVersions,
 } = RecordSync;

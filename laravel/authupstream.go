@@ -1,6 +1,7 @@
 package laravel
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,10 +43,14 @@ const maxAuthUpstreamAnswer = 64 << 10
 
 // Results passed to UpstreamAuthOptions.OnResult.
 const (
-	AuthUpstreamAllowed = "allowed" // the app granted (2xx)
-	AuthUpstreamRefused = "refused" // the app answered anything else
-	AuthUpstreamError   = "error"   // the app could not be asked, or answered unusably
+	AuthUpstreamAllowed = "allowed" // the app granted: a 2xx that is a grant (grantOf)
+	AuthUpstreamRefused = "refused" // the app answered a status other than 2xx
+	AuthUpstreamError   = "error"   // the app could not be asked, or its answer could not be read
 	AuthUpstreamBusy    = "busy"    // no free slot within the timeout
+	// AuthUpstreamNotGrant: the app answered 2xx with something that grants
+	// nothing (an empty body, HTML, false, {}, a presence answer without
+	// channel_data): refused with 502.
+	AuthUpstreamNotGrant = "not_a_grant"
 )
 
 // UpstreamAuthOptions configure an UpstreamAuthorizer. Zero values mean the
@@ -84,11 +90,11 @@ type UpstreamAuthOptions struct {
 // UpstreamAuthorizer is the Authorizer of auth_upstream: it POSTs
 // socket_id and channel_name (form-encoded) to the app's auth endpoint with
 // the socket's upgrade Cookie and Authorization headers, as pusher-js would
-// from the page, and takes a 2xx as a grant (a presence grant's
-// channel_data read by pusher.ParseAuthAnswer: from {"channel_data":...},
-// an object or a string holding one, or from a signed answer's
-// channel_data string) and anything else as a refusal with the app's
-// status.
+// from the page. A 2xx grants only when its body is a grant as Laravel's
+// broadcasters write one (grantOf: true, a signed answer, channel_data); a
+// 2xx that is none (an empty body, which Laravel's null and log
+// broadcasters answer to every channel, HTML, false, {}) is refused with
+// 502, and any other status is refused with the app's status.
 //
 // Answers are cached per (tenant, Host, credentials, channel) for TTL, and
 // concurrent asks for the same key share one request; at most Concurrency
@@ -111,6 +117,9 @@ type UpstreamAuthorizer struct {
 	mu       sync.Mutex
 	cache    map[authKey]authEntry
 	inflight map[authKey]*authCall
+
+	// warnedEmpty is set once an empty 2xx answer was logged as a warning.
+	warnedEmpty atomic.Bool
 }
 
 type authKey struct {
@@ -275,7 +284,7 @@ func (a *UpstreamAuthorizer) fetch(k authKey, call *authCall, req realtime.AuthR
 	}
 	a.mu.Lock()
 	delete(a.inflight, k)
-	if cacheable(res.Status) {
+	if cacheable(res.Status) || result == AuthUpstreamNotGrant {
 		if len(a.cache) >= a.opts.MaxEntries {
 			a.evictLocked()
 		}
@@ -288,7 +297,8 @@ func (a *UpstreamAuthorizer) fetch(k authKey, call *authCall, req realtime.AuthR
 
 // cacheable reports whether an answer with status is the app's decision
 // (a grant, or a refusal that the same credentials will get again), not a
-// passing failure.
+// passing failure. A 2xx that grants nothing (AuthUpstreamNotGrant) is
+// cached too: the same credentials get it again.
 func cacheable(status int) bool {
 	switch {
 	case status >= 200 && status < 300:
@@ -374,30 +384,80 @@ func (a *UpstreamAuthorizer) ask(ctx context.Context, req realtime.AuthRequest) 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return realtime.AuthResult{Status: resp.StatusCode, Message: "the app refused the channel (HTTP " + strconv.Itoa(resp.StatusCode) + ")"}, AuthUpstreamRefused
 	}
-	res := realtime.AuthResult{Allowed: true, Status: resp.StatusCode}
-	if pusher.KindOf(req.Channel) == pusher.KindPresence {
-		cd, err := upstreamChannelData(body)
-		if err != nil {
-			return realtime.AuthResult{Status: http.StatusBadGateway, Message: "auth upstream: " + err.Error()}, AuthUpstreamError
+	cd, err := grantOf(req.Channel, body)
+	if err != nil {
+		if errors.Is(err, errEmptyAnswer) && a.warnedEmpty.CompareAndSwap(false, true) {
+			a.opts.Logger.Warn("auth_upstream: the app answered its auth endpoint with an empty 2xx, which grants nothing; "+
+				"Laravel's null and log broadcasters answer so to every channel: use the redis, pusher or reverb broadcaster",
+				zap.String("path", a.opts.Path), zap.Int("status", resp.StatusCode))
 		}
-		res.ChannelData = cd
+		if ce := a.opts.Logger.Check(zap.DebugLevel, "realtime: auth upstream answer is not a grant"); ce != nil {
+			ce.Write(zap.String("channel", req.Channel), zap.Int("status", resp.StatusCode), zap.Error(err))
+		}
+		return realtime.AuthResult{Status: http.StatusBadGateway, Message: "auth upstream: the app's HTTP " + strconv.Itoa(resp.StatusCode) + " answer is not a grant: " + err.Error()}, AuthUpstreamNotGrant
 	}
-	return res, AuthUpstreamAllowed
+	return realtime.AuthResult{Allowed: true, Status: resp.StatusCode, ChannelData: cd}, AuthUpstreamAllowed
 }
 
-// errNoChannelData is a presence grant without usable channel_data.
-var errNoChannelData = errors.New(`the app's presence grant has no channel_data object`)
+// Why an app's 2xx answer grants nothing.
+var (
+	errEmptyAnswer   = errors.New("an empty answer (Laravel's null and log broadcasters answer so to every channel)")
+	errNotAGrant     = errors.New(`want true, {"auth":"key:signature"} or {"channel_data":...}`)
+	errNoChannelData = errors.New(`the app's presence grant has no channel_data object`)
+)
 
-// upstreamChannelData reads channel_data from an app's 2xx answer with
-// pusher.ParseAuthAnswer, as the proxy reads the answers it signs:
-// {"channel_data":{...}} (Laravel's redis broadcaster; an object is
-// compacted, a string holding one taken as it is; no key twice) or
-// {"auth":"...","channel_data":"{...}"} (pusher-signed; a string, as
-// pusher-js would send it).
-func upstreamChannelData(body []byte) (string, error) {
-	a, ok := pusher.ParseAuthAnswer(body)
-	if !ok || a.ChannelData == "" {
+// grantOf reads the app's 2xx answer to an auth request for channel and
+// returns a presence grant's channel_data ("" for a private grant), or why
+// the answer grants nothing. It takes only what Laravel's broadcasters
+// answer when routes/channels.php grants: Broadcaster::verifyUserCanAccessChannel
+// (Illuminate/Broadcasting/Broadcasters/Broadcaster.php) calls
+// validAuthenticationResponse only for a truthy result of the channel's
+// callback and throws AccessDeniedHttpException (a 403) otherwise, and
+// validAuthenticationResponse answers
+//   - true: RedisBroadcaster's json_encode of a boolean result, the grant
+//     of a private channel (on a presence channel it names no member, so
+//     it is no grant there);
+//   - {"auth":"key:signature"[,"channel_data":"..."]}: PusherBroadcaster's
+//     decodePusherResponse (Reverb's and Ably's are the same shape, and
+//     recordsync's own auth endpoint answers so when it signs a redis
+//     grant on the way back); on a presence channel its channel_data
+//     string must be there;
+//   - {"channel_data":{"user_id":...,"user_info":...}}: RedisBroadcaster's
+//     answer to any other truthy result, read by pusher.ParseAuthAnswer as
+//     the proxy reads the answers it signs (an object compacted, a string
+//     holding one taken as it is, no key twice); on a private channel it
+//     grants too, its channel_data unused.
+//
+// NullBroadcaster and LogBroadcaster answer every request with nothing
+// (their auth() returns null: an empty 200), which grants nothing; nor does
+// an HTML page, false, null, {}, or any other JSON.
+func grantOf(channel string, body []byte) (channelData string, err error) {
+	presence := pusher.KindOf(channel) == pusher.KindPresence
+	body = bytes.TrimSpace(body)
+	switch {
+	case len(body) == 0:
+		return "", errEmptyAnswer
+	case string(body) == "true":
+		if presence {
+			return "", errNoChannelData
+		}
+		return "", nil
+	}
+	ans, ok := pusher.ParseAuthAnswer(body)
+	if !ok {
+		return "", errNotAGrant
+	}
+	if ans.Signed {
+		// "" when auth is not a string, or channel_data not one.
+		if key, sig, _ := strings.Cut(ans.Auth, ":"); key == "" || sig == "" {
+			return "", errNotAGrant
+		}
+	}
+	if !presence {
+		return "", nil
+	}
+	if ans.ChannelData == "" {
 		return "", errNoChannelData
 	}
-	return a.ChannelData, nil
+	return ans.ChannelData, nil
 }

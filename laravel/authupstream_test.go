@@ -26,6 +26,10 @@ type fakeAuthApp struct {
 	// signed answers presence grants as the pusher broadcaster does
 	// (channel_data as a string next to "auth").
 	signed bool
+	// override, when set, answers every request the app would grant with
+	// 200, contentType and body instead of a grant.
+	override          bool
+	contentType, body string
 
 	calls, inFlight, maxInFlight atomic.Int64
 	mu                           sync.Mutex
@@ -62,6 +66,9 @@ func (a *fakeAuthApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"message":"Unauthenticated."}`, http.StatusUnauthorized)
 	case user == "carol" && strings.HasSuffix(channel, "flow.2"):
 		http.Error(w, `{"message":"This action is unauthorized."}`, http.StatusForbidden)
+	case a.override:
+		w.Header().Set("Content-Type", a.contentType)
+		fmt.Fprint(w, a.body)
 	case strings.HasPrefix(channel, "presence-") && a.signed:
 		fmt.Fprintf(w, `{"auth":"whatever:sig","channel_data":"{\"user_id\":\"%s\",\"user_info\":{\"name\":\"%s\"}}"}`, user, user)
 	case strings.HasPrefix(channel, "presence-"):
@@ -478,7 +485,7 @@ func (c *client) roundTrip() {
 }
 
 // FuzzUpstreamChannelData feeds arbitrary app answers (auth_upstream) to
-// the channel_data reader: no panics; an object comes back compacted and
+// the presence grant reader (grantOf): no panics; an object comes back compacted and
 // valid; whatever comes back either is refused by pusher.ParseChannelData or
 // is a member with a bounded user id (realtime's fuzz targets hold the
 // presence frames made of any member).
@@ -494,7 +501,7 @@ func FuzzUpstreamChannelData(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		cd, err := upstreamChannelData(body)
+		cd, err := grantOf("presence-room", body)
 		if err != nil {
 			if cd != "" {
 				t.Fatalf("error %v with data %q", err, cd)
@@ -522,7 +529,8 @@ func FuzzUpstreamChannelData(f *testing.F) {
 	})
 }
 
-// TestUpstreamChannelData: the app's presence grant is read as the proxy
+// TestUpstreamChannelData: the app's presence grant (grantOf on a presence
+// channel) is read as the proxy
 // reads the answers it signs (pusher.ParseAuthAnswer): an object is
 // compacted, a string holding one is taken as it is, a signed answer's
 // channel_data must be a string; an unsigned answer with a key twice, or
@@ -544,9 +552,172 @@ func TestUpstreamChannelData(t *testing.T) {
 		{"not JSON", `{`, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := upstreamChannelData([]byte(tt.body))
+			got, err := grantOf("presence-room", []byte(tt.body))
 			if got != tt.want || (err == nil) != (tt.want != "") {
 				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestGrantOf: auth_upstream takes only what Laravel's broadcasters answer
+// for a grant (Illuminate/Broadcasting/Broadcasters: RedisBroadcaster's
+// true or {"channel_data":...}, PusherBroadcaster's {"auth":...}); an empty
+// body (NullBroadcaster and LogBroadcaster answer every channel so), HTML,
+// false, {} and every other 2xx grant nothing.
+func TestGrantOf(t *testing.T) {
+	t.Parallel()
+	const private, presence = "private-record.flow.1", "presence-record.flow.1"
+	for _, tt := range []struct {
+		name, channel, body string
+		grant               bool
+		channelData         string
+	}{
+		{"true (redis, private)", private, "true", true, ""},
+		{"true with white space", private, " true\n", true, ""},
+		{"signed (pusher, private)", private, `{"auth":"app-key:0123abcd"}`, true, ""},
+		{"channel_data on a private channel (redis, a non-boolean result)", private, `{"channel_data":{"user_id":1,"user_info":{"id":1}}}`, true, ""},
+		{"channel_data (redis, presence)", presence, `{"channel_data":{"user_id":1,"user_info":{"name":"Ann"}}}`, true, `{"user_id":1,"user_info":{"name":"Ann"}}`},
+		{"signed with channel_data (pusher, presence)", presence, `{"auth":"k:s","channel_data":"{\"user_id\":\"2\"}"}`, true, `{"user_id":"2"}`},
+
+		{"empty (null and log broadcasters)", private, "", false, ""},
+		{"empty, presence", presence, "", false, ""},
+		{"white space", private, " \r\n\t", false, ""},
+		{"an SPA's HTML", private, "<!doctype html><html><body>app</body></html>", false, ""},
+		{"HTML saying true", private, "<p>true</p>", false, ""},
+		{"false", private, "false", false, ""},
+		{"null", private, "null", false, ""},
+		{"{}", private, "{}", false, ""},
+		{"[]", private, "[]", false, ""},
+		{"1", private, "1", false, ""},
+		{`"true"`, private, `"true"`, false, ""},
+		{"TRUE", private, "TRUE", false, ""},
+		{"success false", private, `{"success":false}`, false, ""},
+		{"success true", private, `{"success":true}`, false, ""},
+		{"auth empty", private, `{"auth":""}`, false, ""},
+		{"auth without a signature", private, `{"auth":"app-key:"}`, false, ""},
+		{"auth without a colon", private, `{"auth":"sig"}`, false, ""},
+		{"auth not a string", private, `{"auth":true}`, false, ""},
+		{"true on a presence channel (no member)", presence, "true", false, ""},
+		{"signed presence without channel_data", presence, `{"auth":"k:s"}`, false, ""},
+		{"presence channel_data null", presence, `{"channel_data":null}`, false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cd, err := grantOf(tt.channel, []byte(tt.body))
+			if (err == nil) != tt.grant || cd != tt.channelData {
+				t.Fatalf("grantOf(%s, %q) = %q, %v; want grant %v with %q", tt.channel, tt.body, cd, err, tt.grant, tt.channelData)
+			}
+		})
+	}
+}
+
+// results counts UpstreamAuthOptions.OnResult's results.
+type results struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (r *results) add(result string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]int{}
+	}
+	r.n[result]++
+}
+
+func (r *results) count(result string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n[result]
+}
+
+// TestAuthUpstreamNotAGrant: a 2xx that is no grant (the null and log
+// broadcasters' empty 200, an SPA's HTML, false, {}) refuses the
+// subscription with AuthError 502, is counted as not_a_grant (and as a
+// refusal by the app), and is cached like the app's other decisions; the
+// statuses of real refusals stay the app's.
+func TestAuthUpstreamNotAGrant(t *testing.T) {
+	for _, tt := range []struct{ name, channel, contentType, body string }{
+		{"empty 200 (null and log broadcasters)", "private-record.flow.1", "text/html; charset=UTF-8", ""},
+		{"empty 200 on a presence channel", "presence-record.flow.1", "text/html; charset=UTF-8", ""},
+		{"an SPA's catch-all HTML", "private-record.flow.1", "text/html; charset=UTF-8", "<!doctype html><title>App</title><div id=app></div>"},
+		{"false", "private-record.flow.1", "application/json", "false"},
+		{"{}", "private-record.flow.1", "application/json", "{}"},
+		{"true on a presence channel", "presence-record.flow.1", "text/html; charset=UTF-8", "true"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			app := &fakeAuthApp{override: true, contentType: tt.contentType, body: tt.body}
+			var res results
+			e := newAuthEnv(t, app, func(o *UpstreamAuthOptions) { o.OnResult = res.add })
+			for i := range 2 {
+				c := e.connectAs(t, "Cookie", "laravel_session=alice")
+				c.subscribe(tt.channel, "")
+				data := c.expect("pusher:subscription_error", tt.channel)
+				if data["type"] != "AuthError" || data["status"] != float64(http.StatusBadGateway) ||
+					!strings.Contains(fmt.Sprint(data["error"]), "not a grant") {
+					t.Fatalf("socket %d: %v", i, data)
+				}
+				c.roundTrip()
+			}
+			if got := app.calls.Load(); got != 1 {
+				t.Errorf("%d app calls, want 1 (the answer cached)", got)
+			}
+			if res.count(AuthUpstreamNotGrant) != 1 || res.count(AuthUpstreamAllowed) != 0 {
+				t.Errorf("results %v, want one %s", res.n, AuthUpstreamNotGrant)
+			}
+			if got := e.obs.count(realtime.RefusedByApp); got != 2 {
+				t.Errorf("refused by the app: %d, want 2", got)
+			}
+			if got := e.hub.PresenceUsers("t1", tt.channel); len(got) != 0 {
+				t.Errorf("presence members %v", got)
+			}
+
+			// A refusal keeps the app's status, and no user gets a grant.
+			carol := e.connectAs(t, "Cookie", "laravel_session=carol")
+			carol.subscribe("private-record.flow.2", "")
+			if data := carol.expect("pusher:subscription_error", "private-record.flow.2"); data["status"] != float64(403) {
+				t.Fatalf("carol: %v", data)
+			}
+			anon := e.connectAs(t)
+			anon.subscribe("private-record.flow.1", "")
+			if data := anon.expect("pusher:subscription_error", "private-record.flow.1"); data["status"] != float64(401) {
+				t.Fatalf("anonymous: %v", data)
+			}
+			if res.count(AuthUpstreamRefused) != 2 {
+				t.Errorf("results %v, want two %s", res.n, AuthUpstreamRefused)
+			}
+		})
+	}
+}
+
+// TestAuthUpstreamGrants: what Laravel's broadcasters answer for a grant
+// grants: the redis broadcaster's true and {"channel_data":...} (also on a
+// private channel, for a callback that returns a non-boolean), the
+// pusher broadcaster's signed answers, with the content types Laravel
+// sends them with (a string return is text/html).
+func TestAuthUpstreamGrants(t *testing.T) {
+	for _, tt := range []struct{ name, channel, contentType, body, user string }{
+		{"true as text/html (redis)", "private-record.flow.1", "text/html; charset=UTF-8", "true", ""},
+		{"channel_data on a private channel (redis)", "private-record.flow.1", "text/html; charset=UTF-8", `{"channel_data":{"user_id":1,"user_info":{"id":1}}}`, ""},
+		{"signed private (pusher)", "private-record.flow.1", "application/json", `{"auth":"app-key:0f0f"}`, ""},
+		{"channel_data (redis presence)", "presence-record.flow.1", "text/html; charset=UTF-8", `{"channel_data":{"user_id":7,"user_info":{"name":"Ann"}}}`, "7"},
+		{"signed presence (pusher)", "presence-record.flow.1", "application/json", `{"auth":"app-key:0f0f","channel_data":"{\"user_id\":\"8\"}"}`, "8"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			app := &fakeAuthApp{override: true, contentType: tt.contentType, body: tt.body}
+			var res results
+			e := newAuthEnv(t, app, func(o *UpstreamAuthOptions) { o.OnResult = res.add })
+			c := e.connectAs(t, "Cookie", "laravel_session=alice")
+			c.subscribe(tt.channel, "")
+			c.expect("pusher_internal:subscription_succeeded", tt.channel)
+			if res.count(AuthUpstreamAllowed) != 1 {
+				t.Errorf("results %v", res.n)
+			}
+			if tt.user != "" {
+				if got := e.hub.PresenceUsers("t1", tt.channel); len(got) != 1 || got[0].ID != tt.user {
+					t.Errorf("presence members %+v, want %s", got, tt.user)
+				}
 			}
 		})
 	}

@@ -18,7 +18,9 @@
 // It owns the auth_upstream authoriser (authupstream.go): UpstreamAuthorizer
 // is the hub's realtime.Authorizer for sockets that subscribe without
 // "auth", asking the app's own /broadcasting/auth with the socket's
-// credentials, its answers cached and its requests bounded.
+// credentials, its answers cached and its requests bounded. It takes only
+// a real grant (grantOf: true, a signed answer, channel_data), never an
+// empty 200 such as Laravel's null and log broadcasters answer.
 //
 // It owns the redis broadcaster ingress: RedisIngress PSUBSCRIBEs
 // {prefix}* on the Redis that Laravel's redis broadcaster

@@ -68,7 +68,12 @@ func recordOf(ev Event) (recordRef, bool) {
 		len(rec.typ) > maxRecordRefBytes || len(rec.id) > maxRecordRefBytes || len(rec.version) > maxVersionBytes {
 		return recordRef{}, false
 	}
-	if b := res[3]; b.Type == gjson.Number || b.Type == gjson.String {
+	// Every string learned here goes into the version cache, the cluster's
+	// bus and the answers of version polls and conflicts: each is bounded.
+	// The version was (above); a name is cut at maxNameBytes; an id longer
+	// than maxByIDBytes (raw JSON, which cannot be cut) is no id anyone
+	// uses and is left out, as a missing one is.
+	if b := res[3]; (b.Type == gjson.Number || b.Type == gjson.String) && len(b.Raw) <= maxByIDBytes {
 		rec.byID = b.Raw
 	}
 	if n := res[4]; n.Type == gjson.String {

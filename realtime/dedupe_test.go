@@ -1,8 +1,11 @@
 package realtime
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/recordsync/recordsync/versioncache"
 )
@@ -130,6 +133,56 @@ func TestRecordOf(t *testing.T) {
 			rec, ok := recordOf(tc.ev)
 			if ok != tc.ok || rec.typ != tc.typ || rec.id != tc.id || rec.version != tc.version {
 				t.Fatalf("recordOf = %+v, %v; want %s/%s@%s, %v", rec, ok, tc.typ, tc.id, tc.version, tc.ok)
+			}
+		})
+	}
+}
+
+// TestLearnedStringsBounded: what an event teaches the version cache (from
+// the HTTP API, through Publish, or from the Redis ingress and other
+// instances, through PublishLocal) is bounded: a version over
+// maxVersionBytes, or a type or id over maxRecordRefBytes, is no record
+// event; a name is cut at maxNameBytes (on a rune boundary); an
+// updated_by_id over maxByIDBytes is left out (raw JSON cannot be cut).
+func TestLearnedStringsBounded(t *testing.T) {
+	long := strings.Repeat("é", 5000) // 10,000 bytes
+	for _, publish := range []struct {
+		name string
+		do   func(*Hub, Event)
+	}{{"Publish", (*Hub).Publish}, {"PublishLocal", (*Hub).PublishLocal}} {
+		t.Run(publish.name, func(t *testing.T) {
+			store := newStore(t)
+			h := newTestHub(t, func(o *Options) { o.Versions = store })
+			key := versioncache.Key{Tenant: "a", Type: "flow", ID: "1"}
+			ev := func(byID, byName, version string) Event {
+				data, _ := json.Marshal(map[string]any{"record_type": "flow", "record_id": 1, "updated_at_iso": version,
+					"updated_by_id": json.RawMessage(byID), "updated_by_name": byName})
+				return Event{Tenant: "a", Channel: "private-record.flow.1", Name: RecordEvent, Data: data}
+			}
+			publish.do(h, ev(`"`+long+`"`, long, "2026-01-01T00:00:00.000001Z"))
+			e, ok := store.Get(key)
+			if !ok || e.Version != "2026-01-01T00:00:00.000001Z" {
+				t.Fatalf("not learned: %+v, %v", e, ok)
+			}
+			if e.UpdatedByID != "" {
+				t.Errorf("updated_by_id of %d bytes learned", len(e.UpdatedByID))
+			}
+			if len(e.UpdatedByName) > maxNameBytes || !utf8.ValidString(e.UpdatedByName) || !strings.HasPrefix(long, e.UpdatedByName) || e.UpdatedByName == "" {
+				t.Errorf("updated_by_name of %d bytes learned", len(e.UpdatedByName))
+			}
+			// A long number is left out too; a short id and name are kept.
+			publish.do(h, ev(strings.Repeat("9", maxByIDBytes+1), "Bob", "2026-01-01T00:00:00.000002Z"))
+			if e, _ := store.Get(key); e.Version != "2026-01-01T00:00:00.000002Z" || e.UpdatedByID != "" || e.UpdatedByName != "Bob" {
+				t.Errorf("long number: %+v", e)
+			}
+			publish.do(h, ev(`"u-7"`, "Ann", "2026-01-01T00:00:00.000003Z"))
+			if e, _ := store.Get(key); e.UpdatedByID != `"u-7"` || e.UpdatedByName != "Ann" {
+				t.Errorf("short id: %+v", e)
+			}
+			// A version over maxVersionBytes teaches nothing.
+			publish.do(h, ev("2", "Eve", "2026-01-01T00:00:00.000004Z"+strings.Repeat("0", maxVersionBytes)))
+			if e, _ := store.Get(key); e.Version != "2026-01-01T00:00:00.000003Z" {
+				t.Errorf("long version learned: %+v", e)
 			}
 		})
 	}

@@ -133,7 +133,12 @@
 // MaxHTTPAPIBodyBytes and event data over MaxEventDataBytes get 413; more
 // than MaxEventChannels channels, bad names or bad JSON get 400; success is
 // 200 {}. Errors are {"error":"..."}. The caller gives the tenant (the
-// tenant of the publishing request); socket_id excludes that socket.
+// tenant of the publishing request); socket_id excludes that socket. A
+// signature names no tenant, so each one the hub accepts is bound to the
+// tenant of its first use until its timestamp leaves the window (per hub,
+// at most maxAPISignatures): on another tenant it gets 401 (counted as
+// RefusedAPITenant; other 401s as RefusedAPISignature), on its own it
+// passes again, as on Pusher's servers.
 //
 // # Laravel's redis broadcaster
 //
@@ -150,7 +155,16 @@
 // than the last one delivered there for that event and record: the proxy's
 // broadcast of a PUT and the app's observer broadcasting the same save
 // reach each subscriber once, and a late, older event never follows a newer
-// one (Drop reasons DropDuplicate, DropStale).
+// one (Drop reasons DropDuplicate, DropStale). What such an event teaches
+// is bounded: a version over 64 bytes, or a type or id over 200, makes it
+// no record event; an updated_by_id over 64 bytes is left out; a name is cut
+// at 120 bytes.
+//
+// A save's events carry as tab_id not the saving tab's X-Tab-ID but its
+// TabTag (the first 32 hex digits of its SHA-256), which the browser kit
+// computes for its own id: a subscriber learns tags only, and a tag sent
+// back as X-Tab-ID is tagged again, so only the tab that holds an id can
+// make itself ignore a save.
 //
 // # Authorisation by the app
 //
@@ -159,16 +173,20 @@
 // keeps each socket's upgrade Host, local address, Cookie and Authorization
 // (UpgradeRequest; never logged) and the authorizer POSTs socket_id and
 // channel_name to the app's auth endpoint with those headers, back to the
-// address the upgrade came in on (or a configured URL). A 2xx grants
-// (presence: the answer's channel_data, read by pusher.ParseAuthAnswer as
-// the proxy reads the answers it signs, whatever the client sent); anything
-// else is AuthError with the app's status, 503 when the app could not be
-// asked in time. Answers are cached per (tenant, Host, credentials,
-// channel) for a short TTL, concurrent asks for one key share a request,
-// and a semaphore bounds the requests in flight (queued asks time out): a
-// reconnect storm costs one request per user and channel, a few at a time.
-// The socket's reader waits for the answer, so its later messages queue
-// behind it (bounded by the timeout, below the pong timeout).
+// address the upgrade came in on (or a configured URL). Only a 2xx that is
+// a grant as Laravel's broadcasters write one grants: true (private), a
+// signed {"auth":...}, or {"channel_data":...} (presence: the answer's
+// channel_data, read by pusher.ParseAuthAnswer as the proxy reads the
+// answers it signs, whatever the client sent); a 2xx that is none (the
+// null and log broadcasters' empty 200, HTML, false, {}) is AuthError 502;
+// any other status is AuthError with the app's status, 503 when the app
+// could not be asked in time. Answers are cached per (tenant, Host,
+// credentials, channel) for a short TTL, concurrent asks for one key share
+// a request, and a semaphore bounds the requests in flight (queued asks
+// time out): a reconnect storm costs one request per user and channel, a
+// few at a time. The socket's reader waits for the answer, so its later
+// messages queue behind it (bounded by the timeout, below the pong
+// timeout).
 //
 // # Codes
 //

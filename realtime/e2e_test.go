@@ -296,7 +296,7 @@ func TestToOthers(t *testing.T) {
 	b.subscribeOK("private-record.flow.1")
 	e.hub.Saved(versioncache.Saved{Key: versioncache.Key{Type: "flow", ID: "1"}, Entry: versioncache.Entry{Version: "2026-01-01T00:00:00Z"}, TabID: "tab_a", SocketID: a.socketID})
 	d := b.expect("record.updated", "private-record.flow.1")
-	if d["tab_id"] != "tab_a" || d["record_id"] != float64(1) || d["tenant_id"] != nil {
+	if d["tab_id"] != TabTag("tab_a") || d["record_id"] != float64(1) || d["tenant_id"] != nil {
 		t.Fatalf("%v", d)
 	}
 	a.roundTrip() // a got nothing before its pong

@@ -13,7 +13,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/pusher"
 )
@@ -37,11 +40,30 @@ const (
 	HTTPAPITimestampWindow = 600 * time.Second
 )
 
+// Reasons passed to Observer.Refused by the HTTP API, for its 401s.
+const (
+	// RefusedAPISignature: a request without a valid signature: missing
+	// or wrong auth_signature, an unknown auth_key, auth_timestamp out of
+	// the window, a body_md5 that does not match.
+	RefusedAPISignature = "api_signature"
+	// RefusedAPITenant: a validly signed request whose signature this hub
+	// accepted on another tenant within its timestamp window (a publish or
+	// a query replayed to another tenant's host): see apiSignatures.
+	RefusedAPITenant = "api_tenant"
+)
+
+// maxAPISignatures bounds the signatures apiSignatures remembers: some 160
+// signed requests a second, each held for the 600 s of its window. Past it
+// the oldest is forgotten (logged once).
+const maxAPISignatures = 100_000
+
 // apiError is an HTTP API refusal: its status and the message of the JSON
-// body {"error": "..."}.
+// body {"error": "..."}; reason, for a 401, is what Observer.Refused counts
+// (RefusedAPISignature when empty).
 type apiError struct {
 	status int
 	msg    string
+	reason string
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -93,7 +115,9 @@ func apiPath(cfg *config, p string) (rest string, signPaths []string, ok bool) {
 //
 // Every request must be signed (auth_key, auth_timestamp within
 // HTTPAPITimestampWindow, auth_version 1.0, body_md5 for a body,
-// auth_signature over "METHOD\nPATH\nQUERY"): 401 otherwise. 413 for a body
+// auth_signature over "METHOD\nPATH\nQUERY"): 401 otherwise, and 401 for
+// a signature this hub accepted on another tenant within its window
+// (apiSignatures; both counted by Observer.Refused). 413 for a body
 // over MaxHTTPAPIBodyBytes or event data over MaxEventDataBytes; 400 for
 // malformed JSON, bad channel or event names, more than MaxEventChannels
 // channels, a bad socket_id; 200 with a JSON body on success. Errors are
@@ -108,6 +132,13 @@ func (h *Hub) ServeHTTPAPI(w http.ResponseWriter, r *http.Request, tenant string
 		}
 		if ae.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", allowedMethod(r.URL.Path))
+		}
+		if ae.status == http.StatusUnauthorized {
+			reason := ae.reason
+			if reason == "" {
+				reason = RefusedAPISignature
+			}
+			cfg.Observer.Refused(reason)
 		}
 		body, _ = json.Marshal(map[string]string{"error": ae.msg})
 		writeAPI(w, ae.status, body)
@@ -145,6 +176,9 @@ func (h *Hub) serveHTTPAPI(cfg *config, r *http.Request, tenant string) ([]byte,
 	}
 	query, err := h.verifyAPIRequest(cfg, r.Method, signPaths, r.URL.RawQuery, body)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.bindAPIRequest(cfg, query, tenant); err != nil {
 		return nil, err
 	}
 	method := func(m string) error {
@@ -251,11 +285,7 @@ func (h *Hub) verifyAPIRequest(cfg *config, method string, paths []string, rawQu
 	if err != nil {
 		return nil, unauthorized("missing or malformed auth_timestamp")
 	}
-	now := time.Now
-	if h.clock != nil {
-		now = h.clock
-	}
-	if d := now().Sub(time.Unix(ts, 0)); d > HTTPAPITimestampWindow || d < -HTTPAPITimestampWindow {
+	if d := h.apiNow().Sub(time.Unix(ts, 0)); d > HTTPAPITimestampWindow || d < -HTTPAPITimestampWindow {
 		return nil, unauthorized("auth_timestamp is more than %d s from the server's time", int(HTTPAPITimestampWindow.Seconds()))
 	}
 	md5Param, hasMD5 := params["body_md5"]
@@ -280,6 +310,117 @@ func (h *Hub) verifyAPIRequest(cfg *config, method string, paths []string, rawQu
 		return nil, unauthorized("invalid auth_signature")
 	}
 	return params, nil
+}
+
+// apiNow is the wall clock of the HTTP API: h.clock, else time.Now.
+func (h *Hub) apiNow() time.Time {
+	if h.clock != nil {
+		return h.clock()
+	}
+	return time.Now()
+}
+
+// bindAPIRequest binds the signature of a request verifyAPIRequest
+// accepted to tenant (apiSignatures): 401 when it was first used on
+// another tenant within its window.
+func (h *Hub) bindAPIRequest(cfg *config, params map[string]string, tenant string) error {
+	sig, err := hex.DecodeString(params["auth_signature"])
+	ts, tsErr := strconv.ParseInt(params["auth_timestamp"], 10, 64)
+	if err != nil || tsErr != nil || len(sig) != sha256.Size {
+		return apiErrorf(http.StatusUnauthorized, "invalid auth_signature") // verified already
+	}
+	ok, forgot := h.apiSigs.bind([sha256.Size]byte(sig), tenant, h.apiNow().Unix(), ts+int64(HTTPAPITimestampWindow/time.Second))
+	if forgot {
+		cfg.Logger.Warn("realtime: HTTP API: more signed requests within the timestamp window than are remembered; "+
+			"the oldest signatures are forgotten and could be replayed to another tenant until their window ends",
+			zap.Int("remembered", maxAPISignatures), zap.Duration("window", HTTPAPITimestampWindow))
+	}
+	if !ok {
+		return &apiError{status: http.StatusUnauthorized, msg: "auth_signature was already used for another tenant", reason: RefusedAPITenant}
+	}
+	return nil
+}
+
+// apiSignatures binds the signed HTTP API requests to their tenants. A
+// signature covers the method, the path and the query, auth_timestamp
+// among them (the Pusher HTTP API's "Authentication": auth_signature is
+// the HMAC-SHA256 of "METHOD\nPATH\nQUERY"), not the host, while the tenant
+// of a request is read from its host (or whatever the tenant placeholder
+// reads): a request signed for one tenant is as valid on every other one
+// for as long as its timestamp is within the window. So the hub remembers
+// every signature it accepts (its 32 bytes: however its hex is written,
+// the same key) with the tenant of its first use, until its timestamp
+// leaves the window, and refuses it on any other tenant.
+//
+// The same request again on the same tenant passes: Pusher's servers do not
+// refuse duplicates, and the PHP SDK (pusher-http-php, Laravel's pusher
+// driver) signs with a timestamp in whole seconds, so two identical
+// broadcasts within one second carry one signature and are both meant. A
+// repeat reaches only the tenant the app published to, and a record event
+// seen before is dropped by the dedupe.
+//
+// Per instance: in a cluster a replay that reaches another instance is not
+// recognised there. At most maxAPISignatures are remembered; past it the
+// oldest are forgotten first. Queries (GET channels, users) are bound too:
+// replayed to another tenant they would list its channels and members.
+type apiSignatures struct {
+	mu   sync.Mutex
+	seen map[[sha256.Size]byte]apiSigUse
+	// queue holds the signatures in the order first seen, from head on.
+	queue  []apiSigQueued
+	head   int
+	warned bool
+}
+
+type apiSigUse struct {
+	tenant  string
+	expires int64 // unix seconds: the last second of the timestamp's window
+}
+
+type apiSigQueued struct {
+	sig     [sha256.Size]byte
+	expires int64
+}
+
+// bind reports whether the signature sig may be used on tenant at now
+// (unix seconds): it binds it to tenant until expires at its first use; a
+// later use passes on that tenant only. forgot is true, once per
+// apiSignatures, when the bound made it forget a signature whose window had
+// not ended.
+func (s *apiSignatures) bind(sig [sha256.Size]byte, tenant string, now, expires int64) (ok, forgot bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u, seen := s.seen[sig]; seen && u.expires >= now {
+		return u.tenant == tenant, false
+	}
+	if s.seen == nil {
+		s.seen = make(map[[sha256.Size]byte]apiSigUse)
+	}
+	// Forget what has expired, and the oldest while full. Entries expire
+	// about in the order they came (a timestamp is close to its arrival),
+	// and one that expired behind a later one is harmless until it goes:
+	// its timestamp is refused before it is looked up.
+	for s.head < len(s.queue) {
+		q := s.queue[s.head]
+		live := q.expires >= now
+		if live && len(s.seen) < maxAPISignatures {
+			break
+		}
+		if live && !s.warned {
+			s.warned, forgot = true, true
+		}
+		if u, ok := s.seen[q.sig]; ok && u.expires == q.expires {
+			delete(s.seen, q.sig)
+		}
+		s.head++
+	}
+	if s.head > 1024 && s.head > len(s.queue)/2 {
+		s.queue = s.queue[:copy(s.queue, s.queue[s.head:])]
+		s.head = 0
+	}
+	s.seen[sig] = apiSigUse{tenant: tenant, expires: expires}
+	s.queue = append(s.queue, apiSigQueued{sig: sig, expires: expires})
+	return true, forgot
 }
 
 // apiEvent is one event of POST events or batch_events, validated.

@@ -350,3 +350,121 @@ func FuzzHTTPAPIBody(f *testing.F) {
 		}
 	})
 }
+
+// TestHTTPAPIBoundToTenant: a signed request names no tenant (the signature
+// covers method, path and query; the tenant is the host), so the hub binds
+// each signature to the tenant it was first accepted on: the same request
+// replayed to another tenant within its 600 s window is refused with 401
+// and counted, however its hex is written and on either path; on its own
+// tenant it passes again, as on Pusher's servers. Queries are bound too.
+func TestHTTPAPIBoundToTenant(t *testing.T) {
+	h := apiHub(t)
+	obs := h.cfg.Load().Observer.(*countingObserver)
+	now := time.Now()
+	h.clock = func() time.Time { return now }
+	subs := map[string]*conn{"t1": fakeConn(t, h, "t1", "1.1"), "t2": fakeConn(t, h, "t2", "2.2")}
+	for tenant, c := range subs {
+		h.addSub(c, chanKey{tenant, "news"})
+	}
+	body := `{"name":"headline","channel":"news","data":"{\"n\":1}"}`
+	signed := signedURL(testKey, testSecret, "POST", "/apps/42/events", "/apps/42/events", nil, body, now.Unix())
+	post := func(url, tenant string) (int, string) {
+		return apiCall{method: "POST", path: "/apps/42/events", rawURL: url, body: body}.do(t, h, tenant)
+	}
+	frames := func(tenant string) int { return len(subs[tenant].take(nil)) }
+
+	if code, resp := post(signed, "t1"); code != 200 || frames("t1") != 1 {
+		t.Fatalf("first use on t1: %d %s", code, resp)
+	}
+	sig := signed[strings.Index(signed, "auth_signature=")+len("auth_signature="):]
+	for name, url := range map[string]string{
+		"as signed":        signed,
+		"upper-case hex":   strings.Replace(signed, sig, strings.ToUpper(sig), 1),
+		"under ws_path":    "/ws" + signed,
+		"ws_path and case": "/ws" + strings.Replace(signed, sig, strings.ToUpper(sig), 1),
+	} {
+		code, resp := post(url, "t2")
+		if code != 401 || !strings.Contains(resp, "another tenant") {
+			t.Fatalf("replayed to t2 (%s): %d %s", name, code, resp)
+		}
+		if n := frames("t2"); n != 0 {
+			t.Fatalf("replayed to t2 (%s): %d frames reached t2", name, n)
+		}
+	}
+	if got := obs.refusedCount(RefusedAPITenant); got != 4 {
+		t.Fatalf("refused %d times as %s, want 4", got, RefusedAPITenant)
+	}
+	// The same request again on its own tenant passes (Pusher does not
+	// refuse duplicates; the PHP SDK signs in whole seconds).
+	if code, resp := post(signed, "t1"); code != 200 || frames("t1") != 1 {
+		t.Fatalf("repeated on t1: %d %s", code, resp)
+	}
+	// A request signed anew is t2's.
+	now = now.Add(time.Second)
+	again := signedURL(testKey, testSecret, "POST", "/apps/42/events", "/apps/42/events", nil, body, now.Unix())
+	if code, resp := post(again, "t2"); code != 200 || frames("t2") != 1 {
+		t.Fatalf("a new signature on t2: %d %s", code, resp)
+	}
+	// Queries: t1's channel list replayed to t2 would list t2's channels.
+	list := signedURL(testKey, testSecret, "GET", "/apps/42/channels", "/apps/42/channels", nil, "", now.Unix())
+	if code, resp := (apiCall{method: "GET", path: "/apps/42/channels", rawURL: list}).do(t, h, "t1"); code != 200 {
+		t.Fatalf("list on t1: %d %s", code, resp)
+	}
+	if code, resp := (apiCall{method: "GET", path: "/apps/42/channels", rawURL: list}).do(t, h, "t2"); code != 401 || strings.Contains(resp, "news") {
+		t.Fatalf("list replayed to t2: %d %s", code, resp)
+	}
+	// Past its window the signature is refused by its timestamp
+	// everywhere, counted as a signature refusal.
+	now = now.Add(HTTPAPITimestampWindow + time.Second)
+	before := obs.refusedCount(RefusedAPISignature)
+	if code, resp := post(signed, "t1"); code != 401 || !strings.Contains(resp, "auth_timestamp") {
+		t.Fatalf("after the window: %d %s", code, resp)
+	}
+	if got := obs.refusedCount(RefusedAPISignature) - before; got != 1 {
+		t.Fatalf("refused %d times as %s, want 1", got, RefusedAPISignature)
+	}
+}
+
+// TestAPISignaturesBounded: the memory of signatures forgets what left its
+// window, and holds at most maxAPISignatures: past it the oldest goes first
+// (reported once, for a warning).
+func TestAPISignaturesBounded(t *testing.T) {
+	var s apiSignatures
+	sig := func(i int) (b [32]byte) {
+		b[0], b[1], b[2] = byte(i), byte(i>>8), byte(i>>16)
+		return b
+	}
+	const now = 1_000_000
+	for i := range 1000 {
+		if ok, _ := s.bind(sig(i), "t1", now, now+600); !ok {
+			t.Fatalf("first use %d refused", i)
+		}
+	}
+	if ok, _ := s.bind(sig(7), "t2", now+600, now+1200); ok {
+		t.Fatal("bound signature accepted on another tenant in its window's last second")
+	}
+	// 601 s on, all of them have left their window: the next bind forgets them.
+	if ok, forgot := s.bind(sig(5000), "t1", now+601, now+1201); !ok || forgot {
+		t.Fatalf("bind after the window: %v, forgot %v", ok, forgot)
+	}
+	if len(s.seen) != 1 {
+		t.Fatalf("%d signatures remembered, want 1", len(s.seen))
+	}
+	// Full: the oldest is forgotten, once reported.
+	forgotten := 0
+	for i := range maxAPISignatures + 10 {
+		_, forgot := s.bind(sig(10_000+i), "t1", now+601, now+1201)
+		if forgot {
+			forgotten++
+		}
+	}
+	if len(s.seen) != maxAPISignatures || forgotten != 1 {
+		t.Fatalf("%d remembered (max %d), reported %d times", len(s.seen), maxAPISignatures, forgotten)
+	}
+	if ok, _ := s.bind(sig(10_000+maxAPISignatures+9), "t2", now+601, now+1201); ok {
+		t.Fatal("the newest signature was forgotten")
+	}
+	if len(s.queue)-s.head != len(s.seen) {
+		t.Fatalf("queue of %d for %d signatures", len(s.queue)-s.head, len(s.seen))
+	}
+}

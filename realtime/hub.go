@@ -71,6 +71,9 @@ type Hub struct {
 	// clock is the wall clock of the HTTP API's timestamp check; nil is
 	// time.Now (tests set it before use).
 	clock func() time.Time
+	// apiSigs binds each accepted HTTP API signature to the tenant it was
+	// first used on (httpapi.go); its zero value is ready.
+	apiSigs apiSignatures
 
 	// broker shares this hub's publishes, saves and presence with the
 	// other instances of a cluster (cluster.go); nil without one.

@@ -1,6 +1,8 @@
 package realtime
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -53,7 +55,8 @@ const (
 // private-record.{type}.{id}, and for each list its event on
 // "private-"+Channel with the record id also under IDKey. The socket that
 // made the write (SocketID) gets no copy. tenant_id is the tenant, or null
-// for a site without tenancy (an empty tenant). A VersionOnly save reaches
+// for a site without tenancy (an empty tenant); tab_id is the TabTag of
+// TabID, null without one. A VersionOnly save reaches
 // no socket. In a cluster the save goes to the other instances, once,
 // whatever it announces. It never blocks. It implements the proxy's
 // Publisher.
@@ -97,7 +100,7 @@ func (h *Hub) deliverSaved(s versioncache.Saved) {
 		version:   s.Entry.Version,
 		byID:      s.Entry.UpdatedByID,
 		byName:    s.Entry.UpdatedByName,
-		tab:       s.TabID,
+		tab:       TabTag(s.TabID),
 	}
 	rec := recordRef{typ: s.Key.Type, id: s.Key.ID, version: versioncache.Normalize(s.Entry.Version)}
 	h.publish(Event{
@@ -164,6 +167,24 @@ func parseRecordChannel(channel string) (typ, id string, ok bool) {
 	return rest[:i], rest[i+1:], true
 }
 
+// tabTagHexDigits is the length of a TabTag: 128 bits of SHA-256.
+const tabTagHexDigits = 32
+
+// TabTag is what a save's record events carry as tab_id for the saving
+// tab's X-Tab-ID: the first 32 hex digits of its SHA-256 ("" for none),
+// 32 bytes whatever the header held. The browser kit computes the tag of
+// its own tab id and ignores the events that carry it. Every subscriber
+// of a record sees the tags, but a tag sent back as X-Tab-ID is tagged
+// again: only who holds a tab's id (the tab itself) can make that tab take
+// a save for its own.
+func TabTag(tabID string) string {
+	if tabID == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(tabID))
+	return hex.EncodeToString(sum[:tabTagHexDigits/2])
+}
+
 // recordPayload is the data of record.updated and of list events.
 type recordPayload struct {
 	tenant    string
@@ -172,7 +193,7 @@ type recordPayload struct {
 	version   string
 	byID      string
 	byName    string
-	tab       string
+	tab       string // TabTag of the saving tab, "" for none
 }
 
 // build renders

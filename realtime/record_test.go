@@ -1,9 +1,13 @@
 package realtime
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/recordsync/recordsync/versioncache"
 )
 
 func TestRecordPayload(t *testing.T) {
@@ -95,6 +99,86 @@ func TestParseRecordChannel(t *testing.T) {
 		typ, id, ok := parseRecordChannel(tt.in)
 		if typ != tt.typ || id != tt.id || ok != tt.ok {
 			t.Errorf("parseRecordChannel(%q) = %q, %q, %v", tt.in, typ, id, ok)
+		}
+	}
+}
+
+// frameData decodes the data of a frame (a JSON string holding an object).
+func frameData(tb testing.TB, frame []byte) map[string]any {
+	tb.Helper()
+	var f struct{ Data string }
+	var d map[string]any
+	if err := json.Unmarshal(frame, &f); err != nil {
+		tb.Fatalf("frame %s: %v", frame, err)
+	}
+	if err := json.Unmarshal([]byte(f.Data), &d); err != nil {
+		tb.Fatalf("data %s: %v", f.Data, err)
+	}
+	return d
+}
+
+// TestTabTag: a save's events carry not the saving tab's X-Tab-ID but its
+// tag, the first 32 hex digits of its SHA-256, which the kit computes for
+// its own id. A subscriber that saves with a tag it saw as its X-Tab-ID
+// gets that tag tagged again: the events carry neither the tag it sent
+// nor anything the other tab takes for its own.
+func TestTabTag(t *testing.T) {
+	t.Parallel()
+	sha := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(sum[:])[:32]
+	}
+	// FIPS 180-2's "abc": ba7816bf8f01cfea414140de5dae2223b00361a3...
+	if got := TabTag("abc"); got != "ba7816bf8f01cfea414140de5dae2223" {
+		t.Fatalf("TabTag(abc) = %s", got)
+	}
+	if got := TabTag(""); got != "" {
+		t.Fatalf(`TabTag("") = %q`, got)
+	}
+
+	h := newTestHub(t, nil)
+	sub := fakeConn(t, h, "a", "1.1")
+	h.addSub(sub, chanKey{"a", "private-record.flow.1"})
+	h.addSub(sub, chanKey{"a", "private-project.1"})
+	save := func(tab, version string) []map[string]any {
+		t.Helper()
+		h.Saved(versioncache.Saved{Key: versioncache.Key{Tenant: "a", Type: "flow", ID: "1"}, Entry: versioncache.Entry{Version: version},
+			Lists: []versioncache.List{{Channel: "project.1", Event: "task.updated", IDKey: "task_id"}}, TabID: tab})
+		var out []map[string]any
+		for _, f := range sub.take(nil) {
+			out = append(out, frameData(t, f))
+		}
+		if len(out) != 2 {
+			t.Fatalf("%d frames, want the record's and the list's", len(out))
+		}
+		return out
+	}
+
+	const victim = "tab_0123456789abcdef01234567"
+	for _, d := range save(victim, "2026-01-01T00:00:00.000001Z") {
+		if d["tab_id"] != sha(victim) {
+			t.Fatalf("tab_id %v, want the tag %s of the saving tab's id", d["tab_id"], sha(victim))
+		}
+	}
+	// The attacker saw the victim's tag and sends it as its X-Tab-ID.
+	seen := sha(victim)
+	for _, d := range save(seen, "2026-01-01T00:00:00.000002Z") {
+		if d["tab_id"] == seen || d["tab_id"] != sha(seen) {
+			t.Fatalf("tab_id %v after a save with the victim's tag as X-Tab-ID: the victim's tab would ignore it", d["tab_id"])
+		}
+	}
+	// Without X-Tab-ID: null. Whatever it holds: 32 characters, under 1 KB.
+	if d := save("", "2026-01-01T00:00:00.000003Z"); d[0]["tab_id"] != nil {
+		t.Fatalf("tab_id %v without X-Tab-ID", d[0]["tab_id"])
+	}
+	huge := strings.Repeat(`"\é`, 100_000)
+	for _, d := range save(huge, "2026-01-01T00:00:00.000004Z") {
+		if d["tab_id"] != sha(huge) {
+			t.Fatalf("tab_id %v", d["tab_id"])
+		}
+		b, _ := json.Marshal(d)
+		if len(b) >= 1024 {
+			t.Fatalf("payload of %d bytes", len(b))
 		}
 	}
 }

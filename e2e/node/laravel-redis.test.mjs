@@ -10,9 +10,14 @@
 // Sessions (session.mjs): each user logs in with fetch as a browser page would.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { Session } from './session.mjs';
 import { env, connected, subscribed, collector, sleep } from './lib.mjs';
+
+// tabTag is what recordsync's events carry as tab_id for a tab's X-Tab-ID:
+// the first 32 hex digits of its SHA-256 (never the id itself).
+const tabTag = (id) => createHash('sha256').update(id).digest('hex').slice(0, 32);
 
 const host = env('RS_HOST', '127.0.0.1');
 const port = Number(env('RS_PORT'));
@@ -61,7 +66,7 @@ test('Echo.private receives the observer\'s broadcasts over Redis: an artisan sa
   assert.equal(put.status, 200, put.text);
   const events = await got.waitFor(2, 10000);
   assert.equal(events[1].updated_at_iso, put.json.data.updated_at);
-  assert.equal(events[1].tab_id, 'tab_alice');
+  assert.equal(events[1].tab_id, tabTag('tab_alice'));
   await sleep(1500);
   assert.equal(got.events.length, 2, `the PUT arrived more than once: ${JSON.stringify(got.events)}`);
 

@@ -9,8 +9,13 @@
 // Sessions (session.mjs): each user logs in with fetch as a browser page would.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Session } from './session.mjs';
 import { env, connected, subscribed, collector, sleep } from './lib.mjs';
+
+// tabTag is what recordsync's events carry as tab_id for a tab's X-Tab-ID:
+// the first 32 hex digits of its SHA-256 (never the id itself).
+const tabTag = (id) => createHash('sha256').update(id).digest('hex').slice(0, 32);
 
 const host = env('RS_HOST', '127.0.0.1');
 const port = Number(env('RS_PORT'));
@@ -48,7 +53,7 @@ test("Alice's save through the proxy reaches Bob as record.updated, not Alice's 
     updated_at_iso: res.json.data.updated_at,
     updated_by_id: 1,
     updated_by_name: 'Alice',
-    tab_id: 'tab_alice1',
+    tab_id: tabTag('tab_alice1'),
   });
   await sleep(400);
   assert.equal(gotA.events.length, 0, "Alice's own socket (X-Socket-ID) must get no copy");

@@ -28,8 +28,12 @@ class RecordUpdated implements ShouldBroadcastNow
     }
 
     /**
-     * The payload for a saved record of the given type; tab_id is the saving
-     * request's X-Tab-ID (null from artisan and other non-HTTP saves).
+     * The payload for a saved record of the given type; tab_id is the tag of
+     * the saving request's X-Tab-ID, as recordsync broadcasts it: the first
+     * 32 hex digits of its SHA-256 (null from artisan and other non-HTTP
+     * saves). The browser kit ignores the events that carry its own tab's
+     * tag; the id itself is never broadcast, so that no subscriber learns
+     * another tab's id and sends it to make that tab ignore a save.
      */
     public static function payloadFor(Model $record, string $type): array
     {
@@ -43,7 +47,7 @@ class RecordUpdated implements ShouldBroadcastNow
             'updated_at_iso' => $record->version(),
             'updated_by_id' => $record->updated_by !== null ? (int) $record->updated_by : null,
             'updated_by_name' => $record->updaterName(),
-            'tab_id' => $tab !== null && $tab !== '' ? substr($tab, 0, 64) : null,
+            'tab_id' => $tab !== null && $tab !== '' ? substr(hash('sha256', $tab), 0, 32) : null,
         ];
     }
 
