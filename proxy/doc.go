@@ -48,7 +48,8 @@
 // response). Basic credentials and Bearer values that are not tokens
 // (null, undefined, empty) are never a credential (auth.go). Credentials
 // are only ever kept as SHA-256 hashes. Versions and names learned from
-// answers are bounded (MaxVersionBytes, MaxByIDBytes, MaxNameBytes).
+// answers are bounded (versioncache.MaxVersionBytes, MaxByIDBytes and
+// MaxNameBytes).
 //
 // The authorisation memory and the write turns live in a Memory that the
 // Caddy glue keeps across config reloads, so a reload neither forgets who was

@@ -82,14 +82,14 @@ const (
 	// RefusedTurnExpired: a write held its record's turn for TurnTimeout
 	// without its answer; the turn went to the next writer.
 	RefusedTurnExpired = "turn_expired"
-	// RefusedVersionTooLong: a version longer than MaxVersionBytes, not
+	// RefusedVersionTooLong: a version longer than versioncache.MaxVersionBytes, not
 	// learned.
 	RefusedVersionTooLong = "version_too_long"
-	// RefusedUpdatedByIDTooLong: an updated_by_id longer than MaxByIDBytes,
+	// RefusedUpdatedByIDTooLong: an updated_by_id longer than versioncache.MaxByIDBytes,
 	// not kept.
 	RefusedUpdatedByIDTooLong = "updated_by_id_too_long"
 	// RefusedUpdatedByNameTruncated: an updated_by_name longer than
-	// MaxNameBytes, kept truncated.
+	// versioncache.MaxNameBytes, kept truncated.
 	RefusedUpdatedByNameTruncated = "updated_by_name_truncated"
 )
 

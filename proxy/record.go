@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/pusher"
@@ -248,18 +247,6 @@ func (h *Handler) learn(key versioncache.Key, rec *recorder, entry versioncache.
 	return true, advanced
 }
 
-// Bounds of the strings learned from the app's answers, the same as those of
-// the realtime hub's record.updated payload (which carries them on): a
-// version longer than MaxVersionBytes is not learned (Laravel's
-// microsecond updated_at is 27 bytes, a lock_version at most 20); an
-// updated_by_id whose JSON is longer than MaxByIDBytes is not kept; an
-// updated_by_name is cut to MaxNameBytes at a UTF-8 character boundary.
-const (
-	MaxVersionBytes = 64
-	MaxByIDBytes    = 64
-	MaxNameBytes    = 120
-)
-
 // entryFrom reads version and who-fields from a JSON document, within the
 // bounds above (each refusal counted).
 func (h *Handler) entryFrom(body []byte) (versioncache.Entry, bool) {
@@ -270,13 +257,13 @@ func (h *Handler) entryFrom(body []byte) (versioncache.Entry, bool) {
 	if e.Version == "" {
 		return e, false
 	}
-	if len(e.Version) > MaxVersionBytes {
+	if len(e.Version) > versioncache.MaxVersionBytes {
 		h.obs.Refused(RefusedVersionTooLong)
 		return versioncache.Entry{}, false
 	}
 	if h.opts.UpdatedByIDField != "" {
 		if res := gjson.GetBytes(body, h.opts.UpdatedByIDField); res.Type == gjson.Number || res.Type == gjson.String {
-			if len(res.Raw) <= MaxByIDBytes {
+			if len(res.Raw) <= versioncache.MaxByIDBytes {
 				e.UpdatedByID = res.Raw
 			} else {
 				h.obs.Refused(RefusedUpdatedByIDTooLong)
@@ -286,8 +273,8 @@ func (h *Handler) entryFrom(body []byte) (versioncache.Entry, bool) {
 	if h.opts.UpdatedByNameField != "" {
 		if res := gjson.GetBytes(body, h.opts.UpdatedByNameField); res.Type == gjson.String || res.Type == gjson.Number {
 			name := res.String()
-			if len(name) > MaxNameBytes {
-				name = truncateUTF8(name, MaxNameBytes)
+			if len(name) > versioncache.MaxNameBytes {
+				name = versioncache.TruncateUTF8(name, versioncache.MaxNameBytes)
 				h.obs.Refused(RefusedUpdatedByNameTruncated)
 			}
 			e.UpdatedByName = name
@@ -295,17 +282,6 @@ func (h *Handler) entryFrom(body []byte) (versioncache.Entry, bool) {
 	}
 	e.LearnedAt = time.Now()
 	return e, true
-}
-
-// truncateUTF8 cuts s to at most n bytes without splitting a character.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // etag makes the strong entity-tag of a version; a version that contains a

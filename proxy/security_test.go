@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/recordsync/recordsync/versioncache"
 )
 
 // send runs one request through h with next as the app; hdr are header
@@ -524,7 +526,7 @@ func TestLearnedStringsAreBounded(t *testing.T) {
 		writeAppJSON(w, 200, answer)
 		return nil
 	}
-	long := strings.Repeat("9", MaxVersionBytes+1)
+	long := strings.Repeat("9", versioncache.MaxVersionBytes+1)
 	answer = fmt.Sprintf(`{"success":true,"data":{"updated_at":%q}}`, long)
 	rr := send(t, h, app, "GET", "/api/v1/flows/1", "", "Authorization", tokenOK)
 	if _, ok := h.store.Get(keyOf("flow", "1")); ok || rr.Header().Get("ETag") != "" {
@@ -534,19 +536,19 @@ func TestLearnedStringsAreBounded(t *testing.T) {
 		t.Fatalf("not counted: %v", obs.counts)
 	}
 
-	atBound := strings.Repeat("9", MaxVersionBytes)
+	atBound := strings.Repeat("9", versioncache.MaxVersionBytes)
 	name := strings.Repeat("é", 100) // 200 bytes, two per character
 	answer = fmt.Sprintf(`{"success":true,"data":{"updated_at":%q,"updated_by":%q,"updated_by_name":%q}}`,
-		atBound, strings.Repeat("u", MaxByIDBytes), name)
+		atBound, strings.Repeat("u", versioncache.MaxByIDBytes), name)
 	send(t, h, app, "GET", "/api/v1/flows/2", "", "Authorization", tokenOK)
 	e, ok := h.store.Get(keyOf("flow", "2"))
 	if !ok || e.Version != atBound {
 		t.Fatalf("a %d-byte version was not learned: %+v", len(atBound), e)
 	}
-	if len(e.UpdatedByID) > MaxByIDBytes {
+	if len(e.UpdatedByID) > versioncache.MaxByIDBytes {
 		t.Errorf("updated_by_id of %d bytes kept", len(e.UpdatedByID))
 	}
-	if len(e.UpdatedByName) > MaxNameBytes || !utf8.ValidString(e.UpdatedByName) || !strings.HasPrefix(name, e.UpdatedByName) || len(e.UpdatedByName) < MaxNameBytes-1 {
+	if len(e.UpdatedByName) > versioncache.MaxNameBytes || !utf8.ValidString(e.UpdatedByName) || !strings.HasPrefix(name, e.UpdatedByName) || len(e.UpdatedByName) < versioncache.MaxNameBytes-1 {
 		t.Errorf("name %q (%d bytes)", e.UpdatedByName, len(e.UpdatedByName))
 	}
 	if obs.get("refused."+RefusedUpdatedByIDTooLong) != 1 || obs.get("refused."+RefusedUpdatedByNameTruncated) != 1 {

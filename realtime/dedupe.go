@@ -65,19 +65,19 @@ func recordOf(ev Event) (recordRef, bool) {
 		rec.typ, rec.id, _ = parseRecordChannel(ev.Channel)
 	}
 	if rec.typ == "" || rec.id == "" || rec.version == "" ||
-		len(rec.typ) > maxRecordRefBytes || len(rec.id) > maxRecordRefBytes || len(rec.version) > maxVersionBytes {
+		len(rec.typ) > maxRecordRefBytes || len(rec.id) > maxRecordRefBytes || len(rec.version) > versioncache.MaxVersionBytes {
 		return recordRef{}, false
 	}
 	// Every string learned here goes into the version cache, the cluster's
 	// bus and the answers of version polls and conflicts: each is bounded.
-	// The version was (above); a name is cut at maxNameBytes; an id longer
-	// than maxByIDBytes (raw JSON, which cannot be cut) is no id anyone
+	// The version was (above); a name is cut at versioncache.MaxNameBytes; an id longer
+	// than versioncache.MaxByIDBytes (raw JSON, which cannot be cut) is no id anyone
 	// uses and is left out, as a missing one is.
-	if b := res[3]; (b.Type == gjson.Number || b.Type == gjson.String) && len(b.Raw) <= maxByIDBytes {
+	if b := res[3]; (b.Type == gjson.Number || b.Type == gjson.String) && len(b.Raw) <= versioncache.MaxByIDBytes {
 		rec.byID = b.Raw
 	}
 	if n := res[4]; n.Type == gjson.String {
-		rec.byName = truncateUTF8(n.Str, maxNameBytes)
+		rec.byName = versioncache.TruncateUTF8(n.Str, versioncache.MaxNameBytes)
 	}
 	return rec, true
 }

@@ -141,9 +141,9 @@ func TestRecordOf(t *testing.T) {
 // TestLearnedStringsBounded: what an event teaches the version cache (from
 // the HTTP API, through Publish, or from the Redis ingress and other
 // instances, through PublishLocal) is bounded: a version over
-// maxVersionBytes, or a type or id over maxRecordRefBytes, is no record
-// event; a name is cut at maxNameBytes (on a rune boundary); an
-// updated_by_id over maxByIDBytes is left out (raw JSON cannot be cut).
+// versioncache.MaxVersionBytes, or a type or id over maxRecordRefBytes, is no record
+// event; a name is cut at versioncache.MaxNameBytes (on a rune boundary); an
+// updated_by_id over versioncache.MaxByIDBytes is left out (raw JSON cannot be cut).
 func TestLearnedStringsBounded(t *testing.T) {
 	long := strings.Repeat("é", 5000) // 10,000 bytes
 	for _, publish := range []struct {
@@ -167,11 +167,11 @@ func TestLearnedStringsBounded(t *testing.T) {
 			if e.UpdatedByID != "" {
 				t.Errorf("updated_by_id of %d bytes learned", len(e.UpdatedByID))
 			}
-			if len(e.UpdatedByName) > maxNameBytes || !utf8.ValidString(e.UpdatedByName) || !strings.HasPrefix(long, e.UpdatedByName) || e.UpdatedByName == "" {
+			if len(e.UpdatedByName) > versioncache.MaxNameBytes || !utf8.ValidString(e.UpdatedByName) || !strings.HasPrefix(long, e.UpdatedByName) || e.UpdatedByName == "" {
 				t.Errorf("updated_by_name of %d bytes learned", len(e.UpdatedByName))
 			}
 			// A long number is left out too; a short id and name are kept.
-			publish.do(h, ev(strings.Repeat("9", maxByIDBytes+1), "Bob", "2026-01-01T00:00:00.000002Z"))
+			publish.do(h, ev(strings.Repeat("9", versioncache.MaxByIDBytes+1), "Bob", "2026-01-01T00:00:00.000002Z"))
 			if e, _ := store.Get(key); e.Version != "2026-01-01T00:00:00.000002Z" || e.UpdatedByID != "" || e.UpdatedByName != "Bob" {
 				t.Errorf("long number: %+v", e)
 			}
@@ -179,8 +179,8 @@ func TestLearnedStringsBounded(t *testing.T) {
 			if e, _ := store.Get(key); e.UpdatedByID != `"u-7"` || e.UpdatedByName != "Ann" {
 				t.Errorf("short id: %+v", e)
 			}
-			// A version over maxVersionBytes teaches nothing.
-			publish.do(h, ev("2", "Eve", "2026-01-01T00:00:00.000004Z"+strings.Repeat("0", maxVersionBytes)))
+			// A version over versioncache.MaxVersionBytes teaches nothing.
+			publish.do(h, ev("2", "Eve", "2026-01-01T00:00:00.000004Z"+strings.Repeat("0", versioncache.MaxVersionBytes)))
 			if e, _ := store.Get(key); e.Version != "2026-01-01T00:00:00.000003Z" {
 				t.Errorf("long version learned: %+v", e)
 			}

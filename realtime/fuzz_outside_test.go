@@ -41,7 +41,7 @@ func FuzzRecordOf(f *testing.F) {
 			return
 		}
 		if rec.typ == "" || rec.id == "" || rec.version == "" || len(rec.typ) > maxRecordRefBytes ||
-			len(rec.id) > maxRecordRefBytes || len(rec.version) > maxVersionBytes || len(rec.byName) > maxNameBytes {
+			len(rec.id) > maxRecordRefBytes || len(rec.version) > versioncache.MaxVersionBytes || len(rec.byName) > versioncache.MaxNameBytes {
 			t.Fatalf("record out of bounds: %+v", rec)
 		}
 		_ = versioncache.Compare(rec.version, version)

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/recordsync/recordsync/pusher"
+
+	"github.com/recordsync/recordsync/versioncache"
 )
 
 // Pusher error and close codes used by the hub (the Pusher protocol docs, "Error
@@ -220,23 +221,12 @@ func subscriptionErrorFrame(channel, typ, msg string, status int) []byte {
 	data = strconv.AppendInt(data, int64(status), 10)
 	data = append(data, '}')
 	if len(channel) > pusher.MaxChannelNameLength {
-		channel = truncateUTF8(channel, pusher.MaxChannelNameLength)
+		channel = versioncache.TruncateUTF8(channel, pusher.MaxChannelNameLength)
 	}
 	return eventFrame("pusher:subscription_error", channel, data)
 }
 
-// truncateUTF8 cuts s to at most n bytes without splitting a rune.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // quoteForMsg renders a client-supplied value for an error message, bounded.
 func quoteForMsg(s string) string {
-	return fmt.Sprintf("%q", truncateUTF8(s, 64))
+	return fmt.Sprintf("%q", versioncache.TruncateUTF8(s, 64))
 }

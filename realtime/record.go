@@ -44,10 +44,7 @@ const recordChannelPrefix = "private-record."
 // maxRecordPayload bytes whatever it carries.
 const (
 	maxRecordPayload = 1000
-	maxNameBytes     = 120
 	maxTabBytes      = 100
-	maxByIDBytes     = 64
-	maxVersionBytes  = 64
 	maxTenantBytes   = 100
 )
 
@@ -70,17 +67,18 @@ func (h *Hub) Saved(s versioncache.Saved) {
 	h.deliverSaved(s)
 }
 
-// RemoteSaved delivers a save another instance of the cluster learned
-// (Broker.Saved), which has advanced this instance's version cache already:
-// a save older than the cache holds is dropped as stale.
+// RemoteSaved applies a save another instance of the cluster learned
+// (Broker.Saved): it advances the version cache with it and, unless it is
+// VersionOnly, delivers it to this instance's sockets; a save older than the
+// cache holds is dropped as stale.
 func (h *Hub) RemoteSaved(s versioncache.Saved) {
-	if s.VersionOnly {
-		return
-	}
-	if cfg := h.cfg.Load(); cfg.Versions != nil {
-		if cur, ok := cfg.Versions.Get(s.Key); ok &&
-			versioncache.Compare(versioncache.Normalize(s.Entry.Version), cur.Version) == versioncache.Older {
-			cfg.Observer.Dropped(DropStale)
+	cfg := h.cfg.Load()
+	if cfg.Versions != nil {
+		held, advanced := cfg.Versions.Advance(s.Key, s.Entry)
+		if !advanced && versioncache.Compare(versioncache.Normalize(s.Entry.Version), held.Version) == versioncache.Older {
+			if !s.VersionOnly {
+				cfg.Observer.Dropped(DropStale)
+			}
 			return
 		}
 	}
@@ -212,7 +210,7 @@ func (p recordPayload) render(idKey string, withText bool) []byte {
 	b := make([]byte, 0, 256)
 	b = append(b, `{"tenant_id":`...)
 	if p.tenantSet {
-		b = pusher.AppendJSONString(b, truncateUTF8(p.tenant, maxTenantBytes))
+		b = pusher.AppendJSONString(b, versioncache.TruncateUTF8(p.tenant, maxTenantBytes))
 	} else {
 		b = append(b, "null"...)
 	}
@@ -221,18 +219,18 @@ func (p recordPayload) render(idKey string, withText bool) []byte {
 	b = append(b, `,"record_id":`...)
 	b = appendRecordID(b, p.id)
 	b = append(b, `,"updated_at_iso":`...)
-	b = appendOptString(b, truncateUTF8(p.version, maxVersionBytes))
+	b = appendOptString(b, versioncache.TruncateUTF8(p.version, versioncache.MaxVersionBytes))
 	b = append(b, `,"updated_by_id":`...)
 	b = appendRawID(b, p.byID)
 	b = append(b, `,"updated_by_name":`...)
 	if withText {
-		b = appendOptString(b, truncateUTF8(p.byName, maxNameBytes))
+		b = appendOptString(b, versioncache.TruncateUTF8(p.byName, versioncache.MaxNameBytes))
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"tab_id":`...)
 	if withText {
-		b = appendOptString(b, truncateUTF8(p.tab, maxTabBytes))
+		b = appendOptString(b, versioncache.TruncateUTF8(p.tab, maxTabBytes))
 	} else {
 		b = append(b, "null"...)
 	}
@@ -286,10 +284,10 @@ func appendRawID(b []byte, raw string) []byte {
 	if raw == "" || raw == "null" {
 		return append(b, "null"...)
 	}
-	if len(raw) <= maxByIDBytes && json.Valid([]byte(raw)) && (raw[0] == '"' || raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
+	if len(raw) <= versioncache.MaxByIDBytes && json.Valid([]byte(raw)) && (raw[0] == '"' || raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
 		return append(b, raw...)
 	}
-	return pusher.AppendJSONString(b, truncateUTF8(raw, maxByIDBytes))
+	return pusher.AppendJSONString(b, versioncache.TruncateUTF8(raw, versioncache.MaxByIDBytes))
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -77,7 +77,7 @@ func TestRecordPayloadBounded(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil || len(b) >= 1024 {
 		t.Fatalf("%d bytes, %v", len(b), err)
 	}
-	if name, _ := m["updated_by_name"].(string); !strings.HasPrefix(name, "éé") || len(name) > maxNameBytes {
+	if name, _ := m["updated_by_name"].(string); !strings.HasPrefix(name, "éé") || len(name) > versioncache.MaxNameBytes {
 		t.Fatalf("name not truncated on a rune boundary: %q", name)
 	}
 }

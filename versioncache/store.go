@@ -4,6 +4,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -56,7 +57,22 @@ type Store struct {
 	// stripes serialise Advance per key so that the read-compare-write is
 	// atomic; ristretto itself has no compare-and-set.
 	stripes [256]sync.Mutex
+
+	// Vouching (Suspend, Resume): while suspended Get answers nothing;
+	// after Resume, entries learned before trustFrom (UnixNano, 0: all
+	// are trusted) are unknown to Get until learned again.
+	suspended atomic.Bool
+	trustFrom atomic.Int64
+	// notedMu guards noted and notedOverflow: the entries Advance moved
+	// while suspended, for Resume.
+	notedMu       sync.Mutex
+	noted         map[Key]Entry
+	notedOverflow int
 }
+
+// MaxNoted bounds the records a suspended Store notes for Resume; past it
+// the others are counted, not noted.
+const MaxNoted = 4096
 
 // ErrClosed is returned by Advance after Close.
 var ErrClosed = errors.New("versioncache: closed")
@@ -83,10 +99,71 @@ func New(opts Options) (*Store, error) {
 	return &Store{cache: c, ttl: opts.TTL, seed: maphash.MakeSeed()}, nil
 }
 
-// Get returns the newest known entry for k, or false when it is unknown
-// (never seen, or forgotten).
+// Get returns the newest known entry for k that the store can vouch for, or
+// false when it is unknown: never seen, forgotten, or not vouched for (the
+// store is suspended, or the entry was learned before the last Resume).
 func (s *Store) Get(k Key) (Entry, bool) {
-	return s.cache.Get(k.String())
+	if s.suspended.Load() {
+		return Entry{}, false
+	}
+	e, ok := s.cache.Get(k.String())
+	if ok {
+		if from := s.trustFrom.Load(); from != 0 && e.LearnedAt.UnixNano() < from {
+			return Entry{}, false
+		}
+	}
+	return e, ok
+}
+
+// Suspend stops the store from vouching for anything: Get answers nothing
+// until Resume. A cluster suspends its instance's store while its bus is
+// down, when saves made through other instances cannot reach it. Meanwhile
+// Advance keeps learning, and notes what it moved (up to MaxNoted records)
+// for Resume.
+func (s *Store) Suspend() {
+	s.notedMu.Lock()
+	defer s.notedMu.Unlock()
+	if !s.suspended.Load() {
+		s.noted, s.notedOverflow = make(map[Key]Entry), 0
+		s.suspended.Store(true)
+	}
+}
+
+// Resume makes the store vouch again, but only for what it learns from now
+// on: entries learned before are unknown to Get until learned again (the
+// others' saves while the store was suspended may have superseded them). It
+// returns the latest entry of each record Advance moved while the store was
+// suspended (for the cluster to re-announce) and how many more records were
+// moved than MaxNoted allowed to note. Resuming a store that is not
+// suspended also distrusts what it holds, and returns nothing.
+func (s *Store) Resume() (noted []Saved, overflow int) {
+	s.notedMu.Lock()
+	defer s.notedMu.Unlock()
+	for k, e := range s.noted {
+		noted = append(noted, Saved{Key: k, Entry: e})
+	}
+	overflow = s.notedOverflow
+	s.noted, s.notedOverflow = nil, 0
+	s.trustFrom.Store(time.Now().UnixNano())
+	s.suspended.Store(false)
+	return noted, overflow
+}
+
+// note remembers, while suspended, that k moved to e.
+func (s *Store) note(k Key, e Entry) {
+	if !s.suspended.Load() {
+		return
+	}
+	s.notedMu.Lock()
+	defer s.notedMu.Unlock()
+	if s.noted == nil {
+		return // resumed meanwhile
+	}
+	if _, ok := s.noted[k]; !ok && len(s.noted) >= MaxNoted {
+		s.notedOverflow++
+		return
+	}
+	s.noted[k] = e
 }
 
 // Advance records e as the version of k when it is newer than what the store
@@ -99,7 +176,7 @@ func (s *Store) Get(k Key) (Entry, bool) {
 // cluster as a Saved, from whoever learned it (versioncache.Saved).
 func (s *Store) Advance(k Key, e Entry) (held Entry, advanced bool) {
 	if e.Version == "" {
-		cur, _ := s.Get(k)
+		cur, _ := s.cache.Get(k.String())
 		return cur, false
 	}
 	if e.LearnedAt.IsZero() {
@@ -115,12 +192,17 @@ func (s *Store) Advance(k Key, e Entry) (held Entry, advanced bool) {
 		case Older:
 			return cur, false
 		case Same:
-			// Keep the first learner's who-fields, refresh the lifetime.
+			// Keep the first learner's who-fields, refresh the lifetime;
+			// learned again, it is vouched for again (Resume).
+			if e.LearnedAt.After(cur.LearnedAt) {
+				cur.LearnedAt = e.LearnedAt
+			}
 			s.cache.SetWithTTL(key, cur, 1, s.ttl)
 			return cur, false
 		}
 		// An update of a present key is applied synchronously by ristretto.
 		s.cache.SetWithTTL(key, e, 1, s.ttl)
+		s.note(k, e)
 		return e, true
 	}
 	// A new key goes through ristretto's asynchronous admission. Wait so
@@ -129,6 +211,7 @@ func (s *Store) Advance(k Key, e Entry) (held Entry, advanced bool) {
 	if s.cache.SetWithTTL(key, e, 1, s.ttl) {
 		s.cache.Wait()
 	}
+	s.note(k, e)
 	return e, true
 }
 
