@@ -101,7 +101,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			tenant_pattern <pattern>            # e.g. "tenant{tenant}_laravel_database_"
 //		}
 //		cluster <url> {                         # e.g. redis://127.0.0.1:6379/0: act as one with the other instances
-//			name         <name>                 # default: name
+//			name         <name>                 # default: name and the database number, e.g. default-db0
+//			secret       <secret>               # default app_secret: authenticates what the instances read from Redis
 //			lock_timeout <duration>             # default 10s: fencing timeout of the cluster-wide write lock
 //			timeout      <duration>             # default 10s: a silent instance's presence members leave, its socket entries expire
 //		}
@@ -392,6 +393,8 @@ func (h *Handler) setString(d *caddyfile.Dispenser, s setting, name, v string) e
 		h.Cluster.URL = v
 	case "cluster.name":
 		h.Cluster.Name = v
+	case "cluster.secret":
+		h.Cluster.Secret = v
 	default:
 		// Not reached: parseSetting and setString read every setting of
 		// flatNames (TestEverySetting).

@@ -24,9 +24,19 @@ func (h *Handler) clusterKey(ctx caddy.Context) (engine.ClusterKey, error) {
 	}
 	name := h.Cluster.Name
 	if name == "" {
-		name = h.Name
+		var err error
+		if name, err = cluster.DefaultName(h.Name, url); err != nil {
+			return engine.ClusterKey{}, err
+		}
 	}
-	return engine.ClusterKey{URL: url, Name: name, InstanceTimeout: time.Duration(h.Cluster.Timeout)}, nil
+	secret := caddy.NewReplacer().ReplaceKnown(h.Cluster.Secret, "")
+	if secret == "" {
+		secret = h.WebSocket.AppSecret
+	}
+	if secret == "" {
+		return engine.ClusterKey{}, errors.New("recordsync: cluster needs a secret its instances share, to authenticate what they read back from Redis: set websocket's app_secret or the cluster's secret (the same on every instance)")
+	}
+	return engine.ClusterKey{URL: url, Name: name, Secret: secret, InstanceTimeout: time.Duration(h.Cluster.Timeout)}, nil
 }
 
 // clusterMetrics are the cluster's metrics, registered like the others
@@ -38,6 +48,7 @@ var clusterMetrics = struct {
 	socketLookups *prometheus.CounterVec
 	notRegistered prometheus.Counter
 	socketTaken   prometheus.Counter
+	dropped       *prometheus.CounterVec
 }{
 	messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "cluster_messages_total",
@@ -63,11 +74,15 @@ var clusterMetrics = struct {
 		Namespace: "recordsync", Name: "cluster_socket_ids_taken_total",
 		Help: "New sockets whose id another instance already held; they were closed with 4200 so that their clients reconnect.",
 	}),
+	dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "cluster_dropped_total",
+		Help: "What was read back from Redis and refused before use, by source (bus: a message, never handled; socket: a socket registry entry, never signed for; lock: the version a lock holder left, not used) and reason (oversized, unauthenticated: not signed with this cluster's secret, malformed, replayed).",
+	}, []string{"source", "reason"}),
 }
 
 func registerClusterMetrics(reg *prometheus.Registry) {
 	registerCollectors(reg, clusterMetrics.messages, clusterMetrics.notShared, clusterMetrics.up,
-		clusterMetrics.socketLookups, clusterMetrics.notRegistered, clusterMetrics.socketTaken)
+		clusterMetrics.socketLookups, clusterMetrics.notRegistered, clusterMetrics.socketTaken, clusterMetrics.dropped)
 }
 
 // clusterObserver feeds the cluster's bus and socket registry into the metrics.
@@ -94,6 +109,9 @@ func (clusterObserver) NotRegistered(n int) {
 	}
 }
 func (clusterObserver) Taken() { clusterMetrics.socketTaken.Inc() }
+func (clusterObserver) Dropped(source, reason string) {
+	clusterMetrics.dropped.WithLabelValues(source, reason).Inc()
+}
 
 // Interface guard
 var _ cluster.Observer = clusterObserver{}

@@ -2,14 +2,20 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -63,7 +69,7 @@ func newClusterInstance(t *testing.T, name, redisURL string, timeout time.Durati
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = pool.Delete(name) })
-	key := engine.ClusterKey{URL: redisURL, Name: "c-" + t.Name(), InstanceTimeout: timeout}
+	key := engine.ClusterKey{URL: redisURL, Name: "c-" + t.Name(), Secret: clusterTestSecret, InstanceTimeout: timeout}
 	if err := eng.SetCluster(key, cluster.LinkOptions{Observer: clusterObserver{}}, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
@@ -324,8 +330,8 @@ func TestClusterPresence(t *testing.T) {
 	// A member of an instance that dies without a word leaves after the timeout.
 	cl := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer cl.Close()
-	cl.Publish(context.Background(), "recordsync:c-"+t.Name()+":events",
-		`{"v":2,"kind":"presence","instance":"ghost","op":"join","tenant":"t","channel":"presence-room","user_id":"carol","info":"{\"name\":\"Carol\"}"}`)
+	cl.Publish(context.Background(), "recordsync:c-"+t.Name()+":events", ghostMessage(t, clusterTestSecret, "c-"+t.Name(), 0,
+		`{"v":3,"kind":"presence","instance":"ghost","seq":1,"op":"join","tenant":"t","channel":"presence-room","user_id":"carol","info":"{\"name\":\"Carol\"}"}`))
 	if f := watcher.expect("pusher_internal:member_added"); !strings.Contains(f.Data, `"carol"`) {
 		t.Fatalf("member_added %q", f.Data)
 	}
@@ -396,5 +402,73 @@ func TestUnmarshalCaddyfileCluster(t *testing.T) {
 		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.input, err, tc.want)
 		}
+	}
+}
+
+// ghostMessage signs body (a bus message's JSON) as an instance of the
+// cluster name on database db with secret does: the wire of the bus's
+// protocol 3, written here a second time from its description (cluster's
+// seal and deriveKeys) so that a change of it is noticed.
+func ghostMessage(t *testing.T, secret, name string, db int, body string) string {
+	t.Helper()
+	key, err := hkdf.Key(sha256.New, []byte(secret), []byte("recordsync cluster v1"), "bus\x00"+name+"\x00"+strconv.Itoa(db), sha256.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := body[1:]
+	h := hmac.New(sha256.New, key)
+	fmt.Fprintf(h, "%d:%s", len(signed), signed)
+	return `{"mac":"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil)) + `",` + signed
+}
+
+// The cluster's name defaults to the handler's name and the database
+// number (Redis pub/sub ignores the number: with the handler's name alone,
+// a staging on /1 and a production on /0 shared one channel); an explicit
+// name is kept. Its secret is the cluster's own, else app_secret; with
+// neither, the cluster refuses to start.
+func TestClusterKeyNameAndSecret(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	t.Setenv("RECORDSYNC_TEST_CLUSTER_SECRET", "from-env")
+	for _, tc := range []struct {
+		name       string
+		h          Handler
+		wantName   string
+		wantSecret string
+		wantErr    string
+	}{
+		{"default name on /1", Handler{Name: "default", Cluster: ClusterConfig{URL: "redis://127.0.0.1:6379/1"}, WebSocket: WebSocketConfig{AppSecret: "app"}},
+			"default-db1", "app", ""},
+		{"default name on /0", Handler{Name: "default", Cluster: ClusterConfig{URL: "redis://127.0.0.1:6379/0"}, WebSocket: WebSocketConfig{AppSecret: "app"}},
+			"default-db0", "app", ""},
+		{"handler name", Handler{Name: "shop", Cluster: ClusterConfig{URL: "redis://127.0.0.1:6379/2", Secret: "own"}},
+			"shop-db2", "own", ""},
+		{"explicit name kept", Handler{Name: "shop", Cluster: ClusterConfig{URL: "redis://127.0.0.1:6379/1", Name: "shop", Secret: "{env.RECORDSYNC_TEST_CLUSTER_SECRET}"}, WebSocket: WebSocketConfig{AppSecret: "app"}},
+			"shop", "from-env", ""},
+		{"no secret", Handler{Name: "default", Cluster: ClusterConfig{URL: "redis://127.0.0.1:6379/0"}},
+			"", "", "needs a secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key, err := tc.h.clusterKey(ctx)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || key.Name != tc.wantName || key.Secret != tc.wantSecret {
+				t.Fatalf("key %+v, %v; want name %q, secret %q", key, err, tc.wantName, tc.wantSecret)
+			}
+		})
+	}
+
+	var h Handler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`recordsync {
+		cluster redis://127.0.0.1:6379/1 {
+			secret {env.CLUSTER_SECRET}
+		}
+	}`))
+	if err != nil || h.Cluster.Secret != "{env.CLUSTER_SECRET}" {
+		t.Fatalf("secret in the cluster block: %q, %v", h.Cluster.Secret, err)
 	}
 }

@@ -185,8 +185,16 @@ type ClusterConfig struct {
 	URL string `json:"url,omitempty"`
 	// Name namespaces the cluster's Redis keys and channel: instances with
 	// the same cluster Redis and name form one cluster. Default: the
-	// handler's name.
+	// handler's name and the URL's database number, "{name}-db{N}" (Redis
+	// pub/sub ignores the database number: without it a staging on /1 and
+	// a production on /0 would share one channel).
 	Name string `json:"name,omitempty"`
+	// Secret authenticates what the instances read back from Redis (bus
+	// messages, socket registry entries, the versions lock holders leave);
+	// every instance needs the same one. Placeholders are evaluated at
+	// provisioning. Default: websocket's app_secret; without either the
+	// cluster refuses to start.
+	Secret string `json:"secret,omitempty"`
 	// LockTimeout is the fencing timeout of the cluster-wide write lock:
 	// the longest a conditional write holds its record across all
 	// instances. Keep it above the upstream's slowest write (one that
@@ -259,6 +267,7 @@ var flatNames = map[string]setting{
 
 	"cluster":              {"cluster", "url"},
 	"cluster_name":         {"cluster", "name"},
+	"cluster_secret":       {"cluster", "secret"},
 	"cluster_lock_timeout": {"cluster", "lock_timeout"},
 	"cluster_timeout":      {"cluster", "timeout"},
 }
@@ -306,6 +315,7 @@ type flatJSON struct {
 	RedisTenantPattern string `json:"redis_tenant_pattern,omitempty"`
 
 	ClusterName        string         `json:"cluster_name,omitempty"`
+	ClusterSecret      string         `json:"cluster_secret,omitempty"`
 	ClusterLockTimeout caddy.Duration `json:"cluster_lock_timeout,omitempty"`
 	ClusterTimeout     caddy.Duration `json:"cluster_timeout,omitempty"`
 }
@@ -427,6 +437,7 @@ func (h *plainHandler) takeFlat(f *flatJSON) error {
 	take(&errs, "redis_tenant_pattern", f.RedisTenantPattern, &h.Redis.TenantPattern)
 
 	take(&errs, "cluster_name", f.ClusterName, &h.Cluster.Name)
+	take(&errs, "cluster_secret", f.ClusterSecret, &h.Cluster.Secret)
 	take(&errs, "cluster_lock_timeout", f.ClusterLockTimeout, &h.Cluster.LockTimeout)
 	take(&errs, "cluster_timeout", f.ClusterTimeout, &h.Cluster.Timeout)
 	return errors.Join(errs...)

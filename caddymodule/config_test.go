@@ -59,6 +59,7 @@ var everySetting = map[string]struct{ caddyfile, json string }{
 
 	"cluster":              {"redis://127.0.0.1:6379/1", `"redis://127.0.0.1:6379/1"`},
 	"cluster_name":         {"shop", `"shop"`},
+	"cluster_secret":       {"s3cret", `"s3cret"`},
 	"cluster_lock_timeout": {"4s", `"4s"`},
 	"cluster_timeout":      {"6s", `"6s"`},
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,23 +68,43 @@ const (
 //
 // Protocol 2: a save travels once, as kindSaved (protocol 1 sent a
 // "version" message and then each of the save's events).
-const BusProtocol = 2
+//
+// Protocol 3: every message is signed (see seal) and carries a sequence
+// number; a presence sync over MaxBusMessageBytes travels in parts.
+// Messages of protocols 1 and 2, which have no signature, are still
+// recognised as another protocol's (counted, logged once per instance,
+// never handled); every other message without this cluster's signature is
+// dropped as ReasonUnauthenticated.
+const BusProtocol = 3
+
+// firstSignedProtocol is the first protocol whose messages are signed.
+const firstSignedProtocol = 3
 
 // kindOtherProtocol labels, in the metrics, messages of another protocol.
 const kindOtherProtocol = "other_protocol"
 
 // maxOtherProtocolWarnings bounds the instances of another protocol that
-// are remembered as already logged; past it, each message logs again.
+// are remembered as already logged; past it, their messages are only
+// counted (an unsigned message can claim any instance id: the log must not
+// be a way to flood the logs).
 const maxOtherProtocolWarnings = 64
 
+// maxSyncMembers bounds the members of one presence sync assembled from its
+// parts; a longer one is dropped (ReasonMalformed).
+const maxSyncMembers = 1 << 20
+
 // message is what instances tell each other on the cluster's channel
-// (Key("events")), one compact JSON object per PUBLISH. Which fields are set
-// depends on Kind.
+// (Key("events")), one compact JSON object per PUBLISH, signed (seal).
+// Which fields are set depends on Kind.
 type message struct {
 	// Protocol is BusProtocol (set by the bus).
 	Protocol int    `json:"v,omitempty"`
 	Kind     string `json:"kind"`
 	Instance string `json:"instance"`
+	// Seq numbers the messages of one instance, from 1, in the order they
+	// are sent (set by the bus): a message whose Seq is not above the last
+	// one heard from its instance is a replay and is dropped.
+	Seq uint64 `json:"seq,omitempty"`
 
 	Tenant  string `json:"tenant,omitempty"`
 	Channel string `json:"channel,omitempty"`
@@ -115,6 +136,11 @@ type message struct {
 	Op      string   `json:"op,omitempty"`
 	Info    string   `json:"info,omitempty"`
 	Members []member `json:"members,omitempty"`
+	// A presenceSync over MaxBusMessageBytes is sent in parts, numbered
+	// from 0, More set on all but the last; the receiving bus assembles
+	// them and hands on one sync.
+	Part int  `json:"part,omitempty"`
+	More bool `json:"more,omitempty"`
 }
 
 // busList is a versioncache.List on the bus.
@@ -216,18 +242,40 @@ type Bus struct {
 	up         atomic.Bool
 	down       atomic.Bool // from the first failure until up again
 
-	// seenMu guards seen (when each other instance was last heard from)
-	// and otherProtocol (instances of another protocol already logged).
+	// seq numbers this instance's messages (message.Seq).
+	seq atomic.Uint64
+
+	// seenMu guards seen (when each other instance was last heard from,
+	// and its last sequence number), parts (the presence syncs being
+	// assembled) and otherProtocol (instances of another protocol already
+	// logged).
 	seenMu sync.Mutex
-	seen   map[string]time.Time
+	seen   map[string]peer
+	parts  map[string]*syncParts
 	// otherProtocol holds at most maxOtherProtocolWarnings instances.
 	otherProtocol map[string]struct{}
+	// unauthWarned and tooLargeWarned: the first unauthenticated message
+	// received and the first message too large to send are logged at
+	// warn, later ones at debug (they are counted).
+	unauthWarned, tooLargeWarned atomic.Bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	closeOnce sync.Once
+}
+
+// peer is what the bus knows of another instance.
+type peer struct {
+	at  time.Time // last heard from
+	seq uint64    // its last message's Seq
+}
+
+// syncParts is a presence sync of one instance being assembled.
+type syncParts struct {
+	next    int // the Part expected next
+	members []member
 }
 
 // newBus starts the bus of c; it does not wait for Redis.
@@ -272,7 +320,8 @@ func newBus(c *Cluster, opts busOptions) *Bus {
 			"cluster: Redis still unreachable",
 			"cluster: Redis reachable again"),
 		queue:         make(chan message, opts.QueueSize),
-		seen:          make(map[string]time.Time),
+		seen:          make(map[string]peer),
+		parts:         make(map[string]*syncParts),
 		otherProtocol: make(map[string]struct{}),
 		publishing:    true,
 		ctx:           ctx,
@@ -404,15 +453,145 @@ func (b *Bus) Close() {
 }
 
 func (b *Bus) publishNow(ctx context.Context, m message) error {
-	payload, err := json.Marshal(m)
+	payloads, err := b.encode(&m)
 	if err != nil {
 		return err
 	}
-	if err := b.client.Publish(ctx, b.channel, payload).Err(); err != nil {
-		return err
+	for _, p := range payloads {
+		if err := b.client.Publish(ctx, b.channel, p).Err(); err != nil {
+			return err
+		}
 	}
 	b.obs.Message("out", m.Kind)
 	return nil
+}
+
+// The wire (protocol 3): one PUBLISH is the message's JSON object with its
+// signature as the first member,
+//
+//	{"mac":"<base64url HMAC-SHA256>","v":3,"kind":"event","instance":...}
+//
+// The signature (RFC 2104, keyed with the cluster's bus key: see
+// deriveKeys) covers every byte after `{"mac":"…",`, so it is checked
+// before any JSON is read. Builds of protocols 1 and 2 read such a message
+// as one of another protocol (it has "v" and "instance"), as this build
+// reads theirs.
+const macHead = `{"mac":"`
+
+// macEnd is the length of `{"mac":"…",`.
+var macEnd = len(macHead) + macLen + 2
+
+// errTooLarge: a message that cannot be sent under MaxBusMessageBytes.
+var errTooLarge = errors.New("cluster: bus message over MaxBusMessageBytes")
+
+// seal signs body, a message's JSON object.
+func (b *Bus) seal(body []byte) []byte {
+	signed := body[1:] // without its '{'
+	out := make([]byte, 0, macEnd+len(signed))
+	out = append(out, macHead...)
+	out = append(out, mac(b.c.keys.bus, string(signed))...)
+	out = append(out, '"', ',')
+	return append(out, signed...)
+}
+
+// opened reports whether payload carries this cluster's signature.
+func (b *Bus) opened(payload string) bool {
+	if len(payload) < macEnd || payload[:len(macHead)] != macHead || payload[macEnd-2:macEnd] != `",` {
+		return false
+	}
+	return validMAC(b.c.keys.bus, payload[len(macHead):macEnd-2], payload[macEnd:])
+}
+
+// encode numbers m (m.Seq) and returns its signed payloads: one, or, for a
+// presence sync over MaxBusMessageBytes, one per part. A message that
+// cannot be sent under the bound is counted and logged (tooLarge) and
+// returns errTooLarge.
+func (b *Bus) encode(m *message) ([][]byte, error) {
+	m.Seq = b.seq.Add(1)
+	body, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	p := b.seal(body)
+	if len(p) <= MaxBusMessageBytes {
+		return [][]byte{p}, nil
+	}
+	if m.Kind != kindPresence || m.Op != presenceSync || len(m.Members) < 2 {
+		b.tooLarge(m.Kind, len(p))
+		return nil, errTooLarge
+	}
+	return b.encodeSync(*m)
+}
+
+// encodeSync splits a presence sync into parts under MaxBusMessageBytes,
+// packing members in order (each member is marshalled once to be sized). A
+// member too large for a part of its own is left out (logged, counted as
+// not shared): the others must still hear of the rest.
+func (b *Bus) encodeSync(m message) ([][]byte, error) {
+	// The part without members, sized with the largest Seq and Part, so
+	// that a part sized here still fits with its real numbers.
+	sizing := m
+	sizing.Seq, sizing.Part, sizing.More, sizing.Members = ^uint64(0), maxSyncMembers, true, nil
+	head, err := json.Marshal(&sizing)
+	if err != nil {
+		return nil, err
+	}
+	// The payload is macEnd + len(body) - 1 bytes; members add
+	// `,"members":[` and `]`, and a comma between two.
+	budget := MaxBusMessageBytes - (macEnd + len(head) - 1) - len(`,"members":[]`)
+	var chunks [][]member
+	first, used := 0, 0
+	for i := range m.Members {
+		mb, err := json.Marshal(&m.Members[i])
+		if err != nil {
+			return nil, err
+		}
+		n := len(mb)
+		if i > first {
+			n++ // the comma
+		}
+		if n > budget {
+			// Alone it does not fit: left out.
+			if i > first {
+				chunks = append(chunks, m.Members[first:i])
+			}
+			b.tooLarge(m.Kind, n)
+			first, used = i+1, 0
+			continue
+		}
+		if used+n > budget {
+			chunks = append(chunks, m.Members[first:i])
+			first, used, n = i, 0, len(mb)
+		}
+		used += n
+	}
+	if first < len(m.Members) || len(chunks) == 0 {
+		chunks = append(chunks, m.Members[first:]) // (of none when every member was left out)
+	}
+	payloads := make([][]byte, 0, len(chunks))
+	for i, c := range chunks {
+		part := m
+		part.Members, part.Part, part.More = c, i, i < len(chunks)-1
+		part.Seq = b.seq.Add(1)
+		body, err := json.Marshal(&part)
+		if err != nil {
+			return nil, err
+		}
+		payloads = append(payloads, b.seal(body))
+	}
+	return payloads, nil
+}
+
+// tooLarge logs (at warn the first time) a message that cannot be sent.
+func (b *Bus) tooLarge(kind string, size int) {
+	b.obs.NotShared()
+	lvl := zap.DebugLevel
+	if !b.tooLargeWarned.Swap(true) {
+		lvl = zap.WarnLevel
+	}
+	if ce := b.log.Check(lvl, "cluster: a message too large for the bus was not shared with the other instances"); ce != nil {
+		ce.Write(zap.String("kind", kind), zap.Int("bytes", size), zap.Int("limit", MaxBusMessageBytes))
+	}
 }
 
 // maxBatch bounds the PUBLISHes the sender pipelines in one round trip.
@@ -455,6 +634,9 @@ func (b *Bus) send() {
 		ctx, cancel := context.WithTimeout(b.ctx, b.opts.PublishTimeout)
 		err := b.publishBatch(ctx, batch)
 		cancel()
+		if errors.Is(err, errNothingSent) {
+			continue
+		}
 		if err != nil {
 			if b.ctx.Err() != nil {
 				return
@@ -490,24 +672,44 @@ func (b *Bus) send() {
 	}
 }
 
-// publishBatch sends batch in one pipeline.
+// errNothingSent: every message of a batch was too large to send.
+var errNothingSent = errors.New("cluster: nothing to send")
+
+// publishBatch sends batch in one pipeline. A message too large to send is
+// left out (counted as not shared); with nothing left it returns
+// errNothingSent (Redis was not asked).
 func (b *Bus) publishBatch(ctx context.Context, batch []message) error {
-	if len(batch) == 1 {
-		return b.publishNow(ctx, batch[0])
-	}
-	pipe := b.client.Pipeline()
+	var payloads [][]byte
+	sent := make([]string, 0, len(batch))
 	for i := range batch {
-		payload, err := json.Marshal(&batch[i])
+		p, err := b.encode(&batch[i])
+		if errors.Is(err, errTooLarge) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		pipe.Publish(ctx, b.channel, payload)
+		payloads = append(payloads, p...)
+		sent = append(sent, batch[i].Kind)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return err
+	switch len(payloads) {
+	case 0:
+		return errNothingSent
+	case 1:
+		if err := b.client.Publish(ctx, b.channel, payloads[0]).Err(); err != nil {
+			return err
+		}
+	default:
+		pipe := b.client.Pipeline()
+		for _, p := range payloads {
+			pipe.Publish(ctx, b.channel, p)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
 	}
-	for i := range batch {
-		b.obs.Message("out", batch[i].Kind)
+	for _, kind := range sent {
+		b.obs.Message("out", kind)
 	}
 	return nil
 }
@@ -515,57 +717,149 @@ func (b *Bus) publishBatch(ctx context.Context, batch []message) error {
 // jitter returns a wait in [d/2, d].
 func jitter(d time.Duration) time.Duration { return redissub.Jitter(d) }
 
-// handle dispatches one message of the cluster's channel.
+// handle dispatches one message of the cluster's channel. In this order,
+// a message is dropped and counted (Observer.Dropped) when it is over
+// MaxBusMessageBytes (before anything of it is read), when it does not
+// carry this cluster's signature (unless it is an unsigned message of an
+// older protocol: counted as kindOtherProtocol), when it is signed but
+// unreadable, and when its instance already sent its sequence number; only
+// then is it counted as received and handed on.
 func (b *Bus) handle(payload string) {
+	if len(payload) > MaxBusMessageBytes {
+		b.drop(ReasonOversized, payload)
+		return
+	}
+	if !b.opened(payload) {
+		b.unsigned(payload)
+		return
+	}
 	var m message
 	if err := json.Unmarshal([]byte(payload), &m); err != nil || m.Instance == "" {
-		if ce := b.log.Check(zap.DebugLevel, "cluster: malformed bus message dropped"); ce != nil {
-			ce.Write(zap.Int("bytes", len(payload)))
-		}
+		b.drop(ReasonMalformed, payload)
 		return
 	}
 	if m.Instance == b.c.instance {
 		return // delivered locally when it was published
 	}
 	if m.Protocol != BusProtocol {
-		b.obs.Message("in", kindOtherProtocol)
-		b.seenMu.Lock()
-		_, warned := b.otherProtocol[m.Instance]
-		if !warned && len(b.otherProtocol) < maxOtherProtocolWarnings {
-			b.otherProtocol[m.Instance] = struct{}{}
-		}
-		b.seenMu.Unlock()
-		if !warned {
-			b.log.Warn("cluster: an instance speaking another bus protocol shares this cluster; its messages are ignored (give the new version its own cluster_name during a rolling upgrade)",
-				zap.String("instance", m.Instance), zap.Int("protocol", m.Protocol), zap.Int("ours", BusProtocol))
-		}
+		b.otherProtocolMessage(m.Instance, m.Protocol)
 		return
 	}
 	switch m.Kind {
 	case kindEvent, kindSaved, kindPresence, kindHello, kindHeartbeat, kindBye:
 	default:
-		return // from a newer version, or not ours: metrics labels stay bounded
-	}
-	b.obs.Message("in", m.Kind)
-	if m.Kind == kindBye {
-		b.seenMu.Lock()
-		_, known := b.seen[m.Instance]
-		delete(b.seen, m.Instance)
-		b.seenMu.Unlock()
-		if known {
-			b.opts.InstanceGone(m.Instance)
-		}
+		b.drop(ReasonMalformed, payload) // signed, of this protocol: not ours to guess
 		return
 	}
 	b.seenMu.Lock()
-	b.seen[m.Instance] = time.Now()
+	last, known := b.seen[m.Instance]
+	if known && m.Seq <= last.seq {
+		b.seenMu.Unlock()
+		b.drop(ReasonReplayed, payload)
+		return
+	}
+	if m.Kind == kindBye {
+		delete(b.seen, m.Instance)
+		delete(b.parts, m.Instance)
+	} else {
+		b.seen[m.Instance] = peer{at: time.Now(), seq: m.Seq}
+	}
 	b.seenMu.Unlock()
+	b.obs.Message("in", m.Kind)
 	switch m.Kind {
+	case kindBye:
+		if known {
+			b.opts.InstanceGone(m.Instance)
+		}
 	case kindHello:
 		b.opts.Share()
 	case kindHeartbeat:
+	case kindPresence:
+		if m.Op == presenceSync && (m.Part != 0 || m.More) {
+			var whole bool
+			if m, whole = b.assemble(m); !whole {
+				return
+			}
+		}
+		b.opts.Handler(m)
 	default:
 		b.opts.Handler(m)
+	}
+}
+
+// assemble adds a part of a presence sync; whole is true, with the whole
+// sync in m, after its last part. A part out of order (one was lost: the
+// subscription broke between two parts) drops what was assembled; the
+// instance's next sync (after the bus is back) replaces it.
+func (b *Bus) assemble(m message) (_ message, whole bool) {
+	b.seenMu.Lock()
+	defer b.seenMu.Unlock()
+	p := b.parts[m.Instance]
+	switch {
+	case m.Part == 0:
+		p = &syncParts{}
+		b.parts[m.Instance] = p
+	case p == nil || m.Part != p.next:
+		delete(b.parts, m.Instance)
+		b.obs.Dropped(DroppedBus, ReasonMalformed)
+		return m, false
+	}
+	p.next++
+	p.members = append(p.members, m.Members...)
+	if len(p.members) > maxSyncMembers {
+		delete(b.parts, m.Instance)
+		b.obs.Dropped(DroppedBus, ReasonMalformed)
+		return m, false
+	}
+	if m.More {
+		return m, false
+	}
+	delete(b.parts, m.Instance)
+	m.Members, m.Part, m.More = p.members, 0, false
+	return m, true
+}
+
+// unsigned handles a payload without this cluster's signature: the
+// message of an instance of an older protocol (counted and logged as
+// such), else dropped as unauthenticated.
+func (b *Bus) unsigned(payload string) {
+	var peek struct {
+		Protocol int    `json:"v"`
+		Instance string `json:"instance"`
+	}
+	if json.Unmarshal([]byte(payload), &peek) == nil && peek.Instance != "" && peek.Protocol < firstSignedProtocol {
+		b.otherProtocolMessage(peek.Instance, peek.Protocol)
+		return
+	}
+	b.drop(ReasonUnauthenticated, payload)
+	if !b.unauthWarned.Swap(true) {
+		b.log.Warn("cluster: a message without this cluster's signature was dropped: another cluster with this name on this Redis server (any database) has another secret, or something else publishes on the cluster's channel; later ones are only counted",
+			zap.Int("bytes", len(payload)))
+	}
+}
+
+// drop counts a refused message (and logs it at debug level).
+func (b *Bus) drop(reason, payload string) {
+	b.obs.Dropped(DroppedBus, reason)
+	if ce := b.log.Check(zap.DebugLevel, "cluster: bus message dropped"); ce != nil {
+		ce.Write(zap.String("reason", reason), zap.Int("bytes", len(payload)))
+	}
+}
+
+// otherProtocolMessage counts a message of another protocol, logging the
+// first of each instance (up to maxOtherProtocolWarnings instances).
+func (b *Bus) otherProtocolMessage(instance string, protocol int) {
+	b.obs.Message("in", kindOtherProtocol)
+	b.seenMu.Lock()
+	_, warned := b.otherProtocol[instance]
+	full := len(b.otherProtocol) >= maxOtherProtocolWarnings
+	if !warned && !full {
+		b.otherProtocol[instance] = struct{}{}
+	}
+	b.seenMu.Unlock()
+	if !warned && !full {
+		b.log.Warn("cluster: an instance speaking another bus protocol shares this cluster; its messages are ignored (see the README's rolling upgrades)",
+			zap.String("instance", instance), zap.Int("protocol", protocol), zap.Int("ours", BusProtocol))
 	}
 }
 
@@ -588,10 +882,11 @@ func (b *Bus) heartbeat() {
 		var gone []string
 		cutoff := time.Now().Add(-b.opts.InstanceTimeout)
 		b.seenMu.Lock()
-		for id, at := range b.seen {
-			if at.Before(cutoff) {
+		for id, p := range b.seen {
+			if p.at.Before(cutoff) {
 				gone = append(gone, id)
 				delete(b.seen, id)
+				delete(b.parts, id)
 			}
 		}
 		b.seenMu.Unlock()

@@ -68,7 +68,7 @@ func (p *busProbe) options(o busOptions) busOptions {
 // newTestBus joins the cluster "t" on url.
 func newTestBus(tb testing.TB, url string, o busOptions) (*Bus, *busProbe) {
 	tb.Helper()
-	c, err := New(Options{URL: url, Name: "t"})
+	c, err := New(Options{URL: url, Name: "t", Secret: testSecret})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -109,8 +109,8 @@ func TestBusByeAndSilentInstance(t *testing.T) {
 	// A ghost instance says it is alive once, then falls silent (killed).
 	cl := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer cl.Close()
-	cl.Publish(context.Background(), "recordsync:t:events", `{"v":2,"kind":"hb","instance":"ghost"}`)
-	cl.Publish(context.Background(), "recordsync:t:events", `{"v":2,"kind":"nonsense","instance":"ghost2"}`)
+	cl.Publish(context.Background(), "recordsync:t:events", sealWith(a.c.keys.bus, `{"v":3,"kind":"hb","instance":"ghost","seq":1}`))
+	cl.Publish(context.Background(), "recordsync:t:events", sealWith(a.c.keys.bus, `{"v":3,"kind":"nonsense","instance":"ghost2","seq":1}`))
 	start := time.Now()
 	waitFor(t, 5*time.Second, "ghost forgotten", func() bool {
 		pa.mu.Lock()
@@ -232,7 +232,11 @@ func TestBusOutagePublishesAreNotShared(t *testing.T) {
 	b.Publish(message{Kind: kindEvent, Channel: "c", Name: "before"})
 	waitFor(t, 5*time.Second, "A receives before the outage", func() bool { return pa.received("before") })
 
+	// A may receive an event before B's sender has counted it sent (the
+	// count follows PUBLISH's answer): each count is waited for.
+	counted := int64(1) // "before"
 	for cycle := range 3 {
+		waitFor(t, 5*time.Second, "B counts its last event", func() bool { return pb.outEvents.Load() >= counted })
 		outBefore, notSharedBefore := pb.outEvents.Load(), pb.notShare.Load()
 		r.Stop()
 		const n = 60
@@ -245,6 +249,8 @@ func TestBusOutagePublishesAreNotShared(t *testing.T) {
 		name := fmt.Sprint("after ", cycle)
 		b.Publish(message{Kind: kindEvent, Channel: "c", Name: name})
 		waitFor(t, 5*time.Second, "A receives after the outage", func() bool { return pa.received(name) })
+		counted = outBefore + 1
+		waitFor(t, 5*time.Second, "B counts the event after the outage", func() bool { return pb.outEvents.Load() >= counted })
 
 		if sent := pb.outEvents.Load() - outBefore - 1; sent != 0 {
 			t.Errorf("restart %d: %d of the %d events published while Redis was down were counted as sent", cycle, sent, n)

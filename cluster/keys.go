@@ -8,7 +8,7 @@ import (
 
 // RecordKey returns the Redis key of kind ("lock", "version", ...) for one
 // record, in this cluster's namespace:
-// RecordKey("lock", {a, flow, 1}) → "recordsync:default:lock:a:flow:1".
+// RecordKey("lock", {a, flow, 1}) → "recordsync:default-db0:lock:a:flow:1".
 //
 // Tenant, type and id are each query-escaped (':' → "%3A", '%' → "%25"), so
 // the three parts are always separated by the only two bare ':' and a tenant

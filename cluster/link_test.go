@@ -33,7 +33,7 @@ func (o *kindCounter) get(k string) int {
 // to the cluster "t" on url.
 func linkedInstance(tb testing.TB, url string, hubless bool) (*versioncache.Store, *Link, *kindCounter) {
 	tb.Helper()
-	c, err := New(Options{URL: url, Name: "t"})
+	c, err := New(Options{URL: url, Name: "t", Secret: testSecret})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -129,6 +129,12 @@ func (o *LockOptions) applyDefaults() error {
 // instances is then off: the caller serialises locally and the app's check
 // is again the authority between instances.
 //
+// The version a holder leaves is signed (HMAC-SHA256 with the cluster's lock
+// key, over the record's key, the version and who saved it) and each of its
+// fields is bounded (MaxLockVersionBytes): the next holder takes it only
+// when both hold, so what a client of the Redis writes there is never
+// answered at the edge as the record's version (counted as DroppedLock).
+//
 // The keys of one record and the cluster-wide fence counter are touched by
 // one script, so this needs a single Redis (or a primary with replicas), not
 // Redis Cluster.
@@ -165,9 +171,11 @@ func (l *Locker) Up() bool { return !l.isDown.Load() }
 
 // acquireScript takes KEYS[1] (the lock) for ARGV[1] (the token) for ARGV[2]
 // ms when it is free, with a new fence from KEYS[2], and returns
-// {fence, version, by_id, by_name} of KEYS[3]; when another token holds it,
-// {0, its remaining ms}. A retried call whose lock already carries the token
-// gets its lock back (go-redis retries a call whose answer was lost).
+// {fence, version, by_id, by_name, signature, 0} of KEYS[3], or
+// {fence, false, false, false, false, 1} when one of those is over ARGV[3]
+// bytes (it is not sent); when another token holds it, {0, its remaining
+// ms}. A retried call whose lock already carries the token gets its lock
+// back (go-redis retries a call whose answer was lost).
 var acquireScript = redis.NewScript(`
 local fence
 local cur = redis.call('GET', KEYS[1])
@@ -186,14 +194,20 @@ else
 	end
 	redis.call('SET', KEYS[1], ARGV[1] .. '|' .. string.format('%.0f', fence), 'PX', ARGV[2])
 end
-local v = redis.call('HMGET', KEYS[3], 'v', 'i', 'n')
-return {fence, v[1], v[2], v[3]}
+local v = redis.call('HMGET', KEYS[3], 'v', 'i', 'n', 'm')
+for k = 1, 4 do
+	if v[k] and #v[k] > tonumber(ARGV[3]) then
+		return {fence, false, false, false, false, 1}
+	end
+end
+return {fence, v[1], v[2], v[3], v[4], 0}
 `)
 
 // releaseScript deletes KEYS[1] when it still carries the token ARGV[1] and
 // returns 1 then, else 0. When ARGV[3] (a version) is not empty it is stored
-// in KEYS[2] with ARGV[4] (by_id) and ARGV[5] (by_name) for ARGV[6] ms, unless
-// a holder with a fence not older than ARGV[2] stored one.
+// in KEYS[2] with ARGV[4] (by_id), ARGV[5] (by_name) and ARGV[7] (their
+// signature: see readLatest) for ARGV[6] ms, unless a holder with a fence not
+// older than ARGV[2] stored one.
 var releaseScript = redis.NewScript(`
 local owned = 0
 local cur = redis.call('GET', KEYS[1])
@@ -205,7 +219,7 @@ end
 if ARGV[3] ~= '' then
 	local f = tonumber(redis.call('HGET', KEYS[2], 'f') or '0')
 	if f < tonumber(ARGV[2]) then
-		redis.call('HSET', KEYS[2], 'f', ARGV[2], 'v', ARGV[3], 'i', ARGV[4], 'n', ARGV[5])
+		redis.call('HSET', KEYS[2], 'f', ARGV[2], 'v', ARGV[3], 'i', ARGV[4], 'n', ARGV[5], 'm', ARGV[7])
 		redis.call('PEXPIRE', KEYS[2], ARGV[6])
 	end
 end
@@ -296,7 +310,7 @@ func (lk *Lock) try(ctx context.Context) (remaining time.Duration, err error) {
 	defer cancel()
 	res, err := acquireScript.Run(opCtx, lk.l.c.client,
 		[]string{lk.lockKey, lk.l.fenceKey, lk.verKey},
-		lk.token, lk.l.opts.Timeout.Milliseconds()).Slice()
+		lk.token, lk.l.opts.Timeout.Milliseconds(), MaxLockVersionBytes).Slice()
 	if err != nil {
 		return 0, err
 	}
@@ -310,12 +324,34 @@ func (lk *Lock) try(ctx context.Context) (remaining time.Duration, err error) {
 	}
 	lk.fence = fence
 	lk.acquired = time.Now()
-	if len(res) == 4 {
-		lk.latest.Version, _ = res[1].(string)
-		lk.latest.UpdatedByID, _ = res[2].(string)
-		lk.latest.UpdatedByName, _ = res[3].(string)
+	if len(res) == 6 {
+		lk.readLatest(res[1:])
 	}
 	return 0, nil
+}
+
+// readLatest takes the version the last holder left, {version, by_id,
+// by_name, signature, oversized}, when it is signed with this cluster's
+// lock key for this record: what anything else wrote there (another
+// secret, another cluster, a client of the Redis) is not known, and counted.
+func (lk *Lock) readLatest(res []any) {
+	if big, _ := res[4].(int64); big != 0 {
+		lk.l.c.obs.Dropped(DroppedLock, ReasonOversized)
+		return
+	}
+	var e versioncache.Entry
+	e.Version, _ = res[0].(string)
+	e.UpdatedByID, _ = res[1].(string)
+	e.UpdatedByName, _ = res[2].(string)
+	sig, _ := res[3].(string)
+	if e.Version == "" {
+		return
+	}
+	if !validMAC(lk.l.c.keys.lock, sig, lk.verKey, e.Version, e.UpdatedByID, e.UpdatedByName) {
+		lk.l.c.obs.Dropped(DroppedLock, ReasonUnauthenticated)
+		return
+	}
+	lk.latest = e
 }
 
 // abandon deletes the lock if a cancelled try took it after all.
@@ -323,7 +359,7 @@ func (lk *Lock) abandon() {
 	ctx, cancel := context.WithTimeout(context.Background(), lockOpTimeout)
 	defer cancel()
 	_ = releaseScript.Run(ctx, lk.l.c.client, []string{lk.lockKey, lk.verKey},
-		lk.token, 0, "", "", "", 0).Err()
+		lk.token, 0, "", "", "", 0, "").Err()
 }
 
 // Fence is the lock's fencing number: larger for every later acquisition
@@ -364,9 +400,13 @@ func (lk *Lock) Release(learned versioncache.Entry) (owned bool, err error) {
 	l := lk.l
 	ctx, cancel := context.WithTimeout(context.Background(), lockOpTimeout)
 	defer cancel()
+	var sig string
+	if learned.Version != "" {
+		sig = mac(l.c.keys.lock, lk.verKey, learned.Version, learned.UpdatedByID, learned.UpdatedByName)
+	}
 	n, err := releaseScript.Run(ctx, l.c.client, []string{lk.lockKey, lk.verKey},
 		lk.token, lk.fence, learned.Version, learned.UpdatedByID, learned.UpdatedByName,
-		l.opts.VersionTTL.Milliseconds()).Int()
+		l.opts.VersionTTL.Milliseconds(), sig).Int()
 	if err != nil {
 		// The lock expires by itself after Timeout.
 		l.failed(err)

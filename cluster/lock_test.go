@@ -3,10 +3,13 @@ package cluster
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/recordsync/recordsync/versioncache"
 
@@ -17,7 +20,7 @@ import (
 // instance id) on the Redis at url.
 func newTestLocker(t testing.TB, url string, opts LockOptions) *Locker {
 	t.Helper()
-	c, err := New(Options{URL: url, Name: "locktest"})
+	c, err := New(Options{URL: url, Name: "locktest", Secret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +35,7 @@ func newTestLocker(t testing.TB, url string, opts LockOptions) *Locker {
 var flow1 = versioncache.Key{Tenant: "a", Type: "flow", ID: "1"}
 
 func TestRecordKey(t *testing.T) {
-	c, err := New(Options{URL: "redis://127.0.0.1:1/0"})
+	c, err := New(Options{URL: "redis://127.0.0.1:1/0", Secret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +45,10 @@ func TestRecordKey(t *testing.T) {
 		k    versioncache.Key
 		want string
 	}{
-		{"plain", versioncache.Key{Tenant: "a", Type: "flow", ID: "1"}, "recordsync:default:lock:a:flow:1"},
-		{"no tenant", versioncache.Key{Type: "flow", ID: "1"}, "recordsync:default:lock::flow:1"},
-		{"colon in tenant", versioncache.Key{Tenant: "a:flow", Type: "1", ID: "2"}, "recordsync:default:lock:a%3Aflow:1:2"},
-		{"percent", versioncache.Key{Tenant: "a%3A", Type: "flow", ID: "1"}, "recordsync:default:lock:a%253A:flow:1"},
+		{"plain", versioncache.Key{Tenant: "a", Type: "flow", ID: "1"}, "recordsync:default-db0:lock:a:flow:1"},
+		{"no tenant", versioncache.Key{Type: "flow", ID: "1"}, "recordsync:default-db0:lock::flow:1"},
+		{"colon in tenant", versioncache.Key{Tenant: "a:flow", Type: "1", ID: "2"}, "recordsync:default-db0:lock:a%3Aflow:1:2"},
+		{"percent", versioncache.Key{Tenant: "a%3A", Type: "flow", ID: "1"}, "recordsync:default-db0:lock:a%253A:flow:1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := c.RecordKey("lock", tc.k); got != tc.want {
@@ -328,4 +331,94 @@ func TestLockRedisOutage(t *testing.T) {
 	if !l.Up() {
 		t.Fatal("not Up after recovery")
 	}
+}
+
+// TestLockRefusesForgedVersions: the version a lock holder left is known
+// to the next holder only when an instance of this cluster stored it for
+// this record. One written there by anything else (a client of the Redis,
+// another cluster's secret, the format before versions were signed, a
+// version moved from another record, one over MaxLockVersionBytes) is not
+// known, and counted: before versions were signed, whatever was written
+// there was answered at the edge as the record's current version.
+func TestLockRefusesForgedVersions(t *testing.T) {
+	r := testredis.Start(t)
+	obs := newRefusals()
+	c, err := New(Options{URL: r.URL(), Name: "locktest", Secret: testSecret, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	l, err := NewLocker(c, LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := newTestLockerWithSecret(t, r.URL(), "another secret")
+	ctx := context.Background()
+	latest := func(l *Locker, k versioncache.Key) (versioncache.Entry, bool) {
+		t.Helper()
+		lk, err := l.Acquire(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lk.Release(versioncache.Entry{})
+		return lk.Latest()
+	}
+	release := func(l *Locker, k versioncache.Key, e versioncache.Entry) {
+		t.Helper()
+		lk, err := l.Acquire(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lk.Release(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A version this cluster stored is known.
+	release(l, flow1, versioncache.Entry{Version: "5", UpdatedByID: "2", UpdatedByName: "Bob"})
+	if e, ok := latest(l, flow1); !ok || e.Version != "5" || e.UpdatedByName != "Bob" {
+		t.Fatalf("own version: %+v %v", e, ok)
+	}
+	rc := redisClient(r)
+	defer rc.Close()
+	verKey := c.RecordKey("version", flow1)
+	sig, _ := rc.HGet(ctx, verKey, "m").Result()
+
+	flow2 := versioncache.Key{Tenant: "a", Type: "flow", ID: "2"}
+	flow3 := versioncache.Key{Tenant: "a", Type: "flow", ID: "3"}
+	flow4 := versioncache.Key{Tenant: "a", Type: "flow", ID: "4"}
+	flow5 := versioncache.Key{Tenant: "a", Type: "flow", ID: "5"}
+	rc.HSet(ctx, c.RecordKey("version", flow2), "f", "1", "v", "9999", "i", "1", "n", "Mallory")                           // unsigned
+	rc.HSet(ctx, c.RecordKey("version", flow3), "f", "1", "v", "5", "i", "2", "n", "Bob", "m", sig)                        // flow 1's, moved
+	rc.HSet(ctx, c.RecordKey("version", flow4), "f", "1", "v", "9999", "i", "1", "n", strings.Repeat("x", 5000), "m", sig) // over the bound
+	release(wrong, flow5, versioncache.Entry{Version: "9999"})                                                             // another secret
+	for _, k := range []versioncache.Key{flow2, flow3, flow4, flow5} {
+		if e, ok := latest(l, k); ok {
+			t.Errorf("%s: the forged version %+v is known", k.ID, e)
+		}
+	}
+	if n := obs.get("dropped lock unauthenticated"); n != 3 {
+		t.Errorf("%d versions counted unauthenticated, want 3", n)
+	}
+	if n := obs.get("dropped lock oversized"); n != 1 {
+		t.Errorf("%d versions counted oversized, want 1", n)
+	}
+}
+
+func newTestLockerWithSecret(t testing.TB, url, secret string) *Locker {
+	t.Helper()
+	c, err := New(Options{URL: url, Name: "locktest", Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	l, err := NewLocker(c, LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func redisClient(r *testredis.Server) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: r.Addr()})
 }

@@ -24,6 +24,14 @@ type Observer interface {
 	NotRegistered(n int)
 	// Taken counts a new socket whose id another instance already holds.
 	Taken()
+
+	// Dropped counts something read back from Redis that was refused
+	// before use: where it was read (DroppedBus, DroppedSocket,
+	// DroppedLock) and why (ReasonOversized, ReasonUnauthenticated,
+	// ReasonMalformed, ReasonReplayed). A refused bus message never
+	// reaches the cluster's handlers; a refused socket entry is unknown
+	// (never signed for); a refused lock version is not known.
+	Dropped(from, reason string)
 }
 
 type nopObserver struct{}
@@ -34,3 +42,4 @@ func (nopObserver) Up(bool)                {}
 func (nopObserver) Lookup(string)          {}
 func (nopObserver) NotRegistered(int)      {}
 func (nopObserver) Taken()                 {}
+func (nopObserver) Dropped(string, string) {}

@@ -65,7 +65,10 @@ type SocketsOptions struct {
 // the websocket went to different instances behind the load balancer) asks
 // it whether the socket is an open one of the request's tenant.
 //
-// Each socket is one key, Key("socket", id) = "{instance} {tenant}", written
+// Each socket is one key, Key("socket", id) = "{instance} {signature}
+// {tenant}" (the signature, an HMAC of the socket id, the instance and the
+// tenant with the cluster's socket key, is what makes an entry one an
+// instance of this cluster wrote for this socket id: see deriveKeys), written
 // with SET NX EX TTL when the socket opens (so an id already held elsewhere
 // is noticed), deleted (compare-and-delete: only this instance's entry) when
 // it closes, and written again with SET EX TTL every Refresh: a crashed
@@ -83,7 +86,7 @@ type Sockets struct {
 
 	// mu guards open, fresh and gone.
 	mu sync.Mutex
-	// open are this instance's open sockets: id → tenant.
+	// open are this instance's open sockets: id → their entry (value).
 	open map[string]string
 	// fresh and gone are the ids added and removed since the last write.
 	fresh, gone []string
@@ -143,14 +146,25 @@ func (s *Sockets) SocketPrefix() uint32 {
 
 func (s *Sockets) key(id string) string { return s.c.Key("socket", id) }
 
-// value is what an entry holds: the instance id (hex, no spaces) and the tenant.
-func (s *Sockets) value(tenant string) string { return s.c.instance + " " + tenant }
+// value is what the entry of socketID holds: the instance id (hex, no
+// spaces), the entry's signature (base64url, no spaces) and the tenant.
+func (s *Sockets) value(socketID, tenant string) string {
+	return s.c.instance + " " + mac(s.c.keys.socket, socketID, s.c.instance, tenant) + " " + tenant
+}
+
+// ours is the start of every entry of this instance.
+func (s *Sockets) ours() string { return s.c.instance + " " }
 
 // Add records an open socket of this instance. It never blocks: the entry
 // is written by the registry's goroutine, at once.
 func (s *Sockets) Add(socketID, tenant string) {
+	v := s.value(socketID, tenant)
+	if len(v) > MaxSocketEntryBytes {
+		s.log.Warn("cluster: a socket's tenant is too long for the socket registry; other instances will not sign channel authorisations for it",
+			zap.Int("bytes", len(v)), zap.Int("limit", MaxSocketEntryBytes))
+	}
 	s.mu.Lock()
-	s.open[socketID] = tenant
+	s.open[socketID] = v
 	if len(s.fresh) < maxGonePending {
 		// Past the bound (a long outage) the next refresh writes it.
 		s.fresh = append(s.fresh, socketID)
@@ -185,25 +199,45 @@ func (s *Sockets) wake() {
 var ErrSocketLookup = errors.New("cluster: socket lookup failed")
 
 // Lookup returns the tenant of socketID when another instance of the
-// cluster has it open (one GET, bounded by LookupTimeout). An entry of this
-// instance is not found: this instance knows its own sockets, and an entry
-// it still has in Redis is of a socket that closed. err is set when Redis
-// could not be asked: the caller must then treat the socket as unknown.
+// cluster has it open (one GETRANGE of at most MaxSocketEntryBytes + 1
+// bytes, bounded by LookupTimeout). An entry of this instance is not found:
+// this instance knows its own sockets, and an entry it still has in Redis is
+// of a socket that closed. An entry over MaxSocketEntryBytes, or without
+// this cluster's signature for this socket id (written by something else
+// than an instance of this cluster, or copied from another socket's key),
+// is not found either, and counted (Observer.Dropped). err is set when
+// Redis could not be asked: the caller must then treat the socket as
+// unknown.
 func (s *Sockets) Lookup(socketID string) (tenant string, found bool, err error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.LookupTimeout)
 	defer cancel()
-	v, err := s.c.client.Get(ctx, s.key(socketID)).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		s.obs.Lookup(LookupUnknown)
-		return "", false, nil
-	case err != nil:
+	// GETRANGE answers "" for a missing key, and never more than the range.
+	v, err := s.c.client.GetRange(ctx, s.key(socketID), 0, MaxSocketEntryBytes).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		s.obs.Lookup(LookupError)
 		return "", false, errors.Join(ErrSocketLookup, err)
 	}
-	inst, tenant, ok := strings.Cut(v, " ")
-	if !ok || inst == s.c.instance {
+	if v == "" {
 		s.obs.Lookup(LookupUnknown)
+		return "", false, nil
+	}
+	if len(v) > MaxSocketEntryBytes {
+		s.obs.Dropped(DroppedSocket, ReasonOversized)
+		s.obs.Lookup(LookupUnknown)
+		return "", false, nil
+	}
+	inst, rest, ok1 := strings.Cut(v, " ")
+	sig, tenant, ok2 := strings.Cut(rest, " ")
+	if ok1 && inst == s.c.instance {
+		s.obs.Lookup(LookupUnknown)
+		return "", false, nil
+	}
+	if !ok1 || !ok2 || !validMAC(s.c.keys.socket, sig, socketID, inst, tenant) {
+		s.obs.Dropped(DroppedSocket, ReasonUnauthenticated)
+		s.obs.Lookup(LookupUnknown)
+		if ce := s.log.Check(zap.DebugLevel, "cluster: socket registry entry without this cluster's signature; not signing for it"); ce != nil {
+			ce.Write(zap.String("socket_id", socketID))
+		}
 		return "", false, nil
 	}
 	s.obs.Lookup(LookupFound)
@@ -272,31 +306,31 @@ func (s *Sockets) run() {
 			// answer arriving: write every open socket plainly.
 			fresh = nil
 		}
-		tenants := make(map[string]string, len(fresh))
+		values := make(map[string]string, len(fresh))
 		for _, id := range fresh {
-			if t, ok := s.open[id]; ok {
-				tenants[id] = t
+			if v, ok := s.open[id]; ok {
+				values[id] = v
 			}
 		}
 		var all map[string]string
 		if refresh || !retryAt.IsZero() {
 			// Every other open socket: its entry's TTL starts again.
 			all = make(map[string]string, len(s.open))
-			for id, t := range s.open {
-				if _, claiming := tenants[id]; !claiming {
-					all[id] = t
+			for id, v := range s.open {
+				if _, claiming := values[id]; !claiming {
+					all[id] = v
 				}
 			}
 		}
 		s.mu.Unlock()
 		ctx, cancel := context.WithTimeout(s.ctx, socketOpTimeout)
-		err := s.write(ctx, tenants, gone, all)
+		err := s.write(ctx, values, gone, all)
 		cancel()
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return
 			}
-			s.obs.NotRegistered(len(tenants) + len(gone) + len(all))
+			s.obs.NotRegistered(len(values) + len(gone) + len(all))
 			if !s.down.Swap(true) {
 				s.log.Warn("cluster: Redis unreachable; other instances cannot sign channel authorisations for this instance's sockets until it is back", zap.Error(err))
 			}
@@ -318,7 +352,7 @@ const delIfOurs = `local v = redis.call('GET', KEYS[1]) if v and string.sub(v, 1
 
 // write claims fresh (SET NX EX; an id held elsewhere is reported Taken),
 // deletes gone (if still ours) and writes all (SET EX), in pipelines of at
-// most socketBatch commands.
+// most socketBatch commands. fresh and all map socket ids to their entries.
 func (s *Sockets) write(ctx context.Context, fresh map[string]string, gone []string, all map[string]string) error {
 	type claim struct {
 		id  string
@@ -351,21 +385,21 @@ func (s *Sockets) write(ctx context.Context, fresh map[string]string, gone []str
 		}
 		return nil
 	}
-	for id, tenant := range fresh {
-		claims = append(claims, claim{id, pipe.SetNX(ctx, s.key(id), s.value(tenant), s.opts.TTL)})
+	for id, v := range fresh {
+		claims = append(claims, claim{id, pipe.SetNX(ctx, s.key(id), v, s.opts.TTL)})
 		if err := add(); err != nil {
 			return err
 		}
 	}
-	ours := s.value("")
+	ours := s.ours()
 	for _, id := range gone {
 		pipe.Eval(ctx, delIfOurs, []string{s.key(id)}, ours)
 		if err := add(); err != nil {
 			return err
 		}
 	}
-	for id, tenant := range all {
-		pipe.Set(ctx, s.key(id), s.value(tenant), s.opts.TTL)
+	for id, v := range all {
+		pipe.Set(ctx, s.key(id), v, s.opts.TTL)
 		if err := add(); err != nil {
 			return err
 		}

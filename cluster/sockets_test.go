@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,6 +32,14 @@ func (p *socketsProbe) Lookup(r string) {
 	}
 	p.lookups[r]++
 }
+func (p *socketsProbe) Dropped(source, reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lookups == nil {
+		p.lookups = map[string]int{}
+	}
+	p.lookups["dropped "+source+" "+reason]++
+}
 func (p *socketsProbe) NotRegistered(n int) { p.notRegistered.Add(int64(n)) }
 func (p *socketsProbe) Taken()              { p.taken.Add(1) }
 func (p *socketsProbe) count(r string) int {
@@ -41,7 +50,7 @@ func (p *socketsProbe) count(r string) int {
 
 func newTestSockets(tb testing.TB, url string, o SocketsOptions) (*Sockets, *socketsProbe) {
 	tb.Helper()
-	c, err := New(Options{URL: url, Name: "t"})
+	c, err := New(Options{URL: url, Name: "t", Secret: testSecret})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -93,7 +102,7 @@ func TestSocketsLookupAcrossInstances(t *testing.T) {
 // expire after TTL when it stops (a crash), and Close removes them at once.
 func TestSocketsTTL(t *testing.T) {
 	r := testredis.Start(t)
-	c, err := New(Options{URL: r.URL(), Name: "t"})
+	c, err := New(Options{URL: r.URL(), Name: "t", Secret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +119,7 @@ func TestSocketsTTL(t *testing.T) {
 	lookupEventually(t, b, "7.2", "", false)
 
 	// A crash: the refresh stops, nothing is deleted; the entry expires.
-	c2, err := New(Options{URL: r.URL(), Name: "t"})
+	c2, err := New(Options{URL: r.URL(), Name: "t", Secret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,5 +215,58 @@ func TestSocketsManyPipelined(t *testing.T) {
 	ttl, _ := rc.TTL(context.Background(), keys[0]).Result()
 	if ttl <= 0 || ttl > 2*time.Second {
 		t.Fatalf("entry TTL %s", ttl)
+	}
+}
+
+// TestSocketsRefuseForgedEntries: an entry is found only when an instance
+// of this cluster (its secret) wrote it for that socket id. Entries written
+// by anything else — another secret, the format before entries were
+// signed, an entry copied to another socket's key, a changed tenant, one
+// over MaxSocketEntryBytes — are unknown (never signed for) and counted.
+// Before entries were signed, Lookup found each of them: whoever could
+// write to the Redis decided what recordsync signed.
+func TestSocketsRefuseForgedEntries(t *testing.T) {
+	r := testredis.Start(t)
+	long := SocketsOptions{TTL: time.Minute} // no refresh rewrites the forgeries during the test
+	a, _ := newTestSockets(t, r.URL(), long)
+	b, pb := newTestSockets(t, r.URL(), long)
+	c, err := New(Options{URL: r.URL(), Name: "t", Secret: "another secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := NewSockets(c, long)
+	t.Cleanup(func() { wrong.Close(); c.Close() })
+
+	a.Add("5.1", "ta")
+	a.Add("5.2", "ta")
+	wrong.Add("6.3", "ta")
+	lookupEventually(t, b, "5.1", "ta", true)
+	rc := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer rc.Close()
+	ctx := context.Background()
+	waitFor(t, 5*time.Second, "the other secret's entry written", func() bool {
+		return rc.Exists(ctx, "recordsync:t:socket:6.3").Val() == 1
+	})
+	entry := rc.Get(ctx, "recordsync:t:socket:5.1").Val()
+	inst, _, _ := strings.Cut(entry, " ")
+
+	rc.Set(ctx, "recordsync:t:socket:6.1", inst+" ta", 0)                             // before signatures
+	rc.Set(ctx, "recordsync:t:socket:6.2", entry, 0)                                  // 5.1's entry, copied
+	rc.Set(ctx, "recordsync:t:socket:6.4", inst+" "+strings.Repeat("x", 9000), 0)     // over the bound
+	rc.Set(ctx, "recordsync:t:socket:5.2", strings.TrimSuffix(entry, " ta")+" tb", 0) // the tenant changed
+	for _, id := range []string{"6.1", "6.2", "6.3", "6.4", "5.2"} {
+		if tenant, ok, err := b.Lookup(id); ok || err != nil {
+			t.Errorf("socket %s: found (tenant %q, err %v), want unknown", id, tenant, err)
+		}
+	}
+	if n := pb.count("dropped socket unauthenticated"); n != 4 {
+		t.Errorf("%d entries counted unauthenticated, want 4", n)
+	}
+	if n := pb.count("dropped socket oversized"); n != 1 {
+		t.Errorf("%d entries counted oversized, want 1", n)
+	}
+	// The real entry is still found.
+	if tenant, ok, err := b.Lookup("5.1"); !ok || err != nil || tenant != "ta" {
+		t.Fatalf("socket 5.1: %q %v %v", tenant, ok, err)
 	}
 }

@@ -159,6 +159,7 @@ func lockDrillSite(upstream, redisAddr string) string {
 		cluster = fmt.Sprintf(`
 		cluster redis://%s/0
 		cluster_name lockdrill
+		cluster_secret lockdrill-secret
 		cluster_lock_timeout 5s`, redisAddr)
 	}
 	return fmt.Sprintf(`:{PORT} {

@@ -17,8 +17,8 @@
 //     are applied live with realtime.Hub.Update);
 //   - the Redis ingress is kept while its URL, prefix, tenant pattern and
 //     tenancy stay the same;
-//   - the cluster membership is kept while its URL, name and instance
-//     timeout stay the same;
+//   - the cluster membership is kept while its URL, name, secret and
+//     instance timeout stay the same;
 //   - the auth_upstream authoriser (and its cache of answers) is kept while
 //     its path, URL, TTL, concurrency and timeout stay the same.
 //

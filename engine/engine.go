@@ -109,6 +109,8 @@ func (e *Engine) SetRedis(key RedisKey, logger *zap.Logger, obs laravel.IngressO
 // ClusterKey is what makes two cluster memberships the same.
 type ClusterKey struct {
 	URL, Name string
+	// Secret is cluster.Options.Secret: a new secret is a new membership.
+	Secret string
 	// InstanceTimeout is cluster.LinkOptions.InstanceTimeout.
 	InstanceTimeout time.Duration
 }
@@ -130,7 +132,7 @@ func (m *membership) close() {
 // none); link's InstanceTimeout is taken from key.
 func (e *Engine) SetCluster(key ClusterKey, link cluster.LinkOptions, logger *zap.Logger) error {
 	cur, old, err := e.cluster.set(key, func() (*membership, error) {
-		c, err := cluster.New(cluster.Options{URL: key.URL, Name: key.Name, Logger: logger})
+		c, err := cluster.New(cluster.Options{URL: key.URL, Name: key.Name, Secret: key.Secret, Logger: logger, Observer: link.Observer})
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +149,7 @@ func (e *Engine) SetCluster(key ClusterKey, link cluster.LinkOptions, logger *za
 	link.InstanceTimeout = key.InstanceTimeout
 	cur.link = cluster.Join(cur.c, e.store, e.hub, link)
 	if logger != nil {
-		logger.Info("recordsync: joined the cluster", zap.String("cluster_name", key.Name), zap.String("instance", cur.c.Instance()))
+		logger.Info("recordsync: joined the cluster", zap.String("cluster_name", cur.c.Name()), zap.String("instance", cur.c.Instance()))
 	}
 	return nil
 }

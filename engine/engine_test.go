@@ -97,7 +97,7 @@ func TestEngineKeepsCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	key := ClusterKey{URL: r.URL(), Name: "engine-" + t.Name()}
+	key := ClusterKey{URL: r.URL(), Name: "engine-" + t.Name(), Secret: "s"}
 	if err := e.SetCluster(key, cluster.LinkOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +111,14 @@ func TestEngineKeepsCluster(t *testing.T) {
 	key.Name += "-2"
 	if err := e.SetCluster(key, cluster.LinkOptions{}, nil); err != nil || e.Cluster() == c || e.Link() == link {
 		t.Fatalf("another name kept the membership (%v)", err)
+	}
+	c, link = e.Cluster(), e.Link()
+	key.Secret = "rotated"
+	if err := e.SetCluster(key, cluster.LinkOptions{}, nil); err != nil || e.Cluster() == c || e.Link() == link {
+		t.Fatalf("another secret kept the membership (%v)", err)
+	}
+	if err := e.SetCluster(ClusterKey{URL: r.URL(), Name: "x"}, cluster.LinkOptions{}, nil); !errors.Is(err, cluster.ErrNoSecret) || e.Cluster() == nil {
+		t.Fatalf("no secret: %v (the running membership must stay)", err)
 	}
 	if err := e.SetCluster(ClusterKey{}, cluster.LinkOptions{}, nil); err != nil || e.Cluster() != nil || e.Link() != nil {
 		t.Fatalf("leaving: %v", err)

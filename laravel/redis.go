@@ -31,6 +31,8 @@ const (
 	// DefaultRedisPrefix is Laravel's database.redis.options.prefix up to
 	// Laravel 12 ("laravel-database-" in 13).
 	DefaultRedisPrefix = "laravel_database_"
+	// defaultRedisPrefix13 is Laravel 13's.
+	defaultRedisPrefix13 = "laravel-database-"
 	// DefaultRedisMinBackoff and DefaultRedisMaxBackoff bound the wait
 	// between reconnection attempts (doubling, jittered).
 	DefaultRedisMinBackoff = redissub.DefaultMinBackoff
@@ -132,6 +134,24 @@ func newRedisRoute(o RedisOptions) (redisRoute, error) {
 	}
 	r.pattern, r.before, r.after = true, before, after
 	return r, nil
+}
+
+// sharedDefault reports whether the route reads one of Laravel's default
+// prefixes without a tenant pattern.
+//
+// Laravel's messages on Redis are not signed: the prefix is all that tells
+// one app's broadcasts from another's. Laravel's config/database.php
+// defaults database.redis.options.prefix to the slug of APP_NAME (default
+// "Laravel", as in the skeleton's .env.example) followed by "_database_"
+// ("-database-" in Laravel 13), so every app that kept its name shares it,
+// and PUBLISH reaches the subscribers of every database of the server
+// (https://redis.io/docs/latest/develop/interact/pubsub/, "Database &
+// Scoping"): a staging on /1 and a production on /0 broadcast to each
+// other. recordsync cannot see whether another app shares the server (one
+// app alone on its Redis with the default prefix is common and right), so
+// it warns instead of refusing.
+func (r redisRoute) sharedDefault() bool {
+	return !r.pattern && (r.prefix == DefaultRedisPrefix || r.prefix == defaultRedisPrefix13)
 }
 
 // psubscribe is the PSUBSCRIBE pattern: the prefix and "*", or the tenant
@@ -336,6 +356,10 @@ func NewRedisIngress(pub Publisher, opts RedisOptions) (*RedisIngress, error) {
 		opts.Observer = nopIngressObserver{}
 	}
 	log := opts.Logger.With(zap.String("redis", redactURL(opts.URL)), zap.String("pattern", route.psubscribe()))
+	if route.sharedDefault() {
+		log.Warn("realtime: the redis ingress reads Laravel's default prefix: every app on this Redis server whose APP_NAME is Laravel's default broadcasts on these channels, whatever its database number (Redis pub/sub ignores it), and its events, private ones included, would reach this site's subscribers; give the app its own prefix (REDIS_PREFIX, database.redis.options.prefix) and set the redis prefix to it",
+			zap.String("prefix", route.prefix))
+	}
 	r := &RedisIngress{
 		pub:    pub,
 		client: redis.NewClient(redissub.ClientOptions(ropts)),

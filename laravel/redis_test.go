@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/recordsync/recordsync/internal/testredis"
 	"github.com/recordsync/recordsync/realtime"
@@ -348,4 +351,58 @@ func objectMembers(tb testing.TB, obj []byte) [][2]string {
 		out = append(out, [2]string{k.(string), string(v)})
 	}
 	return out
+}
+
+// TestRedisIngressWarnsOnLaravelsDefaultPrefix: Laravel's broadcasts are
+// not signed, so the prefix is all that separates two apps on one Redis
+// server (pub/sub ignores the database number). Listening on Laravel's
+// default prefix is warned about at start, with the URL (its password
+// hidden) and the prefix; an app's own prefix, or a tenant pattern, is not.
+func TestRedisIngressWarnsOnLaravelsDefaultPrefix(t *testing.T) {
+	r := testredis.Start(t)
+	url := "redis://:hunter2@" + r.Addr() + "/1"
+	for _, tc := range []struct {
+		name string
+		opts RedisOptions
+		warn string // the prefix warned about, "" for none
+	}{
+		{"default", RedisOptions{}, DefaultRedisPrefix},
+		{"default spelled out", RedisOptions{Prefix: "laravel_database_"}, "laravel_database_"},
+		{"Laravel 13's default", RedisOptions{Prefix: "laravel-database-"}, "laravel-database-"},
+		{"the app's own", RedisOptions{Prefix: "shop_database_"}, ""},
+		{"tenant pattern", RedisOptions{Tenanted: true, TenantPattern: "tenant{tenant}_laravel_database_"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			core, logs := observer.New(zap.WarnLevel)
+			o := tc.opts
+			o.URL, o.Logger = url, zap.New(core)
+			in, err := NewRedisIngress(&recordingPublisher{}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.Close()
+			var warned []observer.LoggedEntry
+			for _, e := range logs.All() {
+				if strings.Contains(e.Message, "default prefix") {
+					warned = append(warned, e)
+				}
+			}
+			if tc.warn == "" {
+				if len(warned) != 0 {
+					t.Fatalf("warned: %v", warned)
+				}
+				return
+			}
+			if len(warned) != 1 {
+				t.Fatalf("%d warnings about the default prefix, want 1: %v", len(warned), logs.All())
+			}
+			fields := warned[0].ContextMap()
+			if fields["prefix"] != tc.warn || fields["redis"] != "redis://***@"+r.Addr()+"/1" {
+				t.Fatalf("warning fields %v", fields)
+			}
+			if strings.Contains(warned[0].Message+fmt.Sprint(fields), "hunter2") {
+				t.Fatal("the warning shows the password")
+			}
+		})
+	}
 }
