@@ -173,6 +173,10 @@ type busOptions struct {
 	// InstanceGone is called with the id of an instance that said bye or
 	// was not heard from for InstanceTimeout: forget its members.
 	InstanceGone func(instance string)
+	// Down is called when the bus, having been up, goes down; Up when it
+	// comes up (the first time and after an outage), before Share. They
+	// must not block.
+	Down, Up func()
 
 	// QueueSize bounds the messages waiting to be sent; a publish finding
 	// it full is dropped and counted. Default: DefaultBusQueue.
@@ -365,9 +369,12 @@ func (b *Bus) linkDown(receiver bool, what string, err error) {
 		b.publishing = false
 	}
 	b.down.Store(true)
-	b.up.Store(false)
+	wasUp := b.up.Swap(false)
 	b.obs.Up(false)
 	b.stateMu.Unlock()
+	if wasUp && b.opts.Down != nil {
+		b.opts.Down()
+	}
 	b.outage.Down(err, zap.String("while", what))
 }
 
@@ -391,6 +398,9 @@ func (b *Bus) linkUp(receiver bool) {
 	b.stateMu.Unlock()
 	if cameUp {
 		b.outage.Up()
+		if b.opts.Up != nil {
+			b.opts.Up()
+		}
 		b.opts.Share()
 	}
 }

@@ -1,7 +1,10 @@
 package cluster
 
 import (
+	"sync"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/recordsync/recordsync/realtime"
 	"github.com/recordsync/recordsync/versioncache"
@@ -32,16 +35,33 @@ type Link struct {
 	sockets *Sockets // nil without a hub
 	hub     *realtime.Hub
 	store   *versioncache.Store
+	log     *zap.Logger
+
+	// reannounceFor is how long after an outage its saves are re-announced
+	// to instances that say hello (they came back later than this one).
+	reannounceFor time.Duration
+	// mu guards the last outage's saves and when it ended.
+	mu          sync.Mutex
+	outageSaves []versioncache.Saved
+	outageEnded time.Time
 }
 
 // Join links store and hub (nil: versions only) to the cluster c. Close
 // undoes it; c stays open.
 func Join(c *Cluster, store *versioncache.Store, hub *realtime.Hub, opts LinkOptions) *Link {
 	timeout := opts.InstanceTimeout
-	l := &Link{store: store, hub: hub}
+	l := &Link{store: store, hub: hub, log: c.log, reannounceFor: 2 * DefaultInstanceTimeout}
+	if timeout > 0 {
+		l.reannounceFor = 2 * timeout
+	}
+	// Nothing learned before the bus is up is vouched for: saves made
+	// through the other instances meanwhile did not reach this one.
+	store.Suspend()
 	l.bus = newBus(c, busOptions{
 		Handler:           l.receive,
-		Share:             l.sharePresence,
+		Share:             l.share,
+		Down:              store.Suspend,
+		Up:                l.reconcile,
 		InstanceGone:      l.instanceGone,
 		InstanceTimeout:   timeout,
 		HeartbeatInterval: timeout / 5,
@@ -76,6 +96,9 @@ func (l *Link) Close() {
 		l.sockets.Close()
 	}
 	l.bus.Close()
+	// Out of the cluster, the store vouches for what it learns from now on
+	// (what it holds may be superseded by saves it never heard of).
+	l.store.Resume()
 }
 
 // maxSavedLists bounds the list channels of one save read from the bus.
@@ -135,10 +158,11 @@ func (l *Link) receive(m message) {
 		for _, li := range m.Lists {
 			s.Lists = append(s.Lists, versioncache.List{Channel: li.Channel, Event: li.Event, IDKey: li.IDKey})
 		}
-		// Advanced here, not shared again (the store shares nothing).
-		l.store.Advance(s.Key, s.Entry)
+		// Applied here, not shared again.
 		if l.hub != nil {
 			l.hub.RemoteSaved(s)
+		} else {
+			l.store.Advance(s.Key, s.Entry)
 		}
 	case kindEvent:
 		if l.hub != nil {
@@ -160,9 +184,38 @@ func (l *Link) receive(m message) {
 	}
 }
 
-func (l *Link) sharePresence() {
+// reconcile runs when the bus comes up: the store vouches again for what
+// it learns from now on (Resume), and what it learned while the bus was
+// down is re-announced to the others (by share, now and on the hellos of
+// instances that come back a little later).
+func (l *Link) reconcile() {
+	noted, overflow := l.store.Resume()
+	l.mu.Lock()
+	l.outageSaves, l.outageEnded = noted, time.Now()
+	l.mu.Unlock()
+	if len(noted) > 0 || overflow > 0 {
+		l.log.Info("cluster: bus up again; versions learned while it was down are re-announced, all older ones are unknown until learned again",
+			zap.Int("re_announced", len(noted)), zap.Int("not_noted", overflow))
+	}
+}
+
+// share sends this instance's state to the others: its presence members
+// and, shortly after an outage, the versions it learned during it (as
+// saves: the others apply them, monotonic as always, and their sockets get
+// record.updated; list channels are not known any more). It runs when the
+// bus comes up and when another instance says hello.
+func (l *Link) share() {
 	if l.hub != nil {
 		l.hub.SharePresence()
+	}
+	l.mu.Lock()
+	saves := l.outageSaves
+	if time.Since(l.outageEnded) > l.reannounceFor {
+		saves, l.outageSaves = nil, nil
+	}
+	l.mu.Unlock()
+	for _, s := range saves {
+		l.Saved(s)
 	}
 }
 

@@ -100,3 +100,49 @@ func TestLinkSharesASaveOnce(t *testing.T) {
 		}
 	}
 }
+
+// After the bus was down no instance vouches for a version from before:
+// during the outage the cache answers nothing; when Redis is back, what
+// each instance learned meanwhile is re-announced and applied by the
+// others, and older entries are unknown until learned again.
+func TestLinkReconcilesAfterAnOutage(t *testing.T) {
+	r := testredis.Start(t)
+	storeA, a, _ := linkedInstance(t, r.URL(), false)
+	storeB, b, _ := linkedInstance(t, r.URL(), false)
+	waitFor(t, 5*time.Second, "both up", func() bool { return a.Bus().Up() && b.Bus().Up() })
+
+	saved := versioncache.Key{Tenant: "t", Type: "flow", ID: "1"}
+	untouched := versioncache.Key{Tenant: "t", Type: "flow", ID: "2"}
+	for _, k := range []versioncache.Key{saved, untouched} {
+		e := versioncache.Entry{Version: "2026-01-01T00:00:01Z"}
+		storeA.Advance(k, e)
+		a.hub.Saved(versioncache.Saved{Key: k, Entry: e, VersionOnly: true})
+	}
+	waitFor(t, 5*time.Second, "B learns both", func() bool {
+		_, ok1 := storeB.Get(saved)
+		_, ok2 := storeB.Get(untouched)
+		return ok1 && ok2
+	})
+
+	r.Stop()
+	waitFor(t, 5*time.Second, "both down", func() bool { return !a.Bus().Up() && !b.Bus().Up() })
+	if _, ok := storeA.Get(saved); ok {
+		t.Fatal("A answers from its cache while the bus is down")
+	}
+	// A save through B while Redis is down.
+	newer := versioncache.Entry{Version: "2026-01-01T00:00:02Z", UpdatedByName: "Bob"}
+	storeB.Advance(saved, newer)
+	b.hub.Saved(versioncache.Saved{Key: saved, Entry: newer})
+
+	r.Start()
+	waitFor(t, 10*time.Second, "A learns B's save from the outage", func() bool {
+		e, ok := storeA.Get(saved)
+		return ok && e.Version == newer.Version && e.UpdatedByName == "Bob"
+	})
+	if e, ok := storeA.Get(untouched); ok {
+		t.Fatalf("A vouches for %+v, learned before the outage", e)
+	}
+	if e, ok := storeB.Get(saved); ok {
+		t.Fatalf("B vouches for its own save from the outage %+v (another instance may hold a newer one it could not share)", e)
+	}
+}

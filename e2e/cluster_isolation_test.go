@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -60,18 +58,7 @@ func TestClusterDatabasesDoNotShare(t *testing.T) {
 			t.Fatalf("subscribe on %s: %+v", name, f)
 		}
 	}
-	req, _ := http.NewRequest(http.MethodPut, prod.URL()+"/api/v1/flows/1", strings.NewReader(`{"name":"from production"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer alice")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("PUT through production: %d %s", resp.StatusCode, rb)
-	}
+	clusterPut(t, prod, `{"name":"from production"}`, "PUT through production")
 	if f := subs["production"].read(5 * time.Second); f.Event != "record.updated" {
 		t.Fatalf("production's subscriber got %+v, want record.updated", f)
 	}

@@ -36,21 +36,7 @@ func clusterSite(upstream, redisAddr string) string {
 // clusterUp waits until Caddy's metrics say the cluster bus is up.
 func clusterUp(t *testing.T, c *caddyProc) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.AdminPort))
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), "\nrecordsync_cluster_up 1\n") {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not up on :%d:\n%s", c.HTTPPort, c.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitCluster(t, c, true)
 }
 
 func clusterWS(c *caddyProc) string {
@@ -73,6 +59,25 @@ func clusterPoll(t *testing.T, c *caddyProc) (version string, hit bool) {
 		t.Fatalf("poll: %d %s", resp.StatusCode, b)
 	}
 	return body.Data.UpdatedAt, resp.Header.Get("X-Recordsync-Cache") == "hit"
+}
+
+// clusterPut PUTs body to flow 1 through c as the caller "alice" and fails
+// the test unless the app answered 200; it returns the answer's body.
+func clusterPut(t *testing.T, c *caddyProc, body, what string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, c.URL()+"/api/v1/flows/1", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer alice")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %s", what, resp.StatusCode, rb)
+	}
+	return rb
 }
 
 // TestClusterTwoCaddies runs two Caddy processes on one Redis in front of
@@ -100,19 +105,7 @@ func TestClusterTwoCaddies(t *testing.T) {
 		}
 	}
 
-	body := fmt.Sprintf(`{"name":"from A","client_version":%q}`, v0)
-	req, _ := http.NewRequest(http.MethodPut, a.URL()+"/api/v1/flows/1", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer alice")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("PUT through A: %d %s", resp.StatusCode, rb)
-	}
+	rb := clusterPut(t, a, fmt.Sprintf(`{"name":"from A","client_version":%q}`, v0), "PUT through A")
 	var saved struct {
 		Data struct {
 			UpdatedAt string `json:"updated_at"`
