@@ -70,7 +70,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			max_body_size   <size>              # default 1MiB
 //		}
 //		callers {
-//			credential      <placeholder>       # default Authorization header, else session cookie
+//			credential      <placeholder>       # default: the Bearer token and the session (never Basic)
 //			session_cookie  <name>              # default laravel_session
 //			laravel_app_key <key>               # e.g. {env.APP_KEY}
 //			auth_ttl        <duration>          # default 60s

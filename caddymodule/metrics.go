@@ -99,7 +99,7 @@ var metrics = struct {
 	}, []string{"reason"}),
 	refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "ws_refused_total",
-		Help: "What sockets asked for and were refused, by reason (connection, message, signature, app, channel, limit, unsupported); refused client events are in events_dropped_total.",
+		Help: "What sockets asked for and were refused, by reason (connection, message, signature, app, channel, limit, unsupported; api_signature, api_tenant: Pusher HTTP API requests with a bad signature, or a signature already used for another tenant); refused client events are in events_dropped_total.",
 	}, []string{"reason"}),
 	encoded: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "ws_frames_encoded_total",
@@ -148,7 +148,7 @@ var metrics = struct {
 	}, []string{"outcome"}),
 	authUpstream: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "auth_upstream_requests_total",
-		Help: "auth_upstream requests to the app, by result (allowed, refused, error, busy); cache hits are not counted.",
+		Help: "auth_upstream requests to the app, by result (allowed, refused, not_a_grant: a 2xx that is no grant, error, busy); cache hits are not counted.",
 	}, []string{"result"}),
 	proxyRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "proxy_refused_total",
