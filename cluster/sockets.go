@@ -244,6 +244,38 @@ func (s *Sockets) Lookup(socketID string) (tenant string, found bool, err error)
 	return tenant, true, nil
 }
 
+// BindAPISignature binds a signed HTTP API request's signature to tenant
+// cluster-wide (realtime.SocketDirectory): Key("apisig", sig) = "{mac}
+// {tenant}", SET NX EX ttl. ok is false when an entry of this cluster
+// names another tenant; an entry without this cluster's signature (written
+// by something else) is ignored and counted. err is set when Redis could not
+// be asked in time.
+func (s *Sockets) BindAPISignature(sig, tenant string, ttl time.Duration) (ok bool, err error) {
+	if len(sig) > MaxSocketEntryBytes/2 || len(tenant) > MaxSocketEntryBytes/2 {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.LookupTimeout)
+	defer cancel()
+	key := s.c.Key("apisig", sig)
+	set, err := s.c.client.SetNX(ctx, key, mac(s.c.keys.socket, "apisig", sig, tenant)+" "+tenant, ttl).Result()
+	if err != nil {
+		return false, err
+	}
+	if set {
+		return true, nil
+	}
+	v, err := s.c.client.GetRange(ctx, key, 0, MaxSocketEntryBytes).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, err
+	}
+	m, first, cut := strings.Cut(v, " ")
+	if !cut || len(v) > MaxSocketEntryBytes || !validMAC(s.c.keys.socket, m, "apisig", sig, first) {
+		s.obs.Dropped(DroppedSocket, ReasonUnauthenticated)
+		return true, nil
+	}
+	return first == tenant, nil
+}
+
 // Close stops the registry and removes this instance's entries (best
 // effort, bounded), so that the others stop signing for its sockets at
 // once. It does not close the Cluster. Idempotent.

@@ -3,6 +3,7 @@ package realtime
 import (
 	"bytes"
 	"encoding/json"
+	"time"
 
 	"github.com/recordsync/recordsync/pusher"
 	"github.com/recordsync/recordsync/versioncache"
@@ -308,6 +309,11 @@ type SocketDirectory interface {
 	// Lookup returns the tenant of a socket another instance has open.
 	// err is set when it could not tell (Redis unreachable, timeout).
 	Lookup(socketID string) (tenant string, found bool, err error)
+	// BindAPISignature binds a signed HTTP API request (its signature, hex)
+	// to the tenant it was first used on anywhere in the cluster, for ttl:
+	// ok is false when another tenant used it first. err is set when it
+	// could not tell (Redis unreachable, timeout).
+	BindAPISignature(sig, tenant string, ttl time.Duration) (ok bool, err error)
 }
 
 // dirHolder lets an interface live in an atomic.Pointer.

@@ -329,14 +329,26 @@ func (h *Hub) bindAPIRequest(cfg *config, params map[string]string, tenant strin
 	if err != nil || tsErr != nil || len(sig) != sha256.Size {
 		return apiErrorf(http.StatusUnauthorized, "invalid auth_signature") // verified already
 	}
-	ok, forgot := h.apiSigs.bind([sha256.Size]byte(sig), tenant, h.apiNow().Unix(), ts+int64(HTTPAPITimestampWindow/time.Second))
+	expires := ts + int64(HTTPAPITimestampWindow/time.Second)
+	refused := &apiError{status: http.StatusUnauthorized, msg: "auth_signature was already used for another tenant", reason: RefusedAPITenant}
+	// In a cluster the signature is bound cluster-wide first: a replay to
+	// another tenant's host may land on another instance. When the cluster
+	// cannot tell (Redis unreachable), this instance's binding stands alone.
+	if d := h.socketDirectory(); d != nil {
+		if ttl := time.Duration(expires-h.apiNow().Unix()) * time.Second; ttl > 0 {
+			if bound, err := d.BindAPISignature(hex.EncodeToString(sig), tenant, ttl); err == nil && !bound {
+				return refused
+			}
+		}
+	}
+	ok, forgot := h.apiSigs.bind([sha256.Size]byte(sig), tenant, h.apiNow().Unix(), expires)
 	if forgot {
 		cfg.Logger.Warn("realtime: HTTP API: more signed requests within the timestamp window than are remembered; "+
 			"the oldest signatures are forgotten and could be replayed to another tenant until their window ends",
 			zap.Int("remembered", maxAPISignatures), zap.Duration("window", HTTPAPITimestampWindow))
 	}
 	if !ok {
-		return &apiError{status: http.StatusUnauthorized, msg: "auth_signature was already used for another tenant", reason: RefusedAPITenant}
+		return refused
 	}
 	return nil
 }

@@ -16,8 +16,25 @@ import (
 type fakeRegistry struct {
 	mu      sync.Mutex
 	sockets map[string][2]string // id → {instance, tenant}
+	apiSigs map[string]string    // signature → tenant
 	fail    bool
 	lookups int
+}
+
+func (d fakeDir) BindAPISignature(sig, tenant string, _ time.Duration) (bool, error) {
+	d.r.mu.Lock()
+	defer d.r.mu.Unlock()
+	if d.r.fail {
+		return false, errors.New("redis down")
+	}
+	if d.r.apiSigs == nil {
+		d.r.apiSigs = map[string]string{}
+	}
+	if first, ok := d.r.apiSigs[sig]; ok {
+		return first == tenant, nil
+	}
+	d.r.apiSigs[sig] = tenant
+	return true, nil
 }
 
 type fakeDir struct {
