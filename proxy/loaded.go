@@ -80,7 +80,46 @@ func bodyVersion(r *http.Request, field string, max int64) string {
 	if !gjson.ValidBytes(b) {
 		return ""
 	}
-	return versionString(gjson.GetBytes(b, field))
+	res, ok := uniquePath(b, field)
+	if !ok {
+		return ""
+	}
+	return versionString(res)
+}
+
+// uniquePath reads the value at a dotted path of a JSON document, but only
+// when every key along the path appears once in its object: PHP's
+// json_decode keeps the last of duplicate keys where gjson finds the first,
+// so a duplicated key is read as no version (the request goes to the app,
+// which decides) rather than as one the app may not see. A path with gjson
+// syntax beyond plain dotted keys is read with gjson alone.
+func uniquePath(b []byte, field string) (gjson.Result, bool) {
+	if strings.ContainsAny(field, `*?#|@\!=<>%`) {
+		return gjson.GetBytes(b, field), true
+	}
+	cur := gjson.ParseBytes(b)
+	for _, key := range strings.Split(field, ".") {
+		if !cur.IsObject() {
+			return gjson.Result{}, true
+		}
+		var found gjson.Result
+		n := 0
+		cur.ForEach(func(k, v gjson.Result) bool {
+			if k.Str == key {
+				found = v
+				n++
+			}
+			return n < 2
+		})
+		if n > 1 {
+			return gjson.Result{}, false
+		}
+		if n == 0 {
+			return gjson.Result{}, true
+		}
+		cur = found
+	}
+	return cur, true
 }
 
 // versionString turns a gjson result into a bare version: strings and

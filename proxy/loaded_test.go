@@ -211,3 +211,47 @@ func FuzzLoadedVersion(f *testing.F) {
 		noneMatch([]string{ifMatch}, v)
 	})
 }
+
+// A key duplicated along the client_version path is no version: PHP's
+// json_decode keeps the last duplicate, gjson finds the first, so the
+// request goes to the app instead of being judged on a value the app may
+// not read.
+func TestUniquePath(t *testing.T) {
+	for _, tc := range []struct {
+		body, field, want string
+		ok                bool
+	}{
+		{`{"client_version":"1"}`, "client_version", "1", true},
+		{`{"client_version":"1","client_version":"2"}`, "client_version", "", false},
+		{`{"data":{"v":"1"},"data":{"v":"2"}}`, "data.v", "", false},
+		{`{"data":{"v":"1","v":"2"}}`, "data.v", "", false},
+		{`{"data":{"v":"1"},"other":{"v":"2"}}`, "data.v", "1", true},
+		{`{"a":1}`, "client_version", "", true},
+		{`{"data":"x"}`, "data.v", "", true},
+		{`{"client_version":"1","x":{"client_version":"2"}}`, "client_version", "1", true},
+	} {
+		res, ok := uniquePath([]byte(tc.body), tc.field)
+		if ok != tc.ok || res.String() != tc.want {
+			t.Errorf("uniquePath(%s, %s) = %q, %v; want %q, %v", tc.body, tc.field, res.String(), ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// A write whose client_version is given twice (stale first, current last,
+// as PHP would read it) is not answered from the cache: the app decides.
+func TestDuplicateClientVersionGoesToTheApp(t *testing.T) {
+	h, _ := newTestHandler(t, nil)
+	app := newFakeApp()
+	app.seed("flow", "1", 10)
+	do(t, h, app, RequestInfo{}, "GET", "/api/v1/flows/1", tokenOK, "")
+	stale := do(t, h, app, RequestInfo{}, "PUT", "/api/v1/flows/1", tokenOK, putBody(version(9), "v"))
+	if stale.Code != http.StatusConflict || stale.Header().Get(HeaderCache) != "hit" {
+		t.Fatalf("a plain stale write: %d %v", stale.Code, stale.Header())
+	}
+	calls, _ := app.stats()
+	body := `{"client_version":"` + version(9) + `","client_version":"` + version(10) + `","value":"v"}`
+	rr := do(t, h, app, RequestInfo{}, "PUT", "/api/v1/flows/1", tokenOK, body)
+	if c, _ := app.stats(); c != calls+1 || rr.Header().Get(HeaderCache) == "hit" {
+		t.Fatalf("answered at the edge: %d %v", rr.Code, rr.Header())
+	}
+}
