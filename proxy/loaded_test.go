@@ -193,6 +193,7 @@ func FuzzLoadedVersion(f *testing.F) {
 	f.Add(`W/"1", "2"`, "application/json", []byte(`{"client_version":`))
 	f.Add(`*`, "application/problem+json", []byte(`{"client_version":"\u0000"}`))
 	f.Add(``, "text/plain", []byte(`{"client_version":"3"}`))
+	f.Add(``, "application/json", []byte(`{"client_version":"1","x":{},"client_version":"2"}`))
 	h, _ := newTestHandler(f, func(o *Options) { o.MaxBodyBytes = 256 })
 	f.Fuzz(func(t *testing.T, ifMatch, ct string, body []byte) {
 		r := httptest.NewRequest(http.MethodPut, "/api/v1/flows/1", bytes.NewReader(body))
