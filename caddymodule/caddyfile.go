@@ -67,6 +67,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		guard {
 //			conflict_status 409|412             # default 409
 //			write_wait      <duration>          # default 10s
+//			turn_timeout    <duration>          # default twice write_wait
 //			max_body_size   <size>              # default 1MiB
 //		}
 //		callers {
@@ -293,6 +294,8 @@ func (h *Handler) parseSetting(d *caddyfile.Dispenser, s setting) error {
 		return nil
 	case "guard.write_wait":
 		return oneDuration(d, &h.Guard.WriteWait)
+	case "guard.turn_timeout":
+		return oneDuration(d, &h.Guard.TurnTimeout)
 	case "guard.max_body_size":
 		return oneSize(d, &h.Guard.MaxBodySize)
 

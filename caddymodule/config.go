@@ -46,6 +46,11 @@ type GuardConfig struct {
 	// WriteWait is how long a conditional write waits for an earlier write to
 	// the same record before it is answered 503. Default: 10s.
 	WriteWait caddy.Duration `json:"write_wait,omitempty"`
+	// TurnTimeout bounds how long a conditional write holds its record's
+	// turn (and with it every other conditional write to that record): past
+	// it the next writer gets the turn, whatever the late write does.
+	// Default: twice write_wait.
+	TurnTimeout caddy.Duration `json:"turn_timeout,omitempty"`
 	// MaxBodySize is the largest request or response body that is buffered
 	// for inspection, in bytes; larger bodies stream through unchecked.
 	// Default: 1 MiB.
@@ -234,6 +239,7 @@ var flatNames = map[string]setting{
 
 	"conflict_status": {"guard", "conflict_status"},
 	"write_wait":      {"guard", "write_wait"},
+	"turn_timeout":    {"guard", "turn_timeout"},
 	"max_body_size":   {"guard", "max_body_size"},
 
 	"credential":      {"callers", "credential"},
@@ -285,6 +291,7 @@ type flatJSON struct {
 
 	ConflictStatus int            `json:"conflict_status,omitempty"`
 	WriteWait      caddy.Duration `json:"write_wait,omitempty"`
+	TurnTimeout    caddy.Duration `json:"turn_timeout,omitempty"`
 	MaxBodySize    int64          `json:"max_body_size,omitempty"`
 
 	Credential    string         `json:"credential,omitempty"`
@@ -400,6 +407,7 @@ func (h *plainHandler) takeFlat(f *flatJSON) error {
 
 	take(&errs, "conflict_status", f.ConflictStatus, &h.Guard.ConflictStatus)
 	take(&errs, "write_wait", f.WriteWait, &h.Guard.WriteWait)
+	take(&errs, "turn_timeout", f.TurnTimeout, &h.Guard.TurnTimeout)
 	take(&errs, "max_body_size", f.MaxBodySize, &h.Guard.MaxBodySize)
 
 	take(&errs, "credential", f.Credential, &h.Callers.Credential)

@@ -7,10 +7,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/recordsync/recordsync/engine"
 )
 
 // everySetting is a value for every setting, by its flat name: as written
@@ -26,6 +29,7 @@ var everySetting = map[string]struct{ caddyfile, json string }{
 
 	"conflict_status": {"412", `412`},
 	"write_wait":      {"3s", `3000000000`},
+	"turn_timeout":    {"7s", `7000000000`},
 	"max_body_size":   {"2MiB", `2097152`},
 
 	"credential":      {"{http.request.header.X-User}", `"{http.request.header.X-User}"`},
@@ -486,5 +490,19 @@ func TestAdaptFlatAndGroupedCaddyfile(t *testing.T) {
 	want.Site = ":8080" // the adapter gives a block its site
 	if got, want := mustJSON(t, h), mustJSON(t, want); got != want {
 		t.Fatalf("read back\n%s\nwant\n%s", got, want)
+	}
+}
+
+// The guard's durations reach the proxy's options.
+func TestGuardDurationsReachTheProxy(t *testing.T) {
+	h := Handler{Guard: GuardConfig{WriteWait: caddy.Duration(3 * time.Second), TurnTimeout: caddy.Duration(7 * time.Second)}}
+	eng, err := engine.Open(engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	o := h.proxyOptions(eng)
+	if o.WriteWait != 3*time.Second || o.TurnTimeout != 7*time.Second {
+		t.Fatalf("write_wait %v, turn_timeout %v", o.WriteWait, o.TurnTimeout)
 	}
 }

@@ -250,6 +250,7 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 		ConflictStatus:     h.Guard.ConflictStatus,
 		MaxBodyBytes:       h.Guard.MaxBodySize,
 		WriteWait:          time.Duration(h.Guard.WriteWait),
+		TurnTimeout:        time.Duration(h.Guard.TurnTimeout),
 		AuthTTL:            time.Duration(h.Callers.AuthTTL),
 		ImportHeader:       h.ImportHeader,
 		SessionCookie:      h.Callers.SessionCookie,
