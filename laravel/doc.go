@@ -9,7 +9,8 @@
 // splitting, json_decode's failures, Laravel's isJson and its merge of the
 // body over the query), or an error where they might differ; Method, the
 // method Laravel routes a request as (Symfony's getMethod with Laravel's
-// parameter override); RoutePath, the path Laravel's router matches.
+// parameter override); RoutePath, the path Laravel's router matches;
+// BearerToken, what Request::bearerToken returns (the caller's token).
 // php_differential_test.go holds them against the real php-fpm and Laravel.
 //
 // It reads Laravel's encrypted session cookie (cookie.go: EncryptCookies

@@ -138,6 +138,7 @@ type phpRead struct {
 	Method      string   `json:"method"`
 	SocketID    phpValue `json:"socket_id"`
 	ChannelName phpValue `json:"channel_name"`
+	Bearer      phpValue `json:"bearer"`
 	Route       string   `json:"route"`
 	Error       string   `json:"error"`
 }
@@ -295,6 +296,14 @@ var (
 		"1.2", "12.34", "private-a", "private-b", "presence-a", "PUT", "put", "PATCH", "patch", "POST", "GET", "DELETE",
 		"", "0", "p%55t", "PU%54", "pu t", "PUT ", "ＰＵＴ", "%ff", "%", "%2", "+", "a%26channel_name%3Dprivate-b", "1.2%00",
 	}
+	// diffAuthorizations are Authorization header values: tokens, what
+	// JavaScript sends for a missing one, other schemes, several "Bearer ",
+	// commas.
+	diffAuthorizations = []string{
+		"Bearer 1|abcDEF", "Bearer null", "Bearer ", "Bearer", "bearer tok", "Basic c3RhZmY6cHc=",
+		"Basic x, Bearer tok", "Bearer a, Bearer b", "Bearer tok,rest", "Bearer  two", "Token Bearer x",
+		"Bearer é", "Bearer a\tb", "xBearer y", "",
+	}
 	diffContentTypes = []string{
 		"application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=UTF-8",
 		"Application/X-WWW-Form-Urlencoded", "application/x-www-form-urlencoded,x", "application/x-www-form-urlencoded\t",
@@ -353,6 +362,11 @@ func genDiffCase(rng *rand.Rand) diffCase {
 	if rng.Intn(20) == 0 {
 		c.header.Add("Content-Type", pick(diffContentTypes))
 	}
+	if rng.Intn(3) == 0 {
+		for range 1 + rng.Intn(2) {
+			c.header.Add("Authorization", pick(diffAuthorizations))
+		}
+	}
 	switch rng.Intn(8) {
 	case 0:
 		c.header.Set("X-HTTP-Method-Override", pick(diffValues))
@@ -408,7 +422,7 @@ func TestPHPDifferential(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d, %d requests", seed, n)
 	rng := rand.New(rand.NewSource(seed))
-	var readAuth, overrides, writes, routed int
+	var readAuth, overrides, writes, routed, bearers int
 	for i := range n {
 		c := genDiffCase(rng)
 		php := p.read(t, c.request(), c.body)
@@ -426,6 +440,16 @@ func TestPHPDifferential(t *testing.T) {
 			if !ok1 || !ok2 || phpSID != sid || phpCh != ch {
 				t.Fatalf("case %d %v:\nrecordsync read socket_id %q channel_name %q\nPHP read %+v", i, c, sid, ch, php)
 			}
+		}
+
+		// The Bearer token: the same string as Laravel's, or none.
+		if tok, ok := BearerToken(c.request().Header); ok {
+			bearers++
+			if phpTok, isStr := php.Bearer.str(); !isStr || phpTok != tok {
+				t.Fatalf("case %d %v:\nrecordsync read the Bearer token %q, Laravel %+v", i, c, tok, php.Bearer)
+			}
+		} else if php.Bearer.Type == "string" {
+			t.Fatalf("case %d %v: Laravel read the Bearer token %+v, recordsync none", i, c, php.Bearer)
 		}
 
 		// The method: what Laravel routes, or not certain.
@@ -464,9 +488,9 @@ func TestPHPDifferential(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d requests: recordsync read the auth fields of %d, %d overrides (%d writes), %d routed to the auth endpoint", n, readAuth, overrides, writes, routed)
+	t.Logf("%d requests: recordsync read the auth fields of %d, %d overrides (%d writes), %d routed to the auth endpoint, %d Bearer tokens", n, readAuth, overrides, writes, routed, bearers)
 	// The generator must reach every kind of answer, or the test proves little.
-	if readAuth < n/20 || writes < n/50 || overrides < n/20 || routed < n/10 {
+	if readAuth < n/20 || writes < n/50 || overrides < n/20 || routed < n/10 || bearers < n/10 {
 		t.Fatalf("the generated requests miss a kind: read %d, overrides %d, writes %d, routed %d of %d", readAuth, overrides, writes, routed, n)
 	}
 }

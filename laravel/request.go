@@ -219,6 +219,36 @@ func phpHeader(h http.Header, name string) (value string, ok bool) {
 	return value, true
 }
 
+// BearerToken is what Laravel's Request::bearerToken
+// (Illuminate/Http/Concerns/InteractsWithInput.php) returns: the
+// Authorization header as PHP sees it through FastCGI (repeated fields
+// joined with ", ", as Caddy's fastcgi transport joins them), after its last
+// "Bearer ", up to a comma. ok is false when Laravel returns null (no
+// "Bearer " in it), and when PHP's reading is ambiguous (the header under
+// two spellings of its CGI name).
+func BearerToken(h http.Header) (token string, ok bool) {
+	var header string
+	found := false
+	for k, v := range h {
+		if cgiName(k) != "AUTHORIZATION" {
+			continue
+		}
+		if found {
+			return "", false
+		}
+		found, header = true, strings.Join(v, ", ")
+	}
+	i := strings.LastIndex(header, "Bearer ")
+	if i < 0 {
+		return "", false
+	}
+	token = header[i+len("Bearer "):]
+	if c := strings.IndexByte(token, ','); c >= 0 {
+		token = token[:c]
+	}
+	return token, true
+}
+
 func cgiName(k string) string {
 	return strings.ToUpper(strings.ReplaceAll(k, "-", "_"))
 }

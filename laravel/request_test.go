@@ -132,3 +132,30 @@ func TestPeekBodyTwice(t *testing.T) {
 		t.Fatalf("the app reads %q", got)
 	}
 }
+
+// FuzzBearerToken reads arbitrary Authorization headers: a token read is
+// what follows the header's last "Bearer ", without a comma.
+func FuzzBearerToken(f *testing.F) {
+	for _, v := range []string{"Bearer 1|abc", "Basic x, Bearer tok", "Bearer a, Bearer b", "Bearer tok,rest", "Bearer ", ""} {
+		f.Add(v, "")
+	}
+	f.Add("Bearer a", "Bearer b")
+	f.Fuzz(func(t *testing.T, v1, v2 string) {
+		h := http.Header{"Authorization": {v1}}
+		if v2 != "" {
+			h.Add("Authorization", v2)
+		}
+		tok, ok := BearerToken(h)
+		joined := strings.Join(h.Values("Authorization"), ", ")
+		if !ok {
+			if tok != "" || strings.Contains(joined, "Bearer ") {
+				t.Fatalf("%q: no token but %q", joined, tok)
+			}
+			return
+		}
+		i := strings.LastIndex(joined, "Bearer ")
+		if strings.Contains(tok, ",") || !strings.HasPrefix(joined[i+len("Bearer "):], tok) {
+			t.Fatalf("%q: token %q", joined, tok)
+		}
+	})
+}

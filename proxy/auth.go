@@ -184,34 +184,22 @@ func hashCredential(token string, kind byte, raw string) string {
 	return hex.EncodeToString(d.Sum(sum[:0]))
 }
 
-// bearerToken returns the Bearer token Laravel reads from the request, or ""
-// (counted when an Authorization header was there). Laravel's
-// Request::bearerToken (Illuminate/Http/Concerns/InteractsWithInput.php)
-// takes what follows the last "Bearer " of the Authorization header, up to
-// a comma; PHP sees repeated headers joined with ", " (Caddy's FastCGI
-// transport joins them so). What it reads counts only when it is a token:
-// see isBearerToken.
+// bearerToken returns the Bearer token Laravel reads from the request
+// (laravel.BearerToken), or "" (counted when an Authorization header was
+// there). What it reads counts only when it is a token: see isBearerToken.
 func (h *Handler) bearerToken(r *http.Request) string {
 	values := r.Header.Values("Authorization")
 	if len(values) == 0 {
 		return ""
 	}
-	header := values[0]
-	if len(values) > 1 {
-		header = strings.Join(values, ", ")
-	}
-	i := strings.LastIndex(header, "Bearer ")
-	if i < 0 {
-		if len(header) >= 6 && strings.EqualFold(header[:6], "Basic ") {
+	token, ok := laravel.BearerToken(r.Header)
+	if !ok {
+		if len(values[0]) >= 6 && strings.EqualFold(values[0][:6], "Basic ") {
 			h.obs.Refused(RefusedCredentialBasic)
 		} else {
 			h.obs.Refused(RefusedCredentialNotToken)
 		}
 		return ""
-	}
-	token := header[i+len("Bearer "):]
-	if c := strings.IndexByte(token, ','); c >= 0 {
-		token = token[:c]
 	}
 	if !isBearerToken(token) {
 		h.obs.Refused(RefusedCredentialNotToken)

@@ -1,7 +1,7 @@
 <?php
 // What PHP and Laravel read of this request: the method Laravel routes it
-// as, the socket_id and channel_name Laravel's broadcasters read, and which
-// of two routes matches. Run by php_differential_test.go under php-fpm, with
+// as, the socket_id and channel_name Laravel's broadcasters read, the
+// Bearer token (Request::bearerToken), and which of two routes matches. Run by php_differential_test.go under php-fpm, with
 // Debian's Laravel (php-laravel-framework). It is named index.php because
 // Symfony finds the front controller in a path by the script's file name.
 require 'Illuminate/autoload.php';
@@ -23,6 +23,7 @@ try {
     $r = Request::capture();
     $out['socket_id'] = described($r->socket_id);
     $out['channel_name'] = described($r->channel_name);
+    $out['bearer'] = described($r->bearerToken());
     // Symfony refuses an override that is not a method name (Laravel then
     // answers 400): reported as the error.
     $out['method'] = $r->getMethod();
