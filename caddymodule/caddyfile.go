@@ -281,6 +281,21 @@ func (h *Handler) parseSetting(d *caddyfile.Dispenser, s setting) error {
 		return oneInt64(d, &h.Cache.Size)
 	case "cache.ttl":
 		return oneDuration(d, &h.Cache.TTL)
+	case "cache.field_versions":
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		if d.Val() == "off" {
+			h.Cache.FieldVersions = -1
+		} else if n, err := strconv.Atoi(d.Val()); err != nil || n < 1 || n > 100 {
+			return d.Errf("field_versions: want a number of versions from 1 to 100, or off; got %q", d.Val())
+		} else {
+			h.Cache.FieldVersions = n
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		return nil
 
 	case "guard.conflict_status":
 		var n int64
@@ -406,7 +421,7 @@ func (h *Handler) setString(d *caddyfile.Dispenser, s setting, name, v string) e
 	return nil
 }
 
-// parseRecord reads `record <type> <pattern> [{ list <channel> <event> <id_key> }]`.
+// parseRecord reads `record <type> <pattern> [{ list <channel> <event> <id_key>; merge_patches }]`.
 func (h *Handler) parseRecord(d *caddyfile.Dispenser) error {
 	args := d.RemainingArgs()
 	if len(args) != 2 {
@@ -422,8 +437,15 @@ func (h *Handler) parseRecord(d *caddyfile.Dispenser) error {
 		}
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() == "merge_patches" {
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			rec.MergePatches = true
+			continue
+		}
 		if d.Val() != "list" {
-			return d.Errf("unrecognized record subdirective %q (want list)", d.Val())
+			return d.Errf("unrecognized record subdirective %q (want list or merge_patches)", d.Val())
 		}
 		la := d.RemainingArgs()
 		if len(la) != 3 {

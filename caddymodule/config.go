@@ -35,6 +35,12 @@ type CacheConfig struct {
 	// TTL is how long a version is held after it was last learned.
 	// Default: 10m. Flat name: cache_ttl.
 	TTL caddy.Duration `json:"ttl,omitempty"`
+	// FieldVersions is how many versions of a record keep the
+	// fingerprints of its fields (for changed_fields and conflict
+	// details): the latest and the ones before it. -1 (Caddyfile: off)
+	// keeps none. Read when the cache is first made, like Size.
+	// Default: 3.
+	FieldVersions int `json:"field_versions,omitempty"`
 }
 
 // GuardConfig tunes the guard: how stale writes are answered, and which
@@ -234,8 +240,9 @@ var flatNames = map[string]setting{
 	"updated_by_name": {"fields", "updated_by_name"},
 	"client_version":  {"fields", "client_version"},
 
-	"cache_size": {"cache", "size"},
-	"cache_ttl":  {"cache", "ttl"},
+	"cache_size":     {"cache", "size"},
+	"cache_ttl":      {"cache", "ttl"},
+	"field_versions": {"cache", "field_versions"},
 
 	"conflict_status": {"guard", "conflict_status"},
 	"write_wait":      {"guard", "write_wait"},
@@ -286,8 +293,9 @@ type flatJSON struct {
 	UpdatedByName string `json:"updated_by_name,omitempty"`
 	ClientVersion string `json:"client_version,omitempty"`
 
-	CacheSize int64          `json:"cache_size,omitempty"`
-	CacheTTL  caddy.Duration `json:"cache_ttl,omitempty"`
+	CacheSize     int64          `json:"cache_size,omitempty"`
+	CacheTTL      caddy.Duration `json:"cache_ttl,omitempty"`
+	FieldVersions int            `json:"field_versions,omitempty"`
 
 	ConflictStatus int            `json:"conflict_status,omitempty"`
 	WriteWait      caddy.Duration `json:"write_wait,omitempty"`
@@ -404,6 +412,7 @@ func (h *plainHandler) takeFlat(f *flatJSON) error {
 
 	take(&errs, "cache_size", f.CacheSize, &h.Cache.Size)
 	take(&errs, "cache_ttl", f.CacheTTL, &h.Cache.TTL)
+	take(&errs, "field_versions", f.FieldVersions, &h.Cache.FieldVersions)
 
 	take(&errs, "conflict_status", f.ConflictStatus, &h.Guard.ConflictStatus)
 	take(&errs, "write_wait", f.WriteWait, &h.Guard.WriteWait)

@@ -16,12 +16,19 @@ type browserKit struct {
 	handler *kit.Handler
 }
 
-func newBrowserKit(appKey, wsPath string) *browserKit {
+func newBrowserKit(appKey, wsPath string, records []Record) *browserKit {
 	if wsPath == "" {
 		wsPath = realtime.DefaultWSPath
 	}
 	js, mjs := kit.Paths(wsPath)
-	return &browserKit{js: js, mjs: mjs, handler: kit.New(kit.Config{Key: appKey, WSPath: wsPath})}
+	cfg := kit.Config{Key: appKey, WSPath: wsPath}
+	if len(records) > 0 {
+		cfg.Records = make(map[string]string, len(records))
+		for _, r := range records {
+			cfg.Records[r.Type] = r.Pattern
+		}
+	}
+	return &browserKit{js: js, mjs: mjs, handler: kit.New(cfg)}
 }
 
 // serves reports whether r asks for one of the kit's files.

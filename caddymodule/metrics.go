@@ -44,6 +44,7 @@ var metrics = struct {
 	methodOverrides      *prometheus.CounterVec
 	authUpstream         *prometheus.CounterVec
 	proxyRefused         *prometheus.CounterVec
+	mergedPatches        prometheus.Counter
 }{
 	learned: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "versions_learned_total",
@@ -53,6 +54,10 @@ var metrics = struct {
 		Namespace: "recordsync", Name: "conflicts_total",
 		Help: "Stale writes, by who answered them (cache: recordsync without the upstream; upstream: the application).",
 	}, []string{"answered_by"}),
+	mergedPatches: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "recordsync", Name: "merged_patches_total",
+		Help: "Stale PATCHes whose fields nobody else changed, forwarded on the current version (merge_patches).",
+	}),
 	polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "version_polls_total",
 		Help: "Version polls, by who answered them (cache or upstream).",
@@ -158,7 +163,7 @@ var metrics = struct {
 
 func registerMetrics(reg *prometheus.Registry) {
 	registerCollectors(reg,
-		metrics.learned, metrics.conflicts, metrics.polls, metrics.cacheEntries,
+		metrics.learned, metrics.conflicts, metrics.mergedPatches, metrics.polls, metrics.cacheEntries,
 		metrics.writersWaiting, metrics.writeWaitTimeout, metrics.tenantMissing,
 		metrics.connections, metrics.subscriptions, metrics.channels,
 		metrics.published, metrics.delivered, metrics.dropped, metrics.slowConsumers, metrics.encoded, metrics.refused,
@@ -197,6 +202,7 @@ func (o proxyObserver) Learned(source string) {
 }
 func (proxyObserver) ConflictFromCache() { metrics.conflicts.WithLabelValues("cache").Inc() }
 func (proxyObserver) UpstreamConflict()  { metrics.conflicts.WithLabelValues("upstream").Inc() }
+func (proxyObserver) MergedPatch()       { metrics.mergedPatches.Inc() }
 func (proxyObserver) Poll(fromCache bool) {
 	if fromCache {
 		metrics.polls.WithLabelValues("cache").Inc()

@@ -128,6 +128,11 @@ type Record struct {
 	Pattern string `json:"pattern"`
 	// Lists also publish each save of this record on a list channel.
 	Lists []List `json:"lists,omitempty"`
+	// MergePatches forwards a stale PATCH on the current version when none
+	// of its body's fields changed since the version it was loaded on
+	// (README, "Disjoint PATCHes"). It overrides the app's own version
+	// check for that write. Default: off.
+	MergePatches bool `json:"merge_patches,omitempty"`
 }
 
 // List is a list channel a record's saves are also published on.
@@ -196,7 +201,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("recordsync: %w", err)
 	}
-	h.kit = newBrowserKit(h.WebSocket.AppKey, h.WebSocket.Path)
+	h.kit = newBrowserKit(h.WebSocket.AppKey, h.WebSocket.Path, h.Records)
 	h.logger.Info("recordsync provisioned",
 		zap.String("name", h.Name),
 		zap.Int("records", len(h.Records)),
@@ -234,7 +239,7 @@ func (h *Handler) engineConfig(ctx caddy.Context, hubOpts realtime.Options, eng 
 func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 	routes := make([]proxy.RouteSpec, 0, len(h.Records))
 	for _, rec := range h.Records {
-		spec := proxy.RouteSpec{Type: rec.Type, Pattern: rec.Pattern}
+		spec := proxy.RouteSpec{Type: rec.Type, Pattern: rec.Pattern, MergePatches: rec.MergePatches}
 		for _, l := range rec.Lists {
 			spec.Lists = append(spec.Lists, proxy.ListSpec{Channel: l.Channel, Event: l.Event, IDKey: l.IDKey})
 		}

@@ -47,5 +47,5 @@ func loadEngine(name string, opts engine.Options, logger *zap.Logger) (*engine.E
 }
 
 func (h *Handler) cacheOptions() versioncache.Options {
-	return versioncache.Options{MaxEntries: h.Cache.Size, TTL: time.Duration(h.Cache.TTL)}
+	return versioncache.Options{MaxEntries: h.Cache.Size, TTL: time.Duration(h.Cache.TTL), FieldVersions: h.Cache.FieldVersions}
 }

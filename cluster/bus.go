@@ -130,6 +130,12 @@ type message struct {
 	Lists         []busList `json:"lists,omitempty"`
 	TabID         string    `json:"tab,omitempty"`
 	VersionOnly   bool      `json:"version_only,omitempty"`
+	// The version's field fingerprints (versioncache.Fields: names, prints,
+	// kinds) and the fields it changed (nil: unknown).
+	FieldNames  []string  `json:"field_names,omitempty"`
+	FieldPrints []uint64  `json:"field_prints,omitempty"`
+	FieldKinds  string    `json:"field_kinds,omitempty"`
+	Changed     *[]string `json:"changed,omitempty"`
 
 	// kindPresence: the operation, the member's user_info (JSON text) on
 	// join, and all members on sync.

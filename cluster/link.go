@@ -110,6 +110,17 @@ func (l *Link) Saved(s versioncache.Saved) {
 	m := message{Kind: kindSaved, Tenant: s.Key.Tenant, Type: s.Key.Type, ID: s.Key.ID,
 		Version: s.Entry.Version, UpdatedByID: s.Entry.UpdatedByID, UpdatedByName: s.Entry.UpdatedByName,
 		ExceptSocket: s.SocketID, TabID: s.TabID, VersionOnly: s.VersionOnly}
+	if f := s.Entry.Fields; f.Known() {
+		m.FieldNames, m.FieldPrints = make([]string, f.Len()), make([]uint64, f.Len())
+		kinds := make([]byte, f.Len())
+		for i := range f.Len() {
+			m.FieldNames[i], m.FieldPrints[i], kinds[i] = f.Field(i)
+		}
+		m.FieldKinds = string(kinds)
+	}
+	if s.Entry.Changed != nil {
+		m.Changed = &s.Entry.Changed
+	}
 	if len(s.Lists) > 0 {
 		m.Lists = make([]busList, len(s.Lists))
 		for i, li := range s.Lists {
@@ -117,6 +128,20 @@ func (l *Link) Saved(s versioncache.Saved) {
 		}
 	}
 	l.bus.Publish(m)
+}
+
+// boundedNames returns names when each is a field name within
+// versioncache.MaxFieldNameBytes, else nil (unknown).
+func boundedNames(names []string) []string {
+	for _, n := range names {
+		if n == "" || len(n) > versioncache.MaxFieldNameBytes {
+			return nil
+		}
+	}
+	if names == nil {
+		return []string{}
+	}
+	return names
 }
 
 // Publish shares an event the hub delivered itself (realtime.Broker).
@@ -154,6 +179,14 @@ func (l *Link) receive(m message) {
 		}
 		if len(m.Lists) > maxSavedLists {
 			return // not one of ours: a route has a handful of lists
+		}
+		if len(m.FieldNames) > 0 {
+			// Out of bounds or malformed: the fields are unknown, the
+			// version still counts.
+			s.Entry.Fields, _ = versioncache.NewFields(m.FieldNames, m.FieldPrints, []byte(m.FieldKinds))
+		}
+		if m.Changed != nil && len(*m.Changed) <= versioncache.MaxFields {
+			s.Entry.Changed = boundedNames(*m.Changed)
 		}
 		for _, li := range m.Lists {
 			s.Lists = append(s.Lists, versioncache.List{Channel: li.Channel, Event: li.Event, IDKey: li.IDKey})

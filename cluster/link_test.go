@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/tidwall/gjson"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -72,7 +74,9 @@ func TestLinkSharesASaveOnce(t *testing.T) {
 		waitFor(t, 5*time.Second, "both up", func() bool { return a.Bus().Up() && b.Bus().Up() })
 
 		key := versioncache.Key{Tenant: "t1", Type: "flow", ID: "1"}
-		saved := versioncache.Saved{Key: key, Entry: versioncache.Entry{Version: "2026-01-01T00:00:01Z", UpdatedByName: "Ann"},
+		fields, _ := versioncache.NewPrinter([]byte("s")).Record(gjson.Parse(`{"name":"x","due":null}`), nil)
+		saved := versioncache.Saved{Key: key, Entry: versioncache.Entry{Version: "2026-01-01T00:00:01Z", UpdatedByName: "Ann",
+			Fields: fields, Changed: []string{"name"}},
 			SocketID: "1.1", TabID: "tab", Lists: []versioncache.List{{Channel: "project.1", Event: "flow.updated", IDKey: "flow_id"}, {Channel: "all", Event: "flow.updated"}}}
 		var publisher interface{ Saved(versioncache.Saved) } = a
 		if !hubless {
@@ -84,6 +88,10 @@ func TestLinkSharesASaveOnce(t *testing.T) {
 			e, ok := storeB.Get(key)
 			return ok && e.Version == "2026-01-01T00:00:01Z" && e.UpdatedByName == "Ann"
 		})
+		// The version's fingerprints and changed fields travel with it.
+		if e, _ := storeB.Get(key); !reflect.DeepEqual(e.Changed, []string{"name"}) || len(versioncache.Changed(e.Fields, fields)) != 0 || e.Fields.Len() != 2 {
+			t.Fatalf("hubless %v: B holds Changed %v and %d fields", hubless, e.Changed, e.Fields.Len())
+		}
 		only := versioncache.Saved{Key: versioncache.Key{Tenant: "t1", Type: "flow", ID: "2"}, Entry: versioncache.Entry{Version: "7"}, VersionOnly: true}
 		publisher.Saved(only)
 		waitFor(t, 5*time.Second, "B learns the version", func() bool { e, ok := storeB.Get(only.Key); return ok && e.Version == "7" })

@@ -28,6 +28,13 @@ type Engine struct {
 	memory *proxy.Memory
 	hub    *realtime.Hub // nil without a hub
 
+	// noFields: the cache keeps no field fingerprints (Cache.FieldVersions < 0).
+	noFields bool
+	// printer fingerprints record fields (versioncache.Printer), keyed by
+	// the cluster's secret so that every instance's prints compare, or
+	// with a random key of its own out of a cluster.
+	printer kept[string, *versioncache.Printer]
+
 	redis   kept[RedisKey, *laravel.RedisIngress]
 	cluster kept[ClusterKey, *membership]
 	auth    kept[AuthKey, *laravel.UpstreamAuthorizer]
@@ -44,7 +51,7 @@ func Open(o Options) (*Engine, error) {
 		store.Close()
 		return nil, err
 	}
-	e := &Engine{store: store, memory: memory}
+	e := &Engine{store: store, memory: memory, noFields: o.Cache.FieldVersions < 0}
 	if o.Hub != nil {
 		hubOpts := *o.Hub
 		hubOpts.Versions = store
@@ -55,6 +62,25 @@ func Open(o Options) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// fieldPrinter returns the Printer of the current cluster membership's
+// secret (a new secret, a new key: prints of the old key then differ from
+// every new one, which names fields as changed once and never makes a
+// merge safe), or the Engine's own outside a cluster.
+func (e *Engine) fieldPrinter() *versioncache.Printer {
+	ck, _ := e.cluster.current()
+	key := "local"
+	if ck.Secret != "" {
+		key = "cluster\x00" + ck.Secret
+	}
+	p, _, _ := e.printer.set(key, func() (*versioncache.Printer, error) {
+		if ck.Secret == "" {
+			return versioncache.NewPrinter(nil), nil
+		}
+		return versioncache.NewPrinter([]byte(ck.Secret)), nil
+	})
+	return p
 }
 
 // Store is the version cache.
@@ -257,6 +283,9 @@ func (e *Engine) Apply(c Config) error {
 // its first write asks Redis again, whatever the old one had seen.
 func (e *Engine) NewProxy(o proxy.Options, lockTimeout time.Duration) (*proxy.Handler, error) {
 	o.Store, o.Memory = e.store, e.memory
+	if !e.noFields {
+		o.Printer = e.fieldPrinter()
+	}
 	// The hub publishes saves (and hands them to the cluster); without one
 	// the cluster's Link shares them with the other instances itself.
 	// A nil pointer must not become a non-nil interface.

@@ -40,3 +40,10 @@ func (k *kept[K, T]) get() T {
 	defer k.mu.Unlock()
 	return k.v
 }
+
+// current returns the running part's key and the part.
+func (k *kept[K, T]) current() (K, T) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.key, k.v
+}

@@ -49,6 +49,10 @@ type Config struct {
 	Key string `json:"key,omitempty"`
 	// WSPath is recordsync's ws_path, e.g. "/ws".
 	WSPath string `json:"wsPath,omitempty"`
+	// Records maps each record type to its route pattern, e.g. "flow" →
+	// "/api/v1/flows/{id}": where the kit loads the latest record for
+	// Reload Latest when the page names no URL.
+	Records map[string]string `json:"records,omitempty"`
 }
 
 // Handler serves the kit's two files. It is safe for concurrent use.
@@ -74,7 +78,7 @@ func New(cfg Config) *Handler {
 // Configure returns recordsync.js with cfg in place of its empty
 // configuration object (JSON with <, > and & escaped, safe in a script).
 func Configure(cfg Config) []byte {
-	conf, _ := json.Marshal(cfg) // two strings: cannot fail
+	conf, _ := json.Marshal(cfg) // strings and a map of strings: cannot fail
 	i := bytes.Index(JS, configStart)
 	j := bytes.Index(JS, configEnd)
 	if i < 0 || j < i {

@@ -17,6 +17,10 @@ func TestConfigure(t *testing.T) {
 	if len(got) != len(JS)-len("{}")+len(want)-len("/*recordsync:config*//*recordsync:end*/") {
 		t.Fatalf("configured kit has %d bytes, shipped %d: more than the config changed", len(got), len(JS))
 	}
+	routes := Configure(Config{Records: map[string]string{"flow": "/api/v1/flows/{id}"}})
+	if !bytes.Contains(routes, []byte(`/*recordsync:config*/{"records":{"flow":"/api/v1/flows/{id}"}}/*recordsync:end*/`)) {
+		t.Fatal("the record routes are not in the configured kit")
+	}
 	if empty := Configure(Config{}); !bytes.Equal(empty, JS) {
 		t.Fatal("an empty config changes the file")
 	}

@@ -32,6 +32,7 @@ type Next func(w http.ResponseWriter, r *http.Request) error
 // configuration is retired.
 type Handler struct {
 	opts   Options
+	record recordObject
 	routes []route
 	types  map[string]*route
 	poll   *pattern // nil: version endpoint off
@@ -63,6 +64,7 @@ func New(opts Options) (*Handler, error) {
 		obs:   opts.Observer,
 		log:   opts.Logger,
 	}
+	h.record = newRecordObject(opts.VersionField, opts.UpdatedByIDField, opts.UpdatedByNameField)
 	if h.obs == nil {
 		h.obs = nopObserver{}
 	}
@@ -211,8 +213,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info Request
 	if t.poll {
 		return h.servePoll(w, r, info, next, rt)
 	}
+	method := r.Method
 	if r.Method == http.MethodPost {
-		method, certain := laravel.Method(r, h.opts.MaxBodyBytes)
+		var certain bool
+		method, certain = laravel.Method(r, h.opts.MaxBodyBytes)
 		switch {
 		case method == http.MethodPut || method == http.MethodPatch:
 			h.obs.MethodOverride(OverrideWrite)
@@ -224,7 +228,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info Request
 			return next(w, r)
 		}
 	}
-	return h.serveRecord(w, r, info, next, rt, t.path, r.Method != http.MethodGet)
+	return h.serveRecord(w, r, info, next, rt, t.path, method)
 }
 
 // debug logs a decision when debug logging is on. Never pass cookies,

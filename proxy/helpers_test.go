@@ -89,6 +89,7 @@ func (o *countingObserver) get(name string) int {
 func (o *countingObserver) Learned(source string) { o.inc("learned." + source) }
 func (o *countingObserver) ConflictFromCache()    { o.inc("conflict_from_cache") }
 func (o *countingObserver) UpstreamConflict()     { o.inc("upstream_conflict") }
+func (o *countingObserver) MergedPatch()          { o.inc("merged_patch") }
 func (o *countingObserver) Poll(fromCache bool)   { o.inc(fmt.Sprintf("poll.%v", fromCache)) }
 func (o *countingObserver) WritersWaiting(d int) {
 	n := o.waiting.Add(int64(d))

@@ -59,6 +59,11 @@ type RouteSpec struct {
 	// Lists are the optional list channels a save of this record is also
 	// announced on.
 	Lists []ListSpec
+	// MergePatches lets a stale PATCH through when none of its body's
+	// fields changed since the version it was loaded on (see
+	// Handler.guard): it is forwarded as a write on the current version.
+	// Needs a Printer. Off by default.
+	MergePatches bool
 }
 
 // ListSpec is a list channel of a record route.
@@ -145,6 +150,10 @@ type Options struct {
 	Signer Signer
 	// Store is the version memory. Required.
 	Store *versioncache.Store
+	// Printer fingerprints the fields of the record answers the proxy
+	// learns from (versioncache.Fields), for changed_fields and conflict
+	// details. Nil: no fingerprints.
+	Printer *versioncache.Printer
 	// Publisher is told of every learned save. Nil: nobody.
 	Publisher Publisher
 	// Observer receives metric events. Nil: none.

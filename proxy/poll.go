@@ -59,7 +59,7 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 		_ = rec.writeBuffered()
 		return err
 	}
-	if _, advanced := h.learn(key, rec, entry, isRecord, SourcePoll); advanced {
+	if _, advanced, _ := h.learn(key, rec, entry, isRecord, SourcePoll); advanced {
 		h.shareVersion(key, entry)
 	}
 	h.sendBuffered(rec)

@@ -34,6 +34,9 @@ type Observer interface {
 	ConflictFromCache()
 	// UpstreamConflict is called when the app itself answered a write with 409/412.
 	UpstreamConflict()
+	// MergedPatch is called when a stale PATCH whose fields nobody else
+	// changed was forwarded on the current version (RouteSpec.MergePatches).
+	MergedPatch()
 	// Poll is called for every version poll, answered from the cache or not.
 	Poll(fromCache bool)
 	// WritersWaiting is called with +1 when a write starts waiting for its
@@ -107,6 +110,7 @@ func (nopObserver) MethodOverride(string) {}
 
 func (nopObserver) Learned(string)     {}
 func (nopObserver) ConflictFromCache() {}
+func (nopObserver) MergedPatch()       {}
 func (nopObserver) UpstreamConflict()  {}
 func (nopObserver) Poll(bool)          {}
 func (nopObserver) WritersWaiting(int) {}

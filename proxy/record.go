@@ -32,11 +32,13 @@ const (
 	MessageForbidden       = "Forbidden."
 )
 
-// serveRecord handles a GET/PUT/PATCH of a record route.
+// serveRecord handles a GET/PUT/PATCH of a record route; method is the
+// method Laravel routes it as (a POST may be a PUT or PATCH by override).
 // path is the request's path as Laravel's router matches it (classify):
 // next may rewrite r.URL in place (php_fastcgi → /index.php), so the key and
 // the list channels' parameters come from it.
-func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route, path string, write bool) error {
+func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route, path, method string) error {
+	write := method != http.MethodGet
 	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: rt.pat.param(path, "id")}
 	cred := h.credentialID(r, info)
 
@@ -45,7 +47,8 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 	defer func() { held.release() }()
 	if write {
 		var answered bool
-		if held, answered = h.guard(w, r, key, cred); answered {
+		merge := rt.spec.MergePatches && method == http.MethodPatch
+		if held, answered = h.guard(w, r, key, cred, merge); answered {
 			return nil
 		}
 	}
@@ -65,6 +68,11 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 	isRecord := false
 	if err == nil && rec.buffered() {
 		entry, isRecord = h.entryFrom(rec.body())
+		// The record's fields are read from the record itself (its
+		// show and write answers), not from a conflict answer's summary.
+		if isRecord && rec.status >= 200 && rec.status < 300 {
+			entry.Fields = h.record.fields(h.opts.Printer, rec.body())
+		}
 	}
 	h.authorise(key, cred, rec.status, isRecord)
 	if err != nil || !rec.buffered() {
@@ -87,7 +95,7 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 			h.obs.UpstreamConflict()
 		}
 	}
-	learned, advanced := h.learn(key, rec, entry, isRecord, source)
+	learned, advanced, entry := h.learn(key, rec, entry, isRecord, source)
 	if learned && held != nil {
 		held.learned = entry
 	}
@@ -109,18 +117,26 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 // the cache, and takes the record's turn for it. It returns the turn (nil
 // when none was taken: no loaded version, or a body it could not read) and
 // answered when it answered the write itself (409 from the cache, 503).
-func (h *Handler) guard(w http.ResponseWriter, r *http.Request, key versioncache.Key, cred string) (held *heldTurn, answered bool) {
+//
+// With merge (RouteSpec.MergePatches, for a PATCH), a stale write whose
+// body's fields nobody changed since its loaded version is not answered:
+// inside the turn, against the version current then, it is rewritten to
+// carry that version (rewriteLoaded) and goes on to the app, counted.
+func (h *Handler) guard(w http.ResponseWriter, r *http.Request, key versioncache.Key, cred string, merge bool) (held *heldTurn, answered bool) {
 	loaded := h.loadedVersion(r)
 	if loaded == "" {
 		return nil, false
 	}
 	// The store never goes back, so a held version newer than the loaded
 	// one proves the write stale already: answer it before it queues for
-	// the record's turn (and, clustered, for the Redis lock).
+	// the record's turn (and, clustered, for the Redis lock), unless it may
+	// merge (decided in the turn).
 	if h.auth.get(key, cred) == authAllowed {
 		if cur, ok := h.store.Get(key); ok && versioncache.Compare(cur.Version, loaded) == versioncache.Newer {
-			h.answerStale(w, key, loaded, cur)
-			return nil, true
+			if d, bc, bodyOK, lf := h.detail(r, key, loaded, cur); !merge || !bodyOK || !bc.mergeable(lf, cur.Fields) {
+				h.answerStale(w, key, loaded, cur, d)
+				return nil, true
+			}
 		}
 	}
 	// The turn is taken only once the whole body is here, so that a client
@@ -173,8 +189,16 @@ func (h *Handler) guard(w http.ResponseWriter, r *http.Request, key versioncache
 		}
 		if known {
 			if o := versioncache.Compare(cur.Version, loaded); o == versioncache.Newer || o == versioncache.Different {
+				d, bc, bodyOK, lf := h.detail(r, key, loaded, cur)
+				if merge && o == versioncache.Newer && bodyOK && bc.mergeable(lf, cur.Fields) && h.rewriteLoaded(r, cur.Version) {
+					h.obs.MergedPatch()
+					h.debug("stale PATCH of untouched fields forwarded on the current version",
+						zap.String("type", key.Type), zap.String("id", key.ID),
+						zap.String("loaded", loaded), zap.String("current", cur.Version))
+					return t, false
+				}
 				t.release()
-				h.answerStale(w, key, loaded, cur)
+				h.answerStale(w, key, loaded, cur, d)
 				return nil, true
 			}
 		}
@@ -183,13 +207,13 @@ func (h *Handler) guard(w http.ResponseWriter, r *http.Request, key versioncache
 }
 
 // answerStale answers a write whose loaded version the cache proves stale.
-func (h *Handler) answerStale(w http.ResponseWriter, key versioncache.Key, loaded string, cur versioncache.Entry) {
+func (h *Handler) answerStale(w http.ResponseWriter, key versioncache.Key, loaded string, cur versioncache.Entry, d conflictDetail) {
 	h.obs.ConflictFromCache()
 	if ce := h.log.Check(zap.DebugLevel, "stale write answered from cache"); ce != nil {
 		ce.Write(zap.String("type", key.Type), zap.String("id", key.ID),
 			zap.String("loaded", loaded), zap.String("current", cur.Version))
 	}
-	h.writeConflict(w, cur)
+	h.writeConflict(w, cur, d)
 }
 
 // sendBuffered writes the held response to the client. A failed write means
@@ -221,13 +245,14 @@ func learnableStatus(status int) bool {
 // entryFrom read from its body) to the store and adds an ETag when the app
 // set none. learned is false when the body carries no usable version, or
 // one older than the store's; advanced is true when the store took it as
-// news.
-func (h *Handler) learn(key versioncache.Key, rec *recorder, entry versioncache.Entry, ok bool, source string) (learned, advanced bool) {
+// news. The entry it returns carries what the store knows of that version
+// (its combined Fields, and Changed).
+func (h *Handler) learn(key versioncache.Key, rec *recorder, entry versioncache.Entry, ok bool, source string) (learned, advanced bool, _ versioncache.Entry) {
 	if !ok {
 		if ce := h.log.Check(zap.DebugLevel, "no version in response"); ce != nil {
 			ce.Write(zap.String("type", key.Type), zap.String("id", key.ID), zap.Int("status", rec.status))
 		}
-		return false, false
+		return false, false, entry
 	}
 	h.obs.Learned(source)
 	held, advanced := h.store.Advance(key, entry)
@@ -241,10 +266,13 @@ func (h *Handler) learn(key versioncache.Key, rec *recorder, entry versioncache.
 			hdr["Etag"] = []string{tag}
 		}
 	}
-	if !advanced && versioncache.Compare(entry.Version, held.Version) == versioncache.Older {
-		return false, false
+	switch versioncache.Compare(entry.Version, held.Version) {
+	case versioncache.Older:
+		return false, false, entry
+	case versioncache.Same:
+		entry.Fields, entry.Changed = held.Fields, held.Changed
 	}
-	return true, advanced
+	return true, advanced, entry
 }
 
 // entryFrom reads version and who-fields from a JSON document, within the
@@ -328,12 +356,19 @@ func (h *Handler) publish(r *http.Request, path string, rt *route, key versionca
 	})
 }
 
-// writeConflict answers a stale write from the cache.
-func (h *Handler) writeConflict(w http.ResponseWriter, cur versioncache.Entry) {
-	b := make([]byte, 0, 192)
+// writeConflict answers a stale write from the cache: the current version
+// and who saved it, and what d knows of the fields (changed_fields since
+// the caller's version, your_fields that its body changes,
+// overlapping_fields in both).
+func (h *Handler) writeConflict(w http.ResponseWriter, cur versioncache.Entry, d conflictDetail) {
+	b := make([]byte, 0, 256)
 	b = append(b, `{"success":false,"message":"`+MessageConflict+`","data":`...)
 	b = appendVersionData(b, cur)
-	b = append(b, '}')
+	b = b[:len(b)-1] // the data object stays open for the fields
+	b = appendNames(b, "changed_fields", d.changed)
+	b = appendNames(b, "your_fields", d.yours)
+	b = appendNames(b, "overlapping_fields", d.overlap)
+	b = append(b, '}', '}')
 	writeJSON(w, h.opts.ConflictStatus, func(hdr http.Header) {
 		if tag, ok := etag(cur.Version); ok {
 			hdr["Etag"] = []string{tag}

@@ -2,6 +2,8 @@ package realtime
 
 import (
 	"strconv"
+
+	"github.com/tidwall/gjson"
 	"time"
 
 	"github.com/recordsync/recordsync/pusher"
@@ -24,6 +26,10 @@ const (
 // up. The data's size is bounded by MaxMessageBytes, the bound of the whole
 // message.
 func (c *conn) clientEvent(cfg *config, f clientFrame) {
+	if f.Event == EditingEvent {
+		c.editingEvent(cfg, f)
+		return
+	}
 	if cfg.ClientEvents != ClientEventsMembers {
 		cfg.Observer.Dropped(DropClientEventOff)
 		c.sendError(CodeClientEvents, "client events are not enabled")
@@ -57,6 +63,63 @@ func (c *conn) clientEvent(cfg *config, f clientFrame) {
 	}
 	c.hub.share(Event{Tenant: c.tenant, Channel: f.Channel, Name: f.Event, Data: f.Data,
 		ExceptSocket: c.id, ClientEvent: true, UserID: c.members[f.Channel]})
+}
+
+// EditingEvent is the browser kit's "who is editing" signal: a client
+// event on a record's presence channel with data {"editing":true} or
+// {"editing":false}. The hub accepts it whatever ClientEvents says (the
+// kit shows "Bob — editing" on sites without whispers too), but only on a
+// presence channel the socket is a member of, within the socket's client
+// event rate, and with exactly that data (rebuilt by the hub, so that it
+// carries nothing else); the others receive it with the sender's user_id.
+const EditingEvent = "client-recordsync-editing"
+
+var (
+	editingTrue  = []byte(`{"editing":true}`)
+	editingFalse = []byte(`{"editing":false}`)
+)
+
+// editingEvent handles EditingEvent (see there).
+func (c *conn) editingEvent(cfg *config, f clientFrame) {
+	if pusher.KindOf(f.Channel) != pusher.KindPresence {
+		cfg.Observer.Dropped(DropClientEventChannel)
+		c.sendError(CodeClientEvents, EditingEvent+" is only allowed on presence- channels, not "+quoteForMsg(f.Channel))
+		return
+	}
+	user := c.members[f.Channel]
+	if _, ok := c.channels[f.Channel]; !ok || user == "" {
+		cfg.Observer.Dropped(DropClientEventChannel)
+		c.sendError(CodeClientEvents, "not a member of "+quoteForMsg(f.Channel))
+		return
+	}
+	var data []byte
+	switch v := gjson.GetBytes(f.Data, "editing"); {
+	case !gjson.ValidBytes(f.Data) || !gjson.ParseBytes(f.Data).IsObject():
+	case v.Type == gjson.True:
+		data = editingTrue
+	case v.Type == gjson.False:
+		data = editingFalse
+	}
+	if data == nil {
+		cfg.Observer.Dropped(DropClientEventInvalid)
+		c.sendError(CodeClientEvents, EditingEvent+` data must be {"editing":true} or {"editing":false}`)
+		return
+	}
+	rate := cfg.ClientEventRate
+	if rate <= 0 {
+		rate = DefaultClientEventRate
+	}
+	if !c.allowClientEvent(rate) {
+		cfg.Observer.Dropped(DropClientEventRate)
+		c.sendError(CodeClientEvents, "client event rate limit exceeded: "+strconv.Itoa(rate)+" per second")
+		return
+	}
+	frame := clientEventFrame(EditingEvent, f.Channel, data, user)
+	if n := c.hub.deliver(chanKey{c.tenant, f.Channel}, frame, c); n > 0 {
+		cfg.Observer.Delivered(n)
+	}
+	c.hub.share(Event{Tenant: c.tenant, Channel: f.Channel, Name: EditingEvent, Data: data,
+		ExceptSocket: c.id, ClientEvent: true, UserID: user})
 }
 
 // Observer.Dropped reasons of refused client events (whispers).

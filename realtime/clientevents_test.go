@@ -185,3 +185,44 @@ func TestSign(t *testing.T) {
 		return !ok
 	})
 }
+
+// TestEditingEvent: the kit's "who is editing" signal passes on presence
+// channels with client events off, with the sender's user_id and exactly
+// the editing flag; anywhere else, or with other data, it is refused.
+func TestEditingEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *Options) { o.ClientEvents = ClientEventsOff })
+	const pres = "presence-record.flow.1"
+	alice, bob := e.connect(t, "a"), e.connect(t, "a")
+	alice.joinPresence(pres, member(1, "Alice"))
+	bob.joinPresence(pres, member(2, "Bob"))
+	alice.expect("pusher_internal:member_added", pres)
+
+	bob.send(`{"event":"` + EditingEvent + `","channel":"` + pres + `","data":{"editing":true,"extra":"x"}}`)
+	f := alice.nextFrame()
+	if f.Event != EditingEvent || f.UserID != "2" || f.Data != `{"editing":true}` {
+		t.Fatalf("alice got %+v", f)
+	}
+	bob.send(`{"event":"` + EditingEvent + `","channel":"` + pres + `","data":{"editing":false}}`)
+	if f := alice.nextFrame(); f.Data != `{"editing":false}` {
+		t.Fatalf("alice got %+v", f)
+	}
+	bob.roundTrip() // never back to the sender
+
+	// Other whispers stay off.
+	bob.send(`{"event":"client-typing","channel":"` + pres + `","data":{}}`)
+	bob.expectError(CodeClientEvents, "not enabled")
+	// Not on private channels, not without membership, not other data.
+	const priv = "private-record.flow.1"
+	bob.subscribeOK(priv)
+	bob.send(`{"event":"` + EditingEvent + `","channel":"` + priv + `","data":{"editing":true}}`)
+	bob.expectError(CodeClientEvents, "only allowed on presence- channels")
+	carol := e.connect(t, "a")
+	carol.send(`{"event":"` + EditingEvent + `","channel":"` + pres + `","data":{"editing":true}}`)
+	carol.expectError(CodeClientEvents, "not a member")
+	for _, data := range []string{`{"editing":"yes"}`, `{}`, `[true]`} {
+		bob.send(`{"event":"` + EditingEvent + `","channel":"` + pres + `","data":` + data + `}`)
+		bob.expectError(CodeClientEvents, "must be")
+	}
+	alice.roundTrip()
+}

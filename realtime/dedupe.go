@@ -32,6 +32,8 @@ const maxRecordRefBytes = 200
 type recordRef struct {
 	typ, id, version string
 	byID, byName     string
+	// changed is the event's changed_fields, nil without a valid one.
+	changed []string
 	// stale is set by learn when the version cache holds a newer version.
 	stale bool
 }
@@ -44,9 +46,9 @@ type recordRef struct {
 func recordOf(ev Event) (recordRef, bool) {
 	var rec recordRef
 	data := ev.Data
-	var res [5]gjson.Result
+	var res [6]gjson.Result
 	if len(data) > 0 && gjson.ValidBytes(data) {
-		copy(res[:], gjson.GetManyBytes(data, "record_type", "record_id", "updated_at_iso", "updated_by_id", "updated_by_name"))
+		copy(res[:], gjson.GetManyBytes(data, "record_type", "record_id", "updated_at_iso", "updated_by_id", "updated_by_name", "changed_fields"))
 	}
 	typ, id := res[0], res[1]
 	if typ.Type == gjson.String {
@@ -79,7 +81,31 @@ func recordOf(ev Event) (recordRef, bool) {
 	if n := res[4]; n.Type == gjson.String {
 		rec.byName = versioncache.TruncateUTF8(n.Str, versioncache.MaxNameBytes)
 	}
+	rec.changed = changedNames(res[5])
 	return rec, true
+}
+
+// changedNames reads an event's changed_fields: an array of at most
+// versioncache.MaxFields field names (strings of at most
+// versioncache.MaxFieldNameBytes); anything else is no list (nil).
+func changedNames(v gjson.Result) []string {
+	if !v.IsArray() {
+		return nil
+	}
+	names := []string{}
+	ok := true
+	v.ForEach(func(_, n gjson.Result) bool {
+		if n.Type != gjson.String || n.Str == "" || len(n.Str) > versioncache.MaxFieldNameBytes || len(names) == versioncache.MaxFields {
+			ok = false
+			return false
+		}
+		names = append(names, n.Str)
+		return true
+	})
+	if !ok {
+		return nil
+	}
+	return names
 }
 
 // learn reads the record version ev announces (if any) and advances the
@@ -97,7 +123,7 @@ func (h *Hub) learn(cfg *config, ev Event) recordRef {
 		// learn it the same way.
 		held, advanced := cfg.Versions.Advance(
 			versioncache.Key{Tenant: ev.Tenant, Type: rec.typ, ID: rec.id},
-			versioncache.Entry{Version: rec.version, UpdatedByID: rec.byID, UpdatedByName: rec.byName})
+			versioncache.Entry{Version: rec.version, UpdatedByID: rec.byID, UpdatedByName: rec.byName, Changed: rec.changed})
 		if advanced {
 			cfg.Observer.Learned()
 		} else if versioncache.Compare(rec.version, held.Version) == versioncache.Older {

@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -32,17 +33,24 @@ func FuzzRecordOf(f *testing.F) {
 	f.Add("x", "news", []byte(`{"record_type":"flow","record_id":7,"updated_at_iso":"2026-01-01T00:00:00Z","updated_by_id":"3","updated_by_name":"Ann"}`), "")
 	f.Add("record.updated", "private-record..", []byte(`{"record_id":1e999}`), "5")
 	f.Add("record.updated", "private-record.a.b.c", []byte(`[`), "\xff")
+	f.Add("record.updated", "private-record.flow.1", []byte(`{"updated_at_iso":"1","changed_fields":["name","",1]}`), "")
 	f.Fuzz(func(t *testing.T, name, channel string, data []byte, version string) {
 		rec, ok := recordOf(Event{Name: name, Channel: channel, Data: data})
 		if !ok {
-			if rec != (recordRef{}) {
+			if !reflect.DeepEqual(rec, recordRef{}) {
 				t.Fatalf("not a record event, but %+v", rec)
 			}
 			return
 		}
 		if rec.typ == "" || rec.id == "" || rec.version == "" || len(rec.typ) > maxRecordRefBytes ||
-			len(rec.id) > maxRecordRefBytes || len(rec.version) > versioncache.MaxVersionBytes || len(rec.byName) > versioncache.MaxNameBytes {
+			len(rec.id) > maxRecordRefBytes || len(rec.version) > versioncache.MaxVersionBytes || len(rec.byName) > versioncache.MaxNameBytes ||
+			len(rec.changed) > versioncache.MaxFields {
 			t.Fatalf("record out of bounds: %+v", rec)
+		}
+		for _, n := range rec.changed {
+			if n == "" || len(n) > versioncache.MaxFieldNameBytes {
+				t.Fatalf("changed field name out of bounds: %q", n)
+			}
 		}
 		_ = versioncache.Compare(rec.version, version)
 	})

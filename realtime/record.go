@@ -99,6 +99,7 @@ func (h *Hub) deliverSaved(s versioncache.Saved) {
 		byID:      s.Entry.UpdatedByID,
 		byName:    s.Entry.UpdatedByName,
 		tab:       TabTag(s.TabID),
+		changed:   s.Entry.Changed,
 	}
 	rec := recordRef{typ: s.Key.Type, id: s.Key.ID, version: versioncache.Normalize(s.Entry.Version)}
 	h.publish(Event{
@@ -147,6 +148,7 @@ func (h *Hub) catchUp(c *conn, cfg *config, channel, since string) {
 		version:   e.Version,
 		byID:      e.UpdatedByID,
 		byName:    e.UpdatedByName,
+		changed:   e.Changed,
 	}
 	c.enqueue(eventFrame(RecordEvent, channel, p.build("")))
 }
@@ -192,12 +194,20 @@ type recordPayload struct {
 	byID      string
 	byName    string
 	tab       string // TabTag of the saving tab, "" for none
+	// changed names the fields the save changed (versioncache.Entry.Changed):
+	// nil when unknown.
+	changed []string
 }
 
+// maxChangedBytes bounds the names of changed_fields in one payload; the
+// names past it are counted in more_changed_fields.
+const maxChangedBytes = 320
+
 // build renders
-// {"tenant_id","record_type","record_id","updated_at_iso","updated_by_id","updated_by_name","tab_id"[,idKey]}
+// {"tenant_id","record_type","record_id","updated_at_iso","updated_by_id","updated_by_name","tab_id"[,"changed_fields"[,"more_changed_fields"]][,idKey]}
 // under maxRecordPayload bytes: long free-text fields are truncated, and if
-// the result is still too long (escaping) they are left out (null).
+// the result is still too long (escaping) they are left out (null, and
+// changed_fields omitted).
 func (p recordPayload) build(idKey string) []byte {
 	b := p.render(idKey, true)
 	if len(b) > maxRecordPayload {
@@ -234,6 +244,9 @@ func (p recordPayload) render(idKey string, withText bool) []byte {
 	} else {
 		b = append(b, "null"...)
 	}
+	if p.changed != nil && withText {
+		b = appendChanged(b, p.changed)
+	}
 	if idKey != "" {
 		b = append(b, ',')
 		b = pusher.AppendJSONString(b, idKey)
@@ -241,6 +254,34 @@ func (p recordPayload) render(idKey string, withText bool) []byte {
 		b = appendRecordID(b, p.id)
 	}
 	return append(b, '}')
+}
+
+// appendChanged appends ,"changed_fields":[...] with as many names as fit
+// in maxChangedBytes, and ,"more_changed_fields":n for the rest.
+func appendChanged(b []byte, names []string) []byte {
+	b = append(b, `,"changed_fields":[`...)
+	start, n := len(b), 0
+	for _, name := range names {
+		if len(name) > versioncache.MaxFieldNameBytes {
+			continue // not a field name recordsync learned
+		}
+		mark := len(b)
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = pusher.AppendJSONString(b, name)
+		if len(b)-start > maxChangedBytes {
+			b = b[:mark]
+			break
+		}
+		n++
+	}
+	b = append(b, ']')
+	if more := len(names) - n; more > 0 {
+		b = append(b, `,"more_changed_fields":`...)
+		b = strconv.AppendInt(b, int64(more), 10)
+	}
+	return b
 }
 
 func appendOptString(b []byte, s string) []byte {

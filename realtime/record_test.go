@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -40,6 +41,17 @@ func TestRecordPayload(t *testing.T) {
 			want: `{"tenant_id":null,"record_type":"t","record_id":"007","updated_at_iso":null,"updated_by_id":"{\"x\":1}","updated_by_name":null,"tab_id":null}`,
 		},
 		{
+			name: "changed fields",
+			p:    recordPayload{typ: "flow", id: "1", changed: []string{"name", "due_date"}},
+			want: `{"tenant_id":null,"record_type":"flow","record_id":1,"updated_at_iso":null,"updated_by_id":null,"updated_by_name":null,"tab_id":null,"changed_fields":["name","due_date"]}`,
+		},
+		{
+			name:  "nothing changed but the version, on a list",
+			p:     recordPayload{typ: "t", id: "1", changed: []string{}},
+			idKey: "task_id",
+			want:  `{"tenant_id":null,"record_type":"t","record_id":1,"updated_at_iso":null,"updated_by_id":null,"updated_by_name":null,"tab_id":null,"changed_fields":[],"task_id":1}`,
+		},
+		{
 			name: "beyond 2^53",
 			p:    recordPayload{typ: "t", id: "9007199254740993", byID: "not json"},
 			want: `{"tenant_id":null,"record_type":"t","record_id":"9007199254740993","updated_at_iso":null,"updated_by_id":"not json","updated_by_name":null,"tab_id":null}`,
@@ -70,6 +82,19 @@ func TestRecordPayloadBounded(t *testing.T) {
 	}
 	if !json.Valid(b) {
 		t.Fatalf("invalid JSON: %s", b)
+	}
+	// Many long field names: the list is cut, the rest counted.
+	p = recordPayload{typ: "flow", id: "1", version: "v"}
+	for i := range versioncache.MaxFields {
+		p.changed = append(p.changed, fmt.Sprintf("field_%02d_%s", i, strings.Repeat("x", 40)))
+	}
+	b = p.build("")
+	var cut struct {
+		Changed []string `json:"changed_fields"`
+		More    int      `json:"more_changed_fields"`
+	}
+	if err := json.Unmarshal(b, &cut); err != nil || len(b) >= 1024 || len(cut.Changed) == 0 || len(cut.Changed)+cut.More != versioncache.MaxFields {
+		t.Fatalf("%d bytes, %d names + %d more (%v): %s", len(b), len(cut.Changed), cut.More, err, b)
 	}
 	p.byName = strings.Repeat("é", 200)
 	b = p.build("")

@@ -2,7 +2,9 @@ package versioncache
 
 import (
 	"errors"
+	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,13 @@ type Entry struct {
 	UpdatedByName string
 	// LearnedAt is when the store learned this version.
 	LearnedAt time.Time
+	// Fields are the fingerprints of the record's fields at this version
+	// (unknown when it was learned without a body, e.g. from an event).
+	Fields Fields
+	// Changed names the fields that differ from the version before this
+	// one that recordsync knew (Changed of the two versions' Fields, or
+	// what the event that announced it said); nil when unknown.
+	Changed []string
 }
 
 // Options configure a Store. Zero values mean the defaults.
@@ -46,13 +55,85 @@ type Options struct {
 	MaxEntries int64
 	// TTL is how long an entry is kept after it was last advanced. Default: DefaultTTL.
 	TTL time.Duration
+	// FieldVersions is how many versions of a record keep their Fields:
+	// the latest and FieldVersions-1 before it, so that a write loaded on
+	// one of them can be told what changed since. Default:
+	// DefaultFieldVersions; negative: no Fields are kept at all.
+	FieldVersions int
+}
+
+// DefaultFieldVersions is the default of Options.FieldVersions, and
+// MaxFieldVersions its largest value.
+const (
+	DefaultFieldVersions = 3
+	MaxFieldVersions     = 100
+)
+
+// typeKey names a record type of a tenant.
+type typeKey struct{ tenant, typ string }
+
+// maxVariesTypes bounds the types whose caller-dependent fields are
+// remembered.
+const maxVariesTypes = 4096
+
+// typeVaries returns the fields known caller-dependent in records of k's type.
+func (s *Store) typeVaries(k Key) []string {
+	s.variesMu.Lock()
+	defer s.variesMu.Unlock()
+	return s.varies[typeKey{k.Tenant, k.Type}]
+}
+
+// noteVaries remembers the Varies fields of f for k's type.
+func (s *Store) noteVaries(k Key, f Fields) {
+	tk := typeKey{k.Tenant, k.Type}
+	s.variesMu.Lock()
+	defer s.variesMu.Unlock()
+	known := s.varies[tk]
+	var add []string
+	for i := range f.Len() {
+		if name, p, _ := f.Field(i); p == Varies && !slices.Contains(known, name) {
+			add = append(add, name)
+		}
+	}
+	if len(add) == 0 || len(known)+len(add) > MaxFields {
+		return
+	}
+	if s.varies == nil {
+		s.varies = make(map[typeKey][]string)
+	}
+	if _, has := s.varies[tk]; !has && len(s.varies) >= maxVariesTypes {
+		return
+	}
+	s.varies[tk] = append(slices.Clip(known), add...)
+}
+
+// stored is what the store holds for one record: its latest entry and the
+// Fields of a few versions before it, newest first.
+type stored struct {
+	Entry
+	past []pastFields
+}
+
+type pastFields struct {
+	version string
+	fields  Fields
 }
 
 // Store remembers the newest known version of each record. All methods are
 // safe for concurrent use.
 type Store struct {
-	cache *ristretto.Cache[string, Entry]
+	cache *ristretto.Cache[string, stored]
 	ttl   time.Duration
+	// keepPast is how many versions before the latest keep their Fields;
+	// noFields: Fields are not kept at all.
+	keepPast int
+	noFields bool
+	// varies remembers, per tenant and record type, the fields found
+	// caller-dependent in one record (two answers of one version showed
+	// them differently): they are Varies in every record of the type from
+	// then on.
+	variesMu sync.Mutex
+	varies   map[typeKey][]string
 	seed  maphash.Seed
 	// stripes serialise Advance per key so that the read-compare-write is
 	// atomic; ristretto itself has no compare-and-set.
@@ -85,7 +166,13 @@ func New(opts Options) (*Store, error) {
 	if opts.TTL <= 0 {
 		opts.TTL = DefaultTTL
 	}
-	c, err := ristretto.NewCache(&ristretto.Config[string, Entry]{
+	if opts.FieldVersions < -1 || opts.FieldVersions > MaxFieldVersions {
+		return nil, fmt.Errorf("versioncache: field_versions must be from 1 to %d, or -1 (off); got %d", MaxFieldVersions, opts.FieldVersions)
+	}
+	if opts.FieldVersions == 0 {
+		opts.FieldVersions = DefaultFieldVersions
+	}
+	c, err := ristretto.NewCache(&ristretto.Config[string, stored]{
 		NumCounters: opts.MaxEntries * 10,
 		MaxCost:     opts.MaxEntries,
 		BufferItems: 64,
@@ -96,7 +183,8 @@ func New(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{cache: c, ttl: opts.TTL, seed: maphash.MakeSeed()}, nil
+	return &Store{cache: c, ttl: opts.TTL, seed: maphash.MakeSeed(),
+		keepPast: max(opts.FieldVersions-1, 0), noFields: opts.FieldVersions < 0}, nil
 }
 
 // Get returns the newest known entry for k that the store can vouch for, or
@@ -106,13 +194,31 @@ func (s *Store) Get(k Key) (Entry, bool) {
 	if s.suspended.Load() {
 		return Entry{}, false
 	}
-	e, ok := s.cache.Get(k.String())
+	h, ok := s.cache.Get(k.String())
 	if ok {
-		if from := s.trustFrom.Load(); from != 0 && e.LearnedAt.UnixNano() < from {
+		if from := s.trustFrom.Load(); from != 0 && h.LearnedAt.UnixNano() < from {
 			return Entry{}, false
 		}
 	}
-	return e, ok
+	return h.Entry, ok
+}
+
+// FieldsAt returns the Fields the store holds of version v of k: the
+// latest version's or one of the few before it (Options.FieldVersions).
+func (s *Store) FieldsAt(k Key, v string) (Fields, bool) {
+	h, ok := s.cache.Get(k.String())
+	if !ok || v == "" {
+		return Fields{}, false
+	}
+	if Compare(h.Version, v) == Same {
+		return h.Fields, h.Fields.Known()
+	}
+	for _, p := range h.past {
+		if Compare(p.version, v) == Same {
+			return p.fields, true
+		}
+	}
+	return Fields{}, false
 }
 
 // Suspend stops the store from vouching for anything: Get answers nothing
@@ -177,10 +283,13 @@ func (s *Store) note(k Key, e Entry) {
 func (s *Store) Advance(k Key, e Entry) (held Entry, advanced bool) {
 	if e.Version == "" {
 		cur, _ := s.cache.Get(k.String())
-		return cur, false
+		return cur.Entry, false
 	}
 	if e.LearnedAt.IsZero() {
 		e.LearnedAt = time.Now()
+	}
+	if s.noFields {
+		e.Fields, e.Changed = Fields{}, nil
 	}
 	key := k.String()
 	mu := &s.stripes[maphash.String(s.seed, key)%uint64(len(s.stripes))]
@@ -190,29 +299,83 @@ func (s *Store) Advance(k Key, e Entry) (held Entry, advanced bool) {
 	if ok {
 		switch Compare(e.Version, cur.Version) {
 		case Older:
-			return cur, false
+			return cur.Entry, false
 		case Same:
 			// Keep the first learner's who-fields, refresh the lifetime;
-			// learned again, it is vouched for again (Resume).
+			// learned again, it is vouched for again (Resume). The
+			// answers' Fields combine (one version, one set of Fields).
 			if e.LearnedAt.After(cur.LearnedAt) {
 				cur.LearnedAt = e.LearnedAt
 			}
+			s.sameVersion(k, &cur, e)
 			s.cache.SetWithTTL(key, cur, 1, s.ttl)
-			return cur, false
+			return cur.Entry, false
 		}
 		// An update of a present key is applied synchronously by ristretto.
-		s.cache.SetWithTTL(key, e, 1, s.ttl)
-		s.note(k, e)
-		return e, true
+		next := stored{Entry: e}
+		next.Fields = markVaries(inherit(cur.Fields, e.Fields), s.typeVaries(k))
+		if next.Changed == nil {
+			next.Changed = Changed(cur.Fields, next.Fields)
+		}
+		if s.keepPast > 0 && cur.Fields.Known() {
+			next.past = make([]pastFields, 0, min(len(cur.past)+1, s.keepPast))
+			next.past = append(next.past, pastFields{cur.Version, cur.Fields})
+			for _, p := range cur.past {
+				if len(next.past) == s.keepPast {
+					break
+				}
+				next.past = append(next.past, p)
+			}
+		}
+		s.cache.SetWithTTL(key, next, 1, s.ttl)
+		s.note(k, next.Entry)
+		return next.Entry, true
 	}
 	// A new key goes through ristretto's asynchronous admission. Wait so
 	// that a second Advance of the same key, right behind this one, sees it:
 	// otherwise an older version queued after a newer one could land last.
-	if s.cache.SetWithTTL(key, e, 1, s.ttl) {
+	e.Fields = markVaries(e.Fields, s.typeVaries(k))
+	if s.cache.SetWithTTL(key, stored{Entry: e}, 1, s.ttl) {
 		s.cache.Wait()
 	}
 	s.note(k, e)
 	return e, true
+}
+
+// sameVersion folds another answer (or event) for the version h holds into
+// h: its Fields combine with h's, and Changed is what the combined Fields
+// say against the version before (or, with none held, the event's names
+// less the fields now known to vary).
+func (s *Store) sameVersion(k Key, h *stored, e Entry) {
+	fields := sameVersion(h.Fields, e.Fields)
+	if !fields.identical(h.Fields) {
+		s.noteVaries(k, fields)
+	}
+	if len(h.past) > 0 {
+		fields = inherit(h.past[0].fields, fields)
+	}
+	if fields.identical(h.Fields) && h.Changed != nil {
+		return
+	}
+	h.Fields = fields
+	if len(h.past) > 0 && fields.Known() {
+		h.Changed = Changed(h.past[0].fields, fields)
+		return
+	}
+	changed := h.Changed
+	if changed == nil {
+		changed = e.Changed
+	}
+	if changed != nil && fields.Known() {
+		kept := make([]string, 0, len(changed))
+		for _, n := range changed {
+			if p, _, ok := fields.Lookup(n); !ok || p != Varies {
+				kept = append(kept, n)
+			}
+		}
+		changed = kept
+	}
+	h.Changed = changed
 }
 
 // Forget drops what the store knows of k.
