@@ -215,6 +215,8 @@ type rsOptions struct {
 	NoAppKey bool
 	// Extra lines inside the recordsync block, e.g. "conflict_status 412".
 	Extra string
+	// MergePatches turns merge_patches on for flows.
+	MergePatches bool
 }
 
 // rsLaravelSite is the Caddyfile site of these tests: recordsync with the
@@ -226,7 +228,11 @@ func rsLaravelSite(app *laravelApp, spy *fcgiSpy, o rsOptions) string {
 	b.WriteString("\t\ttenant {http.request.host}\n")
 	b.WriteString("\t\tupdated_by_id data.updated_by\n")
 	b.WriteString("\t\tupdated_by_name data.updated_by_name\n")
-	b.WriteString("\t\trecord flow /api/v1/flows/{id}\n")
+	if o.MergePatches {
+		b.WriteString("\t\trecord flow /api/v1/flows/{id} {\n\t\t\tmerge_patches\n\t\t}\n")
+	} else {
+		b.WriteString("\t\trecord flow /api/v1/flows/{id}\n")
+	}
 	b.WriteString("\t\trecord projecttask /api/v1/projects/{project}/tasks/{id} {\n\t\t\tlist project.{project} task.updated task_id\n\t\t}\n")
 	if !o.NoAppKey {
 		fmt.Fprintf(&b, "\t\tlaravel_app_key %s\n", app.AppKey)
@@ -266,6 +272,17 @@ func wantHeader(t testing.TB, what string, r *laravelResponse, name, want string
 }
 
 // wantJSON compares a body with the JSON want, ignoring key order and spacing.
+// withFields adds members (JSON text, e.g. `"a":1,"b":2`) to the data
+// object of a conflict body.
+func withFields(t testing.TB, body []byte, members string) string {
+	t.Helper()
+	s := strings.TrimSpace(string(body))
+	if !strings.HasSuffix(s, "}}") {
+		t.Fatalf("conflict body %s does not end with its data object", body)
+	}
+	return s[:len(s)-2] + "," + members + "}}"
+}
+
 func wantJSON(t testing.TB, what string, body []byte, want string) {
 	t.Helper()
 	var got, exp any
@@ -421,7 +438,11 @@ func TestRecordsyncLaravelGuard(t *testing.T) {
 			wantStatus(t, "Alice's stale save", r, 409)
 			wantHeader(t, "Alice's stale save", r, "X-Recordsync-Cache", "hit")
 			wantHeader(t, "Alice's stale save", r, "ETag", etagOf(current))
-			wantJSON(t, "Alice's stale save", r.Body, string(appConflict.Body))
+			// The app's own shape, and what the edge knows of the fields:
+			// Bob changed name since Alice's version, her body changes it
+			// too.
+			wantJSON(t, "Alice's stale save", r.Body, withFields(t, appConflict.Body,
+				`"changed_fields":["name"],"your_fields":["name"],"overlapping_fields":["name"]`))
 		})
 	}
 	if n := spy.Count("PUT", path) + spy.Count("PATCH", path); n != putsBefore {
