@@ -205,6 +205,13 @@ func run(cfg runConfig, outPath string) error {
 	rep.GoVersion = strings.TrimSpace(cmdOut(repo, "go", "version"))
 	rep.Wrk = strings.TrimSpace(strings.SplitN(cmdOut(repo, "wrk", "-v"), "\n", 2)[0])
 
+	logf("memory per cached record, with and without field fingerprints")
+	if m, err := measureCacheMemory(20000); err != nil {
+		rep.Errors = append(rep.Errors, "cache memory: "+err.Error())
+	} else {
+		rep.CacheMemory = &m
+	}
+
 	logf("building caddy from ./cmd/caddy")
 	caddyBin := filepath.Join(work, "caddy")
 	if err := harness.BuildCaddy(repo, caddyBin); err != nil {

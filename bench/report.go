@@ -47,6 +47,10 @@ type report struct {
 	// Slow consumers (section 7).
 	Slow *slowResult
 
+	// CacheMemory: one cached record's memory with and without field
+	// fingerprints.
+	CacheMemory *cacheMemResult
+
 	// Charts are the PNG files written next to the report (base names).
 	Charts map[string]string
 }
@@ -571,6 +575,10 @@ func (r *report) headline() string {
 			p("| %s | %.0f req/s (%.0f per Caddy CPU-s) | %.0f req/s (Laravel, php-fpm) | %.0f× | ≥ 50×, ≥ 20k/core | %s, %s |\n",
 				row.name, row.ss[1].RPS(), per, row.ss[0].RPS(), x, yesNo(x >= 50), yesNo(per >= 20000))
 		}
+	}
+	if m := r.CacheMemory; m != nil && m.PlainBytes > 0 {
+		p("| Memory per cached record | %.0f B with the fingerprints of its %d fields at %d versions | %.0f B without fingerprints (`field_versions off`) | %.2f× | – | – |\n",
+			m.FieldsBytes, m.Fields, m.Versions, m.PlainBytes, m.FieldsBytes/m.PlainBytes)
 	}
 	if f := r.fan(10000); f != nil {
 		p("| Fan-out to 10k subscribers | p50 %.0f / p99 %.0f / max %.0f ms | Centrifugo p99 169 ms, Mercure p99 151 ms | – | p99 ≤ 60 ms | %s |\n",
