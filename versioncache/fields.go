@@ -460,19 +460,13 @@ func inherit(prev, next Fields) Fields {
 	if !prev.Known() || !next.Known() {
 		return next
 	}
-	var prints []uint64
-	walk(prev, next, func(_ string, i, j int) {
-		if i >= 0 && j >= 0 && prev.prints[i] == Varies && next.prints[j] != Varies {
-			if prints == nil {
-				prints = slices.Clone(next.prints)
-			}
-			prints[j] = Varies
+	var varies []string
+	for i, p := range prev.prints {
+		if p == Varies {
+			varies = append(varies, prev.shape.names[i])
 		}
-	})
-	if prints == nil {
-		return next
 	}
-	return Fields{shape: next.shape, prints: prints, kinds: next.kinds}
+	return markVaries(next, varies)
 }
 
 // markVaries marks Varies in f the fields named in names.
