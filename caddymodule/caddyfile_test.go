@@ -87,6 +87,9 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"bad size", "recordsync {\n\tmax_body_size lots\n}", "not a size"},
 		{"argument on directive", "recordsync extra", "wrong argument count"},
 		{"missing value", "recordsync {\n\ttenant\n}", "wrong argument count"},
+		{"field_versions 0", "recordsync {\n\tcache {\n\t\tfield_versions 0\n\t}\n}", "from 1 to 100, or off"},
+		{"field_versions word", "recordsync {\n\tfield_versions some\n}", "from 1 to 100, or off"},
+		{"merge_patches with an argument", "recordsync {\n\trecord t /t/{id} {\n\t\tmerge_patches yes\n\t}\n}", "wrong argument count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h Handler
@@ -127,5 +130,26 @@ func TestUnmarshalCaddyfileRedis(t *testing.T) {
 		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.input, err, tc.want)
 		}
+	}
+}
+
+func TestUnmarshalCaddyfileFields(t *testing.T) {
+	var h Handler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`recordsync {
+		record flow /api/v1/flows/{id} {
+			merge_patches
+		}
+		record task /api/v1/tasks/{id}
+		cache {
+			field_versions off
+		}
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(h)
+	want := `{"records":[{"type":"flow","pattern":"/api/v1/flows/{id}","merge_patches":true},{"type":"task","pattern":"/api/v1/tasks/{id}"}],"cache":{"field_versions":-1}}`
+	if string(got) != want {
+		t.Fatalf("parsed\n%s\nwant\n%s", got, want)
 	}
 }

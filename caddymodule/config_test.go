@@ -24,8 +24,9 @@ var everySetting = map[string]struct{ caddyfile, json string }{
 	"updated_by_name": {"data.by.name", `"data.by.name"`},
 	"client_version":  {"loaded_version", `"loaded_version"`},
 
-	"cache_size": {"5000", `5000`},
-	"cache_ttl":  {"5m", `"5m"`},
+	"cache_size":     {"5000", `5000`},
+	"cache_ttl":      {"5m", `"5m"`},
+	"field_versions": {"5", `5`},
 
 	"conflict_status": {"412", `412`},
 	"write_wait":      {"3s", `3000000000`},

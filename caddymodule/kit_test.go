@@ -49,8 +49,8 @@ func TestBrowserKitServed(t *testing.T) {
 		resp.Header.Get("Cache-Control") != "no-cache" {
 		t.Fatalf("GET kit: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"))
 	}
-	if !strings.Contains(body, `/*recordsync:config*/{"key":"kit-key","wsPath":"/live"}/*recordsync:end*/`) {
-		t.Fatal("the served kit does not carry the app key and ws_path")
+	if !strings.Contains(body, `/*recordsync:config*/{"key":"kit-key","wsPath":"/live","records":{"flow":"/api/v1/flows/{id}"}}/*recordsync:end*/`) {
+		t.Fatal("the served kit does not carry the app key, ws_path and record routes")
 	}
 	etag := resp.Header.Get("ETag")
 	if resp, _ := do("GET", "/live/recordsync.js", "If-None-Match", etag); resp.StatusCode != http.StatusNotModified {

@@ -134,7 +134,7 @@ type Store struct {
 	// then on.
 	variesMu sync.Mutex
 	varies   map[typeKey][]string
-	seed  maphash.Seed
+	seed     maphash.Seed
 	// stripes serialise Advance per key so that the read-compare-write is
 	// atomic; ristretto itself has no compare-and-set.
 	stripes [256]sync.Mutex
