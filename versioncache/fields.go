@@ -3,6 +3,7 @@ package versioncache
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,25 +62,49 @@ type shape struct {
 const maxShapes = 4096
 
 var shapes struct {
-	mu sync.Mutex
-	m  map[string]*shape
+	mu   sync.Mutex
+	seed maphash.Seed
+	m    map[uint64][]*shape
+}
+
+func init() { shapes.seed = maphash.MakeSeed() }
+
+// lookupShape returns the interned shape of the n names name(0..n-1),
+// making one with newNames() when there is none.
+func lookupShape(n int, name func(int) string, newNames func() []string) *shape {
+	var h maphash.Hash
+	h.SetSeed(shapes.seed)
+	for i := range n {
+		h.WriteString(name(i))
+		h.WriteByte(0)
+	}
+	sum := h.Sum64()
+	shapes.mu.Lock()
+	defer shapes.mu.Unlock()
+next:
+	for _, s := range shapes.m[sum] {
+		if len(s.names) != n {
+			continue
+		}
+		for i, have := range s.names {
+			if have != name(i) {
+				continue next
+			}
+		}
+		return s
+	}
+	s := &shape{names: newNames()}
+	if shapes.m == nil {
+		shapes.m = make(map[uint64][]*shape)
+	}
+	if len(shapes.m) < maxShapes {
+		shapes.m[sum] = append(shapes.m[sum], s)
+	}
+	return s
 }
 
 func internShape(names []string) *shape {
-	key := strings.Join(names, "\x00")
-	shapes.mu.Lock()
-	defer shapes.mu.Unlock()
-	if s, ok := shapes.m[key]; ok {
-		return s
-	}
-	s := &shape{names: names}
-	if shapes.m == nil {
-		shapes.m = make(map[string]*shape)
-	}
-	if len(shapes.m) < maxShapes {
-		shapes.m[key] = s
-	}
-	return s
+	return lookupShape(len(names), func(i int) string { return names[i] }, func() []string { return names })
 }
 
 // Known reports whether f holds fingerprints.
@@ -233,12 +258,17 @@ func (p *Printer) Record(obj gjson.Result, skip func(name string) bool) (Fields,
 			return Fields{}, false // duplicated key: PHP and gjson disagree
 		}
 	}
-	names := make([]string, len(fs))
 	out := Fields{prints: make([]uint64, len(fs)), kinds: make([]byte, len(fs))}
 	for i, f := range fs {
-		names[i], out.prints[i], out.kinds[i] = f.name, f.print, f.kind
+		out.prints[i], out.kinds[i] = f.print, f.kind
 	}
-	out.shape = internShape(names)
+	out.shape = lookupShape(len(fs), func(i int) string { return fs[i].name }, func() []string {
+		names := make([]string, len(fs))
+		for i, f := range fs {
+			names[i] = strings.Clone(f.name)
+		}
+		return names
+	})
 	return out, true
 }
 

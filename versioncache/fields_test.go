@@ -280,3 +280,16 @@ func FuzzFields(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRecord: fingerprinting one 12-field record answer.
+func BenchmarkRecord(b *testing.B) {
+	p := NewPrinter([]byte("k"))
+	doc := gjson.Parse(`{"id":1,"name":"Flow 1","description":"Some text of the flow","status":"open","priority":3,"owner_id":7,` +
+		`"project_id":11,"tags":["a","b"],"due_date":null,"archived":false,"created_at":"2026-01-01T12:00:00.000000Z","settings":{"color":"blue","notify":true}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := p.Record(doc, nil); !ok {
+			b.Fatal("not fingerprinted")
+		}
+	}
+}
