@@ -42,6 +42,9 @@ func clusterSiteOnDB(upstream, redisAddr string, db int, name string) string {
 // production, and the third, which shares production's channel, refuses its
 // messages (the key is derived with the database number) and counts them.
 func TestClusterDatabasesDoNotShare(t *testing.T) {
+	// Mostly waiting (three Caddies starting, heartbeats, quiet periods):
+	// runs beside the other waiting tests.
+	t.Parallel()
 	redisAddr, _, _ := startRedis(t)
 	app := startFakeApp(t, testAppKey, testAppSecret)
 	prod := startCaddy(t, clusterSiteOnDB(app.Addr(), redisAddr, 0, ""))

@@ -88,6 +88,9 @@ func (a *hostileApp) received(body []byte) bool {
 // cross-tenant /broadcasting/auth grant answered 403 in
 // recordsync_auth_signatures_total{result="refused"}.
 func TestDrillHostileClient(t *testing.T) {
+	// Mostly waiting (for the server to close half-open sockets, for
+	// heartbeats): runs beside the other waiting tests.
+	t.Parallel()
 	app := &hostileApp{fakeApp: &fakeApp{key: testAppKey, secret: testAppSecret, records: map[string]*fakeRecord{}}, bodies: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(app.serve))
 	t.Cleanup(srv.Close)

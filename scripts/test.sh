@@ -21,6 +21,7 @@ warm=$!
 
 phase "install"
 scripts/install-deps.sh
+phase "installed; waiting for the compile started beside the installs"
 wait "$warm" || true
 
 phase "go vet / gofmt"
