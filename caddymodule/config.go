@@ -119,7 +119,8 @@ type WebSocketConfig struct {
 	// ClientEvents says who may send client-* events (Echo's whisper):
 	// "off" (answered with pusher:error 4301) or "members" (sockets
 	// subscribed to a private- or presence- channel, to the others there;
-	// presence events carry the sender's user_id). Default: "off".
+	// presence events carry the sender's user_id), as Reverb does.
+	// Default: "members".
 	ClientEvents string `json:"client_events,omitempty"`
 	// ClientEventRate bounds the client events of one socket per second;
 	// past it they are dropped with pusher:error 4301. Default: 10.

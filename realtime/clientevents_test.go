@@ -226,3 +226,18 @@ func TestEditingEvent(t *testing.T) {
 	}
 	alice.roundTrip()
 }
+
+// TestClientEventsOnByDefault: as on Reverb, whispers pass between the
+// members of a private channel without any setting.
+func TestClientEventsOnByDefault(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	const priv = "private-record.flow.1"
+	alice, bob := e.connect(t, "a"), e.connect(t, "a")
+	alice.subscribeOK(priv)
+	bob.subscribeOK(priv)
+	alice.send(`{"event":"client-typing","channel":"` + priv + `","data":{"typing":true}}`)
+	if f := bob.nextFrame(); f.Event != "client-typing" || f.Data != `{"typing":true}` {
+		t.Fatalf("bob got %+v", f)
+	}
+}

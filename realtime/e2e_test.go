@@ -196,7 +196,7 @@ func TestForgedSignature(t *testing.T) {
 
 func TestUnsupportedChannelsAndClientEventsOff(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	e := newEnv(t, func(o *Options) { o.ClientEvents = ClientEventsOff })
 	c := e.connect(t, "")
 	c.subscribe("presence-room", "k:s")
 	if d := c.expect("pusher:subscription_error", "presence-room"); d["status"] != float64(401) || !strings.Contains(d["error"].(string), "presence channels need channel_data") {

@@ -95,7 +95,8 @@ type Options struct {
 	// ClientEvents says who may send client-* events (Echo's whisper):
 	// ClientEventsOff (answered with pusher:error 4301) or
 	// ClientEventsMembers (the subscribers of a private- or presence-
-	// channel, to the others on it). Default: ClientEventsOff.
+	// channel, to the others on it), as Reverb accepts whispers from
+	// channel members. Default: ClientEventsMembers.
 	ClientEvents string
 	// ClientEventRate bounds the client events of one socket per second
 	// (burst as many); past it an event is dropped with pusher:error 4301.
@@ -258,7 +259,7 @@ func newConfig(o Options) (*config, error) {
 	}
 	switch o.ClientEvents {
 	case "":
-		o.ClientEvents = ClientEventsOff
+		o.ClientEvents = ClientEventsMembers
 	case ClientEventsOff, ClientEventsMembers:
 	default:
 		return nil, fmt.Errorf("realtime: client_events: want %q or %q, got %q", ClientEventsOff, ClientEventsMembers, o.ClientEvents)

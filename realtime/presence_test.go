@@ -113,7 +113,7 @@ func TestPresenceMembers(t *testing.T) {
 
 func TestPresenceRefusals(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(o *Options) { o.PresenceMaxMembers = 2 })
+	e := newEnv(t, func(o *Options) { o.PresenceMaxMembers = 2; o.ClientEvents = ClientEventsOff })
 	const ch = "presence-room"
 	c := e.connect(t, "")
 

@@ -10,7 +10,7 @@ import (
 // Every refusal inside a socket is counted once, by reason, and the socket stays
 // up (except a refused connection, which is closed).
 func TestRefusalsAreCounted(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(o *Options) { o.ClientEvents = ClientEventsOff })
 	c := e.connect(t, "")
 
 	// A forged signature, and another socket's signature for the channel.
