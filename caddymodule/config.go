@@ -93,7 +93,7 @@ type CallersConfig struct {
 type WebSocketConfig struct {
 	// AppID, AppKey and AppSecret are the Pusher-style credentials Laravel
 	// also holds. Without AppKey the websocket hub is off. Placeholders are
-	// evaluated at provisioning, e.g. "{env.RECORDSYNC_APP_KEY}".
+	// evaluated at provisioning, e.g. "{env.REVERB_APP_KEY}".
 	AppID     string `json:"app_id,omitempty"`
 	AppKey    string `json:"app_key,omitempty"`
 	AppSecret string `json:"app_secret,omitempty"`

@@ -59,7 +59,7 @@ func TestCaddyfileExampleIsValid(t *testing.T) {
 	cmd := exec.Command(caddyBin, "validate", "--config", path, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(),
 		"APP_KEY=base64:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-		"RECORDSYNC_APP_ID=1", "RECORDSYNC_APP_KEY=key", "RECORDSYNC_APP_SECRET=secret",
+		"REVERB_APP_ID=1", "REVERB_APP_KEY=key", "REVERB_APP_SECRET=secret",
 		"HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Valid configuration") {
 		t.Fatalf("Caddyfile.example: %v\n%s", err, out)

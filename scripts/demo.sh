@@ -112,10 +112,10 @@ build_caddy() {
 # by the app (signonly broadcaster) and recordsync (app_key/app_secret).
 make_keys() {
 	APP_KEY="base64:$(head -c 32 /dev/urandom | base64)"
-	RECORDSYNC_APP_ID=$((RANDOM * 32768 + RANDOM))
-	RECORDSYNC_APP_KEY="demo-$(random_hex 8)"
-	RECORDSYNC_APP_SECRET=$(random_hex 24)
-	export APP_KEY RECORDSYNC_APP_ID RECORDSYNC_APP_KEY RECORDSYNC_APP_SECRET
+	REVERB_APP_ID=$((RANDOM * 32768 + RANDOM))
+	REVERB_APP_KEY="demo-$(random_hex 8)"
+	REVERB_APP_SECRET=$(random_hex 24)
+	export APP_KEY REVERB_APP_ID REVERB_APP_KEY REVERB_APP_SECRET
 }
 
 # start_redis: redis-server on 127.0.0.1:6379, or the next free port.
@@ -139,7 +139,7 @@ setup_app() {
 	# Pusher-style signed /broadcasting/auth answers, so Laravel Echo can
 	# subscribe through recordsync's /ws (App\Broadcasting\SignOnlyBroadcaster).
 	export BROADCAST_DRIVER=signonly
-	export PUSHER_APP_KEY="$RECORDSYNC_APP_KEY" PUSHER_APP_SECRET="$RECORDSYNC_APP_SECRET"
+	export PUSHER_APP_KEY="$REVERB_APP_KEY" PUSHER_APP_SECRET="$REVERB_APP_SECRET"
 	export REDIS_HOST=127.0.0.1 REDIS_PORT
 	mkdir -p "$APP_STORAGE" "$DB_DATABASE"
 	(cd examples/laravel && php artisan app:setup a b default) >"$STATE/setup.log" 2>&1 ||
@@ -211,9 +211,9 @@ print_banner() {
        fetch('/api/v1/records/flow/1/version').then(r => r.headers.get('X-Recordsync-Cache'))
      miss the first time (the app authorises the session), hit after that.
   5. The events themselves, from a terminal, as Bob, with Laravel Echo:
-       node examples/laravel/demo/listen.mjs --port $PORT --key $RECORDSYNC_APP_KEY bob@example.com record.flow.1
+       node examples/laravel/demo/listen.mjs --port $PORT --key $REVERB_APP_KEY bob@example.com record.flow.1
      (--host b.localhost for tenant b). Echo settings for your own pages:
-       broadcaster 'reverb', key '$RECORDSYNC_APP_KEY', wsHost location.hostname,
+       broadcaster 'reverb', key '$REVERB_APP_KEY', wsHost location.hostname,
        wsPort $PORT, wsPath '/ws', forceTLS false
   6. Tenants: flow 1 of a and flow 1 of b are different records; nothing crosses.
   7. Metrics: curl -s http://127.0.0.1:$ADMIN_PORT/metrics | grep ^recordsync_

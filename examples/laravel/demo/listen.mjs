@@ -1,7 +1,7 @@
 // Watch record events of the demo from a terminal, as a logged-in user, with
 // the real Laravel Echo + pusher-js (from e2e/node/node_modules):
 //
-//   node examples/laravel/demo/listen.mjs --port 8080 --key <RECORDSYNC_APP_KEY> bob@example.com record.flow.1 [project.1 ...]
+//   node examples/laravel/demo/listen.mjs --port 8080 --key <REVERB_APP_KEY> bob@example.com record.flow.1 [project.1 ...]
 //
 // It logs in through the app (session cookie + CSRF token), subscribes
 // Echo.private(channel) for each channel (authorised by the app's
@@ -41,7 +41,7 @@ const opt = (name, fallback) => {
 };
 const host = opt('host', 'a.localhost');
 const port = Number(opt('port', '8080'));
-const key = opt('key', process.env.RECORDSYNC_APP_KEY);
+const key = opt('key', process.env.REVERB_APP_KEY);
 const password = opt('password', 'secret');
 const [email, ...channels] = args;
 if (!email || channels.length === 0 || !key) {
