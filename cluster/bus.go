@@ -136,6 +136,10 @@ type message struct {
 	FieldPrints []uint64  `json:"field_prints,omitempty"`
 	FieldKinds  string    `json:"field_kinds,omitempty"`
 	Changed     *[]string `json:"changed,omitempty"`
+	// The save's model-broadcast form (versioncache.ModelEvent), if any.
+	ModelChannel string `json:"model_channel,omitempty"`
+	ModelEvent   string `json:"model_event,omitempty"`
+	ModelData    string `json:"model_data,omitempty"`
 
 	// kindPresence: the operation, the member's user_info (JSON text) on
 	// join, and all members on sync.

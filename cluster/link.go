@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"encoding/json"
+	"github.com/recordsync/recordsync/pusher"
 	"sync"
 	"time"
 
@@ -121,6 +123,9 @@ func (l *Link) Saved(s versioncache.Saved) {
 	if s.Entry.Changed != nil {
 		m.Changed = &s.Entry.Changed
 	}
+	if s.Model != nil {
+		m.ModelChannel, m.ModelEvent, m.ModelData = s.Model.Channel, s.Model.Event, string(s.Model.Data)
+	}
 	if len(s.Lists) > 0 {
 		m.Lists = make([]busList, len(s.Lists))
 		for i, li := range s.Lists {
@@ -187,6 +192,10 @@ func (l *Link) receive(m message) {
 		}
 		if m.Changed != nil && len(*m.Changed) <= versioncache.MaxFields {
 			s.Entry.Changed = boundedNames(*m.Changed)
+		}
+		if m.ModelEvent != "" && len(m.ModelData) <= versioncache.MaxModelBytes && len(m.ModelEvent) <= realtime.MaxEventNameLength &&
+			pusher.ValidChannelName(pusher.PrivatePrefix+m.ModelChannel) && json.Valid([]byte(m.ModelData)) {
+			s.Model = &versioncache.ModelEvent{Channel: m.ModelChannel, Event: m.ModelEvent, Data: []byte(m.ModelData)}
 		}
 		for _, li := range m.Lists {
 			s.Lists = append(s.Lists, versioncache.List{Channel: li.Channel, Event: li.Event, IDKey: li.IDKey})

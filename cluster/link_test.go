@@ -77,6 +77,7 @@ func TestLinkSharesASaveOnce(t *testing.T) {
 		fields, _ := versioncache.NewPrinter([]byte("s")).Record(gjson.Parse(`{"name":"x","due":null}`), nil)
 		saved := versioncache.Saved{Key: key, Entry: versioncache.Entry{Version: "2026-01-01T00:00:01Z", UpdatedByName: "Ann",
 			Fields: fields, Changed: []string{"name"}},
+			Model:    &versioncache.ModelEvent{Channel: "App.Models.Flow.1", Event: "FlowUpdated", Data: []byte(`{"model":{"id":1}}`)},
 			SocketID: "1.1", TabID: "tab", Lists: []versioncache.List{{Channel: "project.1", Event: "flow.updated", IDKey: "flow_id"}, {Channel: "all", Event: "flow.updated"}}}
 		var publisher interface{ Saved(versioncache.Saved) } = a
 		if !hubless {

@@ -87,6 +87,9 @@ func New(opts Options) (*Handler, error) {
 			return nil, fmt.Errorf("record %s: %w", rs.Type, err)
 		}
 		rs.Lists = append([]ListSpec(nil), rs.Lists...)
+		if rs.Model, err = compileModel(rs.Model, opts.VersionField); err != nil {
+			return nil, fmt.Errorf("record %s: %w", rs.Type, err)
+		}
 		specs[i] = rs
 		rt := route{spec: &specs[i], pat: pt}
 		for _, l := range rs.Lists {

@@ -59,11 +59,30 @@ type RouteSpec struct {
 	// Lists are the optional list channels a save of this record is also
 	// announced on.
 	Lists []ListSpec
+	// Model, when set, also announces each save of this record the way
+	// Laravel's model broadcasting does (ModelSpec).
+	Model *ModelSpec
 	// MergePatches lets a stale PATCH through when none of its body's
 	// fields changed since the version it was loaded on (see
 	// Handler.guard): it is forwarded as a write on the current version.
 	// Needs a Printer. Off by default.
 	MergePatches bool
+}
+
+// ModelSpec announces a record's saves as Laravel's model broadcasting
+// does (Illuminate/Database/Eloquent/BroadcastsEvents.php and
+// BroadcastableModelEventOccurred.php): the event class_basename.Updated
+// ("FlowUpdated") on the model's private channel, its class with dots
+// ("App.Models.Flow") and the id, with {"model":{...}}, so that Echo's
+// useEchoModel("App.Models.Flow", id) hears saves made through the proxy.
+type ModelSpec struct {
+	// Class is the model's class with dots for backslashes, e.g.
+	// "App.Models.Flow".
+	Class string
+	// Fields are the top-level fields of the record object copied into
+	// "model" (the writer's answer may hold fields other users must not
+	// see: only these go out). Default: "id" and the version field.
+	Fields []string
 }
 
 // ListSpec is a list channel of a record route.

@@ -100,13 +100,19 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 		held.learned = entry
 	}
 	held.release()
-	h.sendBuffered(rec)
-
 	announce := write && learned && rec.status >= 200 && rec.status < 300 && !rec.skipBroadcast &&
 		(h.opts.ImportHeader == "" || len(r.Header.Values(h.opts.ImportHeader)) == 0)
+	// The model-broadcast form is read from the answer before it is sent
+	// (its buffer goes back to the pool then).
+	var model *versioncache.ModelEvent
+	if announce && rt.spec.Model != nil {
+		model = h.modelEvent(rt.spec.Model, key.ID, rec.body())
+	}
+	h.sendBuffered(rec)
+
 	switch {
 	case announce:
-		h.publish(r, path, rt, key, entry)
+		h.publish(r, path, rt, key, entry, model)
 	case advanced:
 		h.shareVersion(key, entry)
 	}
@@ -334,8 +340,8 @@ func (h *Handler) shareVersion(key versioncache.Key, entry versioncache.Entry) {
 	}
 }
 
-// publish announces a learned save.
-func (h *Handler) publish(r *http.Request, path string, rt *route, key versioncache.Key, entry versioncache.Entry) {
+// publish announces a learned save (and its model-broadcast form, if any).
+func (h *Handler) publish(r *http.Request, path string, rt *route, key versioncache.Key, entry versioncache.Entry, model *versioncache.ModelEvent) {
 	if h.opts.Publisher == nil {
 		return
 	}
@@ -347,13 +353,15 @@ func (h *Handler) publish(r *http.Request, path string, rt *route, key versionca
 			lists[i] = rt.lists[i].resolve(params)
 		}
 	}
-	h.opts.Publisher.Saved(versioncache.Saved{
+	s := versioncache.Saved{
 		Key:      key,
 		Entry:    entry,
 		Lists:    lists,
 		TabID:    r.Header.Get(HeaderTabID),
 		SocketID: r.Header.Get(HeaderSocketID),
-	})
+		Model:    model,
+	}
+	h.opts.Publisher.Saved(s)
 }
 
 // writeConflict answers a stale write from the cache: the current version

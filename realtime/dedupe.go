@@ -1,6 +1,8 @@
 package realtime
 
 import (
+	"strings"
+
 	"github.com/tidwall/gjson"
 
 	"github.com/recordsync/recordsync/versioncache"
@@ -43,7 +45,7 @@ type recordRef struct {
 // example app and the browser kit use, whatever the event's name), or an
 // event named record.updated on private-record.{type}.{id} with
 // data.updated_at_iso.
-func recordOf(ev Event) (recordRef, bool) {
+func recordOf(ev Event, models []ModelRoute) (recordRef, bool) {
 	var rec recordRef
 	data := ev.Data
 	var res [6]gjson.Result
@@ -66,6 +68,26 @@ func recordOf(ev Event) (recordRef, bool) {
 	if (rec.typ == "" || rec.id == "") && ev.Name == RecordEvent {
 		rec.typ, rec.id, _ = parseRecordChannel(ev.Channel)
 	}
+	if rec.typ == "" && len(models) > 0 {
+		if m, id, ok := modelOf(ev.Channel, models); ok && len(data) > 0 && gjson.ValidBytes(data) {
+			rec.typ, rec.id = m.Type, id
+			model := gjson.GetBytes(data, "model")
+			res[2], res[3], res[4] = gjson.Result{}, gjson.Result{}, gjson.Result{}
+			if model.IsObject() {
+				res[2] = model.Get(gjson.Escape(m.VersionKey))
+				if m.ByIDKey != "" {
+					res[3] = model.Get(gjson.Escape(m.ByIDKey))
+				}
+				if m.ByNameKey != "" {
+					res[4] = model.Get(gjson.Escape(m.ByNameKey))
+				}
+			}
+			rec.version = ""
+			if res[2].Type == gjson.String || res[2].Type == gjson.Number {
+				rec.version = versioncache.Normalize(res[2].String())
+			}
+		}
+	}
 	if rec.typ == "" || rec.id == "" || rec.version == "" ||
 		len(rec.typ) > maxRecordRefBytes || len(rec.id) > maxRecordRefBytes || len(rec.version) > versioncache.MaxVersionBytes {
 		return recordRef{}, false
@@ -83,6 +105,21 @@ func recordOf(ev Event) (recordRef, bool) {
 	}
 	rec.changed = changedNames(res[5])
 	return rec, true
+}
+
+// modelOf finds the model route of a model-broadcast channel,
+// "private-App.Models.Flow.1", and the id after the class (one segment).
+func modelOf(channel string, models []ModelRoute) (ModelRoute, string, bool) {
+	rest, ok := strings.CutPrefix(channel, "private-")
+	if !ok {
+		return ModelRoute{}, "", false
+	}
+	for _, m := range models {
+		if id, ok := strings.CutPrefix(rest, m.Class+"."); ok && id != "" && !strings.Contains(id, ".") {
+			return m, id, true
+		}
+	}
+	return ModelRoute{}, "", false
 }
 
 // changedNames reads an event's changed_fields: an array of at most
@@ -113,7 +150,7 @@ func changedNames(v gjson.Result) []string {
 // saves the proxy never saw. The result is marked stale when the cache
 // already holds a newer version.
 func (h *Hub) learn(cfg *config, ev Event) recordRef {
-	rec, ok := recordOf(ev)
+	rec, ok := recordOf(ev, cfg.Models)
 	if !ok {
 		return recordRef{}
 	}

@@ -130,7 +130,7 @@ func TestRecordOf(t *testing.T) {
 		{"object id", Event{Name: "x", Data: []byte(`{"record_type":"t","record_id":{},"updated_at_iso":"7"}`)}, false, "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec, ok := recordOf(tc.ev)
+			rec, ok := recordOf(tc.ev, nil)
 			if ok != tc.ok || rec.typ != tc.typ || rec.id != tc.id || rec.version != tc.version {
 				t.Fatalf("recordOf = %+v, %v; want %s/%s@%s, %v", rec, ok, tc.typ, tc.id, tc.version, tc.ok)
 			}

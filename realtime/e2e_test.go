@@ -609,3 +609,42 @@ func TestGoroutinesPerConnection(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "sockets gone", func() bool { return e.hub.Connections() == 0 })
 }
+
+// TestSavedModel: a save with a model-broadcast form reaches the model's
+// private channel as Laravel's model broadcasting sends it; the app's own
+// model broadcast of the same version is then a duplicate, and a newer
+// one moves the version cache.
+func TestSavedModel(t *testing.T) {
+	t.Parallel()
+	store, err := versioncache.New(versioncache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	e := newEnv(t, func(o *Options) {
+		o.Versions = store
+		o.Models = []ModelRoute{{Class: "App.Models.Flow", Type: "flow", VersionKey: "updated_at", ByNameKey: "updated_by_name"}}
+	})
+	const ch = "private-App.Models.Flow.1"
+	c := e.connect(t, "t1")
+	c.subscribeOK(ch)
+	k := versioncache.Key{Tenant: "t1", Type: "flow", ID: "1"}
+	v1 := "2026-01-01T00:00:00.000000Z"
+	store.Advance(k, versioncache.Entry{Version: v1})
+	e.hub.Saved(versioncache.Saved{Key: k, Entry: versioncache.Entry{Version: v1},
+		Model: &versioncache.ModelEvent{Channel: "App.Models.Flow.1", Event: "FlowUpdated", Data: []byte(`{"model":{"id":1,"updated_at":"` + v1 + `"}}`)}})
+	d := c.expect("FlowUpdated", ch)
+	if m, _ := d["model"].(map[string]any); m["id"] != float64(1) || m["updated_at"] != v1 {
+		t.Fatalf("FlowUpdated %v", d)
+	}
+	// The app's own model broadcast of the same save: not delivered twice.
+	e.hub.Publish(Event{Tenant: "t1", Channel: ch, Name: "FlowUpdated", Data: []byte(`{"model":{"id":1,"name":"x","updated_at":"` + v1 + `"}}`)})
+	c.roundTrip()
+	// A newer one from the app: delivered, and the cache learns it.
+	v2 := "2026-01-01T00:00:01.000000Z"
+	e.hub.Publish(Event{Tenant: "t1", Channel: ch, Name: "FlowUpdated", Data: []byte(`{"model":{"id":1,"updated_at":"` + v2 + `","updated_by_name":"Ann"}}`)})
+	c.expect("FlowUpdated", ch)
+	if got, _ := store.Get(k); got.Version != v2 || got.UpdatedByName != "Ann" {
+		t.Fatalf("the cache holds %+v after the app's model broadcast", got)
+	}
+}

@@ -34,8 +34,10 @@ func FuzzRecordOf(f *testing.F) {
 	f.Add("record.updated", "private-record..", []byte(`{"record_id":1e999}`), "5")
 	f.Add("record.updated", "private-record.a.b.c", []byte(`[`), "\xff")
 	f.Add("record.updated", "private-record.flow.1", []byte(`{"updated_at_iso":"1","changed_fields":["name","",1]}`), "")
+	f.Add("FlowUpdated", "private-App.Models.Flow.1", []byte(`{"model":{"id":1,"updated_at":"2026-01-01T00:00:00.000000Z","updated_by":2}}`), "")
 	f.Fuzz(func(t *testing.T, name, channel string, data []byte, version string) {
-		rec, ok := recordOf(Event{Name: name, Channel: channel, Data: data})
+		rec, ok := recordOf(Event{Name: name, Channel: channel, Data: data},
+			[]ModelRoute{{Class: "App.Models.Flow", Type: "flow", VersionKey: "updated_at", ByIDKey: "updated_by", ByNameKey: "name"}})
 		if !ok {
 			if !reflect.DeepEqual(rec, recordRef{}) {
 				t.Fatalf("not a record event, but %+v", rec)

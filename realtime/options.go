@@ -110,10 +110,25 @@ type Options struct {
 	Authorizer Authorizer
 	// Versions, when set, answers the "since" subscribe extension.
 	Versions *versioncache.Store
+	// Models are the record types whose saves the app (or recordsync)
+	// also announces with Laravel's model broadcasting: such events move
+	// the version cache, and are delivered once per version, like
+	// record.updated.
+	Models []ModelRoute
 	// Logger receives the hub's logs. Default: zap.NewNop().
 	Logger *zap.Logger
 	// Observer receives metrics. May be nil.
 	Observer Observer
+}
+
+// ModelRoute maps a model's broadcast channel onto a record type: an event
+// on "private-"+Class+"."+id (Illuminate/Database/Eloquent/
+// BroadcastsEvents.php: broadcastChannel is the class with dots, then the
+// key) carries record id's version in data.model[VersionKey], and who
+// saved it in data.model[ByIDKey] and [ByNameKey] (when set).
+type ModelRoute struct {
+	Class, Type                    string
+	VersionKey, ByIDKey, ByNameKey string
 }
 
 // Observer receives the hub's metrics. Its methods are called from many

@@ -118,6 +118,15 @@ func (h *Hub) deliverSaved(s versioncache.Saved) {
 			ExceptSocket: s.SocketID,
 		}, rec)
 	}
+	if m := s.Model; m != nil && len(m.Data) <= versioncache.MaxModelBytes {
+		h.publish(Event{
+			Tenant:       s.Key.Tenant,
+			Channel:      pusher.PrivatePrefix + m.Channel,
+			Name:         m.Event,
+			Data:         m.Data,
+			ExceptSocket: s.SocketID,
+		}, rec)
+	}
 }
 
 // catchUp answers the "since" extension: when the version cache holds a

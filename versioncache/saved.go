@@ -23,7 +23,22 @@ type Saved struct {
 	// SocketID is the saving tab's websocket (Echo's X-Socket-ID): it gets
 	// no copy. "" if unknown.
 	SocketID string
+	// Model, when set, is the save as Laravel's model broadcasting
+	// announces it too (Illuminate/Database/Eloquent/BroadcastsEvents.php).
+	Model *ModelEvent
 }
+
+// ModelEvent is a save announced as Laravel's model broadcasting does:
+// Event ("FlowUpdated") on "private-"+Channel ("App.Models.Flow.1") with
+// Data {"model":{...}} holding only the fields the configuration names.
+type ModelEvent struct {
+	Channel string
+	Event   string
+	Data    []byte
+}
+
+// MaxModelBytes bounds a ModelEvent's Data.
+const MaxModelBytes = 1000
 
 // List is a list channel of a record type (a table of records, such as a
 // project's tasks): it gets Event on "private-"+Channel, with the record's
