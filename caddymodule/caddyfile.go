@@ -421,7 +421,7 @@ func (h *Handler) setString(d *caddyfile.Dispenser, s setting, name, v string) e
 	return nil
 }
 
-// parseRecord reads `record <type> <pattern> [{ list <channel> <event> <id_key>; merge_patches }]`.
+// parseRecord reads `record <type> <pattern> [{ list <channel> <event> <id_key>; merge_patches; model <class> [<field>...] }]`.
 func (h *Handler) parseRecord(d *caddyfile.Dispenser) error {
 	args := d.RemainingArgs()
 	if len(args) != 2 {
@@ -437,6 +437,14 @@ func (h *Handler) parseRecord(d *caddyfile.Dispenser) error {
 		}
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() == "model" {
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Errf("model takes the model's class with dots and optionally the fields it holds, e.g. model App.Models.Flow id name updated_at")
+			}
+			rec.Model = &Model{Class: args[0], Fields: args[1:]}
+			continue
+		}
 		if d.Val() == "merge_patches" {
 			if d.NextArg() {
 				return d.ArgErr()
@@ -445,7 +453,7 @@ func (h *Handler) parseRecord(d *caddyfile.Dispenser) error {
 			continue
 		}
 		if d.Val() != "list" {
-			return d.Errf("unrecognized record subdirective %q (want list or merge_patches)", d.Val())
+			return d.Errf("unrecognized record subdirective %q (want list, merge_patches or model)", d.Val())
 		}
 		la := d.RemainingArgs()
 		if len(la) != 3 {

@@ -89,6 +89,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"missing value", "recordsync {\n\ttenant\n}", "wrong argument count"},
 		{"field_versions 0", "recordsync {\n\tcache {\n\t\tfield_versions 0\n\t}\n}", "from 1 to 100, or off"},
 		{"field_versions word", "recordsync {\n\tfield_versions some\n}", "from 1 to 100, or off"},
+		{"model without a class", "recordsync {\n\trecord t /t/{id} {\n\t\tmodel\n\t}\n}", "model takes"},
 		{"merge_patches with an argument", "recordsync {\n\trecord t /t/{id} {\n\t\tmerge_patches yes\n\t}\n}", "wrong argument count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,6 +139,7 @@ func TestUnmarshalCaddyfileFields(t *testing.T) {
 	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`recordsync {
 		record flow /api/v1/flows/{id} {
 			merge_patches
+			model App.Models.Flow id name updated_at
 		}
 		record task /api/v1/tasks/{id}
 		cache {
@@ -148,7 +150,7 @@ func TestUnmarshalCaddyfileFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.Marshal(h)
-	want := `{"records":[{"type":"flow","pattern":"/api/v1/flows/{id}","merge_patches":true},{"type":"task","pattern":"/api/v1/tasks/{id}"}],"cache":{"field_versions":-1}}`
+	want := `{"records":[{"type":"flow","pattern":"/api/v1/flows/{id}","merge_patches":true,"model":{"class":"App.Models.Flow","fields":["id","name","updated_at"]}},{"type":"task","pattern":"/api/v1/tasks/{id}"}],"cache":{"field_versions":-1}}`
 	if string(got) != want {
 		t.Fatalf("parsed\n%s\nwant\n%s", got, want)
 	}

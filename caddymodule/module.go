@@ -133,6 +133,19 @@ type Record struct {
 	// (README, "Disjoint PATCHes"). It overrides the app's own version
 	// check for that write. Default: off.
 	MergePatches bool `json:"merge_patches,omitempty"`
+	// Model also announces each save as Laravel's model broadcasting does
+	// (README, "Model broadcasting"). Default: none.
+	Model *Model `json:"model,omitempty"`
+}
+
+// Model is a record type's Eloquent model, for model broadcasting.
+type Model struct {
+	// Class is the model's class with dots for backslashes, e.g.
+	// "App.Models.Flow".
+	Class string `json:"class"`
+	// Fields are the record's fields the announced "model" holds. Default:
+	// id and the version field.
+	Fields []string `json:"fields,omitempty"`
 }
 
 // List is a list channel a record's saves are also published on.
@@ -240,6 +253,9 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 	routes := make([]proxy.RouteSpec, 0, len(h.Records))
 	for _, rec := range h.Records {
 		spec := proxy.RouteSpec{Type: rec.Type, Pattern: rec.Pattern, MergePatches: rec.MergePatches}
+		if rec.Model != nil {
+			spec.Model = &proxy.ModelSpec{Class: rec.Model.Class, Fields: rec.Model.Fields}
+		}
 		for _, l := range rec.Lists {
 			spec.Lists = append(spec.Lists, proxy.ListSpec{Channel: l.Channel, Event: l.Event, IDKey: l.IDKey})
 		}
@@ -266,6 +282,32 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 	}
 }
 
+// modelRoutes maps the record types with a model onto the hub's
+// ModelRoutes: the model's fields that hold the version and who saved it
+// are the last keys of the version and updated_by fields' paths.
+func (h *Handler) modelRoutes() []realtime.ModelRoute {
+	leaf := func(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
+	version := h.Fields.Version
+	if version == "" {
+		version = proxy.DefaultVersionField
+	}
+	var out []realtime.ModelRoute
+	for _, rec := range h.Records {
+		if rec.Model == nil {
+			continue
+		}
+		m := realtime.ModelRoute{Class: rec.Model.Class, Type: rec.Type, VersionKey: leaf(version)}
+		if h.Fields.UpdatedByID != "" {
+			m.ByIDKey = leaf(h.Fields.UpdatedByID)
+		}
+		if h.Fields.UpdatedByName != "" {
+			m.ByNameKey = leaf(h.Fields.UpdatedByName)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 func (h *Handler) hubOptions() realtime.Options {
 	ws := h.WebSocket
 	return realtime.Options{
@@ -282,6 +324,7 @@ func (h *Handler) hubOptions() realtime.Options {
 		ClientEvents:       ws.ClientEvents,
 		ClientEventRate:    ws.ClientEventRate,
 		SendQueue:          ws.SendQueue,
+		Models:             h.modelRoutes(),
 		Logger:             h.logger,
 		Observer:           hubObserver{},
 	}
