@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 )
@@ -53,4 +55,39 @@ func TestDisjointPatchesLaravel(t *testing.T) {
 	// A PUT is never merged: whole-record writes replace what they send.
 	r = alice.Do("PUT", path, map[string]string{"description": "again", "client_version": loaded})
 	wantStatus(t, "Alice's stale PUT", r, 409)
+}
+
+// TestModelBroadcastLaravel: with `model App.Models.Flow`, a save through
+// the proxy reaches the model's private channel (authorised by the real
+// app's routes/channels.php) as Laravel's model broadcasting sends it,
+// FlowUpdated with {"model":{"id","updated_at"}} and nothing else of the
+// record; the writer's own socket gets no copy.
+func TestModelBroadcastLaravel(t *testing.T) {
+	_, _, c := startRSLaravel(t, map[string]string{
+		"BROADCAST_DRIVER": "redis",
+		"REDIS_HOST":       "127.0.0.1",
+		"REDIS_PORT":       fmt.Sprint(freePort(t)), // nobody listens: the app's own broadcasts fail quietly
+	}, rsOptions{FlowModel: true, Extra: "auth_upstream /broadcasting/auth"})
+	alice := loginAs(t, c, "a.localhost", "alice@example.com")
+	bob := loginAs(t, c, "a.localhost", "bob@example.com")
+	const ch = "private-App.Models.Flow.1"
+	wa := dialWithCookies(t, c.HTTPPort, "a.localhost", alice)
+	if f := wa.subscribeNoAuth(ch); f.Event != "pusher_internal:subscription_succeeded" {
+		t.Fatalf("alice %s: %+v\n%s", ch, f, c.Log())
+	}
+	wb := dialWithCookies(t, c.HTTPPort, "a.localhost", bob)
+	if f := wb.subscribeNoAuth(ch); f.Event != "pusher_internal:subscription_succeeded" {
+		t.Fatalf("bob %s: %+v", ch, f)
+	}
+	r := bob.Do("PUT", "/api/v1/flows/1", map[string]string{"name": "Bob's secret name"}, "X-Socket-ID", wb.SocketID)
+	wantStatus(t, "Bob's save", r, 200)
+	f := wa.read(10 * time.Second)
+	for f.Event == "pusher:ping" {
+		f = wa.read(10 * time.Second)
+	}
+	want := fmt.Sprintf(`{"model":{"id":1,"updated_at":%q}}`, recVersion(r))
+	if f.Event != "FlowUpdated" || f.Channel != ch || f.dataString() != want {
+		t.Fatalf("alice got %s %s %s, want FlowUpdated %s", f.Event, f.Channel, f.dataString(), want)
+	}
+	clusterQuiet(t, wb, "Bob's own socket got his save")
 }

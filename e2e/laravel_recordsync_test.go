@@ -217,6 +217,8 @@ type rsOptions struct {
 	Extra string
 	// MergePatches turns merge_patches on for flows.
 	MergePatches bool
+	// FlowModel announces flows as App.Models.Flow model broadcasts.
+	FlowModel bool
 }
 
 // rsLaravelSite is the Caddyfile site of these tests: recordsync with the
@@ -228,11 +230,14 @@ func rsLaravelSite(app *laravelApp, spy *fcgiSpy, o rsOptions) string {
 	b.WriteString("\t\ttenant {http.request.host}\n")
 	b.WriteString("\t\tupdated_by_id data.updated_by\n")
 	b.WriteString("\t\tupdated_by_name data.updated_by_name\n")
+	b.WriteString("\t\trecord flow /api/v1/flows/{id} {\n")
 	if o.MergePatches {
-		b.WriteString("\t\trecord flow /api/v1/flows/{id} {\n\t\t\tmerge_patches\n\t\t}\n")
-	} else {
-		b.WriteString("\t\trecord flow /api/v1/flows/{id}\n")
+		b.WriteString("\t\t\tmerge_patches\n")
 	}
+	if o.FlowModel {
+		b.WriteString("\t\t\tmodel App.Models.Flow\n")
+	}
+	b.WriteString("\t\t}\n")
 	b.WriteString("\t\trecord projecttask /api/v1/projects/{project}/tasks/{id} {\n\t\t\tlist project.{project} task.updated task_id\n\t\t}\n")
 	if !o.NoAppKey {
 		fmt.Fprintf(&b, "\t\tlaravel_app_key %s\n", app.AppKey)

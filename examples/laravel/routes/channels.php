@@ -28,3 +28,12 @@ Broadcast::channel('record.{type}.{id}', function ($user, $type, $id) use ($memb
 Broadcast::channel('project.{id}', function ($user, $id) use ($member) {
     return Access::canSeeProject($user, $id) ? $member($user) : false;
 });
+
+// Eloquent model broadcasting's channel (Illuminate/Database/Eloquent/
+// BroadcastsEvents.php: the class with dots, then the key), as
+// `php artisan install:broadcasting` scaffolds it for App.Models.User; here
+// for flows, whose saves recordsync announces as FlowUpdated
+// (record flow ... { model App.Models.Flow }).
+Broadcast::channel('App.Models.Flow.{id}', function ($user, $id) {
+    return Access::canSeeRecord($user, 'flow', $id);
+});
