@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -194,12 +195,16 @@ func (p *caddyfileParser) subdirective(d *caddyfile.Dispenser) error {
 			}
 		}
 	case "auth_endpoint":
-		if err := oneString(d, &h.AuthEndpoint); err != nil {
-			return err
+		paths := d.RemainingArgs()
+		if len(paths) == 0 {
+			return d.ArgErr()
 		}
-		if h.AuthEndpoint != "off" && (h.AuthEndpoint == "" || h.AuthEndpoint[0] != '/') {
-			return d.Errf("auth_endpoint must be a path starting with / or off, got %q", h.AuthEndpoint)
+		for _, p := range paths {
+			if (p != "off" || len(paths) > 1) && p[0] != '/' {
+				return d.Errf("auth_endpoint takes paths starting with / (one or more), or off; got %q", p)
+			}
 		}
+		h.AuthEndpoint = strings.Join(paths, " ")
 	case "import_header":
 		return oneString(d, &h.ImportHeader)
 	default:

@@ -28,7 +28,7 @@ func TestUnmarshalCaddyfilePresenceAndAuth(t *testing.T) {
 
 	for _, tc := range []struct{ name, input, want string }{
 		{"bad client_events", "recordsync {\n\tclient_events all\n}", "client_events must be off or members"},
-		{"bad auth_endpoint", "recordsync {\n\tauth_endpoint broadcasting/auth\n}", "auth_endpoint must be a path"},
+		{"bad auth_endpoint", "recordsync {\n\tauth_endpoint broadcasting/auth\n}", "auth_endpoint takes paths starting with /"},
 		{"bad rate", "recordsync {\n\tclient_event_rate fast\n}", "not a non-negative whole number"},
 		{"duplicate", "recordsync {\n\tclient_events off\n\tclient_events members\n}", `duplicate subdirective "client_events"`},
 	} {

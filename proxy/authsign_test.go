@@ -338,3 +338,30 @@ func FuzzParseAuthAnswer(f *testing.F) {
 		}
 	})
 }
+
+// The auth endpoint is watched at Laravel's default path and under the
+// api prefix Laravel 11+ apps use with Sanctum tokens, or where told.
+func TestAuthEndpointPaths(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint string
+		paths    map[string]bool
+	}{
+		{"", map[string]bool{"/broadcasting/auth": true, "/api/broadcasting/auth": true, "/v1/broadcasting/auth": false}},
+		{"/v1/broadcasting/auth /broadcasting/auth", map[string]bool{"/v1/broadcasting/auth": true, "/broadcasting/auth": true, "/api/broadcasting/auth": false}},
+		{"off", map[string]bool{"/broadcasting/auth": false}},
+	} {
+		h, _ := newTestHandler(t, func(o *Options) {
+			o.AuthEndpoint = tc.endpoint
+			o.Signer = &fakeSigner{sockets: map[string]string{}}
+		})
+		for path, want := range tc.paths {
+			r := httptest.NewRequest(http.MethodPost, path, nil)
+			if got := h.classify(r).auth; got != want {
+				t.Errorf("auth_endpoint %q: %s watched %v, want %v", tc.endpoint, path, got, want)
+			}
+		}
+	}
+	if _, err := New(Options{Store: newStore(t), AuthEndpoint: "/a relative"}); err == nil {
+		t.Error("a relative auth endpoint path was accepted")
+	}
+}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/recordsync/recordsync/laravel"
@@ -46,9 +47,9 @@ type Handler struct {
 	obs      Observer
 	log      *zap.Logger
 
-	// authPath is the auth endpoint whose answers are signed; "" when off
+	// authPaths are the auth endpoints whose answers are signed; none when off
 	// or without a Signer.
-	authPath string
+	authPaths []string
 }
 
 // New validates opts, applies the defaults and builds a Handler. Errors name
@@ -104,7 +105,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	h.opts.Routes = specs
 	if opts.Signer != nil && opts.AuthEndpoint != AuthEndpointOff {
-		h.authPath = opts.AuthEndpoint
+		h.authPaths = strings.Fields(opts.AuthEndpoint)
 	}
 	if opts.VersionEndpoint != VersionEndpointOff {
 		pt, err := compilePattern(opts.VersionEndpoint, "type", "id")
@@ -176,7 +177,7 @@ func (h *Handler) classify(r *http.Request) (t target) {
 	}
 	t.path = laravel.RoutePath(r.URL)
 	switch {
-	case h.authPath != "" && (r.Method == http.MethodPost || r.Method == http.MethodGet) && t.path == h.authPath:
+	case len(h.authPaths) > 0 && (r.Method == http.MethodPost || r.Method == http.MethodGet) && slices.Contains(h.authPaths, t.path):
 		t.auth = true
 	case r.Method == http.MethodGet && h.poll != nil && h.poll.match(r.URL.Path):
 		t.rt, t.poll = h.types[h.poll.param(r.URL.Path, "type")], true

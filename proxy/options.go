@@ -40,9 +40,12 @@ const (
 	DefaultAuthEntries = 100_000
 	// DefaultSessionCookie is the name of Laravel's session cookie.
 	DefaultSessionCookie = "laravel_session"
-	// DefaultAuthEndpoint is the path of the app's channel authorisation
-	// (Laravel's Broadcast::routes()).
-	DefaultAuthEndpoint = "/broadcasting/auth"
+	// DefaultAuthEndpoint are the paths of the app's channel authorisation:
+	// Laravel's Broadcast::routes() at its default path, and under the
+	// "api" prefix that Laravel 11+ apps give it for Sanctum tokens
+	// (withBroadcasting(..., ['prefix' => 'api', ...]) in
+	// bootstrap/app.php).
+	DefaultAuthEndpoint = "/broadcasting/auth /api/broadcasting/auth"
 	// AuthEndpointOff as Options.AuthEndpoint disables signing.
 	AuthEndpointOff = "off"
 )
@@ -159,7 +162,8 @@ type Options struct {
 	// session id inside is the credential. Empty: the raw cookie is.
 	LaravelAppKey string
 	// AuthEndpoint is the path of the app's channel authorisation
-	// endpoint. The proxy watches POSTs to it and, with a Signer, signs the
+	// endpoint, or several separated by spaces (Laravel 11+ apps may put it
+	// under /api). The proxy watches POSTs to it and, with a Signer, signs the
 	// app's unsigned grants (Laravel's redis broadcaster) for the request's
 	// socket and channel; see Handler.serveAuth. "off" disables it.
 	// Default: DefaultAuthEndpoint.
@@ -204,8 +208,15 @@ func (o *Options) applyDefaults() error {
 	if o.AuthEndpoint == "" {
 		o.AuthEndpoint = DefaultAuthEndpoint
 	}
-	if o.AuthEndpoint != AuthEndpointOff && (!strings.HasPrefix(o.AuthEndpoint, "/") || strings.ContainsAny(o.AuthEndpoint, "?#{}")) {
-		return fmt.Errorf("auth_endpoint: want a path starting with / or %q, got %q", AuthEndpointOff, o.AuthEndpoint)
+	if o.AuthEndpoint != AuthEndpointOff {
+		for _, p := range strings.Fields(o.AuthEndpoint) {
+			if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#{}") {
+				return fmt.Errorf("auth_endpoint: want paths starting with / or %q, got %q", AuthEndpointOff, p)
+			}
+		}
+		if len(strings.Fields(o.AuthEndpoint)) == 0 {
+			return fmt.Errorf("auth_endpoint: want paths starting with / or %q, got %q", AuthEndpointOff, o.AuthEndpoint)
+		}
 	}
 	for _, f := range []struct{ name, path string }{
 		{"version_field", o.VersionField},
