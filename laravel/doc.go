@@ -13,8 +13,12 @@
 // BearerToken, what Request::bearerToken returns (the caller's token).
 // php_differential_test.go holds them against the real php-fpm and Laravel.
 //
-// It reads Laravel's encrypted session cookie (cookie.go: EncryptCookies
-// and CookieValuePrefix), so that a caller is keyed on its verified session.
+// It reads Laravel's encrypted cookies (cookie.go: EncryptCookies,
+// CookieValuePrefix and the Encrypter's four ciphers, under APP_KEY and
+// APP_PREVIOUS_KEYS), and a request's cookies as PHP fills $_COOKIE
+// (cookieheader.go: PHPCookies, the names the prefixes are bound to), so
+// that a caller is keyed on its verified session, whatever its cookie's
+// name.
 //
 // It owns the auth_upstream authoriser (authupstream.go): UpstreamAuthorizer
 // is the hub's realtime.Authorizer for sockets that subscribe without

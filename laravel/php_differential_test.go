@@ -141,6 +141,11 @@ type phpRead struct {
 	Bearer      phpValue `json:"bearer"`
 	Route       string   `json:"route"`
 	Error       string   `json:"error"`
+	// Cookies are $_COOKIE in PHP's order, each name base64.
+	Cookies []struct {
+		Name  string   `json:"name"`
+		Value phpValue `json:"value"`
+	} `json:"cookies"`
 }
 
 type phpValue struct {

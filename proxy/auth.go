@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -112,16 +111,18 @@ func (h *Handler) authorise(k versioncache.Key, cred string, status int, isRecor
 // credentials are never kept.
 //
 // With a configured credential (info.Credential) the caller is that value,
-// taken as it is; when it is the session cookie and a Laravel key is set,
-// the session id inside the verified cookie.
+// taken as it is; when it is the value of a session cookie and Laravel keys
+// are set, the session id inside the verified cookie (one that does not
+// verify names nobody).
 //
 // Otherwise the caller is what Laravel itself reads:
 //   - a Bearer token (bearerToken): Sanctum's personal access tokens,
 //     Passport's, Echo's bearerToken option;
-//   - the session: with a Laravel key, the id inside a session cookie that
-//     verifies (a cookie that does not is no session: Laravel's
-//     EncryptCookies drops it and starts a fresh, empty one); without one,
-//     the raw cookie.
+//   - the session (session.go): with Laravel keys, the id inside a cookie
+//     that verifies as the session (a cookie that does not is no session:
+//     Laravel's EncryptCookies drops it and starts a fresh, empty one),
+//     found under whatever name the app gives it; without keys, the raw
+//     cookie.
 //
 // When a request carries both, the caller is both together: whichever of
 // the two the app authenticates by (Sanctum's guard tries the session
@@ -134,10 +135,13 @@ func (h *Handler) authorise(k versioncache.Key, cred string, status int, isRecor
 func (h *Handler) credentialID(r *http.Request, info RequestInfo) string {
 	if info.Credential != "" {
 		kind, raw := byte('p'), info.Credential
-		if h.appKey != nil {
-			if c, err := r.Cookie(h.opts.SessionCookie); err == nil && c.Value == info.Credential {
-				kind = 's'
-				if raw = h.sessionID(c.Value); raw == "" {
+		if h.keys != nil {
+			if c, ok := h.credentialCookie(r, info.Credential); ok {
+				id, verified := h.openCookie(c.Name, c.Value)
+				switch {
+				case id != "":
+					kind, raw = 's', id
+				case !verified:
 					h.obs.Refused(RefusedSessionUnverified)
 					return ""
 				}
@@ -146,22 +150,9 @@ func (h *Handler) credentialID(r *http.Request, info RequestInfo) string {
 		return hashCredential("", kind, raw)
 	}
 	token := h.bearerToken(r)
-	var kind byte
-	var session string
-	if c, err := r.Cookie(h.opts.SessionCookie); err == nil && c.Value != "" {
-		kind, session = 'c', c.Value
-		if h.appKey != nil {
-			kind = 's'
-			if session = h.sessionID(c.Value); session == "" {
-				h.obs.Refused(RefusedSessionUnverified)
-			}
-		}
-	}
+	kind, session := h.session(r)
 	if token == "" && session == "" {
 		return ""
-	}
-	if session == "" {
-		kind = 0
 	}
 	return hashCredential(token, kind, session)
 }
@@ -242,23 +233,3 @@ const maxTokenBytes = 8 << 10
 // jsNonValues are what a browser's code sends when the token it meant to
 // send is not set: String(null), String(undefined), and their kin.
 var jsNonValues = []string{"null", "undefined", "false", "true", "NaN"}
-
-// sessionID decrypts a Laravel session cookie value as it appears in the
-// Cookie header (percent-encoded by PHP) and returns the session id, or "".
-func (h *Handler) sessionID(cookie string) string {
-	if id, ok := h.sessions.get(cookie); ok {
-		return id
-	}
-	value := cookie
-	if strings.IndexByte(value, '%') >= 0 {
-		if u, err := url.PathUnescape(value); err == nil {
-			value = u
-		}
-	}
-	id, err := laravel.DecodeCookie(h.appKey, h.opts.SessionCookie, value)
-	if err != nil {
-		return ""
-	}
-	h.sessions.put(cookie, id)
-	return id
-}

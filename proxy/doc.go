@@ -43,9 +43,11 @@
 // credential is the caller as the app authenticates it: the
 // RequestInfo.Credential when set, else the Bearer token Laravel reads and
 // the session cookie, both together when both are sent; with a Laravel
-// APP_KEY the session cookie is decrypted and verified as Laravel does and
-// its session id is the credential (the raw cookie changes on every
-// response). Basic credentials and Bearer values that are not tokens
+// APP_KEY (and APP_PREVIOUS_KEYS) the session cookie is decrypted and
+// verified as Laravel does and its session id is the credential (the raw
+// cookie changes on every response). The session cookie is found among
+// the request's cookies, whatever the name the app gives it, unless
+// SessionCookie names it; XSRF-TOKEN never is (session.go). Basic credentials and Bearer values that are not tokens
 // (null, undefined, empty) are never a credential (auth.go). Credentials
 // are only ever kept as SHA-256 hashes. Versions and names learned from
 // answers are bounded (versioncache.MaxVersionBytes, MaxByIDBytes and

@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/recordsync/recordsync/laravel"
 	"github.com/recordsync/recordsync/versioncache"
@@ -37,15 +39,20 @@ type Handler struct {
 	routes []route
 	types  map[string]*route
 	poll   *pattern // nil: version endpoint off
-	appKey []byte   // nil: session cookie used raw
-	// sessions remembers decrypted session cookies; nil without appKey.
+	// keys are the Laravel keys (APP_KEY, then APP_PREVIOUS_KEYS); nil: the
+	// session cookie, rawSessionCookie, is used raw.
+	keys             [][]byte
+	rawSessionCookie string
+	// sessions remembers verified cookies; nil without keys.
 	sessions *sessionCache
-	store    *versioncache.Store
-	auth     *authMemory
-	turns    *turns
-	own      *Memory // made by New when Options.Memory is nil; closed by Close
-	obs      Observer
-	log      *zap.Logger
+	// warnedSession: the cookies that do not verify were logged once.
+	warnedSession atomic.Bool
+	store         *versioncache.Store
+	auth          *authMemory
+	turns         *turns
+	own           *Memory // made by New when Options.Memory is nil; closed by Close
+	obs           Observer
+	log           *zap.Logger
 
 	// authPaths are the auth endpoints whose answers are signed; none when off
 	// or without a Signer.
@@ -114,13 +121,23 @@ func New(opts Options) (*Handler, error) {
 		}
 		h.poll = pt
 	}
+	h.rawSessionCookie = opts.SessionCookie
+	if h.rawSessionCookie == "" {
+		h.rawSessionCookie = DefaultSessionCookie
+	}
 	if opts.LaravelAppKey != "" {
 		key, err := laravel.ParseAppKey(opts.LaravelAppKey)
 		if err != nil {
 			return nil, fmt.Errorf("laravel_app_key: %w", err)
 		}
-		h.appKey = key
+		previous, err := laravel.ParsePreviousKeys(opts.LaravelPreviousKeys, len(key))
+		if err != nil {
+			return nil, fmt.Errorf("laravel_previous_keys: %w", err)
+		}
+		h.keys = append([][]byte{key}, previous...)
 		h.sessions = newSessionCache()
+	} else if opts.LaravelPreviousKeys != "" {
+		return nil, errors.New("laravel_previous_keys: needs laravel_app_key, the current key")
 	}
 	mem := opts.Memory
 	if mem == nil {

@@ -38,7 +38,9 @@ const (
 	DefaultAuthTTL = 60 * time.Second
 	// DefaultAuthEntries bounds the authorisation memory.
 	DefaultAuthEntries = 100_000
-	// DefaultSessionCookie is the name of Laravel's session cookie.
+	// DefaultSessionCookie is the session cookie used raw when neither
+	// Options.SessionCookie nor Options.LaravelAppKey is set (with the key,
+	// the session is found under any name).
 	DefaultSessionCookie = "laravel_session"
 	// DefaultAuthEndpoint are the paths of the app's channel authorisation:
 	// Laravel's Broadcast::routes() at its default path, and under the
@@ -153,14 +155,24 @@ type Options struct {
 	// ImportHeader is a request header that marks a write as an import: it
 	// is learned from but not published. Empty: none.
 	ImportHeader string
-	// SessionCookie is the name of the session cookie that, with a Bearer
-	// token or alone, names the caller (see Handler.credentialID).
-	// Default: DefaultSessionCookie.
+	// SessionCookie pins the name of the session cookie that, with a
+	// Bearer token or alone, names the caller (see Handler.credentialID),
+	// as PHP files it ("a.b" is "a_b"). Never XSRF-TOKEN. Empty: with
+	// LaravelAppKey, the session is found among the request's cookies,
+	// whatever its name (Handler.findSession); without it,
+	// DefaultSessionCookie.
 	SessionCookie string
 	// LaravelAppKey is Laravel's APP_KEY ("base64:..." or the raw 16 or 32
-	// bytes). When set, the session cookie is decrypted and verified and the
-	// session id inside is the credential. Empty: the raw cookie is.
+	// bytes). When set, the session cookie is decrypted and verified
+	// (AES-128/256-CBC or -GCM, as Laravel's Encrypter) and the session id
+	// inside is the credential. Empty: the raw cookie is.
 	LaravelAppKey string
+	// LaravelPreviousKeys is Laravel's APP_PREVIOUS_KEYS (Laravel 11 and
+	// later): previous keys, comma-separated, each as LaravelAppKey and of
+	// its length, tried in order after it, as Laravel's Encrypter does, so
+	// that sessions begun before a key rotation are still read. Needs
+	// LaravelAppKey. Empty: none.
+	LaravelPreviousKeys string
 	// AuthEndpoint is the path of the app's channel authorisation
 	// endpoint, or several separated by spaces (Laravel 11+ apps may put it
 	// under /api). The proxy watches POSTs to it and, with a Signer, signs the
@@ -201,9 +213,6 @@ func (o *Options) applyDefaults() error {
 	}
 	if o.VersionEndpoint == "" {
 		o.VersionEndpoint = DefaultVersionEndpoint
-	}
-	if o.SessionCookie == "" {
-		o.SessionCookie = DefaultSessionCookie
 	}
 	if o.AuthEndpoint == "" {
 		o.AuthEndpoint = DefaultAuthEndpoint
@@ -273,8 +282,11 @@ func (o *Options) applyDefaults() error {
 		}
 		o.ImportHeader = textproto.CanonicalMIMEHeaderKey(o.ImportHeader)
 	}
-	if !validToken(o.SessionCookie) {
+	if o.SessionCookie != "" && !validToken(o.SessionCookie) {
 		return fmt.Errorf("session_cookie: invalid cookie name %q", o.SessionCookie)
+	}
+	if o.SessionCookie == XSRFCookie {
+		return fmt.Errorf("session_cookie: %s is Laravel's CSRF cookie, readable by JavaScript, not the session", XSRFCookie)
 	}
 	return nil
 }

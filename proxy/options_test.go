@@ -40,6 +40,16 @@ func TestNewValidation(t *testing.T) {
 		{"raw app key", func(o *Options) { o.LaravelAppKey = strings.Repeat("k", 32) }, ""},
 		{"bad import header", func(o *Options) { o.ImportHeader = "X Import" }, "import_header"},
 		{"bad cookie", func(o *Options) { o.SessionCookie = "a;b" }, "session_cookie"},
+		{"the CSRF cookie", func(o *Options) { o.SessionCookie = "XSRF-TOKEN" }, "session_cookie"},
+		{"previous keys", func(o *Options) {
+			o.LaravelAppKey = strings.Repeat("k", 32)
+			o.LaravelPreviousKeys = strings.Repeat("p", 32) + "," + strings.Repeat("q", 32)
+		}, ""},
+		{"previous key of another size", func(o *Options) {
+			o.LaravelAppKey = strings.Repeat("k", 32)
+			o.LaravelPreviousKeys = strings.Repeat("p", 16)
+		}, "laravel_previous_keys"},
+		{"previous keys without the app key", func(o *Options) { o.LaravelPreviousKeys = strings.Repeat("p", 32) }, "laravel_previous_keys"},
 		{"gjson modifiers ok", func(o *Options) { o.VersionField = `data.meta|@reverse` }, ""},
 		{"escaped dot ok", func(o *Options) { o.VersionField = `data.updated\.at` }, ""},
 	}
@@ -72,7 +82,7 @@ func TestNewDefaults(t *testing.T) {
 	if o.VersionField != DefaultVersionField || o.ClientVersionField != DefaultClientVersionField ||
 		o.VersionEndpoint != DefaultVersionEndpoint || o.ConflictStatus != DefaultConflictStatus ||
 		o.MaxBodyBytes != DefaultMaxBodyBytes || o.WriteWait != DefaultWriteWait || o.AuthTTL != DefaultAuthTTL ||
-		o.AuthEntries != DefaultAuthEntries || o.SessionCookie != DefaultSessionCookie || o.ImportHeader != "X-Import" ||
+		o.AuthEntries != DefaultAuthEntries || o.SessionCookie != "" || o.ImportHeader != "X-Import" ||
 		o.TurnTimeout != 2*DefaultWriteWait {
 		t.Fatalf("defaults not applied: %+v", o)
 	}

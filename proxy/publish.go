@@ -72,8 +72,13 @@ const (
 	// scheme, a value that is not a token), not taken as the caller.
 	RefusedCredentialNotToken = "credential_not_token"
 	// RefusedSessionUnverified: a session cookie that does not verify with
-	// the Laravel APP_KEY, not taken as the caller.
+	// the Laravel keys (or, its name not configured, encrypted cookies none
+	// of which verifies as a session), not taken as the caller.
 	RefusedSessionUnverified = "session_unverified"
+	// RefusedSessionUnread: cookies not read for the session: a Cookie
+	// header PHP's reading of which is not certain, or more encrypted
+	// cookies than are tried (8). The request has no session.
+	RefusedSessionUnread = "session_unread"
 	// RefusedNotRecord: a 2xx answer to a caller that was not the record
 	// (not JSON, too large to read, no version at VersionField): it
 	// authorises nobody.

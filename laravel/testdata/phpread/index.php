@@ -1,7 +1,8 @@
 <?php
 // What PHP and Laravel read of this request: the method Laravel routes it
 // as, the socket_id and channel_name Laravel's broadcasters read, the
-// Bearer token (Request::bearerToken), and which of two routes matches. Run by php_differential_test.go under php-fpm, with
+// Bearer token (Request::bearerToken), which of two routes matches, and
+// $_COOKIE (each name base64, in PHP's order, arrays as such). Run by php_differential_test.go under php-fpm, with
 // Debian's Laravel (php-laravel-framework). It is named index.php because
 // Symfony finds the front controller in a path by the script's file name.
 require 'Illuminate/autoload.php';
@@ -19,6 +20,10 @@ function described($v)
 }
 
 $out = [];
+$out['cookies'] = [];
+foreach ($_COOKIE as $name => $value) {
+    $out['cookies'][] = ['name' => base64_encode((string) $name), 'value' => described($value)];
+}
 try {
     $r = Request::capture();
     $out['socket_id'] = described($r->socket_id);
