@@ -73,8 +73,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		}
 //		callers {
 //			credential      <placeholder>       # default: the Bearer token and the session (never Basic)
-//			session_cookie  <name>              # default laravel_session
+//			session_cookie  <name>              # default: found (with laravel_app_key), else laravel_session
 //			laravel_app_key <key>               # e.g. {env.APP_KEY}
+//			laravel_previous_keys <keys>        # e.g. {env.APP_PREVIOUS_KEYS}
 //			auth_ttl        <duration>          # default 60s
 //		}
 //		websocket {
@@ -325,6 +326,8 @@ func (h *Handler) parseSetting(d *caddyfile.Dispenser, s setting) error {
 		return oneString(d, &h.Callers.SessionCookie)
 	case "callers.laravel_app_key":
 		return oneString(d, &h.Callers.LaravelAppKey)
+	case "callers.laravel_previous_keys":
+		return oneString(d, &h.Callers.LaravelPreviousKeys)
 	case "callers.auth_ttl":
 		return oneDuration(d, &h.Callers.AuthTTL)
 

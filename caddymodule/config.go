@@ -75,14 +75,23 @@ type CallersConfig struct {
 	// sent; Basic credentials and Bearer null, undefined or empty are never
 	// a caller, and a request with only those is always sent to the app.
 	Credential string `json:"credential,omitempty"`
-	// SessionCookie is the name of Laravel's session cookie.
-	// Default: "laravel_session".
+	// SessionCookie pins the name of Laravel's session cookie (never
+	// XSRF-TOKEN). Default: with laravel_app_key, the cookie that verifies as
+	// a Laravel session under its own name, whatever the app calls it
+	// (Laravel derives it from APP_NAME, differently by version); without
+	// it, "laravel_session".
 	SessionCookie string `json:"session_cookie,omitempty"`
 	// LaravelAppKey is Laravel's APP_KEY ("base64:..."). With it the session
-	// cookie is decrypted and verified, and callers are identified by their
-	// stable session id. Placeholders are evaluated at provisioning, e.g.
-	// "{env.APP_KEY}".
+	// cookie is decrypted and verified (AES-128/256-CBC or -GCM), and callers
+	// are identified by their stable session id. Placeholders are evaluated
+	// at provisioning, e.g. "{env.APP_KEY}".
 	LaravelAppKey string `json:"laravel_app_key,omitempty"`
+	// LaravelPreviousKeys is Laravel's APP_PREVIOUS_KEYS (Laravel 11 and
+	// later): earlier keys, comma-separated, each written as APP_KEY is,
+	// tried in order after laravel_app_key, so that sessions begun before a
+	// key rotation are still read. Placeholders are evaluated at
+	// provisioning, e.g. "{env.APP_PREVIOUS_KEYS}". Default: none.
+	LaravelPreviousKeys string `json:"laravel_previous_keys,omitempty"`
 	// AuthTTL is how long an answer of the application (allowed or denied)
 	// to a caller for a record is remembered. Default: 60s.
 	AuthTTL caddy.Duration `json:"auth_ttl,omitempty"`
@@ -250,10 +259,11 @@ var flatNames = map[string]setting{
 	"turn_timeout":    {"guard", "turn_timeout"},
 	"max_body_size":   {"guard", "max_body_size"},
 
-	"credential":      {"callers", "credential"},
-	"session_cookie":  {"callers", "session_cookie"},
-	"laravel_app_key": {"callers", "laravel_app_key"},
-	"auth_ttl":        {"callers", "auth_ttl"},
+	"credential":            {"callers", "credential"},
+	"session_cookie":        {"callers", "session_cookie"},
+	"laravel_app_key":       {"callers", "laravel_app_key"},
+	"laravel_previous_keys": {"callers", "laravel_previous_keys"},
+	"auth_ttl":              {"callers", "auth_ttl"},
 
 	"app_id":                      {"websocket", "app_id"},
 	"app_key":                     {"websocket", "app_key"},
@@ -303,10 +313,11 @@ type flatJSON struct {
 	TurnTimeout    caddy.Duration `json:"turn_timeout,omitempty"`
 	MaxBodySize    int64          `json:"max_body_size,omitempty"`
 
-	Credential    string         `json:"credential,omitempty"`
-	SessionCookie string         `json:"session_cookie,omitempty"`
-	LaravelAppKey string         `json:"laravel_app_key,omitempty"`
-	AuthTTL       caddy.Duration `json:"auth_ttl,omitempty"`
+	Credential      string         `json:"credential,omitempty"`
+	SessionCookie   string         `json:"session_cookie,omitempty"`
+	LaravelAppKey   string         `json:"laravel_app_key,omitempty"`
+	LaravelPrevious string         `json:"laravel_previous_keys,omitempty"`
+	AuthTTL         caddy.Duration `json:"auth_ttl,omitempty"`
 
 	AppID                    string         `json:"app_id,omitempty"`
 	AppKey                   string         `json:"app_key,omitempty"`
@@ -423,6 +434,7 @@ func (h *plainHandler) takeFlat(f *flatJSON) error {
 	take(&errs, "credential", f.Credential, &h.Callers.Credential)
 	take(&errs, "session_cookie", f.SessionCookie, &h.Callers.SessionCookie)
 	take(&errs, "laravel_app_key", f.LaravelAppKey, &h.Callers.LaravelAppKey)
+	take(&errs, "laravel_previous_keys", f.LaravelPrevious, &h.Callers.LaravelPreviousKeys)
 	take(&errs, "auth_ttl", f.AuthTTL, &h.Callers.AuthTTL)
 
 	ws := &h.WebSocket

@@ -179,6 +179,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.WebSocket.AppKey = repl.ReplaceKnown(h.WebSocket.AppKey, "")
 	h.WebSocket.AppSecret = repl.ReplaceKnown(h.WebSocket.AppSecret, "")
 	h.Callers.LaravelAppKey = repl.ReplaceKnown(h.Callers.LaravelAppKey, "")
+	h.Callers.LaravelPreviousKeys = repl.ReplaceKnown(h.Callers.LaravelPreviousKeys, "")
 	if h.WebSocket.AppKey != "" && h.WebSocket.AppSecret == "" {
 		return errors.New("recordsync: app_secret is required with app_key")
 	}
@@ -262,23 +263,24 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 		routes = append(routes, spec)
 	}
 	return proxy.Options{
-		Routes:             routes,
-		VersionField:       h.Fields.Version,
-		UpdatedByIDField:   h.Fields.UpdatedByID,
-		UpdatedByNameField: h.Fields.UpdatedByName,
-		ClientVersionField: h.Fields.ClientVersion,
-		VersionEndpoint:    h.VersionEndpoint,
-		ConflictStatus:     h.Guard.ConflictStatus,
-		MaxBodyBytes:       h.Guard.MaxBodySize,
-		WriteWait:          time.Duration(h.Guard.WriteWait),
-		TurnTimeout:        time.Duration(h.Guard.TurnTimeout),
-		AuthTTL:            time.Duration(h.Callers.AuthTTL),
-		ImportHeader:       h.ImportHeader,
-		SessionCookie:      h.Callers.SessionCookie,
-		LaravelAppKey:      h.Callers.LaravelAppKey,
-		AuthEndpoint:       h.AuthEndpoint,
-		Observer:           proxyObserver{store: eng.Store()},
-		Logger:             h.logger,
+		Routes:              routes,
+		VersionField:        h.Fields.Version,
+		UpdatedByIDField:    h.Fields.UpdatedByID,
+		UpdatedByNameField:  h.Fields.UpdatedByName,
+		ClientVersionField:  h.Fields.ClientVersion,
+		VersionEndpoint:     h.VersionEndpoint,
+		ConflictStatus:      h.Guard.ConflictStatus,
+		MaxBodyBytes:        h.Guard.MaxBodySize,
+		WriteWait:           time.Duration(h.Guard.WriteWait),
+		TurnTimeout:         time.Duration(h.Guard.TurnTimeout),
+		AuthTTL:             time.Duration(h.Callers.AuthTTL),
+		ImportHeader:        h.ImportHeader,
+		SessionCookie:       h.Callers.SessionCookie,
+		LaravelAppKey:       h.Callers.LaravelAppKey,
+		LaravelPreviousKeys: h.Callers.LaravelPreviousKeys,
+		AuthEndpoint:        h.AuthEndpoint,
+		Observer:            proxyObserver{store: eng.Store()},
+		Logger:              h.logger,
 	}
 }
 
