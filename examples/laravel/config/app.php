@@ -10,7 +10,9 @@ return [
     'locale' => 'en',
     'fallback_locale' => 'en',
     'key' => env('APP_KEY'),
-    'cipher' => 'AES-256-CBC',
+    // AES-256-CBC (Laravel's default) or AES-256-GCM: recordsync reads the
+    // session cookie under either (the e2e tests run both).
+    'cipher' => env('APP_CIPHER') ?: 'AES-256-CBC',
 
     'providers' => [
         Illuminate\Auth\AuthServiceProvider::class,

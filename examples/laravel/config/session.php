@@ -15,8 +15,8 @@ return [
     'table' => 'sessions',
     'store' => null,
     'lottery' => [2, 100],
-    // recordsync's session_cookie option (default laravel_session) names this
-    // cookie; with laravel_app_key recordsync decrypts it.
+    // With laravel_app_key recordsync finds and decrypts this cookie under
+    // whatever name it has (its session_cookie option may pin the name).
     'cookie' => env('SESSION_COOKIE', 'laravel_session'),
     'path' => '/',
     'domain' => env('SESSION_DOMAIN'),
