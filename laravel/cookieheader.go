@@ -26,9 +26,8 @@ type Cookie struct {
 //   - it is split at each ';' (empty pieces skipped), a piece at its first
 //     '=' into name and value;
 //   - leading white space of a name is dropped, and a piece without a
-//     name is skipped; the name is not url-decoded (PHP 8, and the 7.x
-//     security releases of 2020, stopped decoding cookie names), the value
-//     is rawurldecoded (a '+' stays a '+');
+//     name is skipped; the name is not url-decoded (PHP 8: "a%5Fb" stays
+//     "a%5Fb"), the value is rawurldecoded (a '+' stays a '+');
 //   - the name is filed as php_register_variable_ex files it (phpVarName:
 //     "a.b" and "a b" are "a_b", "a[b]" is an array);
 //   - the first cookie of a name wins, but an array ("a[b]=1") takes the
