@@ -35,6 +35,7 @@
     transport: 'auto',          // 'auto' (Echo if present, else own client) | 'echo' | 'pusher' | 'poll'
     connectTimeout: 10000,      // ms for a websocket to be established
     maxBackoff: 30000,          // ms, the longest wait between reconnects (before jitter)
+    records: {},                // record routes by type, from recordsync: {"flow": "/api/v1/flows/{id}"}
     debug: false
   };
   var NUMERIC = { pollInterval: 1, throttle: 1, connectTimeout: 1, maxBackoff: 1 };
@@ -45,9 +46,20 @@
       if (!Object.prototype.hasOwnProperty.call(cfg, k) || o[k] == null || o[k] === '') continue;
       if (NUMERIC[k]) { var n = Number(o[k]); if (isFinite(n) && n > 0) cfg[k] = n; }
       else if (k === 'debug') cfg[k] = o[k] === true || o[k] === 'true' || o[k] === '';
+      else if (k === 'records') addRecords(o[k]);
       else cfg[k] = String(o[k]);
     }
     return RecordSync;
+  }
+  // addRecords takes record routes ({"flow": "/api/v1/flows/{id}"}, or that
+  // as JSON from a data-records attribute); later ones win per type.
+  function addRecords(r) {
+    if (typeof r === 'string') { try { r = JSON.parse(r); } catch (e) { return; } }
+    if (!r || typeof r !== 'object') return;
+    var next = {};
+    for (var t in cfg.records) next[t] = cfg.records[t];
+    for (var u in r) if (typeof r[u] === 'string' && r[u]) next[u] = r[u];
+    cfg.records = next;
   }
   configure(SERVER);
   if (script && script.dataset) {
@@ -56,7 +68,7 @@
     configure({
       key: ds.key, wsPath: ds.wsPath, wsHost: ds.wsHost, authEndpoint: ds.authEndpoint,
       versionPath: ds.versionPath, pollInterval: ds.pollInterval, throttle: ds.throttle,
-      transport: ds.transport, debug: ds.debug
+      transport: ds.transport, records: ds.records, debug: ds.debug
     });
   }
 
@@ -312,7 +324,7 @@
   function channel(name) {
     var ch = channels[name];
     if (!ch) {
-      ch = channels[name] = { name: name, events: {}, since: [], presence: /^presence-/.test(name) ? { me: null, members: {}, order: [], watchers: [] } : null };
+      ch = channels[name] = { name: name, events: {}, since: [], presence: /^presence-/.test(name) ? { me: null, members: {}, order: [], watchers: [], editing: {} } : null };
       ensureStarted();
       if (transport) transport.subscribe(ch);
     }
@@ -336,11 +348,19 @@
     delete channels[ch.name];
     if (transport) transport.unsubscribe(ch);
   }
-  function dispatch(name, event, data) {
+  // dispatch hands an event to its listeners; meta is {user_id} for client
+  // events on presence channels (the Pusher protocol adds the sender's id).
+  function dispatch(name, event, data, meta) {
     var ch = channels[name];
     if (!ch || !ch.events[event]) return;
     var l = ch.events[event].slice();
-    for (var i = 0; i < l.length; i++) { try { l[i](data); } catch (e) { warn('listener failed', e); } }
+    for (var i = 0; i < l.length; i++) { try { l[i](data, meta || {}); } catch (e) { warn('listener failed', e); } }
+  }
+  // whisper sends a client event (named with its "client-" prefix) on a
+  // subscribed channel; false when it cannot go now.
+  function whisper(ch, event, data) {
+    if (!transport || !transport.whisper || !ch) return false;
+    try { return transport.whisper(ch, event, data) !== false; } catch (e) { log('whisper failed', e); return false; }
   }
   function sinceOf(ch) {
     var best = null;
@@ -357,6 +377,9 @@
     if (me != null) p.me = String(me);
     p.members = {}; p.order = [];
     for (var i = 0; i < ids.length; i++) { var id = String(ids[i]); p.members[id] = hash ? hash[id] : undefined; p.order.push(id); }
+    // After a resubscription, keep what is known of who is editing, for
+    // those still here.
+    for (var e in p.editing) if (!(e in p.members)) delete p.editing[e];
     presenceChanged(ch, 'here');
   }
   function presenceAdd(ch, id, info) {
@@ -369,17 +392,29 @@
     var p = ch.presence; id = String(id);
     var info = p.members[id];
     delete p.members[id];
+    delete p.editing[id];
     p.order = p.order.filter(function (x) { return x !== id; });
     presenceChanged(ch, 'leaving', { id: id, info: info });
   }
   function presenceClear(ch) {
     if (!ch.presence) return;
-    ch.presence.members = {}; ch.presence.order = [];
+    ch.presence.members = {}; ch.presence.order = []; ch.presence.editing = {};
     presenceChanged(ch, 'reset');
+  }
+  // presenceEditing notes a member's client-recordsync-editing (see
+  // watchRecord): {"editing": true} from their first unsaved change until
+  // they save, discard or leave.
+  function presenceEditing(ch, id, on) {
+    var p = ch.presence;
+    if (!p || id == null || typeof on !== 'boolean') return;
+    id = String(id);
+    if (!!p.editing[id] === on || (on && !(id in p.members))) return;
+    if (on) p.editing[id] = true; else delete p.editing[id];
+    presenceChanged(ch, 'editing', { id: id, info: p.members[id], editing: on });
   }
   function membersOf(ch) {
     var p = ch.presence;
-    return p.order.map(function (id) { return { id: id, info: p.members[id], me: id === p.me }; });
+    return p.order.map(function (id) { return { id: id, info: p.members[id], me: id === p.me, editing: !!p.editing[id] }; });
   }
   function presenceChanged(ch, what, member) {
     var w = ch.presence.watchers.slice(), all = membersOf(ch);
@@ -491,7 +526,9 @@
           if (ch && ch.presence && data) presenceRemove(ch, data.user_id);
           return;
         default:
-          if (ch) dispatch(msg.channel, msg.event, data);
+          // Client events on presence channels carry the sender's user_id
+          // (pusher.com/docs/channels/using_channels/events, "User ID").
+          if (ch) dispatch(msg.channel, msg.event, data, msg.user_id != null ? { user_id: msg.user_id } : null);
       }
     }
     function subscribe(ch) {
@@ -531,6 +568,11 @@
     }
     this.socketId = function () { return up ? sid : null; };
     this.subscribe = subscribe;
+    this.whisper = function (ch, event, data) {
+      if (!up || !ch.subscribed) return false;
+      send({ event: event, channel: ch.name, data: data });
+      return true;
+    };
     this.unsubscribe = function (ch) { send({ event: 'pusher:unsubscribe', data: { channel: ch.name } }); };
     this.start = function () {
       connect();
@@ -571,7 +613,9 @@
     }
     function bindEvent(ch, event) {
       var c = echoChannel(ch);
-      var fn = function (data) { dispatch(ch.name, event, data); };
+      // pusher-js hands client events on presence channels a second
+      // argument, {user_id}.
+      var fn = function (data, meta) { dispatch(ch.name, event, data, meta); };
       (ch.echoFns = ch.echoFns || {})[event] = fn;
       c.listen('.' + event, fn);
     }
@@ -581,6 +625,15 @@
       for (var e in ch.events) bindEvent(ch, e);
     };
     this.listen = bindEvent;
+    // Echo's whisper(name, data) sends "client-" + name; pusher-js refuses
+    // it (with a console warning) before the subscription succeeded.
+    this.whisper = function (ch, event, data) {
+      var c = bound[ch.name], pc = null;
+      try { pc = pusher && isFn(pusher.channel) ? pusher.channel(ch.name) : null; } catch (e) { /* older pusher-js */ }
+      if (!c || !isFn(c.whisper) || (pc ? !pc.subscribed : !ch.subscribed)) return false;
+      c.whisper(event.replace(/^client-/, ''), data);
+      return true;
+    };
     this.unsubscribe = function (ch) {
       var c = bound[ch.name];
       delete bound[ch.name];
@@ -654,12 +707,24 @@
     '.recordsync-banner,.recordsync-prompt{position:sticky;top:0;z-index:1000;display:flex;flex-wrap:wrap;align-items:center;gap:.5em 1em;',
     'margin:0 0 1em;padding:.75em 1em;border:1px solid #d4a72c;border-radius:6px;background:#fff8c5;color:#3b2f00;',
     'font:inherit;box-shadow:0 2px 6px rgba(0,0,0,.12)}',
-    '.recordsync-banner[hidden],.recordsync-prompt[hidden],.recordsync-viewers[hidden]{display:none}',
+    '.recordsync-banner[hidden],.recordsync-prompt[hidden],.recordsync-viewers[hidden],.recordsync-merge[hidden]{display:none}',
     '.recordsync-banner p,.recordsync-prompt p{margin:0;flex:1 1 20em}',
-    '.recordsync-actions{display:flex;gap:.5em}',
+    '.recordsync-actions{display:flex;flex-wrap:wrap;gap:.5em}',
     '.recordsync-actions button{font:inherit;margin:0;padding:.3em .8em;border-radius:4px;border:1px solid #8c6c00;background:#fff;color:inherit;cursor:pointer}',
     '.recordsync-actions button.recordsync-primary{background:#8c6c00;border-color:#8c6c00;color:#fff}',
-    '.recordsync-actions button:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}'
+    '.recordsync-actions button:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}',
+    '.recordsync-banner:focus,.recordsync-merge:focus{outline:3px solid #0b57d0;outline-offset:2px}',
+    '.recordsync-merge{margin:0 0 1em;padding:.75em 1em;border:1px solid #0b57d0;border-radius:6px;background:#eef4ff;color:#0b1f44;font:inherit}',
+    '.recordsync-merge p{margin:0 0 .5em}',
+    '.recordsync-merge .recordsync-merge-title{font-weight:600}',
+    '.recordsync-merge-field{margin:.5em 0 .75em;padding-top:.5em;border-top:1px solid #b7c9ee}',
+    '.recordsync-merge-values{display:grid;grid-template-columns:repeat(auto-fit,minmax(14em,1fr));gap:.5em;margin:0 0 .5em}',
+    '.recordsync-merge-values>div{background:#fff;border:1px solid #b7c9ee;border-radius:4px;padding:.4em .6em}',
+    '.recordsync-merge-values .recordsync-merge-whose{display:block;font-size:.85em;color:#44526b}',
+    '.recordsync-merge .recordsync-merge-value{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;max-height:10em;overflow:auto}',
+    '.recordsync-merge-value.recordsync-empty{font-style:italic;color:#44526b}',
+    '.recordsync-merge .recordsync-actions button{border-color:#0b57d0}',
+    '.recordsync-merge .recordsync-actions button.recordsync-primary,.recordsync-merge .recordsync-actions button[aria-pressed=true]{background:#0b57d0;border-color:#0b57d0;color:#fff}'
   ].join('');
   function injectCSS() {
     if (doc.getElementById('recordsync-style')) return;
@@ -687,30 +752,309 @@
     var body = doc.body || doc.documentElement;
     body.insertBefore(node, body.firstChild);
   }
-  function formatTime(iso) {
-    var p = parseISO(String(iso || ''));
-    var d = new Date(p ? p[0] : Date.parse(iso));
-    if (isNaN(d.getTime())) return String(iso || '');
-    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  var uidCount = 0;
+  function uid(prefix) { return prefix + '-' + (++uidCount) + '-' + Math.floor(Math.random() * 1e6).toString(36); }
+  function has(o, k) { return o != null && Object.prototype.hasOwnProperty.call(o, k); }
+  function isEditable(e) {
+    return !!(e && (e.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(e.tagName || '')));
   }
+
+  // ------------------------------------------------------ words and times
+
+  function plural(n, one, many) { return n === 1 ? one : many; }
+
+  // englishList writes items as <strong class="cls">s joined the English
+  // way, "A", "A and B", "A, B and C", "A, B and 3 more fields", into
+  // parent (when given) and returns the same as plain text.
+  function englishList(parent, items, more, cls) {
+    more = more > 0 ? Math.floor(more) : 0;
+    var n = items.length + (more ? 1 : 0), text = '';
+    function add(s, strong) {
+      text += s;
+      if (!parent) return;
+      if (!strong) { parent.appendChild(doc.createTextNode(s)); return; }
+      var b = doc.createElement('strong');
+      if (cls) b.className = cls;
+      b.textContent = s;
+      parent.appendChild(b);
+    }
+    for (var i = 0; i < items.length; i++) {
+      if (i > 0) add(i === n - 1 ? ' and ' : ', ');
+      add(String(items[i]), true);
+    }
+    if (more) add((items.length ? ' and ' : '') + more + ' more ' + plural(more, 'field', 'fields'));
+    return text;
+  }
+  // say appends a sentence to parent: strings are text, {b} bold, {list,
+  // more, cls} an englishList, {time} a <time> in formatTime's words.
+  function say(parent, parts) {
+    for (var i = 0; i < parts.length; i++) {
+      var x = parts[i];
+      if (x == null || x === '') continue;
+      if (typeof x === 'string') parent.appendChild(doc.createTextNode(x));
+      else if (x.list) englishList(parent, x.list, x.more, x.cls);
+      else if (x.time != null) {
+        var t = doc.createElement('time');
+        t.dateTime = String(x.time);
+        t.textContent = formatTime(x.time);
+        parent.appendChild(t);
+      } else if (x.b != null) {
+        var s = doc.createElement('strong');
+        if (x.cls) s.className = x.cls;
+        s.textContent = String(x.b);
+        parent.appendChild(s);
+      }
+    }
+    return parent;
+  }
+
+  /**
+   * formatTime(version) is how the kit writes a time, in the browser's
+   * language and time zone: "4:12:10 PM" for today, "Dec 5, 4:12:10 PM"
+   * for another day ("Dec 5, 2025, …" in another year). It reads recordsync's
+   * versions ("2026-12-06T16:12:10.558933Z"), anything Date.parse reads, a
+   * Date or epoch milliseconds; what it cannot read is returned as is.
+   */
+  function formatTime(v) {
+    if (v == null || v === '') return '';
+    var d;
+    if (v instanceof Date) d = v;
+    else if (typeof v === 'number') d = new Date(v);
+    else { var p = parseISO(String(v)); d = new Date(p ? p[0] : Date.parse(String(v))); }
+    if (isNaN(d.getTime())) return String(v);
+    var t = d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit', second: '2-digit' });
+    var now = new Date();
+    if (d.toDateString() === now.toDateString()) return t;
+    var o = { month: 'short', day: 'numeric' };
+    if (d.getFullYear() !== now.getFullYear()) o.year = 'numeric';
+    return d.toLocaleDateString([], o) + ', ' + t;
+  }
+
+  // ---------------------------------------------------------- form fields
+
+  // Record keys that are the version and its bookkeeping, never a field a
+  // person edits (nor one the banner names).
+  var META_FIELDS = { id: 1, created_at: 1, updated_at: 1, updated_by: 1, updated_by_id: 1, updated_by_name: 1, client_version: 1, _token: 1, _method: 1 };
+  var NOT_EDITABLE = /^(hidden|submit|button|reset|image|file|password)$/i;
+
+  // fieldNames keeps the strings of a changed_fields list that name fields
+  // (null when the list is unknown).
+  function fieldNames(x) {
+    if (!Array.isArray(x)) return null;
+    var out = [];
+    for (var i = 0; i < x.length; i++) if (typeof x[i] === 'string' && !has(META_FIELDS, x[i]) && out.indexOf(x[i]) < 0) out.push(x[i]);
+    return out;
+  }
+
+  // A control is an element, or a list of radio buttons sharing a name.
+  function first(c) { return c && !c.tagName && c.length != null ? c[0] : c; }
+  function each(c) { return c.tagName ? [c] : [].slice.call(c); }
+  function isRadios(c) { var e = first(c); return !!(e && e.type === 'radio'); }
+  function resolveControl(form, x) {
+    if (!x) return null;
+    if (typeof x !== 'string') return x.tagName || x.length ? x : null;
+    var c = form && form.elements ? form.elements.namedItem(x) : null;
+    if (!c) { try { c = doc.querySelector(x); } catch (e) { c = null; } }
+    if (c && !c.tagName && !isRadios(c)) c = first(c);
+    return c || null;
+  }
+
+  // fieldControls maps record fields to controls: the `fields` option
+  // ({field: element, selector or control name}) or else every named,
+  // editable control of the form (not hidden, password, file or button
+  // inputs, nor the version input).
+  function fieldControls(form, fields, versionInput) {
+    var out = {}, c;
+    if (fields) {
+      for (var f in fields) if (has(fields, f) && (c = resolveControl(form, fields[f]))) out[f] = c;
+      return out;
+    }
+    if (!form || !form.elements) return out;
+    for (var i = 0; i < form.elements.length; i++) {
+      var e = form.elements[i], n = e.name;
+      if (!n || has(out, n) || has(META_FIELDS, n) || n === versionInput || NOT_EDITABLE.test(e.type || '') ||
+        /^(BUTTON|FIELDSET|OUTPUT|OBJECT)$/.test(e.tagName)) continue;
+      c = form.elements.namedItem(n);
+      out[n] = isRadios(c) ? c : e;
+    }
+    return out;
+  }
+
+  function nl(s) { return String(s).replace(/\r\n?/g, '\n'); }
+  // readControl is a control's value as a string: a checkbox "1"/"0", a
+  // multiple select its values one a line, radios the checked one's value.
+  function readControl(c) {
+    var e = first(c), i;
+    if (!e) return '';
+    if (isRadios(c)) { var rs = each(c); for (i = 0; i < rs.length; i++) if (rs[i].checked) return rs[i].value; return ''; }
+    if (e.type === 'checkbox') return e.checked ? '1' : '0';
+    if (e.tagName === 'SELECT' && e.multiple) {
+      var v = [];
+      for (i = 0; i < e.options.length; i++) if (e.options[i].selected) v.push(e.options[i].value);
+      return v.join('\n');
+    }
+    return nl(e.value == null ? '' : e.value);
+  }
+  // fromRecord is a record's value as readControl would read it from c.
+  function fromRecord(c, v) {
+    var e = first(c);
+    if (e && e.type === 'checkbox') {
+      return v === true || v === 1 || v === '1' || v === 'true' || v === 'on' ||
+        (e.value !== 'on' && v != null && String(v) === e.value) ? '1' : '0';
+    }
+    if (v == null) return '';
+    if (Array.isArray(v)) return v.map(String).join('\n');
+    if (typeof v === 'object') return JSON.stringify(v);
+    return nl(v);
+  }
+  function fire(e, type) {
+    var x;
+    try { x = new root.Event(type, { bubbles: true }); } catch (err) { x = doc.createEvent('Event'); x.initEvent(type, true, false); }
+    e.dispatchEvent(x);
+  }
+  // writeControl sets c to the string s (readControl's form) and fires
+  // what a person's edit fires (input for text, change for the others), so
+  // the page's own bindings follow. False when c already held s.
+  function writeControl(c, s) {
+    if (readControl(c) === s) return false;
+    var e = first(c), type = 'change', i;
+    if (isRadios(c)) {
+      var rs = each(c);
+      for (i = 0; i < rs.length; i++) { rs[i].checked = rs[i].value === s; if (rs[i].checked) e = rs[i]; }
+    } else if (e.type === 'checkbox') e.checked = s === '1';
+    else if (e.tagName === 'SELECT' && e.multiple) {
+      var vals = s.split('\n');
+      for (i = 0; i < e.options.length; i++) e.options[i].selected = vals.indexOf(e.options[i].value) >= 0;
+    } else { e.value = s; if (e.tagName !== 'SELECT') type = 'input'; }
+    fire(e, type);
+    return true;
+  }
+  // displayValue is s as a person reads it in c: Yes/No, an option's text.
+  function displayValue(c, s) {
+    var e = first(c), i;
+    if (!e) return s;
+    if (e.type === 'checkbox') return s === '1' ? 'Yes' : 'No';
+    if (e.tagName === 'SELECT') {
+      var vals = s.split('\n'), out = [];
+      for (i = 0; i < e.options.length; i++) if (vals.indexOf(e.options[i].value) >= 0) out.push(e.options[i].text);
+      return out.length ? out.join(', ') : s;
+    }
+    if (isRadios(c)) {
+      var rs = each(c);
+      for (i = 0; i < rs.length; i++) if (rs[i].value === s && rs[i].labels && rs[i].labels.length) return cleanLabel(rs[i].labels[0]);
+    }
+    return s;
+  }
+
+  function cleanLabel(node) {
+    var n = node.cloneNode(true), x = n.querySelectorAll('input,select,textarea,button,.recordsync-ui');
+    for (var i = 0; i < x.length; i++) if (x[i].parentNode) x[i].parentNode.removeChild(x[i]);
+    return n.textContent.replace(/\s+/g, ' ').trim().replace(/\s*[:*]+\s*$/, '');
+  }
+  // fieldLabel is what a person calls a field: labels[field] when the page
+  // gives it, else the control's <label> (for= or wrapping; a radio group's
+  // <legend>), its aria-label, else the field's name.
+  function fieldLabel(field, c, labels) {
+    if (labels && has(labels, field) && labels[field]) return String(labels[field]);
+    var e = first(c), t = '';
+    if (e) {
+      if (isRadios(c) && e.closest) {
+        var fs = e.closest('fieldset'), lg = fs && fs.querySelector('legend');
+        if (lg) t = cleanLabel(lg);
+      }
+      if (!t) {
+        var l = e.labels && e.labels.length ? e.labels[0] : null;
+        if (!l && e.id) {
+          var sel = root.CSS && isFn(root.CSS.escape) ? root.CSS.escape(e.id) : e.id.replace(/["\\]/g, '\\$&');
+          l = doc.querySelector('label[for="' + sel + '"]');
+        }
+        if (!l && e.closest) l = e.closest('label');
+        if (l) t = cleanLabel(l);
+      }
+      if (!t && e.getAttribute) t = (e.getAttribute('aria-label') || '').trim();
+    }
+    return t || String(field);
+  }
+
+  // recordRoute is the URL of a record from recordsync's routes for its
+  // type ({"flow": "/api/v1/flows/{id}"}), when {id} is the route's only
+  // parameter.
+  function recordRoute(type, id) {
+    var p = cfg.records[type];
+    if (!p) return null;
+    var params = p.match(/\{[^}]*\}/g) || [];
+    if (!params.length) return null;
+    for (var i = 0; i < params.length; i++) if (params[i] !== '{id}') return null;
+    return p.replace(/\{id\}/g, encodeURIComponent(id));
+  }
+  // recordOf finds the record in an app's JSON answer: at path ("data",
+  // "data.flow"; "" for the answer itself) when given, else the object
+  // holding the version: data, then the answer itself.
+  function recordOf(j, path, versionKey) {
+    if (path != null) {
+      var cur = j, segs = String(path) === '' ? [] : String(path).split('.');
+      for (var i = 0; i < segs.length; i++) cur = cur && typeof cur === 'object' ? cur[segs[i]] : undefined;
+      return cur && typeof cur === 'object' ? cur : null;
+    }
+    if (j && j.data && typeof j.data === 'object' && j.data[versionKey] != null) return j.data;
+    if (j && typeof j === 'object' && j[versionKey] != null) return j;
+    return null;
+  }
+
+  // --------------------------------------------------------------- drafts
+
+  // A draft is what a person typed and has not saved: the changed fields'
+  // values, what they were before, and the version they were made on. It
+  // lives in sessionStorage (this tab only, gone with it), keyed by tenant,
+  // user and record, from the first change until it is saved or discarded.
+  var DRAFT_PREFIX = 'recordsync.draft|';
+  function session() { try { return root.sessionStorage || null; } catch (e) { return null; } }
+  function draftKey(tenant, user, type, id) {
+    return DRAFT_PREFIX + [tenant, user, type, id].map(function (x) { return encodeURIComponent(String(x)); }).join('|');
+  }
+  /**
+   * clearDrafts(keepUser) removes this tab's drafts of every user but
+   * keepUser, or all of them without it. The kit calls it with the page's
+   * user when it loads, so that whoever logs in next in a tab never sees
+   * the last person's drafts. Returns how many went.
+   */
+  function clearDrafts(keepUser) {
+    var s = session(), gone = [];
+    if (!s) return 0;
+    try {
+      for (var i = 0; i < s.length; i++) {
+        var k = s.key(i);
+        if (!k || k.indexOf(DRAFT_PREFIX) !== 0) continue;
+        var user = null;
+        try { user = decodeURIComponent(k.slice(DRAFT_PREFIX.length).split('|')[1] || ''); } catch (e) { /* foreign key */ }
+        if (keepUser == null || user !== String(keepUser)) gone.push(k);
+      }
+      for (var j = 0; j < gone.length; j++) s.removeItem(gone[j]);
+    } catch (e) { /* storage refused */ }
+    return gone.length;
+  }
+  function pageUser() {
+    var m = doc.querySelector('meta[name="recordsync-user"]');
+    var u = m && m.getAttribute('content');
+    return u ? u : null;
+  }
+  if (pageUser() != null) clearDrafts(pageUser());
 
   // ------------------------------------------------------ record editors
 
   var watchedForms = typeof WeakSet === 'function' ? new WeakSet() : { add: noop, has: function () { return false; } };
 
   /**
-   * watchRecord({type, id, loadedVersion, isDirty, onReload, ...}) watches one
-   * record being edited. loadedVersion is the version the page loaded (a
-   * value or a function); isDirty() tells whether there are unsaved edits
-   * (default: the form had input/change events since it was loaded or marked
-   * clean); onReload() loads the latest record into the page (default:
-   * location.reload()). Options: form (element or selector: dirty tracking
-   * and where the banner goes), banner (false: no built-in banner),
-   * bannerContainer, reloadWhenClean (reload silently when an update arrives
-   * and there are no edits), onUpdate(event, {dirty}), viewers (element or
-   * selector: "Also viewing: …" from presence-record.{type}.{id}),
-   * onPresence(members), presence (false: do not join).
-   * Returns {stop, isDirty, markClean(version?), setVersion, members}.
+   * watchRecord({type, id, loadedVersion, ...}) watches one record being
+   * edited (kit/README.md has every option). loadedVersion is the version
+   * the page loaded (a value or a function). With a form (or `fields`), the
+   * kit tracks which fields changed, keeps them as a draft in
+   * sessionStorage, and Reload Latest (and handleConflict after a 409)
+   * loads the latest record and keeps the person's edits on top of it
+   * (`merge`); otherwise onReload() loads the latest record into the page
+   * (default: location.reload()). Returns {stop, isDirty, dirtyFields,
+   * markClean(version?), markDirty, setVersion, handleConflict(body),
+   * reloadLatest, discard, draft, members, bannerElement, mergeElement}.
    */
   function watchRecord(o) {
     if (!o || o.type == null || o.id == null) throw new Error('RecordSync.watchRecord: type and id are required');
@@ -720,13 +1064,27 @@
     var form = el(o.form);
     if (form) watchedForms.add(form);
     var loaded = o.loadedVersion;   // value or function
-    var ownLoaded = null;           // set by setVersion/markClean when loaded is a value
+    var ownLoaded = null;           // set by setVersion/markClean
     var seen = null;                // newest version seen from events or polls
     var etag = null;
     var shown = null;               // the event the banner shows
     var dismissed = null;           // the newest version dismissed
-    var dirty = false;
+    var changed = {};               // version → event, the others' saves since the loaded version
+    var dirty = false;              // input since load or markClean (without o.isDirty)
     var stopped = false;
+    var applying = false;           // the kit is writing the form: not the person's input
+    var lastFocus = null;           // where the person was, outside the kit's UI
+    var editingNow = false;         // what this tab last announced as client-recordsync-editing
+    var presence = null;
+    var versionKey = o.versionField || 'updated_at';
+    var versionInput = o.versionInput === undefined ? 'client_version' : o.versionInput;
+    var hasFields = !!(form || o.fields);
+    var mergeMode = o.merge === true || ((o.merge == null || o.merge === 'auto') && hasFields && !isFn(o.onReload));
+    var user = o.user != null && o.user !== '' ? String(o.user) : pageUser();
+    var tenant = o.tenant != null && o.tenant !== '' ? String(o.tenant) : loc.host;
+    var draftsOn = o.drafts !== false && hasFields && user != null && !!session();
+    var storeKey = draftKey(tenant, user, type, id);
+    if (user != null) clearDrafts(user);
 
     function loadedVersion() {
       var v = ownLoaded != null ? ownLoaded : val(loaded);
@@ -734,22 +1092,175 @@
       return v == null ? null : v;
     }
     function isDirty() { return isFn(o.isDirty) ? !!o.isDirty() : dirty; }
-    var onInput = function (e) { if (!e.target || !e.target.closest || !e.target.closest('.recordsync-banner')) dirty = true; };
-    var onReset = function () { dirty = false; };
-    if (form && !isFn(o.isDirty)) {
-      form.addEventListener('input', onInput);
-      form.addEventListener('change', onInput);
-      form.addEventListener('reset', onReset);
+    function recordUrl() { var u = val(o.recordUrl); return u ? String(u) : recordRoute(type, id); }
+    function canMerge() { return mergeMode && !!recordUrl(); }
+    function controls() { return fieldControls(form, o.fields, versionInput); }
+    function labelsOf(fields, c) {
+      c = c || controls();
+      return fields.map(function (f) { return fieldLabel(f, c[f], o.labels); });
+    }
+    function inKitUI(t) { return !!(t && t.closest && t.closest('.recordsync-ui')); }
+
+    // ---- fields: what the form showed (base) and what changed since
+
+    var base = {};
+    function snapshot() {
+      var c = controls();
+      base = {};
+      for (var f in c) base[f] = readControl(c[f]);
+    }
+    function dirtyFields() {
+      if (!hasFields) return isFn(o.dirtyFields) ? [].concat(o.dirtyFields() || []) : [];
+      var c = controls(), out = [];
+      for (var f in c) {
+        var v = readControl(c[f]);
+        if (!has(base, f)) base[f] = v;   // a control added since: this is its start
+        else if (v !== base[f]) out.push(f);
+      }
+      return out;
+    }
+    // settle follows the values now in the form: dirty, the draft and the
+    // editing announcement.
+    function settle() {
+      var d = dirtyFields();
+      dirty = d.length > 0;
+      setEditing(dirty);
+      if (dirty) saveDraft(); else removeDraft();
     }
 
-    // banner
+    // ---- drafts
+
+    function readDraft() {
+      if (!draftsOn) return null;
+      try {
+        var d = JSON.parse(session().getItem(storeKey) || 'null');
+        return d && d.fields && typeof d.fields === 'object' ? d : null;
+      } catch (e) { return null; }
+    }
+    function saveDraft() {
+      if (!draftsOn || stopped) return;
+      var d = dirtyFields(), c = controls(), fields = {}, was = {};
+      if (!d.length) { removeDraft(); return; }
+      for (var i = 0; i < d.length; i++) { fields[d[i]] = readControl(c[d[i]]); was[d[i]] = base[d[i]]; }
+      try {
+        session().setItem(storeKey, JSON.stringify({ version: loadedVersion(), base: was, fields: fields, at: Date.now() }));
+      } catch (e) { log('draft not stored', e); }
+    }
+    function removeDraft() {
+      if (!draftsOn) return;
+      try { session().removeItem(storeKey); } catch (e) { /* storage refused */ }
+    }
+
+    // ---- editing: client-recordsync-editing on presence-record.{type}.{id}
+
+    function setEditing(on) {
+      if (on === editingNow) return;
+      editingNow = on;
+      sendEditing();
+    }
+    function sendEditing() {
+      if (presence && !stopped) presence.whisper(EDITING_EVENT, { editing: editingNow });
+    }
+
+    // ---- input and focus
+
+    var onInput = function (e) {
+      if (applying || stopped || inKitUI(e.target)) return;
+      if (!form && !isControl(e.target)) return;
+      dirty = true;
+      setEditing(true);
+      saveDraft();
+    };
+    function isControl(t) {
+      var c = controls();
+      for (var f in c) if (each(c[f]).indexOf(t) >= 0) return true;
+      return false;
+    }
+    var onReset = function () {
+      dirty = false;
+      setTimeout(settle, 0);   // the form's values change after the event
+    };
+    var inputRoot = form || (o.fields ? doc : null);
+    if (inputRoot) {
+      inputRoot.addEventListener('input', onInput);
+      inputRoot.addEventListener('change', onInput);
+      if (form) form.addEventListener('reset', onReset);
+    }
+    var onFocusIn = function (e) { if (e.target && e.target !== doc.body && !inKitUI(e.target) && e.target.focus) lastFocus = e.target; };
+    doc.addEventListener('focusin', onFocusIn);
+    if (doc.activeElement && doc.activeElement !== doc.body) lastFocus = doc.activeElement;
+    function usable(e) {
+      return !!(e && isFn(e.focus) && doc.contains(e) && !e.disabled && !(e.closest && e.closest('[hidden]')) && e.getClientRects().length);
+    }
+    // focusBack returns the focus to where the person was (or to prefer,
+    // or the first field) when the kit's UI that had it closes.
+    function focusBack(prefer) {
+      var t = usable(lastFocus) ? lastFocus : usable(prefer) ? prefer : null;
+      if (!t) {
+        var c = controls();
+        for (var f in c) { var e = first(c[f]); if (usable(e)) { t = e; break; } }
+      }
+      if (t) { try { t.focus(); } catch (e) { /* gone */ } }
+    }
+    var onHide = function () { if (editingNow && presence) presence.whisper(EDITING_EVENT, { editing: false }); };
+    var onShow = function (e) { if (e.persisted && editingNow) sendEditing(); };
+    root.addEventListener('pagehide', onHide);
+    root.addEventListener('pageshow', onShow);
+
+    // ---- the others' saves since the loaded version
+
+    function noteChange(ev) {
+      var v = String(ev.updated_at_iso), prev = changed[v];
+      if (!prev || (!Array.isArray(prev.changed_fields) && Array.isArray(ev.changed_fields))) changed[v] = ev;
+    }
+    // summary of the saves since the loaded version (or of ev alone):
+    // {names, fields, more, unknown} — unknown when a save did not say
+    // which fields it changed.
+    function summary(ev) {
+      var s = { names: [], fields: [], more: 0, unknown: false, anonymous: false }, evs = [], lv = loadedVersion();
+      for (var v in changed) if (newer(v, lv)) evs.push(changed[v]);
+      if (!evs.length && ev) evs.push(ev);
+      evs.sort(function (a, b) { var c = compareVersions(a.updated_at_iso, b.updated_at_iso); return isNaN(c) ? 0 : c; });
+      for (var i = 0; i < evs.length; i++) {
+        var e = evs[i], n = e.updated_by_name ? String(e.updated_by_name) : null;
+        if (n == null) s.anonymous = true;
+        else if (s.names.indexOf(n) < 0) s.names.push(n);
+        var f = fieldNames(e.changed_fields);
+        if (!f) s.unknown = true;
+        else for (var j = 0; j < f.length; j++) if (s.fields.indexOf(f[j]) < 0) s.fields.push(f[j]);
+        var m = Number(e.more_changed_fields);
+        if (m > 0) s.more += m;
+      }
+      return s;
+    }
+    function whoParts(s) {
+      if (!s.names.length) return ['Someone else'];
+      return [{ list: s.names, cls: 'recordsync-who' }];
+    }
+    function changedParts(s, c) {
+      if (s.unknown) return [' saved this record'];
+      if (!s.fields.length && !s.more) return [' saved this record without changing any fields'];
+      return [' changed ', { list: labelsOf(inFormOrder(s.fields, c), c), more: s.more, cls: 'recordsync-field' }];
+    }
+    // inFormOrder lists fields as the form shows them (the others after).
+    function inFormOrder(fields, c) {
+      var order = Object.keys(c || controls());
+      return fields.slice().sort(function (a, b) {
+        var x = order.indexOf(a), y = order.indexOf(b);
+        return (x < 0 ? order.length : x) - (y < 0 ? order.length : y) || fields.indexOf(a) - fields.indexOf(b);
+      });
+    }
+
+    // ---- the banner
+
     var banner = null, bannerText = null, bannerBtns = [];
     function ensureBanner() {
       if (banner) return banner;
       banner = doc.createElement('div');
-      banner.className = 'recordsync-banner';
+      banner.className = 'recordsync-banner recordsync-ui';
       banner.setAttribute('role', 'alert');
       banner.setAttribute('data-recordsync-banner', type + '.' + id);
+      banner.tabIndex = -1;
       banner.hidden = true;
       bannerText = doc.createElement('p');
       var actions = doc.createElement('div');
@@ -757,54 +1268,338 @@
       bannerBtns = [button('Reload Latest', 'recordsync-reload recordsync-primary', reloadLatest), button('Dismiss', 'recordsync-dismiss', dismiss)];
       actions.appendChild(bannerBtns[0]); actions.appendChild(bannerBtns[1]);
       banner.appendChild(bannerText); banner.appendChild(actions);
-      banner.addEventListener('keydown', function (e) { if (e.key === 'Escape') dismiss(); });
-      place(banner, o.bannerContainer, form);
+      banner.addEventListener('keydown', function (e) { if (e.key === 'Escape') { e.stopPropagation(); dismiss(); } });
+      if (mergeEl && mergeEl.parentNode) mergeEl.parentNode.insertBefore(banner, mergeEl);
+      else place(banner, o.bannerContainer, form);
       return banner;
+    }
+    // renderBanner: "Bob changed Name and Due date while you have unsaved
+    // changes. Saved at 4:12:10 PM." ("Bob saved this record while you have
+    // unsaved changes." when the save did not say which fields.)
+    function renderBanner() {
+      var s = summary(shown);
+      bannerText.textContent = '';
+      say(bannerText, whoParts(s).concat(changedParts(s), [' while you have unsaved changes. ']));
+      var span = doc.createElement('span');
+      span.className = 'recordsync-when';
+      say(span, ['Saved at ', { time: shown.updated_at_iso }, '.']);
+      bannerText.appendChild(span);
     }
     function showBanner(ev) {
       if (o.banner === false) return;
       shown = ev;
       ensureBanner();
-      var who = ev.updated_by_name ? String(ev.updated_by_name) : 'someone else';
-      bannerText.textContent = '';
-      bannerText.appendChild(doc.createTextNode('This record was updated by '));
-      var strong = doc.createElement('strong');
-      strong.textContent = who;
-      bannerText.appendChild(strong);
-      bannerText.appendChild(doc.createTextNode(' while you have unsaved changes. '));
-      var t = doc.createElement('time');
-      t.dateTime = String(ev.updated_at_iso || '');
-      t.textContent = formatTime(ev.updated_at_iso);
-      var span = doc.createElement('span');
-      span.className = 'recordsync-when';
-      span.appendChild(doc.createTextNode('Saved at '));
-      span.appendChild(t);
-      span.appendChild(doc.createTextNode('.'));
-      bannerText.appendChild(span);
+      renderBanner();
       bannerBtns[0].disabled = bannerBtns[1].disabled = false;
+      var opening = banner.hidden;
       banner.hidden = false;
+      // An alert must not take the focus from someone typing (WAI-ARIA
+      // APG, Alert pattern: role="alert" announces it); it takes the focus
+      // only when nothing is being edited.
+      if (opening && !isEditable(doc.activeElement) && !(mergeEl && mergeEl.contains(doc.activeElement))) banner.focus();
     }
-    function hideBanner() { if (banner) banner.hidden = true; shown = null; }
+    function hideBanner(noFocus) {
+      shown = null;
+      if (!banner || banner.hidden) return;
+      var had = banner.contains(doc.activeElement);
+      banner.hidden = true;
+      if (had && !noFocus) focusBack();
+    }
     function reloadLatest() {
       var ev = shown;
-      bannerBtns[0].disabled = bannerBtns[1].disabled = true;
-      var p;
-      try { p = isFn(o.onReload) ? o.onReload(ev) : (loc.reload(), null); } catch (e) { p = Promise.reject(e); }
+      if (bannerBtns.length) bannerBtns[0].disabled = bannerBtns[1].disabled = true;
+      if (canMerge()) {
+        return mergeLatest('reload', ev).then(function (info) {
+          // A save newer than the one just loaded keeps its banner.
+          if (!shown || !info.version || !newer(shown.updated_at_iso, info.version)) hideBanner(true);
+          else if (bannerBtns.length) bannerBtns[0].disabled = bannerBtns[1].disabled = false;
+          return info;
+        }, function (e) {
+          warn('cannot load the latest version', e);
+          if (bannerBtns.length) bannerBtns[0].disabled = bannerBtns[1].disabled = false;
+        });
+      }
+      // The page's own reload (onReload), or the page itself: a stored
+      // draft comes back on top of the reloaded page.
+      var own = isFn(o.onReload), p;
+      try { p = own ? o.onReload(ev) : (loc.reload(), null); } catch (e) { p = Promise.reject(e); }
       return Promise.resolve(p).then(function () {
+        if (!own) return;
         if (ev && !isFn(loaded)) ownLoaded = ev.updated_at_iso;
         dirty = false;
+        if (hasFields) snapshot();
+        removeDraft();
+        setEditing(false);
         hideBanner();
       }, function (e) {
         warn('reload failed', e);
-        if (bannerBtns[0]) bannerBtns[0].disabled = bannerBtns[1].disabled = false;
+        if (bannerBtns.length) bannerBtns[0].disabled = bannerBtns[1].disabled = false;
       });
     }
     function dismiss() {
       if (shown) dismissed = shown.updated_at_iso;
-      var wasFocused = banner && banner.contains(doc.activeElement);
       hideBanner();
-      if (wasFocused && form) { var f = form.querySelector('input,textarea,select'); if (f) f.focus(); }
     }
+    // reloadClean brings a clean editor up to date without asking.
+    function reloadClean(ev) {
+      if (isFn(o.onReload)) {
+        Promise.resolve(o.onReload(ev)).then(function () {
+          if (!isFn(loaded)) ownLoaded = ev.updated_at_iso;
+          if (hasFields && !isDirty()) snapshot();
+        }, warn);
+      } else if (canMerge()) mergeLatest('clean', ev).catch(warn);
+    }
+
+    // ---- merging the latest record with the person's edits
+
+    // mergeLatest loads the latest record and applies it: the person's
+    // changed fields stay, the others' changes come in, and fields both
+    // changed are offered side by side (the merge view).
+    function mergeLatest(source, ev) {
+      var url = recordUrl();
+      var before = dirtyFields();
+      var s = summary(ev);
+      if (!nativeFetch) return Promise.reject(new Error('no fetch'));
+      return nativeFetch(url, { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' } })
+        .then(function (res) {
+          if (!res.ok) throw new Error('GET ' + url + ': HTTP ' + res.status);
+          return res.json();
+        })
+        .then(function (j) {
+          var rec = recordOf(j, o.recordPath, versionKey);
+          if (!rec) throw new Error('GET ' + url + ': no record with ' + versionKey + ' in the answer');
+          return applyLatest(source, ev, rec, before, s);
+        });
+    }
+    function applyLatest(source, ev, rec, before, s) {
+      var version = rec[versionKey] != null ? String(rec[versionKey]) : null;
+      var info = {
+        source: source, event: ev || null, latest: rec, version: version,
+        updatedByName: rec.updated_by_name != null ? String(rec.updated_by_name) : ev && ev.updated_by_name != null ? String(ev.updated_by_name) : null,
+        changedFields: s.unknown ? null : s.fields, moreChangedFields: s.more,
+        dirtyFields: before, kept: [], theirs: [], conflicts: []
+      };
+      if (!hasFields) {
+        // No form: the page merges, with what the kit knows.
+        var p;
+        try { p = isFn(o.onReload) ? o.onReload(info) : null; } catch (e) { p = Promise.reject(e); }
+        return Promise.resolve(p).then(function () {
+          if (version != null) setVersion(version);
+          if (isFn(o.onMerge)) { try { o.onMerge(info); } catch (e) { warn(e); } }
+          return info;
+        });
+      }
+      var c = controls(), latest = {}, mine = {}, i;
+      for (var f in c) if (has(rec, f)) latest[f] = fromRecord(c[f], rec[f]);
+      for (i = 0; i < before.length; i++) if (has(c, before[i])) mine[before[i]] = readControl(c[before[i]]);
+      var plan = planMerge(base, mine, latest);
+      applying = true;
+      try {
+        for (f in plan.values) writeControl(c[f], plan.values[f]);
+      } finally { applying = false; }
+      for (f in latest) base[f] = latest[f];
+      info.kept = plan.kept; info.theirs = plan.theirs; info.conflicts = plan.conflicts;
+      info.mine = mine; info.theirValues = latest;
+      // The banner goes without handing the focus back: the merge view takes it.
+      if (shown && version != null && !newer(shown.updated_at_iso, version)) hideBanner(true);
+      if (version != null) setVersion(version);
+      settle();
+      if (source !== 'clean') showMerge(info);
+      if (isFn(o.onMerge)) { try { o.onMerge(info); } catch (e) { warn(e); } }
+      return info;
+    }
+
+    // ---- the merge view
+
+    var mergeEl = null, mergeTitle = null, mergeBody = null, mergeInfo = null;
+    function ensureMerge() {
+      if (mergeEl) return;
+      mergeEl = doc.createElement('section');
+      mergeEl.className = 'recordsync-merge recordsync-ui';
+      mergeEl.setAttribute('role', 'region');
+      mergeEl.setAttribute('data-recordsync-merge', type + '.' + id);
+      mergeEl.tabIndex = -1;
+      mergeEl.hidden = true;
+      mergeTitle = doc.createElement('p');
+      mergeTitle.className = 'recordsync-merge-title';
+      mergeTitle.id = uid('recordsync-merge-title');
+      mergeEl.setAttribute('aria-labelledby', mergeTitle.id);
+      mergeBody = doc.createElement('div');
+      mergeBody.id = uid('recordsync-merge-body');
+      mergeEl.setAttribute('aria-describedby', mergeBody.id);
+      mergeEl.appendChild(mergeTitle); mergeEl.appendChild(mergeBody);
+      mergeEl.addEventListener('keydown', function (e) { if (e.key === 'Escape') { e.stopPropagation(); closeMerge(); } });
+      if (banner && banner.parentNode) banner.parentNode.insertBefore(mergeEl, banner.nextSibling);
+      else place(mergeEl, o.bannerContainer, form);
+    }
+    function para(parts) { return say(doc.createElement('p'), parts); }
+    // showMerge says what Reload Latest, a 409 or a restored draft did, and
+    // offers a choice where both changed a field: Keep mine / Use theirs.
+    function showMerge(info) {
+      if (o.banner === false) return;
+      ensureMerge();
+      mergeInfo = info;
+      var c = controls(), who = info.updatedByName, mineFields = info.kept.concat(info.conflicts);
+      var whose = who ? [{ b: who, cls: 'recordsync-who' }, '\'s version'] : ['the saved version'];
+      mergeTitle.textContent = '';
+      mergeBody.textContent = '';
+      if (info.source === 'conflict') {
+        var s = summary(info.event);
+        if (who && s.names.indexOf(who) < 0 && !s.names.length) s.names.push(who);
+        say(mergeTitle, ['Your changes were not saved: '].concat(whoParts(s), changedParts(s, c), info.version ? [' at ', { time: info.version }] : [], ['.']));
+      } else if (info.source === 'draft') {
+        say(mergeTitle, ['Your unsaved changes to ', { list: labelsOf(mineFields, c), cls: 'recordsync-field' }, ' were restored.']);
+      } else {
+        say(mergeTitle, ['The latest version is loaded'].concat(who ? [', saved by ', { b: who, cls: 'recordsync-who' }] : [],
+          info.version ? [' at ', { time: info.version }] : [], ['.']));
+      }
+      if (info.theirs.length) {
+        mergeBody.appendChild(para([{ list: labelsOf(info.theirs, c), cls: 'recordsync-field' },
+          plural(info.theirs.length, ' now shows ', ' now show ')].concat(whose, ['.'])));
+      }
+      if (info.kept.length && info.source !== 'draft') {
+        mergeBody.appendChild(para(['Your changes to ', { list: labelsOf(info.kept, c), cls: 'recordsync-field' }, ' are kept.']));
+      }
+      if (info.conflicts.length) {
+        mergeBody.appendChild(para(['You both changed ', { list: labelsOf(info.conflicts, c), cls: 'recordsync-field' }, '. Choose which to keep:']));
+        for (var i = 0; i < info.conflicts.length; i++) mergeBody.appendChild(conflictRow(info, info.conflicts[i], c));
+      }
+      if (!info.theirs.length && !mineFields.length && info.source !== 'draft') {
+        mergeBody.appendChild(para(['Your form already shows the latest version.']));
+      }
+      if (mineFields.length) {
+        mergeBody.appendChild(para([info.source === 'conflict' ? 'Save again to keep your changes.' : 'Your changes are not saved yet.']));
+      }
+      var actions = doc.createElement('div');
+      actions.className = 'recordsync-actions';
+      actions.appendChild(button('Done', 'recordsync-done recordsync-primary', closeMerge));
+      if (mineFields.length) actions.appendChild(button('Discard my changes', 'recordsync-discard', discard));
+      mergeBody.appendChild(actions);
+      var opening = mergeEl.hidden;
+      mergeEl.hidden = false;
+      if (opening || !mergeEl.contains(doc.activeElement)) mergeEl.focus();
+    }
+    function conflictRow(info, f, c) {
+      var g = doc.createElement('div');
+      g.className = 'recordsync-merge-field';
+      g.setAttribute('role', 'group');
+      g.setAttribute('data-field', f);
+      var name = doc.createElement('p');
+      name.className = 'recordsync-merge-label';
+      name.id = uid('recordsync-field');
+      name.appendChild(doc.createElement('strong')).textContent = fieldLabel(f, c[f], o.labels);
+      g.setAttribute('aria-labelledby', name.id);
+      g.appendChild(name);
+      var vals = doc.createElement('div');
+      vals.className = 'recordsync-merge-values';
+      var mine = info.mine[f], theirs = info.theirValues[f];
+      vals.appendChild(valueBox('recordsync-mine', 'Yours', displayValue(c[f], mine)));
+      vals.appendChild(valueBox('recordsync-theirs', info.updatedByName ? info.updatedByName + '\'s' : 'Saved', displayValue(c[f], theirs)));
+      g.appendChild(vals);
+      var actions = doc.createElement('div');
+      actions.className = 'recordsync-actions';
+      var keep, use;
+      function choose(value, pressed) {
+        var ctl = controls()[f];
+        if (ctl) {
+          applying = true;
+          try { writeControl(ctl, value); } finally { applying = false; }
+        }
+        keep.setAttribute('aria-pressed', String(pressed === keep));
+        use.setAttribute('aria-pressed', String(pressed === use));
+        settle();
+      }
+      keep = button('Keep mine', 'recordsync-keep-mine', function () { choose(mine, keep); });
+      use = button('Use theirs', 'recordsync-use-theirs', function () { choose(theirs, use); });
+      keep.setAttribute('aria-pressed', 'true');
+      use.setAttribute('aria-pressed', 'false');
+      actions.appendChild(keep); actions.appendChild(use);
+      g.appendChild(actions);
+      return g;
+    }
+    function valueBox(cls, whose, text) {
+      var box = doc.createElement('div');
+      box.className = cls;
+      var w = doc.createElement('span');
+      w.className = 'recordsync-merge-whose';
+      w.textContent = whose;
+      var v = doc.createElement('p');
+      v.className = 'recordsync-merge-value' + (text === '' ? ' recordsync-empty' : '');
+      v.textContent = text === '' ? '(empty)' : text;
+      box.appendChild(w); box.appendChild(v);
+      return box;
+    }
+    function closeMerge() {
+      if (!mergeEl || mergeEl.hidden) return;
+      var had = mergeEl.contains(doc.activeElement) || doc.activeElement === doc.body || !doc.activeElement;
+      var info = mergeInfo;
+      mergeEl.hidden = true;
+      mergeInfo = null;
+      if (had) {
+        var c = controls(), f = info && (info.conflicts[0] || info.kept[0] || info.theirs[0]);
+        focusBack(f && c[f] ? first(c[f]) : null);
+      }
+    }
+    // discard puts back what the form showed before the person's edits (the
+    // latest version after a merge) and forgets the draft.
+    function discard() {
+      var c = controls();
+      applying = true;
+      try { for (var f in c) if (has(base, f)) writeControl(c[f], base[f]); } finally { applying = false; }
+      dirty = false;
+      removeDraft();
+      setEditing(false);
+      var ev = shown;
+      hideBanner(true);
+      closeMerge();
+      // Someone saved meanwhile: clean now, take it as a clean editor would.
+      if (ev && o.reloadWhenClean) reloadClean(ev);
+    }
+
+    // ---- a 409 from the page's save
+
+    // handleConflict takes the body of a 409 (or 412) answer to the page's
+    // save, or the fetch Response itself: recordsync's
+    // {"data": {"updated_at", "updated_by_name", "changed_fields",
+    // "your_fields", "overlapping_fields"}} or the app's own
+    // {"data": {"updated_at", "updated_by_name"}}. It loads the latest
+    // record into the form with the person's edits kept (as Reload Latest)
+    // and opens the merge view; resolves to the merge's info (null when
+    // it could only show the banner).
+    function handleConflict(x) {
+      var got = x && typeof x === 'object' && isFn(x.json) && 'status' in x
+        ? (x.bodyUsed ? Promise.resolve(null) : x.clone().json().catch(function () { return null; }))
+        : Promise.resolve(x);
+      return got.then(function (b) {
+        if (stopped) return null;
+        if (typeof b === 'string') { try { b = JSON.parse(b); } catch (e) { b = null; } }
+        var d = b && typeof b === 'object' ? (b.data && typeof b.data === 'object' ? b.data : b) : {};
+        var v = d[versionKey] != null ? d[versionKey] : d.updated_at;
+        var ev = {
+          tenant_id: null, record_type: type, record_id: o.id, updated_at_iso: v != null ? String(v) : null,
+          updated_by_id: d.updated_by_id != null ? d.updated_by_id : d.updated_by != null ? d.updated_by : null,
+          updated_by_name: d.updated_by_name != null ? d.updated_by_name : null, tab_id: null,
+          changed_fields: d.changed_fields, your_fields: d.your_fields, overlapping_fields: d.overlapping_fields,
+          conflict: true
+        };
+        if (ev.updated_at_iso) {
+          if (seen == null || newer(ev.updated_at_iso, seen)) seen = ev.updated_at_iso;
+          if (newer(ev.updated_at_iso, loadedVersion())) noteChange(ev);
+        }
+        if (canMerge()) {
+          hideBanner(true);
+          return mergeLatest('conflict', ev).catch(function (e) {
+            warn('cannot load the latest version', e);
+            if (ev.updated_at_iso) showBanner(ev);
+            return null;
+          });
+        }
+        if (ev.updated_at_iso) showBanner(ev);
+        return null;
+      });
+    }
+
+    // ---- events
 
     function handle(ev, source) {
       if (stopped || !ev) return;
@@ -816,15 +1611,17 @@
       if (isOwnTab(ev.tab_id)) { log('own tab', v); return; }
       if (isOwnVersion(v)) { log('own save', v); return; }
       if (!newer(v, loadedVersion())) return;
-      if (shown && !newer(v, shown.updated_at_iso)) return;
+      noteChange(ev);
+      if (shown && !newer(v, shown.updated_at_iso)) {
+        if (banner && !banner.hidden) renderBanner();   // the same save, now with its fields
+        return;
+      }
       if (dismissed != null && !newer(v, dismissed)) return;
       var d = isDirty();
       log('update', source, v, d ? 'dirty' : 'clean');
       if (isFn(o.onUpdate)) { try { o.onUpdate(ev, { dirty: d, source: source }); } catch (e) { warn(e); } }
       if (d) showBanner(ev);
-      else if (o.reloadWhenClean && isFn(o.onReload)) {
-        Promise.resolve(o.onReload(ev)).then(function () { if (!isFn(loaded)) ownLoaded = v; }, warn);
-      }
+      else if (o.reloadWhenClean) reloadClean(ev);
     }
 
     var w = {
@@ -834,8 +1631,8 @@
         w.inflight = true;
         var url = cfg.versionPath.replace('{type}', encodeURIComponent(type)).replace('{id}', encodeURIComponent(id));
         var headers = { Accept: 'application/json' };
-        var base = etag || (seen || loadedVersion() ? '"' + (seen || loadedVersion()) + '"' : null);
-        if (base) headers['If-None-Match'] = base;
+        var tag = etag || (seen || loadedVersion() ? '"' + (seen || loadedVersion()) + '"' : null);
+        if (tag) headers['If-None-Match'] = tag;
         nativeFetch(url, { credentials: 'same-origin', headers: headers, cache: 'no-store' }).then(function (res) {
           if (res.status === 304 || !res.ok) return;
           return res.json().then(function (j) {
@@ -849,6 +1646,28 @@
             }, 'poll');
           });
         }).catch(function (e) { log('poll failed', e); }).then(function () { w.inflight = false; });
+      },
+      // first is the first look: with a record URL to merge from, the
+      // record itself (through it recordsync learns the loaded version's
+      // fields, so that the next save and a 409 can name what changed);
+      // otherwise a version poll.
+      first: function () {
+        var url = canMerge() ? recordUrl() : null;
+        if (!url || !nativeFetch) { w.poll(); return; }
+        nativeFetch(url, { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' } }).then(function (res) {
+          if (!res.ok) { w.poll(); return; }
+          return res.json().then(function (j) {
+            var rec = recordOf(j, o.recordPath, versionKey);
+            if (!rec || rec[versionKey] == null || stopped) return;
+            var v = String(rec[versionKey]);
+            etag = '"' + v + '"';
+            handle({
+              tenant_id: null, record_type: type, record_id: o.id, updated_at_iso: v,
+              updated_by_id: rec.updated_by_id != null ? rec.updated_by_id : rec.updated_by != null ? rec.updated_by : null,
+              updated_by_name: rec.updated_by_name != null ? rec.updated_by_name : null, tab_id: null
+            }, 'poll');
+          });
+        }).catch(function (e) { log('first look failed', e); w.poll(); });
       }
     };
     records.push(w);
@@ -859,63 +1678,166 @@
     if (!ch) { channels[name] = ch = { name: name, events: {}, since: [since], presence: null }; if (transport) transport.subscribe(ch); }
     else ch.since.push(since);
     var unlisten = listen(name, 'record.updated', function (data) { handle(data, 'socket'); });
-    // One poll at once: it catches a save made between rendering the page
-    // and subscribing (Echo sends no "since"), and through it the app
-    // authorises this caller for the record, so that recordsync can answer
-    // a stale save from its cache. (A poll answered 304 costs nothing.)
-    w.poll();
 
-    // presence: who else is viewing
+    // presence: who else is viewing, and who is editing
     var leave = noop, viewers = el(o.viewers), presenceMembers = [];
-    if (o.presence !== false && (viewers || isFn(o.onPresence))) {
-      var j = join('record.' + type + '.' + id, {
+    if (o.presence !== false && (viewers || isFn(o.onPresence) || o.presence === true)) {
+      presence = join('record.' + type + '.' + id, {
+        // A member who joins late hears who is editing (so does this tab
+        // after it resubscribed).
+        here: function () { if (editingNow) sendEditing(); },
+        joining: function () { if (editingNow) sendEditing(); },
         onChange: function (members) {
           presenceMembers = members;
           if (isFn(o.onPresence)) o.onPresence(members);
           if (viewers) renderViewers(viewers, members);
         }
       });
-      leave = j.leave;
+      leave = presence.leave;
     }
+
+    // The form as rendered is the base; a stored draft goes back on top of
+    // it (its fields the others changed since are offered side by side).
+    if (hasFields) snapshot();
+    var stored = readDraft();
+    if (stored) restoreDraft(stored);
+    function restoreDraft(dr) {
+      var c = controls(), mine = {}, was = {}, now = {}, f;
+      for (f in dr.fields) {
+        if (!has(c, f) || typeof dr.fields[f] !== 'string') continue;
+        mine[f] = dr.fields[f];
+        was[f] = dr.base && typeof dr.base[f] === 'string' ? dr.base[f] : base[f];
+      }
+      for (f in c) now[f] = base[f];
+      var plan = planMerge(was, mine, now);
+      if (!plan.kept.length && !plan.conflicts.length) { removeDraft(); return; }
+      applying = true;
+      try { for (f in plan.values) writeControl(c[f], plan.values[f]); } finally { applying = false; }
+      settle();
+      log('draft restored', plan.kept.concat(plan.conflicts));
+      var info = {
+        source: 'draft', event: null, latest: null, version: loadedVersion(), updatedByName: null,
+        changedFields: null, moreChangedFields: 0, dirtyFields: plan.kept.concat(plan.conflicts),
+        kept: plan.kept, theirs: [], conflicts: plan.conflicts, mine: mine, theirValues: now
+      };
+      showMerge(info);
+      if (isFn(o.onMerge)) { try { o.onMerge(info); } catch (e) { warn(e); } }
+    }
+
+    // One look at once: it catches a save made between rendering the page
+    // and subscribing (Echo sends no "since"), and through it the app
+    // authorises this caller for recordsync's conflict answers. (A poll
+    // answered 304 costs nothing.)
+    w.first();
 
     var handleObj = {
       stop: function () {
+        setEditing(false);
         stopped = true;
         unlisten(); leave();
         var i = ch.since.indexOf(since);
         if (i >= 0) ch.since.splice(i, 1);
         maybeDrop(ch);
         records.splice(records.indexOf(w), 1);
-        if (form) { form.removeEventListener('input', onInput); form.removeEventListener('change', onInput); form.removeEventListener('reset', onReset); }
+        if (inputRoot) { inputRoot.removeEventListener('input', onInput); inputRoot.removeEventListener('change', onInput); }
+        if (form) form.removeEventListener('reset', onReset);
+        doc.removeEventListener('focusin', onFocusIn);
+        root.removeEventListener('pagehide', onHide);
+        root.removeEventListener('pageshow', onShow);
         if (banner && banner.parentNode) banner.parentNode.removeChild(banner);
+        if (mergeEl && mergeEl.parentNode) mergeEl.parentNode.removeChild(mergeEl);
       },
       isDirty: isDirty,
-      // markClean: the page saved or reloaded; version is what it now shows.
-      markClean: function (version) { dirty = false; if (version != null) handleObj.setVersion(version); },
-      setVersion: function (version) { ownLoaded = version; if (shown && !newer(shown.updated_at_iso, version)) hideBanner(); },
+      // dirtyFields(): the fields whose value differs from what the form
+      // showed (loaded, saved or merged).
+      dirtyFields: dirtyFields,
+      // markClean: the page saved (or loaded the latest); version is the
+      // version it now shows. Ends the draft and the editing announcement.
+      markClean: function (version) {
+        dirty = false;
+        if (version != null) handleObj.setVersion(version);
+        if (hasFields) snapshot();
+        removeDraft();
+        setEditing(false);
+        closeMerge();
+      },
+      // markDirty: the person changed something the kit cannot see (no form).
+      markDirty: function () { dirty = true; setEditing(true); saveDraft(); },
+      setVersion: setVersion,
+      handleConflict: handleConflict,
+      reloadLatest: reloadLatest,
+      discard: discard,
+      // draft(): the stored draft, {version, base, fields, at}, or null.
+      draft: readDraft,
       members: function () { return presenceMembers; },
-      bannerElement: function () { return banner; }
+      bannerElement: function () { return banner; },
+      mergeElement: function () { return mergeEl; }
     };
+    // setVersion: the version the page now shows (its version input follows).
+    function setVersion(version) {
+      ownLoaded = version;
+      var vi = form && versionInput && form.elements ? form.elements.namedItem(versionInput) : null;
+      if (vi && vi.tagName === 'INPUT') vi.value = version;
+      if (form && form.hasAttribute('data-recordsync-version')) form.setAttribute('data-recordsync-version', version);
+      for (var v in changed) if (!newer(v, version)) delete changed[v];
+      if (shown && !newer(shown.updated_at_iso, version)) hideBanner();
+      if (dirty) saveDraft();
+    }
     return handleObj;
   }
 
+  // planMerge decides each field from what the form showed (base), the
+  // person's changed values (mine) and the latest record (latest), all as
+  // readControl strings: a field only the person changed keeps their value
+  // (kept), a field only the others changed takes the latest (theirs), a
+  // field both changed to different values keeps the person's for now
+  // (conflicts: the merge view offers the choice). values is what each
+  // field is to show.
+  function planMerge(base, mine, latest) {
+    var plan = { kept: [], theirs: [], conflicts: [], values: {} };
+    for (var f in latest) {
+      var b = has(base, f) ? base[f] : undefined, l = latest[f];
+      var mineChanged = has(mine, f) && mine[f] !== b;
+      var theirsChanged = b !== undefined && l !== b;
+      if (mineChanged && mine[f] !== l) {
+        (theirsChanged ? plan.conflicts : plan.kept).push(f);
+        plan.values[f] = mine[f];
+      } else {
+        if (theirsChanged && !mineChanged) plan.theirs.push(f);
+        plan.values[f] = l;
+      }
+    }
+    return plan;
+  }
+
+  // renderViewers: "Also viewing: Bob — editing, Carol" (one entry per
+  // name; editing when any of that name's members is).
   function renderViewers(node, members) {
-    var others = [], names = {};
+    var others = [], editing = {};
     for (var i = 0; i < members.length; i++) {
       var m = members[i];
       if (m.me) continue;
       var n = (m.info && (m.info.name || m.info.email)) || ('user ' + m.id);
-      if (!names[n]) { names[n] = 1; others.push(n); }
+      if (!(n in editing)) { editing[n] = false; others.push(n); }
+      if (m.editing) editing[n] = true;
     }
     if (!node.classList.contains('recordsync-viewers')) node.classList.add('recordsync-viewers');
     if (!node.hasAttribute('aria-live')) node.setAttribute('aria-live', 'polite');
-    node.textContent = others.length ? 'Also viewing: ' + others.join(', ') : '';
+    node.textContent = others.length ? 'Also viewing: ' + others.map(function (n) { return editing[n] ? n + ' \u2014 editing' : n; }).join(', ') : '';
     node.hidden = !others.length;
   }
 
+  // The client event a record editor sends on the record's presence channel
+  // (recordsync accepts it even where client events are off). Echo names it
+  // "recordsync-editing" in whisper() and adds the "client-" prefix.
+  var EDITING_EVENT = 'client-recordsync-editing';
+
   /**
    * join(name, {here, joining, leaving, onChange}) joins presence-{name}
-   * (Echo.join's naming). Members are {id, info, me}. Returns {leave, members}.
+   * (Echo.join's naming). Members are {id, info, me, editing}: editing is
+   * what the member last sent as client-recordsync-editing. Returns
+   * {leave, members, whisper(event, data)}: whisper sends a client event
+   * ("client-…") once subscribed and says whether it went.
    */
   function join(name, o) {
     o = o || {};
@@ -929,16 +1851,21 @@
     };
     if (!ch) {
       ensureStarted();
-      channels[full] = ch = { name: full, events: {}, since: [], presence: { me: null, members: {}, order: [], watchers: [watcher] } };
+      channels[full] = ch = { name: full, events: {}, since: [], presence: { me: null, members: {}, order: [], watchers: [watcher], editing: {} } };
       if (transport) transport.subscribe(ch);
     } else ch.presence.watchers.push(watcher);
+    var unlisten = listen(full, EDITING_EVENT, function (data, meta) {
+      if (data && meta && meta.user_id != null) presenceEditing(ch, meta.user_id, data.editing);
+    });
     return {
       leave: function () {
+        unlisten();
         var i = ch.presence.watchers.indexOf(watcher);
         if (i >= 0) ch.presence.watchers.splice(i, 1);
         maybeDrop(ch);
       },
-      members: function () { return membersOf(ch); }
+      members: function () { return membersOf(ch); },
+      whisper: function (event, data) { return whisper(ch, /^client-/.test(event) ? event : 'client-' + event, data); }
     };
   }
 
@@ -949,12 +1876,14 @@
    * Updates on channel (e.g. "project.1" → private-project.1) named event
    * (e.g. "task.updated") are gathered for `throttle` ms (default 3000,
    * 3000–5000); then refresh(ids) runs when isEditing() is false, and
-   * otherwise a prompt "{n} record(s) were updated while you're editing."
+   * otherwise a prompt "2 records were updated while you're editing (Title
+   * changed)."
    * offers Reload Now (refresh) and Keep Editing (keeps gathering; the prompt
    * stays until a refresh). refresh may return a promise (React Query:
    * () => queryClient.invalidateQueries(...)). Options: idKey (the payload
    * key of the record id; default the event's *_id key, record_id),
-   * element / promptContainer (where the prompt goes), onUpdate(event).
+   * element / promptContainer (where the prompt goes), labels ({field:
+   * "Title"}: how the prompt names changed_fields), onUpdate(event).
    * Returns {stop, pending(), flush()}.
    */
   function watchList(o) {
@@ -966,6 +1895,7 @@
     var throttle = Math.max(3000, Math.min(5000, Number(o.throttle || cfg.throttle) || 3000));
     var isEditing = isFn(o.isEditing) ? o.isEditing : function () { return false; };
     var pending = [], timer = null, watchTimer = null, stopped = false, refreshing = null;
+    var fields = [], more = 0, fieldsUnknown = false;   // what the pending saves changed
     var prompt = null, promptText = null, returnFocus = null;
 
     function idOf(d) {
@@ -980,6 +1910,10 @@
       var rid = idOf(d);
       var key = rid == null ? '?' : String(rid);
       if (pending.indexOf(key) < 0) pending.push(key);
+      var f = fieldNames(d.changed_fields);
+      if (!f) fieldsUnknown = true;
+      else for (var i = 0; i < f.length; i++) if (fields.indexOf(f[i]) < 0) fields.push(f[i]);
+      if (Number(d.more_changed_fields) > 0) more += Number(d.more_changed_fields);
       if (isFn(o.onUpdate)) { try { o.onUpdate(d); } catch (e) { warn(e); } }
       if (prompt && !prompt.hidden) { updatePrompt(); return; }
       if (!timer) timer = setTimeout(flush, throttle);
@@ -992,7 +1926,7 @@
     }
     function refresh() {
       var ids = pending.slice();
-      pending = [];
+      pending = []; fields = []; more = 0; fieldsUnknown = false;
       clearTimeout(timer); timer = null;
       hidePrompt();
       var p;
@@ -1003,7 +1937,7 @@
     function ensurePrompt() {
       if (prompt) return;
       prompt = doc.createElement('div');
-      prompt.className = 'recordsync-prompt';
+      prompt.className = 'recordsync-prompt recordsync-ui';
       prompt.setAttribute('role', 'alert');
       prompt.setAttribute('data-recordsync-prompt', name);
       prompt.hidden = true;
@@ -1013,9 +1947,21 @@
       actions.appendChild(button('Reload Now', 'recordsync-reload recordsync-primary', function () { refresh(); }));
       actions.appendChild(button('Keep Editing', 'recordsync-keep', keepEditing));
       prompt.appendChild(promptText); prompt.appendChild(actions);
+      prompt.addEventListener('keydown', function (e) { if (e.key === 'Escape') { e.stopPropagation(); keepEditing(); } });
       place(prompt, o.promptContainer, o.element);
     }
-    function updatePrompt() { promptText.textContent = pending.length + ' record(s) were updated while you\'re editing.'; }
+    // updatePrompt: "2 records were updated while you're editing (Title
+    // changed)." — the fields when every save said which.
+    function updatePrompt() {
+      var n = pending.length;
+      promptText.textContent = '';
+      var parts = [n + plural(n, ' record was', ' records were') + ' updated while you\'re editing'];
+      if (!fieldsUnknown && (fields.length || more)) {
+        parts.push(' (', { list: fields.map(function (f) { return o.labels && has(o.labels, f) ? String(o.labels[f]) : f; }), more: more, cls: 'recordsync-field' }, ' changed)');
+      }
+      parts.push('.');
+      say(promptText, parts);
+    }
     function showPrompt() {
       ensurePrompt();
       updatePrompt();
@@ -1102,9 +2048,19 @@
       };
     },
     // config(): a copy of the settings in use.
-    config: function () { var c = {}; for (var k in cfg) c[k] = cfg[k]; return c; },
+    config: function () {
+      var c = {};
+      for (var k in cfg) c[k] = cfg[k];
+      c.records = {};
+      for (var t in cfg.records) c.records[t] = cfg.records[t];
+      return c;
+    },
     onStatus: function (fn) { statusListeners.push(fn); return function () { statusListeners.splice(statusListeners.indexOf(fn), 1); }; },
-    compareVersions: compareVersions
+    compareVersions: compareVersions,
+    // formatTime(version): the kit's one way of writing a time ("4:12:10 PM").
+    formatTime: formatTime,
+    // clearDrafts(keepUser?): forget this tab's drafts (of all users but keepUser).
+    clearDrafts: clearDrafts
   };
   root.RecordSync = RecordSync;
 })(typeof window !== 'undefined' ? window : this);
