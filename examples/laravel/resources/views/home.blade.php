@@ -10,9 +10,13 @@ version from the app's JSON, refuses stale saves at the edge, and tells other ta
 @else
   <h2>What to try</h2>
   <ol>
-    <li>Open the same flow as Alice and as Bob. Bob edits a field without saving; Alice saves. Bob sees
-      “This record was updated by Alice while you have unsaved changes.” with <em>Reload Latest</em> and <em>Dismiss</em>.</li>
-    <li>Bob saves anyway: the stale version is refused with 409, “This record was changed by someone else.”</li>
+    <li>Open the same flow as Alice and as Bob. Alice sees “Also viewing: Bob — editing” from Bob's first keystroke.
+      Bob edits the description without saving; Alice changes the name and saves. Bob sees
+      “Alice changed Name while you have unsaved changes.” with <em>Reload Latest</em> and <em>Dismiss</em>:
+      Reload Latest brings Alice's name in and keeps Bob's description; where both changed a field, Bob picks
+      <em>Keep mine</em> or <em>Use theirs</em>.</li>
+    <li>Bob saves anyway: the stale version is refused with 409, and the same view opens instead of an error.
+      Reload the page in the middle: Bob's unsaved edits come back (until he saves or discards them).</li>
     <li>Open a project's task table in two windows and edit tasks in one: the other refreshes itself
       (or asks first while you are editing a row).</li>
     <li>From a shell: <code>php artisan --tenant={{ $tenant }} flows:touch 1 --name="Changed by a command"</code>

@@ -4,6 +4,10 @@
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="csrf-token" content="{{ csrf_token() }}">
+@auth
+{{-- Whose drafts the browser kit may put back in this tab (kit/README.md, "Drafts"). --}}
+<meta name="recordsync-user" content="{{ auth()->id() }}">
+@endauth
 <title>@yield('title') · recordsync example</title>
 <style>
   body { font: 15px/1.5 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }
@@ -28,7 +32,7 @@
   <a href="/">Home</a>
   @auth
     <span>{{ auth()->user()->name }}</span>
-    <form method="post" action="/logout">@csrf<button type="submit" style="margin:0">Log out</button></form>
+    <form method="post" action="/logout" onsubmit="window.RecordSync && RecordSync.clearDrafts()">@csrf<button type="submit" style="margin:0">Log out</button></form>
   @endauth
 </header>
 <main>
