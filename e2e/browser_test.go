@@ -8,9 +8,9 @@ package e2e
 // routes/channels.php through /broadcasting/auth (BROADCAST_DRIVER=signonly,
 // as in scripts/demo.sh).
 //
-// Screenshots of the banner and of the table prompt land in e2e/out/
-// (banner.png, table-prompt.png); RECORDSYNC_UPDATE_DOCS=1 copies them to
-// docs/ for the README.
+// Screenshots of the banner, of the merge view and of the table prompt land
+// in e2e/out/ (banner.png, merge.png, table-prompt.png);
+// RECORDSYNC_UPDATE_DOCS=1 copies them to docs/ for the READMEs.
 
 import (
 	"fmt"
@@ -52,12 +52,12 @@ func TestBrowserKit(t *testing.T) {
 		"RS_OUT":      out,
 		"RS_CHROMIUM": browser,
 	})
-	// The README shows the two screenshots from docs/; refresh them with
+	// The READMEs show the screenshots from docs/; refresh them with
 	// RECORDSYNC_UPDATE_DOCS=1 (they change with every run's times).
 	if os.Getenv("RECORDSYNC_UPDATE_DOCS") == "" {
 		return
 	}
-	for _, name := range []string{"banner.png", "table-prompt.png"} {
+	for _, name := range []string{"banner.png", "merge.png", "table-prompt.png"} {
 		data, err := os.ReadFile(filepath.Join(out, name))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)

@@ -116,6 +116,37 @@ async function dirty(page, text = ' (my unsaved edit)') {
 
 const banner = (page) => page.locator('.recordsync-banner');
 const prompt = (page) => page.locator('.recordsync-prompt');
+const merge = (page) => page.locator('.recordsync-merge');
+// said is an element's text on one line.
+const said = async (locator) => (await locator.innerText()).replace(/\s+/g, ' ').trim();
+// A time as the kit writes it (RecordSync.formatTime) for today, in Chromium's en-US.
+const TIME = '\\d{1,2}:\\d\\d:\\d\\d(?:\\s?[AP]M)?';
+// mergeTitle is the merge view's accessible name (its aria-labelledby).
+const mergeTitle = (page) => merge(page).evaluate((e) => document.getElementById(e.getAttribute('aria-labelledby')).textContent);
+const focused = (page) => page.evaluate(() => document.activeElement && (document.activeElement.id || document.activeElement.className));
+
+// getFlow reads a flow through the API, as the app has it now.
+async function getFlow(page, id) {
+  return page.evaluate(async (id) => (await (await fetch(`/api/v1/flows/${id}`, { headers: { Accept: 'application/json' } })).json()).data, id);
+}
+
+// importSave saves a flow as an import (X-Import): recordsync learns the
+// version but broadcasts nothing, so an editor of the flow hears nothing of
+// it — a save racing the editor's own.
+async function importSave(page, id, changes) {
+  return page.evaluate(async ({ id, changes }) => {
+    const cur = await (await fetch(`/api/v1/flows/${id}`, { headers: { Accept: 'application/json' } })).json();
+    const res = await fetch(`/api/v1/flows/${id}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-Import': '1' },
+      body: JSON.stringify({ ...changes, client_version: cur.data.updated_at }),
+    });
+    return { status: res.status, version: (await res.json()).data.updated_at };
+  }, { id, changes });
+}
+
+// drafts lists the kit's drafts in the page's sessionStorage.
+const drafts = (page) => page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('recordsync.draft|')));
 
 // noBannerFor waits ms and fails if a banner shows meanwhile.
 async function noBannerFor(page, ms) {
@@ -124,13 +155,18 @@ async function noBannerFor(page, ms) {
 }
 
 // putTask saves a task from the page (same origin: the kit adds X-Tab-ID and
-// X-Socket-ID), with the version the page reads first.
+// X-Socket-ID), with the version the page reads first (from the task's own
+// route, through which recordsync learns its fields: the events then name
+// what changed).
 async function putTasks(page, project, changes) {
   return page.evaluate(async ({ project, changes }) => {
-    const list = await (await fetch(`/api/v1/projects/${project}/tasks`, { headers: { Accept: 'application/json' } })).json();
+    const tasks = [];
+    for (const [id] of changes) {
+      tasks.push((await (await fetch(`/api/v1/projects/${project}/tasks/${id}`, { headers: { Accept: 'application/json' } })).json()).data);
+    }
     const out = [];
     for (const [id, title] of changes) {
-      const t = list.data.find((x) => x.id === id);
+      const t = tasks.find((x) => x.id === id);
       const res = await fetch(`/api/v1/projects/${project}/tasks/${id}`, {
         method: 'PUT',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
@@ -171,7 +207,11 @@ test('kit: served by recordsync, tab identity on same-origin requests only, noth
     assert.equal(served.status, 200);
     assert.equal(served.type, 'text/javascript; charset=utf-8');
     assert.equal(served.cache, 'no-cache');
-    assert.match(served.body, /\{"key":"e2e-key","wsPath":"\/ws"\}/);
+    const conf = JSON.parse(/\/\*recordsync:config\*\/(.*?)\/\*recordsync:end\*\//.exec(served.body)[1]);
+    assert.equal(conf.key, 'e2e-key');
+    assert.equal(conf.wsPath, '/ws');
+    // The record routes recordsync knows: the kit loads the latest record from them.
+    assert.equal(conf.records.flow, '/api/v1/flows/{id}');
     assert.equal(served.again, 304);
 
     await openFlow(page, 3);
@@ -235,7 +275,7 @@ test('kit: served by recordsync, tab identity on same-origin requests only, noth
   } finally { await closeAll(); }
 });
 
-test('1. dirty editor + other user saves → banner with the other user\'s name and time', async () => {
+test('1. dirty editor + other user saves → banner with the other user\'s name, the fields and the time', async () => {
   try {
     const alice = await person('a', 'alice@example.com');
     const bob = await person('a', 'bob@example.com');
@@ -247,10 +287,16 @@ test('1. dirty editor + other user saves → banner with the other user\'s name 
     const b = banner(bob.page);
     await b.waitFor({ state: 'visible', timeout: 5000 });
     assert.equal(await b.getAttribute('role'), 'alert');
-    const text = (await b.locator('p').innerText()).replace(/\s+/g, ' ');
-    assert.match(text, /^This record was updated by Alice while you have unsaved changes\. Saved at \d\d:\d\d:\d\d/);
-    assert.equal(await b.locator('strong').innerText(), 'Alice');
+    // The fields come with the event (changed_fields), named by the form's labels.
+    await b.locator('.recordsync-field').first().waitFor({ timeout: 5000 });
+    assert.match(await said(b.locator('p')), new RegExp(`^Alice changed Name while you have unsaved changes\\. Saved at ${TIME}\\.$`));
+    assert.equal(await b.locator('strong.recordsync-who').innerText(), 'Alice');
+    assert.equal(await b.locator('strong.recordsync-field').innerText(), 'Name');
     assert.equal(await b.locator('time').getAttribute('datetime'), version);
+    // Bob was typing: the alert does not take his focus (WAI-ARIA APG, Alert pattern).
+    assert.equal(await focused(bob.page), 'description');
+    // The page writes times as the kit does, never as a raw version.
+    assert.match(await alice.page.locator('#updated-at').innerText(), new RegExp(`^${TIME}$`));
     // Both buttons are real buttons a keyboard reaches.
     for (const name of ['Reload Latest', 'Dismiss']) {
       const btn = b.getByRole('button', { name });
@@ -282,29 +328,97 @@ test('2. clean editor + other user saves → no banner (the form refreshes itsel
   } finally { await closeAll(); }
 });
 
-test('3. Reload Latest → the form shows the new values, banner gone, not dirty', async () => {
+test('3. Reload Latest keeps the draft: different fields → Bob\'s change comes in, Alice\'s edit stays; her save holds both', async () => {
   try {
     const alice = await person('a', 'alice@example.com');
     const bob = await person('a', 'bob@example.com');
     await openFlow(alice.page, 1);
     await openFlow(bob.page, 1);
-    await dirty(bob.page);
-    await alice.page.fill('#description', 'Description by Alice');
-    const version = await saveFlow(alice.page, 'Reload me');
-    const b = banner(bob.page);
-    await b.waitFor({ state: 'visible', timeout: 5000 });
-    // By keyboard: focus the button and press Enter.
-    await b.getByRole('button', { name: 'Reload Latest' }).focus();
-    await bob.page.keyboard.press('Enter');
-    await b.waitFor({ state: 'hidden', timeout: 5000 });
-    assert.equal(await bob.page.inputValue('#name'), 'Reload me');
-    assert.equal(await bob.page.inputValue('#description'), 'Description by Alice');
-    assert.equal(await bob.page.inputValue('input[name=client_version]'), version);
-    assert.equal(await bob.page.evaluate(() => window.flowWatch.isDirty()), false);
-    // Not dirty: Alice's next save refreshes Bob's form without a banner.
-    const v2 = await saveFlow(alice.page, 'Reload me again');
-    await bob.page.waitForFunction((v) => document.querySelector('input[name=client_version]').value === v, v2, { timeout: 5000 });
-    assert.equal(await b.isVisible(), false);
+    const stamp = Date.now() % 100000;
+    await dirty(alice.page, ` — Alice ${stamp}`);
+    const mine = await alice.page.inputValue('#description');
+    const theirs = `Renamed by Bob ${stamp}`;
+    const version = await saveFlow(bob.page, theirs);
+
+    const b = banner(alice.page);
+    await b.locator('.recordsync-field').first().waitFor({ timeout: 5000 });
+    assert.match(await said(b.locator('p')), /^Bob changed Name while you have unsaved changes\./);
+    await b.getByRole('button', { name: 'Reload Latest' }).click();
+    const m = merge(alice.page);
+    await m.waitFor({ state: 'visible', timeout: 5000 });
+    await b.waitFor({ state: 'hidden', timeout: 2000 });
+    // A labelled region that takes the focus (and gives it back below).
+    assert.equal(await m.getAttribute('role'), 'region');
+    assert.equal(await m.evaluate((e) => e === document.activeElement), true, 'the merge view has the focus');
+    assert.match(await mergeTitle(alice.page), new RegExp(`^The latest version is loaded, saved by Bob at ${TIME}\\.$`));
+    const text = await said(m);
+    assert.match(text, /Name now shows Bob's version\./);
+    assert.match(text, /Your changes to Description are kept\./);
+    assert.equal(await alice.page.inputValue('#name'), theirs);
+    assert.equal(await alice.page.inputValue('#description'), mine);
+    assert.equal(await alice.page.inputValue('input[name=client_version]'), version, 'the next save is made on the latest version');
+    assert.deepEqual(await alice.page.evaluate(() => window.flowWatch.dirtyFields()), ['description']);
+    assert.equal(await alice.page.evaluate(() => window.flowWatch.isDirty()), true);
+    // Escape closes it; the focus is back where Alice was typing.
+    await alice.page.keyboard.press('Escape');
+    await m.waitFor({ state: 'hidden', timeout: 2000 });
+    assert.equal(await focused(alice.page), 'description');
+
+    await alice.page.click('#flow-form button[type=submit]');
+    await alice.page.locator('#save-status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 5000 });
+    const saved = await getFlow(alice.page, 1);
+    assert.equal(saved.name, theirs);
+    assert.equal(saved.description, mine);
+    assert.equal(await alice.page.evaluate(() => window.flowWatch.isDirty()), false);
+    assert.deepEqual(await drafts(alice.page), [], 'saved: no draft left');
+    noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('same field changed by both → both values side by side, a choice per field; the save holds the choices', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    await openFlow(alice.page, 1);
+    await openFlow(bob.page, 1);
+    const stamp = Date.now() % 100000;
+    await alice.page.fill('#name', `Alice's name ${stamp}`);
+    await alice.page.fill('#description', `Alice's description ${stamp}`);
+    await bob.page.fill('#description', `Bob's description ${stamp}`);
+    await saveFlow(bob.page, `Bob's name ${stamp}`);
+
+    const b = banner(alice.page);
+    await b.locator('.recordsync-field').first().waitFor({ timeout: 5000 });
+    assert.match(await said(b.locator('p')), /^Bob changed Name and Description while you have unsaved changes\./);
+    await b.getByRole('button', { name: 'Reload Latest' }).click();
+    const m = merge(alice.page);
+    await m.waitFor({ state: 'visible', timeout: 5000 });
+    assert.match(await said(m), /You both changed Name and Description\. Choose which to keep:/);
+    const nameRow = m.getByRole('group', { name: 'Name', exact: true });
+    const descRow = m.getByRole('group', { name: 'Description', exact: true });
+    assert.equal(await nameRow.locator('.recordsync-mine .recordsync-merge-value').innerText(), `Alice's name ${stamp}`);
+    assert.equal(await nameRow.locator('.recordsync-theirs .recordsync-merge-whose').innerText(), "Bob's");
+    assert.equal(await nameRow.locator('.recordsync-theirs .recordsync-merge-value').innerText(), `Bob's name ${stamp}`);
+    assert.equal(await descRow.locator('.recordsync-theirs .recordsync-merge-value').innerText(), `Bob's description ${stamp}`);
+    // Until she chooses, the form holds hers.
+    assert.equal(await alice.page.inputValue('#name'), `Alice's name ${stamp}`);
+    await alice.page.screenshot({ path: path.join(outDir, 'merge.png') });
+
+    const useTheirs = nameRow.getByRole('button', { name: 'Use theirs' });
+    await useTheirs.click();
+    assert.equal(await useTheirs.getAttribute('aria-pressed'), 'true');
+    assert.equal(await nameRow.getByRole('button', { name: 'Keep mine' }).getAttribute('aria-pressed'), 'false');
+    await descRow.getByRole('button', { name: 'Keep mine' }).click();
+    assert.equal(await alice.page.inputValue('#name'), `Bob's name ${stamp}`);
+    assert.equal(await alice.page.inputValue('#description'), `Alice's description ${stamp}`);
+    await m.getByRole('button', { name: 'Done' }).click();
+    await m.waitFor({ state: 'hidden', timeout: 2000 });
+
+    await alice.page.click('#flow-form button[type=submit]');
+    await alice.page.locator('#save-status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 5000 });
+    const saved = await getFlow(alice.page, 1);
+    assert.equal(saved.name, `Bob's name ${stamp}`);
+    assert.equal(saved.description, `Alice's description ${stamp}`);
     noProblems(alice, bob);
   } finally { await closeAll(); }
 });
@@ -366,35 +480,149 @@ test('5. the same tab\'s own save → no banner (another tab of the same user ge
     });
     assert.deepEqual(saves, [200, 200]);
     await banner(bob2.page).waitFor({ state: 'visible', timeout: 5000 });
-    assert.match(await banner(bob2.page).innerText(), /updated by Bob/);
+    assert.match(await banner(bob2.page).innerText(), /^Bob (changed|saved)/);
     await noBannerFor(bob.page, 1500);
     noProblems(bob, bob2);
     void alice;
   } finally { await closeAll(); }
 });
 
-test('6. saving anyway with the stale version → 409 from the proxy, the page says so', async () => {
+test('6. a racing save → 409 → the same view instead of an error; a reload in the middle → the draft is back', async () => {
   try {
     const alice = await person('a', 'alice@example.com');
     const bob = await person('a', 'bob@example.com');
-    await openFlow(alice.page, 1);
-    await openFlow(bob.page, 1);
-    await dirty(bob.page, ' — stale edit');
-    const mine = await bob.page.inputValue('#description');
-    await saveFlow(alice.page, 'Alice was first');
-    await banner(bob.page).waitFor({ state: 'visible', timeout: 5000 });
+    await openFlow(alice.page, 2);
+    const stamp = Date.now() % 100000;
+    await dirty(alice.page, ` — racing ${stamp}`);
+    const mine = await alice.page.inputValue('#description');
+    const theirs = `Raced by Bob ${stamp}`;
+    const race = await importSave(bob.page, 2, { name: theirs });
+    assert.equal(race.status, 200);
+
     const [res] = await Promise.all([
-      bob.page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname === '/api/v1/flows/1'),
-      bob.page.click('#flow-form button[type=submit]'),
+      alice.page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname === '/api/v1/flows/2'),
+      alice.page.click('#flow-form button[type=submit]'),
     ]);
     assert.equal(res.status(), 409);
     assert.equal(res.headers()['x-recordsync-cache'], 'hit', 'answered by recordsync, not by the app');
-    const status = bob.page.locator('#save-status');
-    await status.filter({ hasText: 'changed by someone else' }).waitFor({ timeout: 5000 });
-    assert.match(await status.innerText(), /^This record was changed by someone else\. \(saved by Alice at .+\)\. Reload to see their changes; your edits are still in the form\.$/);
-    assert.equal(await bob.page.inputValue('#description'), mine);
-    bob.problems.splice(0, bob.problems.length, ...bob.problems.filter((p) => p !== `HTTP 409 PUT ${site('a')}/api/v1/flows/1`));
+    const body = await res.json();
+    assert.equal(body.data.updated_at, race.version);
+    assert.deepEqual(body.data.changed_fields, ['name']);
+    assert.deepEqual(body.data.your_fields, ['description']);
+    assert.deepEqual(body.data.overlapping_fields, []);
+
+    const m = merge(alice.page);
+    await m.waitFor({ state: 'visible', timeout: 5000 });
+    assert.equal(await m.evaluate((e) => e === document.activeElement), true, 'the merge view has the focus');
+    assert.match(await mergeTitle(alice.page), new RegExp(`^Your changes were not saved: Bob changed Name at ${TIME}\\.$`));
+    const text = await said(m);
+    assert.match(text, /Name now shows Bob's version\./);
+    assert.match(text, /Your changes to Description are kept\./);
+    assert.match(text, /Save again to keep your changes\./);
+    assert.equal(await alice.page.inputValue('#name'), theirs);
+    assert.equal(await alice.page.inputValue('#description'), mine);
+    assert.equal(await alice.page.inputValue('input[name=client_version]'), race.version);
+    // The page's own message: the kit's time, not a raw version.
+    const status = await said(alice.page.locator('#save-status'));
+    assert.match(status, new RegExp(`^Not saved: Bob saved this flow at ${TIME}\\. Your edits are still in the form: check them and save again\\.$`));
+
+    // A reload in the middle: the draft comes back, told, on the version it was merged onto.
+    await alice.page.reload();
+    await m.waitFor({ state: 'visible', timeout: 5000 });
+    assert.equal(await mergeTitle(alice.page), 'Your unsaved changes to Description were restored.');
+    assert.equal(await m.evaluate((e) => e === document.activeElement), true, 'the merge view has the focus');
+    assert.equal(await m.getByRole('button', { name: 'Discard my changes' }).isVisible(), true);
+    assert.equal(await alice.page.inputValue('#description'), mine);
+    assert.equal(await alice.page.inputValue('#name'), theirs);
+    assert.equal(await alice.page.inputValue('input[name=client_version]'), race.version);
+    await m.getByRole('button', { name: 'Done' }).click();
+    await m.waitFor({ state: 'hidden', timeout: 2000 });
+    assert.equal(await focused(alice.page), 'description', 'the focus goes to the restored field');
+
+    await alice.page.click('#flow-form button[type=submit]');
+    await alice.page.locator('#save-status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 5000 });
+    const saved = await getFlow(alice.page, 2);
+    assert.equal(saved.name, theirs);
+    assert.equal(saved.description, mine);
+    assert.deepEqual(await drafts(alice.page), []);
+    alice.problems.splice(0, alice.problems.length, ...alice.problems.filter((p) => p !== `HTTP 409 PUT ${site('a')}/api/v1/flows/2`));
     noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('drafts: Discard forgets one; whoever logs in next in the tab never sees the last person\'s', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const { page } = alice;
+    await openFlow(page, 3);
+    const original = await page.inputValue('#description');
+    await dirty(page, ' — to be discarded');
+    const m = merge(page);
+    await page.reload();
+    await m.waitFor({ state: 'visible', timeout: 5000 });
+    assert.equal(await page.inputValue('#description'), `${original} — to be discarded`);
+    await m.getByRole('button', { name: 'Discard my changes' }).click();
+    await m.waitFor({ state: 'hidden', timeout: 2000 });
+    assert.equal(await page.inputValue('#description'), original);
+    assert.equal(await page.evaluate(() => window.flowWatch.isDirty()), false);
+    assert.deepEqual(await drafts(page), []);
+    await page.reload();
+    await page.waitForFunction(() => window.flowWatch);
+    assert.equal(await m.count(), 0, 'nothing to restore');
+
+    // A draft is left behind and the session ends without the logout form
+    // (which forgets the tab's drafts): Bob logs in in the same tab.
+    await dirty(page, ' — Alice left this');
+    assert.equal((await drafts(page)).length, 1);
+    await page.evaluate(() => fetch('/logout', { method: 'POST', headers: { 'X-CSRF-TOKEN': document.querySelector('meta[name=csrf-token]').content } }));
+    await page.goto('/login');
+    await page.fill('#email', 'bob@example.com');
+    await page.fill('#password', 'secret');
+    await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('form[action="/login"] button[type=submit]')]);
+    assert.deepEqual(await drafts(page), [], 'the kit forgot the drafts of another user');
+    await openFlow(page, 3);
+    assert.equal(await page.inputValue('#description'), original);
+    assert.equal(await m.count(), 0);
+    noProblems(alice);
+  } finally { await closeAll(); }
+});
+
+test('who is editing: "Bob — editing" within 1 s of his first keystroke, late joiners too; gone when he saves or leaves', async () => {
+  try {
+    const alice = await person('a', 'alice@example.com');
+    const bob = await person('a', 'bob@example.com');
+    await openFlow(alice.page, 3);
+    await openFlow(bob.page, 3);
+    const viewers = (page) => page.evaluate(() => document.getElementById('viewers').textContent);
+    await alice.page.locator('#viewers').filter({ hasText: 'Also viewing: Bob' }).waitFor({ timeout: 5000 });
+    assert.equal(await viewers(alice.page), 'Also viewing: Bob');
+
+    await bob.page.click('#description');
+    const t0 = Date.now();
+    await bob.page.keyboard.type('x');
+    await alice.page.waitForFunction(() => document.getElementById('viewers').textContent === 'Also viewing: Bob \u2014 editing', null, { timeout: 1000 });
+    const took = Date.now() - t0;
+    assert.ok(took < 1000, `shown ${took} ms after the keystroke`);
+
+    // Someone who opens the flow later hears it too (Bob says it again when a member joins).
+    const carol = await person('a', 'carol@example.com');
+    await openFlow(carol.page, 3);
+    await carol.page.waitForFunction(() => /Bob \u2014 editing/.test(document.getElementById('viewers').textContent), null, { timeout: 2000 });
+    assert.match(await viewers(carol.page), /^Also viewing: (Alice, Bob \u2014 editing|Bob \u2014 editing, Alice)$/);
+
+    // Bob saves: no longer editing.
+    await bob.page.click('#flow-form button[type=submit]');
+    await bob.page.locator('#save-status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 5000 });
+    await alice.page.waitForFunction(() => /Bob/.test(document.getElementById('viewers').textContent) &&
+      !/editing/.test(document.getElementById('viewers').textContent), null, { timeout: 1000 });
+
+    // Editing again, then he leaves: the flag goes with him.
+    await bob.page.click('#description');
+    await bob.page.keyboard.type('y');
+    await alice.page.waitForFunction(() => /Bob \u2014 editing/.test(document.getElementById('viewers').textContent), null, { timeout: 1000 });
+    await bob.page.close();
+    await alice.page.waitForFunction(() => document.getElementById('viewers').textContent === 'Also viewing: Carol', null, { timeout: 5000 });
+    noProblems(alice, carol);
   } finally { await closeAll(); }
 });
 
@@ -440,7 +668,7 @@ test('8. table while inline-editing → prompt; Keep Editing keeps it, Reload No
     const p = prompt(bob.page);
     await p.waitFor({ state: 'visible', timeout: 6000 });
     assert.equal(await p.getAttribute('role'), 'alert');
-    assert.equal(await p.locator('p').innerText(), '2 record(s) were updated while you\'re editing.');
+    assert.equal(await p.locator('p').innerText(), '2 records were updated while you\'re editing (Title changed).');
     assert.equal(loads.length, 0, 'no refresh while editing');
     assert.notEqual(await rowTitle(bob.page, 1).innerText(), `P1 ${stamp}`);
     await bob.page.screenshot({ path: path.join(outDir, 'table-prompt.png') });
@@ -450,7 +678,7 @@ test('8. table while inline-editing → prompt; Keep Editing keeps it, Reload No
     assert.equal(await input.inputValue(), typed);
     assert.equal(await input.evaluate((e) => e === document.activeElement), true, 'focus back in the edit');
     await putTasks(alice.page, 1, [[3, `P3 ${stamp}`]]);
-    await p.locator('p').filter({ hasText: '3 record(s) were updated' }).waitFor({ timeout: 5000 });
+    await p.locator('p').filter({ hasText: '3 records were updated while you\'re editing (Title changed).' }).waitFor({ timeout: 5000 });
     await sleep(3500); // past another throttle: still no refresh, still editing
     assert.equal(loads.length, 0, 'no refresh while editing, after Keep Editing');
     assert.equal(await p.isVisible(), true);
@@ -463,6 +691,35 @@ test('8. table while inline-editing → prompt; Keep Editing keeps it, Reload No
     for (const id of [1, 2, 3]) assert.equal(await rowTitle(bob.page, id).innerText(), `P${id} ${stamp}`);
     assert.equal(await p.isVisible(), false);
     noProblems(alice, bob);
+  } finally { await closeAll(); }
+});
+
+test('table: Enter saves the inline title, and the table is not left editing', async () => {
+  try {
+    const bob = await person('a', 'bob@example.com');
+    await openProject(bob.page, 1);
+    const cell = rowTitle(bob.page, 4);
+    await cell.click();
+    const input = bob.page.locator('#tasks tr[data-task-id="4"] input[type=text]');
+    await input.waitFor();
+    const title = `Saved with Enter ${Date.now() % 100000}`;
+    await input.fill(title);
+    await bob.page.keyboard.press('Enter');
+    await cell.filter({ hasText: title }).waitFor({ timeout: 5000 });
+    assert.equal(await bob.page.locator('#tasks input[type=text]').count(), 0, 'no inline input left');
+    assert.equal(await bob.page.evaluate(() => window.projectTable.isEditing()), false);
+    assert.equal(await cell.evaluate((e) => e === document.activeElement), true, 'the keyboard is back on the title');
+    const saved = await bob.page.evaluate(async () => (await (await fetch('/api/v1/projects/1/tasks/4', { headers: { Accept: 'application/json' } })).json()).data);
+    assert.equal(saved.title, title);
+    // Times are in the kit's words.
+    assert.match(await bob.page.locator('#tasks tr[data-task-id="4"] td:nth-child(4)').innerText(), new RegExp(`^${TIME}$`));
+    // Enter on the cell edits again; Escape ends it.
+    await bob.page.keyboard.press('Enter');
+    await input.waitFor();
+    await bob.page.keyboard.press('Escape');
+    await input.waitFor({ state: 'detached', timeout: 2000 });
+    assert.equal(await bob.page.evaluate(() => window.projectTable.isEditing()), false);
+    noProblems(bob);
   } finally { await closeAll(); }
 });
 
@@ -483,7 +740,7 @@ test('9. websocket blocked → the banner still appears via polling within one p
     const took = Date.now() - t0;
     // One interval, plus the save's and the poll's own round trips.
     assert.ok(took <= pollInterval + 1500, `banner after ${took} ms (poll interval ${pollInterval} ms)`);
-    assert.match(await banner(bob.page).innerText(), /updated by Alice while you have unsaved changes/);
+    assert.match(await banner(bob.page).innerText(), /^Alice (changed Name|saved this record) while you have unsaved changes/);
     const conn = await bob.page.evaluate(() => RecordSync.connection());
     assert.notEqual(conn.state, 'connected');
     assert.equal(conn.polling, true);
@@ -578,7 +835,7 @@ test('reconnect: a save made while the socket was down shows once it is back (si
     const back = Date.now();
     await bob.page.waitForFunction(() => RecordSync.connection().state === 'connected', null, { timeout: 20000 });
     await banner(bob.page).waitFor({ state: 'visible', timeout: 3000 });
-    assert.match(await banner(bob.page).innerText(), /updated by Alice/);
+    assert.match(await banner(bob.page).innerText(), /^Alice (changed|saved)/);
     assert.equal(await bob.page.evaluate(() => RecordSync.connection().polling), false);
     await sleep(1000);
     assert.equal(polls.length - pollsBefore, 1, 'one catch-up poll after the reconnect');
@@ -610,10 +867,14 @@ test('Echo: with window.Echo (laravel-echo + pusher-js) the kit uses it', async 
     assert.equal(await bob.page.evaluate(() => RecordSync.socketId() === window.Echo.socketId()), true);
     await alice.page.locator('#viewers').filter({ hasText: 'Also viewing: Bob' }).waitFor({ timeout: 5000 });
     await bob.page.locator('#viewers').filter({ hasText: 'Also viewing: Alice' }).waitFor({ timeout: 5000 });
+    // Who is editing, both ways: Echo's whisper out, Echo's listenForWhisper in.
+    await dirty(alice.page, ' (Alice types)');
+    await bob.page.locator('#viewers').filter({ hasText: 'Also viewing: Alice \u2014 editing' }).waitFor({ timeout: 2000 });
     await dirty(bob.page);
+    await alice.page.locator('#viewers').filter({ hasText: 'Also viewing: Bob \u2014 editing' }).waitFor({ timeout: 2000 });
     await saveFlow(alice.page, `Seen through Echo ${Date.now() % 100000}`);
     await banner(bob.page).waitFor({ state: 'visible', timeout: 5000 });
-    assert.match(await banner(bob.page).innerText(), /updated by Alice/);
+    assert.match(await banner(bob.page).innerText(), /^Alice (changed|saved)/);
     // Bob's own save (X-Socket-ID is Echo's socket): no banner for Alice's clean editor either way, none for Bob.
     await banner(bob.page).getByRole('button', { name: 'Reload Latest' }).click();
     await dirty(bob.page);
