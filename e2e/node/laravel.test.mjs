@@ -54,6 +54,9 @@ test("Alice's save through the proxy reaches Bob as record.updated, not Alice's 
     updated_by_id: 1,
     updated_by_name: 'Alice',
     tab_id: tabTag('tab_alice1'),
+    // Alice's GET taught recordsync the fields of the version she loaded:
+    // her save changed the name only.
+    changed_fields: ['name'],
   });
   await sleep(400);
   assert.equal(gotA.events.length, 0, "Alice's own socket (X-Socket-ID) must get no copy");
