@@ -709,6 +709,7 @@
     'font:inherit;box-shadow:0 2px 6px rgba(0,0,0,.12)}',
     '.recordsync-banner[hidden],.recordsync-prompt[hidden],.recordsync-viewers[hidden],.recordsync-merge[hidden]{display:none}',
     '.recordsync-banner p,.recordsync-prompt p{margin:0;flex:1 1 20em}',
+    '.recordsync-when{white-space:nowrap}',
     '.recordsync-actions{display:flex;flex-wrap:wrap;gap:.5em}',
     '.recordsync-actions button{font:inherit;margin:0;padding:.3em .8em;border-radius:4px;border:1px solid #8c6c00;background:#fff;color:inherit;cursor:pointer}',
     '.recordsync-actions button.recordsync-primary{background:#8c6c00;border-color:#8c6c00;color:#fff}',
@@ -1220,6 +1221,7 @@
       var s = { names: [], fields: [], more: 0, unknown: false, anonymous: false }, evs = [], lv = loadedVersion();
       for (var v in changed) if (newer(v, lv)) evs.push(changed[v]);
       if (!evs.length && ev) evs.push(ev);
+      if (!evs.length) s.unknown = true;
       evs.sort(function (a, b) { var c = compareVersions(a.updated_at_iso, b.updated_at_iso); return isNaN(c) ? 0 : c; });
       for (var i = 0; i < evs.length; i++) {
         var e = evs[i], n = e.updated_by_name ? String(e.updated_by_name) : null;
