@@ -38,10 +38,21 @@ async function closeAll() {
   for (const c of contexts.splice(0)) await c.close().catch(() => {});
 }
 
-// person logs in as email on tenant and returns {context, page, problems};
-// problems collects page errors and the kit's warnings.
-async function person(tenant, email, { pollInterval, blockWebSocket } = {}) {
-  const context = await browser.newContext({ baseURL: site(tenant), viewport: { width: 960, height: 640 } });
+// sessions holds each person's logged-in cookies (Playwright's
+// storageState): a person logs in through the app's form once, and later
+// contexts start with that session (one Laravel session per person, as one
+// person's several browser windows share).
+const sessions = new Map();
+
+// person returns a fresh browser context (its own sessionStorage, sockets,
+// pages) of email logged in on tenant, {context, page, problems}: its page
+// is blank (on the home page after a first login), for the test to open
+// what it needs; problems collects page errors and the kit's warnings.
+// fresh: log in anew, with a session of its own (a test that logs out).
+async function person(tenant, email, { pollInterval, blockWebSocket, fresh } = {}) {
+  const key = `${tenant}|${email}`;
+  const storageState = fresh ? undefined : sessions.get(key);
+  const context = await browser.newContext({ baseURL: site(tenant), viewport: { width: 960, height: 640 }, storageState });
   contexts.push(context);
   if (blockWebSocket) {
     // The websocket upgrade fails: closed before it is established.
@@ -64,10 +75,12 @@ async function person(tenant, email, { pollInterval, blockWebSocket } = {}) {
   const problems = [];
   const page = await context.newPage();
   watchProblems(page, problems);
+  if (storageState) return { context, page, problems, tenant };
   await page.goto('/login');
   await page.fill('#email', email);
   await page.fill('#password', 'secret');
   await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('form[action="/login"] button[type=submit]')]);
+  if (!fresh) sessions.set(key, await context.storageState());
   return { context, page, problems, tenant };
 }
 
@@ -199,6 +212,7 @@ test('kit: served by recordsync, tab identity on same-origin requests only, noth
   try {
     const alice = await person('a', 'alice@example.com');
     const { page } = alice;
+    await page.goto('/');
     const served = await page.evaluate(async () => {
       const res = await fetch('/ws/recordsync.js', { cache: 'no-store' });
       const again = await fetch('/ws/recordsync.js', { cache: 'no-store', headers: { 'If-None-Match': res.headers.get('ETag') } });
@@ -371,6 +385,19 @@ test('3. Reload Latest keeps the draft: different fields → Bob\'s change comes
     assert.equal(saved.description, mine);
     assert.equal(await alice.page.evaluate(() => window.flowWatch.isDirty()), false);
     assert.deepEqual(await drafts(alice.page), [], 'saved: no draft left');
+
+    // Without a form, merge hands the page what the kit knows: onReload(info).
+    const info = await alice.page.evaluate(async () => {
+      let got = null;
+      const w = RecordSync.watchRecord({
+        type: 'flow', id: 1, loadedVersion: '2020-01-01T00:00:00.000000Z', merge: true, banner: false,
+        dirtyFields: () => ['description'], onReload: (i) => { got = i; },
+      });
+      await w.reloadLatest();
+      w.stop();
+      return { source: got.source, name: got.latest.name, version: got.version, dirtyFields: got.dirtyFields, changedFields: got.changedFields };
+    });
+    assert.deepEqual(info, { source: 'reload', name: theirs, version: saved.updated_at, dirtyFields: ['description'], changedFields: null });
     noProblems(alice, bob);
   } finally { await closeAll(); }
 });
@@ -496,6 +523,7 @@ test('6. a racing save → 409 → the same view instead of an error; a reload i
     await dirty(alice.page, ` — racing ${stamp}`);
     const mine = await alice.page.inputValue('#description');
     const theirs = `Raced by Bob ${stamp}`;
+    await bob.page.goto('/');
     const race = await importSave(bob.page, 2, { name: theirs });
     assert.equal(race.status, 200);
 
@@ -552,7 +580,7 @@ test('6. a racing save → 409 → the same view instead of an error; a reload i
 
 test('drafts: Discard forgets one; whoever logs in next in the tab never sees the last person\'s', async () => {
   try {
-    const alice = await person('a', 'alice@example.com');
+    const alice = await person('a', 'alice@example.com', { fresh: true }); // she logs out below
     const { page } = alice;
     await openFlow(page, 3);
     const original = await page.inputValue('#description');
