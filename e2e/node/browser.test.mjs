@@ -573,6 +573,18 @@ test('6. a racing save → 409 → the same view instead of an error; a reload i
     assert.equal(saved.name, theirs);
     assert.equal(saved.description, mine);
     assert.deepEqual(await drafts(alice.page), []);
+
+    // The app's own 409 says only who saved and when: the kit finds what changed by itself.
+    await dirty(alice.page, ' (again)');
+    const again = await importSave(bob.page, 2, { name: `${theirs} (again)` });
+    await alice.page.evaluate((d) => window.flowWatch.handleConflict({ success: false, message: 'This record was changed by someone else.',
+      data: { updated_at: d.version, updated_by_id: 2, updated_by_name: 'Bob' } }), again);
+    await m.waitFor({ state: 'visible', timeout: 5000 });
+    assert.match(await mergeTitle(alice.page), new RegExp(`^Your changes were not saved: Bob saved this record at ${TIME}\\.$`));
+    assert.match(await said(m), /Name now shows Bob's version\. Your changes to Description are kept\./);
+    assert.equal(await alice.page.inputValue('#name'), `${theirs} (again)`);
+    assert.equal(await alice.page.inputValue('#description'), `${mine} (again)`);
+    assert.equal(await alice.page.inputValue('input[name=client_version]'), again.version);
     alice.problems.splice(0, alice.problems.length, ...alice.problems.filter((p) => p !== `HTTP 409 PUT ${site('a')}/api/v1/flows/2`));
     noProblems(alice, bob);
   } finally { await closeAll(); }
