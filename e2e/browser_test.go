@@ -6,7 +6,10 @@ package e2e
 // app behind Caddy with recordsync, which serves the browser kit at
 // /ws/recordsync.js. Channel authorisation is the app's own
 // routes/channels.php through /broadcasting/auth (BROADCAST_DRIVER=signonly,
-// as in scripts/demo.sh).
+// as in scripts/demo.sh). The site refuses client events (client_events
+// off): the kit's "who is editing" signal, the one client event recordsync
+// takes anyway, must work without them, and nothing else of the kit needs
+// them.
 //
 // Screenshots of the banner, of the merge view and of the table prompt land
 // in e2e/out/ (banner.png, merge.png, table-prompt.png);
@@ -41,7 +44,7 @@ func TestBrowserKit(t *testing.T) {
 		"BROADCAST_DRIVER":  "signonly",
 		"PUSHER_APP_KEY":    testAppKey,
 		"PUSHER_APP_SECRET": testAppSecret,
-	}, rsOptions{})
+	}, rsOptions{Extra: "client_events off"})
 	out := filepath.Join(repoRoot, "e2e", "out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
