@@ -39,6 +39,9 @@ func chromiumBin(t testing.TB) string {
 }
 
 func TestBrowserKit(t *testing.T) {
+	// The longest end-to-end test, mostly waiting on timers and the
+	// browser: runs beside the other parallel tests.
+	t.Parallel()
 	browser := chromiumBin(t)
 	_, _, c := startRSLaravel(t, map[string]string{
 		"BROADCAST_DRIVER":  "signonly",
