@@ -288,7 +288,7 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 // ModelRoutes: the model's fields that hold the version and who saved it
 // are the last keys of the version and updated_by fields' paths.
 func (h *Handler) modelRoutes() []realtime.ModelRoute {
-	leaf := func(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
+	leaf := func(path string) string { _, key := proxy.SplitPath(path); return key }
 	version := h.Fields.Version
 	if version == "" {
 		version = proxy.DefaultVersionField

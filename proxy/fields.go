@@ -26,10 +26,24 @@ type recordObject struct {
 	skip []string
 }
 
-// plainPath reports whether p is a dotted path of plain keys (no gjson
-// syntax beyond the dots).
+// gjsonSyntax reports whether a path uses gjson syntax beyond dotted keys
+// (wildcards, queries, modifiers, escapes).
+func gjsonSyntax(p string) bool {
+	return strings.ContainsAny(p, `*?#|@\!=<>%`)
+}
+
+// plainPath reports whether p is a dotted path of plain keys.
 func plainPath(p string) bool {
-	return p != "" && !strings.ContainsAny(p, "*?#|@\\!=<>%")
+	return p != "" && !gjsonSyntax(p)
+}
+
+// SplitPath splits a dotted path at its last dot: "data.updated_at" →
+// "data", "updated_at"; "updated_at" → "", "updated_at".
+func SplitPath(p string) (parent, key string) {
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[:i], p[i+1:]
+	}
+	return "", p
 }
 
 func newRecordObject(versionField, byID, byName string) recordObject {
@@ -37,21 +51,14 @@ func newRecordObject(versionField, byID, byName string) recordObject {
 		return recordObject{}
 	}
 	ro := recordObject{ok: true}
-	parent, last := "", versionField
-	if i := strings.LastIndexByte(versionField, '.'); i >= 0 {
-		parent, last = versionField[:i], versionField[i+1:]
-	}
+	parent, last := SplitPath(versionField)
 	ro.path = parent
 	ro.skip = append(ro.skip, last)
 	for _, f := range []string{byID, byName} {
 		if !plainPath(f) {
 			continue
 		}
-		p, l := "", f
-		if i := strings.LastIndexByte(f, '.'); i >= 0 {
-			p, l = f[:i], f[i+1:]
-		}
-		if p == parent {
+		if p, l := SplitPath(f); p == parent {
 			ro.skip = append(ro.skip, l)
 		}
 	}

@@ -94,7 +94,7 @@ func bodyVersion(r *http.Request, field string, max int64) string {
 // which decides) rather than as one the app may not see. A path with gjson
 // syntax beyond plain dotted keys is read with gjson alone.
 func uniquePath(b []byte, field string) (gjson.Result, bool) {
-	if strings.ContainsAny(field, `*?#|@\!=<>%`) {
+	if gjsonSyntax(field) {
 		return gjson.GetBytes(b, field), true
 	}
 	cur := gjson.ParseBytes(b)

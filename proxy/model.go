@@ -21,10 +21,7 @@ func compileModel(m *ModelSpec, versionField string) (*ModelSpec, error) {
 		return nil, fmt.Errorf("model %q: want the model's class with dots for backslashes, e.g. App.Models.Flow", c.Class)
 	}
 	if len(c.Fields) == 0 {
-		leaf := versionField
-		if i := strings.LastIndexByte(leaf, '.'); i >= 0 {
-			leaf = leaf[i+1:]
-		}
+		_, leaf := SplitPath(versionField)
 		c.Fields = []string{"id", leaf}
 	}
 	c.Fields = slices.Clone(c.Fields)

@@ -57,12 +57,19 @@ func (c *conn) clientEvent(cfg *config, f clientFrame) {
 		c.sendError(CodeClientEvents, "client event rate limit exceeded: "+strconv.Itoa(cfg.ClientEventRate)+" per second")
 		return
 	}
-	frame := clientEventFrame(f.Event, f.Channel, f.Data, c.members[f.Channel])
-	if n := c.hub.deliver(chanKey{c.tenant, f.Channel}, frame, c); n > 0 {
+	c.relay(cfg, f.Event, f.Channel, f.Data, c.members[f.Channel])
+}
+
+// relay delivers a client event c sent to the other sockets on channel
+// (with the sender's presence user, "" on private channels) and shares it
+// with the other instances of a cluster.
+func (c *conn) relay(cfg *config, event, channel string, data []byte, user string) {
+	frame := clientEventFrame(event, channel, data, user)
+	if n := c.hub.deliver(chanKey{c.tenant, channel}, frame, c); n > 0 {
 		cfg.Observer.Delivered(n)
 	}
-	c.hub.share(Event{Tenant: c.tenant, Channel: f.Channel, Name: f.Event, Data: f.Data,
-		ExceptSocket: c.id, ClientEvent: true, UserID: c.members[f.Channel]})
+	c.hub.share(Event{Tenant: c.tenant, Channel: channel, Name: event, Data: data,
+		ExceptSocket: c.id, ClientEvent: true, UserID: user})
 }
 
 // EditingEvent is the browser kit's "who is editing" signal: a client
@@ -114,12 +121,7 @@ func (c *conn) editingEvent(cfg *config, f clientFrame) {
 		c.sendError(CodeClientEvents, "client event rate limit exceeded: "+strconv.Itoa(rate)+" per second")
 		return
 	}
-	frame := clientEventFrame(EditingEvent, f.Channel, data, user)
-	if n := c.hub.deliver(chanKey{c.tenant, f.Channel}, frame, c); n > 0 {
-		cfg.Observer.Delivered(n)
-	}
-	c.hub.share(Event{Tenant: c.tenant, Channel: f.Channel, Name: EditingEvent, Data: data,
-		ExceptSocket: c.id, ClientEvent: true, UserID: user})
+	c.relay(cfg, EditingEvent, f.Channel, data, user)
 }
 
 // Observer.Dropped reasons of refused client events (whispers).
