@@ -396,27 +396,7 @@ func TestSlowUploadHoldsNoTurn(t *testing.T) {
 // while another write of the record holds the turn.
 func TestOversizedConditionalWriteTakesNoTurn(t *testing.T) {
 	h, obs := newTestHandler(t, func(o *Options) { o.MaxBodyBytes = 64; o.WriteWait = 2 * time.Second })
-	hold := make(chan struct{})
-	arrived := make(chan struct{})
-	var once sync.Once
-	app := func(w http.ResponseWriter, r *http.Request) error {
-		body, _ := io.ReadAll(r.Body)
-		if strings.Contains(string(body), "first") {
-			once.Do(func() { close(arrived) })
-			<-hold
-		}
-		writeAppJSON(w, 200, recordJSON("1", appRecord{version: version(11), value: "v", by: 1}))
-		return nil
-	}
-	first := make(chan int, 1)
-	go func() {
-		req := httptest.NewRequest("PUT", "/api/v1/flows/1", strings.NewReader(`{"value":"first"}`))
-		req.Header.Set("If-Match", etagOf(version(10)))
-		rr := httptest.NewRecorder()
-		_ = h.ServeHTTP(rr, req, RequestInfo{}, app)
-		first <- rr.Code
-	}()
-	<-arrived
+	app, release, first := holdFirstWrite(t, h)
 	big := fmt.Sprintf(`{"value":%q}`, strings.Repeat("x", 100))
 	rr := send(t, h, app, "PUT", "/api/v1/flows/1", big, "If-Match", etagOf(version(10)))
 	if rr.Code != 200 {
@@ -425,8 +405,37 @@ func TestOversizedConditionalWriteTakesNoTurn(t *testing.T) {
 	if obs.get("refused."+RefusedBodyUnread) != 1 {
 		t.Fatalf("not counted: %v", obs.counts)
 	}
-	close(hold)
+	release()
 	<-first
+}
+
+// holdFirstWrite sends a conditional PUT of flow 1 (loaded on version 10)
+// through h to app, which holds that first write at the app until release
+// is called and answers every write with version 11; it returns once the
+// first write is at the app. first receives its status.
+func holdFirstWrite(t *testing.T, h *Handler) (app Next, release func(), first <-chan int) {
+	t.Helper()
+	hold := make(chan struct{})
+	arrived := make(chan struct{})
+	var stuck atomic.Bool
+	app = func(w http.ResponseWriter, r *http.Request) error {
+		if stuck.CompareAndSwap(false, true) {
+			close(arrived)
+			<-hold
+		}
+		writeAppJSON(w, 200, recordJSON("1", appRecord{version: version(11), value: "v", by: 1}))
+		return nil
+	}
+	code := make(chan int, 1)
+	go func() {
+		req := httptest.NewRequest("PUT", "/api/v1/flows/1", strings.NewReader(`{"value":"first"}`))
+		req.Header.Set("If-Match", etagOf(version(10)))
+		rr := httptest.NewRecorder()
+		_ = h.ServeHTTP(rr, req, RequestInfo{}, app)
+		code <- rr.Code
+	}()
+	<-arrived
+	return app, func() { close(hold) }, code
 }
 
 // A turn is held at most TurnTimeout (by default twice WriteWait): a write
@@ -442,26 +451,7 @@ func TestTurnHasAnUpperBound(t *testing.T) {
 	}
 	obs.onRefused.Store(&f)
 
-	hold := make(chan struct{})
-	arrived := make(chan struct{})
-	var stuck atomic.Bool
-	app := func(w http.ResponseWriter, r *http.Request) error {
-		if stuck.CompareAndSwap(false, true) {
-			close(arrived)
-			<-hold
-		}
-		writeAppJSON(w, 200, recordJSON("1", appRecord{version: version(11), value: "v", by: 1}))
-		return nil
-	}
-	first := make(chan int, 1)
-	go func() {
-		req := httptest.NewRequest("PUT", "/api/v1/flows/1", strings.NewReader(`{"value":"first"}`))
-		req.Header.Set("If-Match", etagOf(version(10)))
-		rr := httptest.NewRecorder()
-		_ = h.ServeHTTP(rr, req, RequestInfo{}, app)
-		first <- rr.Code
-	}()
-	<-arrived
+	app, release, first := holdFirstWrite(t, h)
 	select {
 	case <-expired:
 	case <-time.After(10 * time.Second):
@@ -472,7 +462,7 @@ func TestTurnHasAnUpperBound(t *testing.T) {
 	if rr.Code != 200 {
 		t.Fatalf("the next writer: %d %s", rr.Code, rr.Body)
 	}
-	close(hold)
+	release()
 	if code := <-first; code != 200 {
 		t.Fatalf("the stuck write: %d", code)
 	}
