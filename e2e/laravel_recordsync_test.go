@@ -219,6 +219,13 @@ type rsOptions struct {
 	MergePatches bool
 	// FlowModel announces flows as App.Models.Flow model broadcasts.
 	FlowModel bool
+	// Inertia reads flows also from the example app's Inertia pages
+	// (/inertia/flows/{id}, the record in props.flow).
+	Inertia bool
+	// Build, when set, is a folder Caddy serves at /build/ in front of the
+	// app (pages the tests bundle, as a Vite build would put them in
+	// public/build/).
+	Build string
 }
 
 // rsLaravelSite is the Caddyfile site of these tests: recordsync with the
@@ -237,6 +244,9 @@ func rsLaravelSite(app *laravelApp, spy *fcgiSpy, o rsOptions) string {
 	if o.FlowModel {
 		b.WriteString("\t\t\tmodel App.Models.Flow\n")
 	}
+	if o.Inertia {
+		b.WriteString("\t\t\tinertia flow /inertia/flows/{id}\n")
+	}
 	b.WriteString("\t\t}\n")
 	b.WriteString("\t\trecord projecttask /api/v1/projects/{project}/tasks/{id} {\n\t\t\tlist project.{project} task.updated task_id\n\t\t}\n")
 	if !o.NoAppKey {
@@ -250,7 +260,14 @@ func rsLaravelSite(app *laravelApp, spy *fcgiSpy, o rsOptions) string {
 	b.WriteString("\t}\n")
 	fmt.Fprintf(&b, "\troot * %q\n\tphp_fastcgi 127.0.0.1:%d\n", app.Root, spy.Port)
 	b.WriteString("}\n")
-	return b.String()
+	if o.Build == "" {
+		return b.String()
+	}
+	// The app's directives in a handle of their own, after /build/.
+	site := b.String()
+	head := "http://:{PORT} {\n"
+	return head + fmt.Sprintf("\thandle_path /build/* {\n\t\troot * %q\n\t\tfile_server\n\t}\n\thandle {\n", o.Build) +
+		strings.TrimSuffix(strings.TrimPrefix(site, head), "}\n") + "\t}\n}\n"
 }
 
 // startRSLaravel starts the example app (with env), the spy and a Caddy with
