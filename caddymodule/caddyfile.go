@@ -50,9 +50,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		tenant  <placeholder>                   # e.g. {host} (a host is lower-cased, without port or trailing dot)
 //		record <type> <pattern> {               # {id} required
 //			list <channel> <event> <id_key>     # e.g. list project.{project} task.updated task_id
+//			merge_patches                       # a stale PATCH of fields nobody changed goes on
+//			model <class> [<field>...]          # e.g. model App.Models.Flow: also announce saves as FlowUpdated
+//			inertia <props> [<pattern>...]      # e.g. inertia flow /flows/{id}: the record in Inertia pages' props.flow
 //		}
 //		version_endpoint <pattern>|off          # default /api/v1/records/{type}/{id}/version
-//		auth_endpoint    <path>|off             # default /broadcasting/auth: sign the app's unsigned grants, bind every grant to its tenant
+//		auth_endpoint    <path...>|off          # default /broadcasting/auth /api/broadcasting/auth: sign the app's unsigned grants, bind every grant to its tenant
+//		user_auth_endpoint <path...>|off        # default /broadcasting/user-auth /api/broadcasting/user-auth: the same for pusher:signin
 //		import_header    <header>
 //
 //		fields {
@@ -89,7 +93,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			max_channels_per_connection <n>     # default 100
 //			max_message_size            <size>  # default 10000 bytes
 //			send_queue                  <n>     # default 256 frames
-//			client_events        off|members    # default off (Echo whisper)
+//			client_events        off|members    # default members (Echo whisper), as Reverb
 //			client_event_rate    <n>            # per socket and second, default 10
 //			presence_max_members <n>            # default 100
 //		}
@@ -195,17 +199,21 @@ func (p *caddyfileParser) subdirective(d *caddyfile.Dispenser) error {
 				return d.Errf("version_endpoint: %v", err)
 			}
 		}
-	case "auth_endpoint":
+	case "auth_endpoint", "user_auth_endpoint":
 		paths := d.RemainingArgs()
 		if len(paths) == 0 {
 			return d.ArgErr()
 		}
 		for _, p := range paths {
 			if (p != "off" || len(paths) > 1) && p[0] != '/' {
-				return d.Errf("auth_endpoint takes paths starting with / (one or more), or off; got %q", p)
+				return d.Errf("%s takes paths starting with / (one or more), or off; got %q", key, p)
 			}
 		}
-		h.AuthEndpoint = strings.Join(paths, " ")
+		if key == "auth_endpoint" {
+			h.AuthEndpoint = strings.Join(paths, " ")
+		} else {
+			h.UserAuthEndpoint = strings.Join(paths, " ")
+		}
 	case "import_header":
 		return oneString(d, &h.ImportHeader)
 	default:
@@ -429,7 +437,7 @@ func (h *Handler) setString(d *caddyfile.Dispenser, s setting, name, v string) e
 	return nil
 }
 
-// parseRecord reads `record <type> <pattern> [{ list <channel> <event> <id_key>; merge_patches; model <class> [<field>...] }]`.
+// parseRecord reads `record <type> <pattern> [{ list <channel> <event> <id_key>; merge_patches; model <class> [<field>...]; inertia <props> [<pattern>...] }]`.
 func (h *Handler) parseRecord(d *caddyfile.Dispenser) error {
 	args := d.RemainingArgs()
 	if len(args) != 2 {
@@ -453,6 +461,19 @@ func (h *Handler) parseRecord(d *caddyfile.Dispenser) error {
 			rec.Model = &Model{Class: args[0], Fields: args[1:]}
 			continue
 		}
+		if d.Val() == "inertia" {
+			args := d.RemainingArgs()
+			if len(args) == 0 || rec.Inertia != nil {
+				return d.Errf("inertia takes, once, the record's path in the page's props and optionally the URL patterns of its pages, e.g. inertia flow /flows/{id}")
+			}
+			for _, p := range args[1:] {
+				if err := proxy.ValidatePattern(p, "id"); err != nil {
+					return d.Errf("record %s: inertia: %v", rec.Type, err)
+				}
+			}
+			rec.Inertia = &Inertia{Props: args[0], Patterns: args[1:]}
+			continue
+		}
 		if d.Val() == "merge_patches" {
 			if d.NextArg() {
 				return d.ArgErr()
@@ -461,7 +482,7 @@ func (h *Handler) parseRecord(d *caddyfile.Dispenser) error {
 			continue
 		}
 		if d.Val() != "list" {
-			return d.Errf("unrecognized record subdirective %q (want list, merge_patches or model)", d.Val())
+			return d.Errf("unrecognized record subdirective %q (want list, merge_patches, model or inertia)", d.Val())
 		}
 		la := d.RemainingArgs()
 		if len(la) != 3 {

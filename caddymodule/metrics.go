@@ -157,7 +157,7 @@ var metrics = struct {
 	}, []string{"result"}),
 	proxyRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "proxy_refused_total",
-		Help: "What the proxy declined to take from a request or an answer, by reason (credential_basic, credential_not_token, session_unverified: not the caller; session_unread: cookies not read for the session (too many encrypted ones, or a header PHP may read otherwise); not_the_record: a 2xx that authorises nobody; body_unread: a conditional write passed without a turn; turn_expired: a write turn given on after twice write_wait; version_too_long, updated_by_id_too_long, updated_by_name_truncated: learned strings over their bound).",
+		Help: "What the proxy declined to take from a request or an answer, by reason (credential_basic, credential_not_token, session_unverified: not the caller; session_unread: cookies not read for the session (too many encrypted ones, or a header PHP may read otherwise); not_the_record: a 2xx that authorises nobody; body_unread: a conditional write passed without a turn; turn_expired: a write turn given on after twice write_wait; inertia_unfollowed: an Inertia write's redirect not followed to the record's page in time; inertia_page: an Inertia route's answer with no readable page or record; version_too_long, updated_by_id_too_long, updated_by_name_truncated: learned strings over their bound).",
 	}, []string{"reason"}),
 }
 

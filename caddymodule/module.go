@@ -82,8 +82,16 @@ type Handler struct {
 	// broadcaster answers `true` or {"channel_data":{...}}) is signed for the
 	// socket_id and channel_name, when recordsync read them exactly as PHP
 	// did (see the README). Refusals pass untouched. "off" disables it.
-	// Default: "/broadcasting/auth".
+	// Space-separated paths. Default: "/broadcasting/auth
+	// /api/broadcasting/auth".
 	AuthEndpoint string `json:"auth_endpoint,omitempty"`
+
+	// UserAuthEndpoint are the paths of the app's user authentication for
+	// pusher:signin (Broadcast::userRoutes()), under the same rules as
+	// AuthEndpoint: an unsigned answer (the user's info) is signed for the
+	// socket_id, any 2xx passes only for an open socket of the tenant.
+	// Default: "/broadcasting/user-auth /api/broadcasting/user-auth".
+	UserAuthEndpoint string `json:"user_auth_endpoint,omitempty"`
 
 	// ImportHeader names a request header marking writes that are learned
 	// but not broadcast. Default: none.
@@ -136,6 +144,19 @@ type Record struct {
 	// Model also announces each save as Laravel's model broadcasting does
 	// (README, "Model broadcasting"). Default: none.
 	Model *Model `json:"model,omitempty"`
+	// Inertia reads the record also from the app's Inertia pages (README,
+	// "Inertia"). Default: none.
+	Inertia *Inertia `json:"inertia,omitempty"`
+}
+
+// Inertia says where a record lives in the app's Inertia pages.
+type Inertia struct {
+	// Props is the dotted path of the record in the page's props, e.g.
+	// "flow" for props.flow.
+	Props string `json:"props"`
+	// Patterns are more URL patterns of Inertia pages of this record, e.g.
+	// "/flows/{id}". Default: the record's own pattern.
+	Patterns []string `json:"patterns,omitempty"`
 }
 
 // Model is a record type's Eloquent model, for model broadcasting.
@@ -257,6 +278,9 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 		if rec.Model != nil {
 			spec.Model = &proxy.ModelSpec{Class: rec.Model.Class, Fields: rec.Model.Fields}
 		}
+		if rec.Inertia != nil {
+			spec.Inertia = &proxy.InertiaSpec{Props: rec.Inertia.Props, Patterns: rec.Inertia.Patterns}
+		}
 		for _, l := range rec.Lists {
 			spec.Lists = append(spec.Lists, proxy.ListSpec{Channel: l.Channel, Event: l.Event, IDKey: l.IDKey})
 		}
@@ -279,6 +303,7 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 		LaravelAppKey:       h.Callers.LaravelAppKey,
 		LaravelPreviousKeys: h.Callers.LaravelPreviousKeys,
 		AuthEndpoint:        h.AuthEndpoint,
+		UserAuthEndpoint:    h.UserAuthEndpoint,
 		Observer:            proxyObserver{store: eng.Store()},
 		Logger:              h.logger,
 	}

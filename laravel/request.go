@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -556,82 +557,101 @@ var (
 // and no other field that PHP files under either name (channel.name,
 // channel[name, channel_name[]...).
 func ReadAuthRequest(r *http.Request, limit int64) (socketID, channel string, err error) {
-	if r.Method != http.MethodPost {
-		return "", "", errAuthMethod
-	}
-	if r.URL.RawQuery != "" || r.URL.ForceQuery {
-		return "", "", errAuthQuery
-	}
-	ct, ok := phpHeader(r.Header, "Content-Type")
-	if !ok {
-		return "", "", errAuthContentType
-	}
-	isJSONBody := laravelIsJSON(ct)
-	if !isJSONBody && phpContentType(ct) != "application/x-www-form-urlencoded" {
-		return "", "", errAuthContentType
-	}
-	body, complete := PeekBody(r, limit)
-	if !complete {
-		return "", "", errAuthBodyTooLarge
-	}
-	if isJSONBody {
-		socketID, channel, err = authFieldsJSON(body)
-	} else {
-		socketID, channel, err = authFieldsForm(string(body))
-	}
+	f, err := readAuthFields(r, limit, "socket_id", "channel_name")
 	if err != nil {
 		return "", "", err
 	}
-	if !pusher.ValidSocketID(socketID) {
-		return "", "", errAuthSocketID
-	}
-	return socketID, channel, nil
+	return f[0], f[1], nil
 }
 
-// authFieldsForm reads the two fields of a form body as PHP fills $_POST.
-func authFieldsForm(body string) (socketID, channel string, err error) {
+// ReadUserAuthRequest reads the socket_id of a user authentication request
+// (pusher-js's POST to /broadcasting/user-auth, Laravel's
+// BroadcastController::authenticateUser reading $request->socket_id) under
+// the same rules as ReadAuthRequest.
+func ReadUserAuthRequest(r *http.Request, limit int64) (socketID string, err error) {
+	f, err := readAuthFields(r, limit, "socket_id")
+	if err != nil {
+		return "", err
+	}
+	return f[0], nil
+}
+
+// readAuthFields reads the named string fields of an auth request, each
+// exactly once, as PHP and Laravel read them; the first is the socket_id.
+func readAuthFields(r *http.Request, limit int64, names ...string) ([]string, error) {
+	if r.Method != http.MethodPost {
+		return nil, errAuthMethod
+	}
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		return nil, errAuthQuery
+	}
+	ct, ok := phpHeader(r.Header, "Content-Type")
+	if !ok {
+		return nil, errAuthContentType
+	}
+	isJSONBody := laravelIsJSON(ct)
+	if !isJSONBody && phpContentType(ct) != "application/x-www-form-urlencoded" {
+		return nil, errAuthContentType
+	}
+	body, complete := PeekBody(r, limit)
+	if !complete {
+		return nil, errAuthBodyTooLarge
+	}
+	var f []string
+	var err error
+	if isJSONBody {
+		f, err = authFieldsJSON(body, names)
+	} else {
+		f, err = authFieldsForm(string(body), names)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !pusher.ValidSocketID(f[0]) {
+		return nil, errAuthSocketID
+	}
+	return f, nil
+}
+
+// authFieldsForm reads the named fields of a form body as PHP fills $_POST.
+func authFieldsForm(body string, names []string) ([]string, error) {
 	fields, ok := phpPostFields(body)
 	if !ok {
-		return "", "", errAuthFields
+		return nil, errAuthFields
 	}
-	nSocket, nChannel := 0, 0
+	out := make([]string, len(names))
+	seen := make([]int, len(names))
 	for _, f := range fields {
-		var dst *string
-		switch f.name {
-		case "socket_id":
-			dst = &socketID
-			nSocket++
-		case "channel_name":
-			dst = &channel
-			nChannel++
-		default:
+		i := slices.Index(names, f.name)
+		if i < 0 {
 			continue
 		}
 		if f.array || f.raw != f.name {
-			return "", "", errAuthFields // an alias PHP also reads as this field
+			return nil, errAuthFields // an alias PHP also reads as this field
 		}
-		*dst = f.value
+		out[i] = f.value
+		seen[i]++
 	}
-	if nSocket != 1 || nChannel != 1 {
-		return "", "", errAuthFields
+	for _, n := range seen {
+		if n != 1 {
+			return nil, errAuthFields
+		}
 	}
-	return socketID, channel, nil
+	return out, nil
 }
 
-// authFieldsJSON reads the two fields of a JSON body as Laravel's JSON input.
-func authFieldsJSON(body []byte) (socketID, channel string, err error) {
+// authFieldsJSON reads the named fields of a JSON body as Laravel's JSON input.
+func authFieldsJSON(body []byte, names []string) ([]string, error) {
 	obj, decoded := phpJSONObject(body)
 	if !decoded || obj.members == nil {
-		return "", "", errAuthJSON
+		return nil, errAuthJSON
 	}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"socket_id", &socketID}, {"channel_name", &channel}} {
-		raw, has := obj.members[f.name]
-		if !has || obj.repeated[f.name] || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, f.dst) != nil {
-			return "", "", errAuthFields
+	out := make([]string, len(names))
+	for i, name := range names {
+		raw, has := obj.members[name]
+		if !has || obj.repeated[name] || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &out[i]) != nil {
+			return nil, errAuthFields
 		}
 	}
-	return socketID, channel, nil
+	return out, nil
 }

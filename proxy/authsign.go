@@ -22,6 +22,10 @@ type Signer interface {
 	// (private) or socketID:channel:channelData (presence) with the
 	// current app credentials.
 	Sign(tenant, socketID, channel, channelData string) (auth string, ok bool)
+	// SignUser signs a user sign-in (pusher:signin) for a socket: ok only
+	// for an open socket of tenant and a userData the hub accepts; it
+	// signs exactly socketID::user::userData.
+	SignUser(tenant, socketID, userData string) (auth string, ok bool)
 }
 
 // Results passed to Observer.AuthSignature, one per answer of the auth
@@ -78,13 +82,25 @@ const (
 //
 // Anything else passes untouched, and the request body reaches the app
 // byte for byte.
-func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next) error {
+//
+// With user, the request is to the user authentication endpoint
+// (pusher:signin): the same rules, with the socket_id alone read from the
+// request, and user_data in the place of channel_data — an unsigned answer
+// being the user's info itself, as Laravel's base Broadcaster answers for
+// the redis broadcaster.
+func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, user bool) error {
 	noTenant := info.Tenanted && info.Tenant == ""
 	if noTenant {
 		// No socket has an empty tenant: every grant is refused below.
 		h.obs.TenantMissing()
 	}
-	socketID, channel, readErr := laravel.ReadAuthRequest(r, maxAuthRequestBytes)
+	var socketID, channel string
+	var readErr error
+	if user {
+		socketID, readErr = laravel.ReadUserAuthRequest(r, maxAuthRequestBytes)
+	} else {
+		socketID, channel, readErr = laravel.ReadAuthRequest(r, maxAuthRequestBytes)
+	}
 	owned := readErr == nil && !noTenant && h.opts.Signer.SocketOpen(info.Tenant, socketID)
 	r.Header.Del("Accept-Encoding")
 	rec := newRecorder(w, maxAuthAnswerBytes, isSuccess)
@@ -104,11 +120,25 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 		h.obs.AuthSignature(AuthPassed)
 		return err
 	}
-	channelData, appAuth, kind := parseAuthAnswer(rec.body())
-	unsigned := kind == answerPrivate && pusher.KindOf(channel) == pusher.KindPrivate ||
-		kind == answerPresence && pusher.KindOf(channel) == pusher.KindPresence
+	var data, appAuth string
+	var kind authAnswer
+	var unsigned bool
+	if user {
+		data, appAuth, kind = parseUserAuthAnswer(rec.body())
+		unsigned = kind == answerUser
+	} else {
+		data, appAuth, kind = parseAuthAnswer(rec.body())
+		unsigned = kind == answerPrivate && pusher.KindOf(channel) == pusher.KindPrivate ||
+			kind == answerPresence && pusher.KindOf(channel) == pusher.KindPresence
+	}
+	sign := func() (string, bool) {
+		if user {
+			return h.opts.Signer.SignUser(info.Tenant, socketID, data)
+		}
+		return h.opts.Signer.Sign(info.Tenant, socketID, channel, data)
+	}
 	switch {
-	case readErr != nil && (kind == answerPrivate || kind == answerPresence):
+	case readErr != nil && (kind == answerPrivate || kind == answerPresence || kind == answerUser):
 		h.debug("auth request not read as PHP reads it: the grant goes through unsigned", zap.Error(readErr))
 		h.obs.AuthSignature(AuthUnsigned)
 		h.sendBuffered(rec)
@@ -122,7 +152,7 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 	case kind == answerSigned:
 		// The app's own signature must be for exactly the socket checked
 		// above: what recordsync would sign for what it read.
-		want, ok := h.opts.Signer.Sign(info.Tenant, socketID, channel, channelData)
+		want, ok := sign()
 		if !ok || subtle.ConstantTimeCompare([]byte(want), []byte(appAuth)) != 1 {
 			h.refuseGrant(rec, "the app's signature is not for the socket_id and channel_name read", nil)
 			return nil
@@ -139,23 +169,27 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 		h.sendBuffered(rec)
 		return nil
 	}
-	auth, ok := h.opts.Signer.Sign(info.Tenant, socketID, channel, channelData)
+	auth, ok := sign()
 	if !ok {
-		h.debug("auth answer not signed: channel or channel_data refused", zap.String("channel", channel))
+		h.debug("auth answer not signed: channel, channel_data or user_data refused", zap.String("channel", channel), zap.Bool("user", user))
 		h.obs.AuthSignature(AuthUnsigned)
 		h.sendBuffered(rec)
 		return nil
 	}
 	h.obs.AuthSignature(AuthSigned)
-	b := make([]byte, 0, 96+len(channelData)*11/10)
+	b := make([]byte, 0, 96+len(data)*11/10)
 	b = append(b, `{"auth":`...)
 	b = pusher.AppendJSONString(b, auth)
-	if kind == answerPresence {
+	switch kind {
+	case answerPresence:
 		b = append(b, `,"channel_data":`...)
-		b = pusher.AppendJSONString(b, channelData)
+		b = pusher.AppendJSONString(b, data)
+	case answerUser:
+		b = append(b, `,"user_data":`...)
+		b = pusher.AppendJSONString(b, data)
 	}
 	b = append(b, '}')
-	h.debug("signed the app's channel authorisation", zap.String("channel", channel))
+	h.debug("signed the app's authorisation", zap.String("channel", channel), zap.Bool("user", user))
 	if err := rec.replaceBody(rec.status, "application/json", b); err != nil {
 		h.debug("writing the response failed", zap.Error(err))
 	}
@@ -204,7 +238,26 @@ const (
 	// answerSigned: {"auth":...}, a grant the app signed (the pusher and
 	// reverb broadcasters).
 	answerSigned
+	// answerUser: the user's info, an unsigned user authentication
+	// (Laravel's base Broadcaster::resolveAuthenticatedUser).
+	answerUser
 )
+
+// parseUserAuthAnswer classifies an app's user authentication answer
+// (pusher.ParseUserAuthAnswer): answerSigned with auth and user_data as
+// pusher-js reads them, answerUser with the user_data to sign, or
+// answerOther.
+func parseUserAuthAnswer(body []byte) (userData, auth string, kind authAnswer) {
+	a, ok := pusher.ParseUserAuthAnswer(body)
+	switch {
+	case !ok:
+		return "", "", answerOther
+	case a.Signed:
+		return a.UserData, a.Auth, answerSigned
+	default:
+		return a.UserData, "", answerUser
+	}
+}
 
 // parseAuthAnswer classifies an app's auth answer: `true` is the redis
 // broadcaster's private grant (Illuminate/Broadcasting/Broadcasters/

@@ -39,6 +39,14 @@ func (s *fakeSigner) Sign(tenant, socketID, channel, channelData string) (string
 	return pusher.ChannelAuth(vecKey, vecSecret, socketID, channel, channelData), true
 }
 
+func (s *fakeSigner) SignUser(tenant, socketID, userData string) (string, bool) {
+	s.calls++
+	if _, err := pusher.ParseUserData(userData); err != nil || !s.SocketOpen(tenant, socketID) {
+		return "", false
+	}
+	return pusher.UserAuth(vecKey, vecSecret, socketID, userData), true
+}
+
 // authApp answers the auth endpoint with status, content type and body,
 // and records the request body it got.
 type authApp struct {

@@ -169,7 +169,7 @@ func TestConflictNamesFields(t *testing.T) {
 	// Known for the type: another flow's can_edit is caller-dependent from
 	// its first version on.
 	if e, _ := h.store.Advance(versioncache.Key{Type: "flow", ID: "9"}, versioncache.Entry{Version: "1",
-		Fields: h.record.fields(h.opts.Printer, []byte(`{"data":{"can_edit":true,"name":"x","updated_at":"1"}}`))}); true {
+		Fields: h.json.record.fields(h.opts.Printer, []byte(`{"data":{"can_edit":true,"name":"x","updated_at":"1"}}`))}); true {
 		if p, _, _ := e.Fields.Lookup("can_edit"); p != versioncache.Varies {
 			t.Error("can_edit of another flow is not caller-dependent")
 		}

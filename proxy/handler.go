@@ -34,11 +34,14 @@ type Next func(w http.ResponseWriter, r *http.Request) error
 // New; all its methods are safe for concurrent use. Close it when the
 // configuration is retired.
 type Handler struct {
-	opts   Options
-	record recordObject
+	opts Options
+	// json reads a record from a JSON answer (Options.VersionField, ...).
+	json   *reader
 	routes []route
-	types  map[string]*route
-	poll   *pattern // nil: version endpoint off
+	// follows are the turns kept for Inertia's redirects.
+	follows *follows
+	types   map[string]*route
+	poll    *pattern // nil: version endpoint off
 	// keys are the Laravel keys (APP_KEY, then APP_PREVIOUS_KEYS); nil: the
 	// session cookie, rawSessionCookie, is used raw.
 	keys             [][]byte
@@ -54,9 +57,10 @@ type Handler struct {
 	obs           Observer
 	log           *zap.Logger
 
-	// authPaths are the auth endpoints whose answers are signed; none when off
-	// or without a Signer.
-	authPaths []string
+	// authPaths are the auth endpoints whose answers are signed, and
+	// userAuthPaths the user authentication endpoints; none when off or
+	// without a Signer.
+	authPaths, userAuthPaths []string
 }
 
 // New validates opts, applies the defaults and builds a Handler. Errors name
@@ -72,7 +76,8 @@ func New(opts Options) (*Handler, error) {
 		obs:   opts.Observer,
 		log:   opts.Logger,
 	}
-	h.record = newRecordObject(opts.VersionField, opts.UpdatedByIDField, opts.UpdatedByNameField)
+	h.json = newReader(opts.VersionField, opts.UpdatedByIDField, opts.UpdatedByNameField)
+	h.follows = newFollows()
 	if h.obs == nil {
 		h.obs = nopObserver{}
 	}
@@ -100,6 +105,21 @@ func New(opts Options) (*Handler, error) {
 		}
 		specs[i] = rs
 		rt := route{spec: &specs[i], pat: pt}
+		if rs.Inertia != nil {
+			in := *rs.Inertia
+			in.Patterns = slices.Clone(in.Patterns)
+			specs[i].Inertia = &in
+			if rt.inertia, err = h.json.inertia(in.Props); err != nil {
+				return nil, fmt.Errorf("record %s: %w", rs.Type, err)
+			}
+			for _, p := range in.Patterns {
+				ipt, err := compilePattern(p, pt.names...)
+				if err != nil {
+					return nil, fmt.Errorf("record %s: inertia: %w", rs.Type, err)
+				}
+				rt.inertiaPats = append(rt.inertiaPats, ipt)
+			}
+		}
 		for _, l := range rs.Lists {
 			lt, err := compileList(l, pt)
 			if err != nil {
@@ -113,6 +133,9 @@ func New(opts Options) (*Handler, error) {
 	h.opts.Routes = specs
 	if opts.Signer != nil && opts.AuthEndpoint != AuthEndpointOff {
 		h.authPaths = strings.Fields(opts.AuthEndpoint)
+	}
+	if opts.Signer != nil && opts.UserAuthEndpoint != AuthEndpointOff {
+		h.userAuthPaths = strings.Fields(opts.UserAuthEndpoint)
 	}
 	if opts.VersionEndpoint != VersionEndpointOff {
 		pt, err := compilePattern(opts.VersionEndpoint, "type", "id")
@@ -165,16 +188,18 @@ func (h *Handler) Close() {
 // asks first so that pass-through requests cost no placeholder work.
 func (h *Handler) Inspects(r *http.Request) bool {
 	t := h.classify(r)
-	return t.auth || t.rt != nil
+	return t.auth || t.userAuth || t.rt != nil
 }
 
 // target is what a request is to the proxy.
 type target struct {
-	// auth: Laravel routes it to the channel authorisation endpoint.
-	auth bool
+	// auth: Laravel routes it to the channel authorisation endpoint;
+	// userAuth, to the user authentication endpoint.
+	auth, userAuth bool
 	// rt is the record route it is for (nil: none); poll, a version poll
 	// of it.
 	rt   *route
+	pat  *pattern // the pattern of rt that matched
 	poll bool
 	// path is the path Laravel's router matches (laravel.RoutePath).
 	path string
@@ -196,10 +221,12 @@ func (h *Handler) classify(r *http.Request) (t target) {
 	switch {
 	case len(h.authPaths) > 0 && (r.Method == http.MethodPost || r.Method == http.MethodGet) && slices.Contains(h.authPaths, t.path):
 		t.auth = true
+	case len(h.userAuthPaths) > 0 && (r.Method == http.MethodPost || r.Method == http.MethodGet) && slices.Contains(h.userAuthPaths, t.path):
+		t.userAuth = true
 	case r.Method == http.MethodGet && h.poll != nil && h.poll.match(r.URL.Path):
 		t.rt, t.poll = h.types[h.poll.param(r.URL.Path, "type")], true
 	default:
-		t.rt = h.matchRoute(t.path)
+		t.rt, t.pat = h.matchRoute(t.path)
 	}
 	return t
 }
@@ -219,8 +246,8 @@ const (
 // endpoint's answers, and passes everything else to next untouched. Errors of next are returned unchanged.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next) error {
 	t := h.classify(r)
-	if t.auth {
-		return h.serveAuth(w, r, info, next)
+	if t.auth || t.userAuth {
+		return h.serveAuth(w, r, info, next, t.userAuth)
 	}
 	rt := t.rt
 	if rt == nil {
@@ -249,7 +276,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info Request
 			return next(w, r)
 		}
 	}
-	return h.serveRecord(w, r, info, next, rt, t.path, method)
+	return h.serveRecord(w, r, info, next, rt, t.pat, t.path, method)
 }
 
 // debug logs a decision when debug logging is on. Never pass cookies,

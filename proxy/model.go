@@ -44,10 +44,10 @@ func modelEventName(class string) string {
 // the record object shows, in the spec's order, within
 // versioncache.MaxModelBytes (the fields past it are left out); nil when
 // not even the first fits or the record object shows none of them.
-func (h *Handler) modelEvent(m *ModelSpec, id string, body []byte) *versioncache.ModelEvent {
+func (h *Handler) modelEvent(m *ModelSpec, id string, rd *reader, body []byte) *versioncache.ModelEvent {
 	obj := gjson.ParseBytes(body)
-	if h.record.path != "" {
-		obj = gjson.GetBytes(body, h.record.path)
+	if rd.record.path != "" {
+		obj = gjson.GetBytes(body, rd.record.path)
 	}
 	if !obj.IsObject() {
 		return nil

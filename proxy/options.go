@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -48,8 +49,14 @@ const (
 	// (withBroadcasting(..., ['prefix' => 'api', ...]) in
 	// bootstrap/app.php).
 	DefaultAuthEndpoint = "/broadcasting/auth /api/broadcasting/auth"
-	// AuthEndpointOff as Options.AuthEndpoint disables signing.
+	// AuthEndpointOff as Options.AuthEndpoint (or UserAuthEndpoint)
+	// disables signing.
 	AuthEndpointOff = "off"
+	// DefaultUserAuthEndpoint are the paths of the app's user
+	// authentication for pusher:signin: Laravel 11+'s
+	// Broadcast::userRoutes() (BroadcastManager::userRoutes, path
+	// /broadcasting/user-auth), and the same under the "api" prefix.
+	DefaultUserAuthEndpoint = "/broadcasting/user-auth /api/broadcasting/user-auth"
 )
 
 // RouteSpec is one `record TYPE PATTERN { list CHANNEL EVENT IDKEY }` line.
@@ -72,6 +79,27 @@ type RouteSpec struct {
 	// Handler.guard): it is forwarded as a write on the current version.
 	// Needs a Printer. Off by default.
 	MergePatches bool
+	// Inertia, when set, reads the record also from Inertia pages
+	// (InertiaSpec).
+	Inertia *InertiaSpec
+}
+
+// InertiaSpec says where a record lives in the app's Inertia pages
+// (https://inertiajs.com/the-protocol): the page object of an X-Inertia
+// JSON answer, or of a first load's HTML (data-page), holds the record in
+// its props.
+type InertiaSpec struct {
+	// Props is the dotted path of the record object inside the page's
+	// props, e.g. "flow" for props.flow. The version and who-saved-it
+	// fields are read there under the names they have in the record
+	// object of a JSON answer (VersionField "data.updated_at" →
+	// props.flow.updated_at).
+	Props string
+	// Patterns are more URL patterns whose answers are Inertia pages of
+	// this record, e.g. "/flows/{id}"; each captures {id} and every name
+	// the record's pattern captures. None: the record's own pattern
+	// answers Inertia pages too.
+	Patterns []string
 }
 
 // ModelSpec announces a record's saves as Laravel's model broadcasting
@@ -180,6 +208,11 @@ type Options struct {
 	// socket and channel; see Handler.serveAuth. "off" disables it.
 	// Default: DefaultAuthEndpoint.
 	AuthEndpoint string
+	// UserAuthEndpoint are the paths of the app's user authentication
+	// (pusher:signin), space-separated, or AuthEndpointOff; its answers
+	// are signed and bound to the tenant as the channel grants are.
+	// Default: DefaultUserAuthEndpoint.
+	UserAuthEndpoint string
 	// Signer signs subscriptions for open sockets (the realtime hub). Nil:
 	// auth answers pass through untouched.
 	Signer Signer
@@ -217,14 +250,29 @@ func (o *Options) applyDefaults() error {
 	if o.AuthEndpoint == "" {
 		o.AuthEndpoint = DefaultAuthEndpoint
 	}
-	if o.AuthEndpoint != AuthEndpointOff {
-		for _, p := range strings.Fields(o.AuthEndpoint) {
+	if o.UserAuthEndpoint == "" {
+		o.UserAuthEndpoint = DefaultUserAuthEndpoint
+	}
+	for _, e := range []struct{ name, paths string }{
+		{"auth_endpoint", o.AuthEndpoint}, {"user_auth_endpoint", o.UserAuthEndpoint},
+	} {
+		if e.paths == AuthEndpointOff {
+			continue
+		}
+		for _, p := range strings.Fields(e.paths) {
 			if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#{}") {
-				return fmt.Errorf("auth_endpoint: want paths starting with / or %q, got %q", AuthEndpointOff, p)
+				return fmt.Errorf("%s: want paths starting with / or %q, got %q", e.name, AuthEndpointOff, p)
 			}
 		}
-		if len(strings.Fields(o.AuthEndpoint)) == 0 {
-			return fmt.Errorf("auth_endpoint: want paths starting with / or %q, got %q", AuthEndpointOff, o.AuthEndpoint)
+		if len(strings.Fields(e.paths)) == 0 {
+			return fmt.Errorf("%s: want paths starting with / or %q, got %q", e.name, AuthEndpointOff, e.paths)
+		}
+	}
+	if o.AuthEndpoint != AuthEndpointOff && o.UserAuthEndpoint != AuthEndpointOff {
+		for _, p := range strings.Fields(o.UserAuthEndpoint) {
+			if slices.Contains(strings.Fields(o.AuthEndpoint), p) {
+				return fmt.Errorf("user_auth_endpoint: %s is also an auth_endpoint path", p)
+			}
 		}
 	}
 	for _, f := range []struct{ name, path string }{

@@ -48,7 +48,7 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 	var entry versioncache.Entry
 	isRecord := false
 	if err == nil && rec.buffered() {
-		entry, isRecord = h.entryFrom(rec.body())
+		entry, isRecord = h.entryFrom(h.json, rec.body())
 	}
 	h.authorise(key, cred, rec.status, isRecord)
 	if !rec.buffered() {
@@ -59,7 +59,7 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 		_ = rec.writeBuffered()
 		return err
 	}
-	if _, advanced, _ := h.learn(key, rec, entry, isRecord, SourcePoll); advanced {
+	if _, advanced, _ := h.learn(key, rec, entry, isRecord, SourcePoll, true); advanced {
 		h.shareVersion(key, entry)
 	}
 	h.sendBuffered(rec)

@@ -90,6 +90,15 @@ const (
 	// RefusedTurnExpired: a write held its record's turn for TurnTimeout
 	// without its answer; the turn went to the next writer.
 	RefusedTurnExpired = "turn_expired"
+	// RefusedInertiaUnfollowed: an Inertia write was answered with a
+	// redirect to the record's page, and that page did not come within
+	// inertiaFollowWait: its save was not learned, the record's turn went
+	// to the next writer.
+	RefusedInertiaUnfollowed = "inertia_unfollowed"
+	// RefusedInertiaPage: an answer to an Inertia route that is an HTML
+	// page without exactly one readable Inertia page object, or whose
+	// page has no version at the route's props path: not learned.
+	RefusedInertiaPage = "inertia_page"
 	// RefusedVersionTooLong: a version longer than versioncache.MaxVersionBytes, not
 	// learned.
 	RefusedVersionTooLong = "version_too_long"

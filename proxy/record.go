@@ -34,13 +34,21 @@ const (
 
 // serveRecord handles a GET/PUT/PATCH of a record route; method is the
 // method Laravel routes it as (a POST may be a PUT or PATCH by override).
-// path is the request's path as Laravel's router matches it (classify):
-// next may rewrite r.URL in place (php_fastcgi → /index.php), so the key and
-// the list channels' parameters come from it.
-func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route, path, method string) error {
+// path is the request's path as Laravel's router matches it (classify), pt
+// the route's pattern it matched: next may rewrite r.URL in place
+// (php_fastcgi → /index.php), so the key and the list channels' parameters
+// come from them.
+//
+// On a route with Inertia pages (RouteSpec.Inertia), an answer that is an
+// Inertia page is read at the route's props path, and an Inertia write
+// answered with a redirect to the record's page keeps the record's turn
+// until that page comes (follows): the save is learned and announced from
+// it.
+func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next, rt *route, pt *pattern, path, method string) error {
 	write := method != http.MethodGet
-	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: rt.pat.param(path, "id")}
+	key := versioncache.Key{Tenant: info.Tenant, Type: rt.spec.Type, ID: pt.param(path, "id")}
 	cred := h.credentialID(r, info)
+	inertia := rt.inertia != nil && inertiaRequest(r)
 
 	var held *heldTurn
 	// Released on every return, and on panic (reverse_proxy's http.ErrAbortHandler).
@@ -48,30 +56,69 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 	if write {
 		var answered bool
 		merge := rt.spec.MergePatches && method == http.MethodPatch
-		if held, answered = h.guard(w, r, key, cred, merge); answered {
+		// A stale Inertia write is answered at the edge only when the
+		// browser kit is on the page (its X-Tab-ID): the kit catches
+		// Inertia's error event for a non-Inertia answer, which Inertia
+		// alone would show as its error modal. Without the kit the write
+		// still takes its turn, and the app answers it as it always has.
+		edge := !inertia || r.Header.Get(HeaderTabID) != ""
+		if held, answered = h.guard(w, r, key, cred, merge, edge); answered {
 			return nil
+		}
+	}
+	// The page an Inertia write's redirect led to holds the write's save.
+	var fol *follow
+	if !write && rt.inertia != nil {
+		if fol = h.follows.take(key, cred); fol != nil {
+			held = fol.held
 		}
 	}
 
 	r.Header.Del("Accept-Encoding")
 	rec := newRecorder(w, h.opts.MaxBodyBytes, learnableStatus)
+	// A first load of an Inertia page is HTML.
+	rec.anyType = rt.inertia != nil && !write && !inertiaRequest(r)
 	if held != nil {
 		// An answer that will not be learned from (its headers say so, or
-		// it grew past the cap) holds the record no longer.
-		rec.onStream = held.release
+		// it grew past the cap) holds the record no longer — but for an
+		// Inertia write's redirect, whose page comes next.
+		rec.onStream = func() {
+			if !inertia || !write || !isRedirect(rec.status) {
+				held.release()
+			}
+		}
 	}
 	err := next(rec, r)
 	if !rec.wroteHeader {
 		delete(w.Header(), HeaderBroadcast) // never reaches the client
 	}
+	if write && inertia && held != nil && err == nil && isRedirect(rec.status) {
+		h.keepForPage(r, rec, rt, pt, path, key, cred, held)
+		held = nil // kept, or released by keepForPage
+	}
 	var entry versioncache.Entry
 	isRecord := false
+	rd, body := h.json, []byte(nil)
 	if err == nil && rec.buffered() {
-		entry, isRecord = h.entryFrom(rec.body())
+		body = rec.body()
+		if rt.inertia != nil {
+			if page, ok := inertiaPage(r, rec); ok {
+				rd, body = rt.inertia, page
+			} else if !isJSON(rec.Header().Get("Content-Type")) {
+				body = nil
+				if rec.status >= 200 && rec.status < 300 {
+					h.obs.Refused(RefusedInertiaPage)
+				}
+			}
+		}
+		entry, isRecord = h.entryFrom(rd, body)
 		// The record's fields are read from the record itself (its
 		// show and write answers), not from a conflict answer's summary.
 		if isRecord && rec.status >= 200 && rec.status < 300 {
-			entry.Fields = h.record.fields(h.opts.Printer, rec.body())
+			entry.Fields = rd.record.fields(h.opts.Printer, body)
+		}
+		if rd != h.json && !isRecord && rec.status >= 200 && rec.status < 300 {
+			h.obs.Refused(RefusedInertiaPage)
 		}
 	}
 	h.authorise(key, cred, rec.status, isRecord)
@@ -95,28 +142,70 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 			h.obs.UpstreamConflict()
 		}
 	}
-	learned, advanced, entry := h.learn(key, rec, entry, isRecord, source)
+	// Only a JSON record answer is the record: an Inertia page gets no ETag.
+	learned, advanced, entry := h.learn(key, rec, entry, isRecord, source, rd == h.json)
 	if learned && held != nil {
 		held.learned = entry
 	}
 	held.release()
-	announce := write && learned && rec.status >= 200 && rec.status < 300 && !rec.skipBroadcast &&
+	ok2xx := rec.status >= 200 && rec.status < 300
+	pub := published{tabID: r.Header.Get(HeaderTabID), socketID: r.Header.Get(HeaderSocketID), path: path, pt: pt}
+	announce := write && learned && ok2xx && !rec.skipBroadcast &&
 		(h.opts.ImportHeader == "" || len(r.Header.Values(h.opts.ImportHeader)) == 0)
+	if fol != nil {
+		// The write's save, announced as the write would have been: only
+		// when the page shows a version newer than the one held when the
+		// write went to the app.
+		announce = fol.announce && learned && ok2xx && fol.before != "" &&
+			versioncache.Compare(entry.Version, fol.before) == versioncache.Newer
+		pub = fol.published
+	}
 	// The model-broadcast form is read from the answer before it is sent
 	// (its buffer goes back to the pool then).
 	var model *versioncache.ModelEvent
 	if announce && rt.spec.Model != nil {
-		model = h.modelEvent(rt.spec.Model, key.ID, rec.body())
+		model = h.modelEvent(rt.spec.Model, key.ID, rd, body)
 	}
 	h.sendBuffered(rec)
 
 	switch {
 	case announce:
-		h.publish(r, path, rt, key, entry, model)
+		h.publish(pub, rt, key, entry, model)
 	case advanced:
 		h.shareVersion(key, entry)
 	}
 	return nil
+}
+
+// isRedirect reports whether status is one Inertia's XHR follows to the
+// next page (302, 303; 301, 307 and 308 alike).
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// keepForPage keeps held, the turn of an Inertia write answered with a
+// redirect, for the page the redirect leads to when that page is the same
+// record's (same route, same id) and the caller is known; else it
+// releases it.
+func (h *Handler) keepForPage(r *http.Request, rec *recorder, rt *route, pt *pattern, path string, key versioncache.Key, cred string, held *heldTurn) {
+	p, ok := redirectTo(r, rec.Header().Get("Location"))
+	if ok && cred != "" {
+		if prt, ppt := h.matchRoute(p); prt == rt && ppt.param(p, "id") == key.ID {
+			cur, _ := h.store.Get(key)
+			h.follows.keep(key, &follow{
+				held: held, cred: cred, before: cur.Version,
+				announce:  !rec.skipBroadcast && (h.opts.ImportHeader == "" || len(r.Header.Values(h.opts.ImportHeader)) == 0),
+				published: published{tabID: r.Header.Get(HeaderTabID), socketID: r.Header.Get(HeaderSocketID), path: path, pt: pt},
+			})
+			return
+		}
+	}
+	held.release()
 }
 
 // guard checks a write that carries the version its client loaded against
@@ -128,7 +217,10 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 // body's fields nobody changed since its loaded version is not answered:
 // inside the turn, against the version current then, it is rewritten to
 // carry that version (rewriteLoaded) and goes on to the app, counted.
-func (h *Handler) guard(w http.ResponseWriter, r *http.Request, key versioncache.Key, cred string, merge bool) (held *heldTurn, answered bool) {
+//
+// Without edge, a stale write is not answered (nor merged): it takes its
+// turn and goes to the app.
+func (h *Handler) guard(w http.ResponseWriter, r *http.Request, key versioncache.Key, cred string, merge, edge bool) (held *heldTurn, answered bool) {
 	loaded := h.loadedVersion(r)
 	if loaded == "" {
 		return nil, false
@@ -137,7 +229,7 @@ func (h *Handler) guard(w http.ResponseWriter, r *http.Request, key versioncache
 	// one proves the write stale already: answer it before it queues for
 	// the record's turn (and, clustered, for the Redis lock), unless it may
 	// merge (decided in the turn).
-	if h.auth.get(key, cred) == authAllowed {
+	if edge && h.auth.get(key, cred) == authAllowed {
 		if cur, ok := h.store.Get(key); ok && versioncache.Compare(cur.Version, loaded) == versioncache.Newer {
 			if d, bc, bodyOK, lf := h.detail(r, key, loaded, cur); !merge || !bodyOK || !bc.mergeable(lf, cur.Fields) {
 				h.answerStale(w, key, loaded, cur, d)
@@ -189,7 +281,7 @@ func (h *Handler) guard(w http.ResponseWriter, r *http.Request, key versioncache
 			known = true
 		}
 	}
-	if h.auth.get(key, cred) == authAllowed {
+	if edge && h.auth.get(key, cred) == authAllowed {
 		if !known {
 			cur, known = h.store.Get(key)
 		}
@@ -253,7 +345,9 @@ func learnableStatus(status int) bool {
 // one older than the store's; advanced is true when the store took it as
 // news. The entry it returns carries what the store knows of that version
 // (its combined Fields, and Changed).
-func (h *Handler) learn(key versioncache.Key, rec *recorder, entry versioncache.Entry, ok bool, source string) (learned, advanced bool, _ versioncache.Entry) {
+//
+// tag: the answer is the record itself, which the ETag may name.
+func (h *Handler) learn(key versioncache.Key, rec *recorder, entry versioncache.Entry, ok bool, source string, tag bool) (learned, advanced bool, _ versioncache.Entry) {
 	if !ok {
 		if ce := h.log.Check(zap.DebugLevel, "no version in response"); ce != nil {
 			ce.Write(zap.String("type", key.Type), zap.String("id", key.ID), zap.Int("status", rec.status))
@@ -267,9 +361,9 @@ func (h *Handler) learn(key versioncache.Key, rec *recorder, entry versioncache.
 			zap.Bool("advanced", advanced), zap.String("source", source))
 	}
 	hdr := rec.Header()
-	if _, has := hdr["Etag"]; !has {
-		if tag, ok := etag(entry.Version); ok {
-			hdr["Etag"] = []string{tag}
+	if _, has := hdr["Etag"]; !has && tag {
+		if t, ok := etag(entry.Version); ok {
+			hdr["Etag"] = []string{t}
 		}
 	}
 	switch versioncache.Compare(entry.Version, held.Version) {
@@ -281,13 +375,13 @@ func (h *Handler) learn(key versioncache.Key, rec *recorder, entry versioncache.
 	return true, advanced, entry
 }
 
-// entryFrom reads version and who-fields from a JSON document, within the
-// bounds above (each refusal counted).
-func (h *Handler) entryFrom(body []byte) (versioncache.Entry, bool) {
-	if len(body) == 0 || !gjson.ValidBytes(body) {
+// entryFrom reads version and who-fields from a JSON document where rd
+// says they are, within the bounds above (each refusal counted).
+func (h *Handler) entryFrom(rd *reader, body []byte) (versioncache.Entry, bool) {
+	if len(body) == 0 || rd.version == "" || !gjson.ValidBytes(body) {
 		return versioncache.Entry{}, false
 	}
-	e := versioncache.Entry{Version: versionString(gjson.GetBytes(body, h.opts.VersionField))}
+	e := versioncache.Entry{Version: versionString(gjson.GetBytes(body, rd.version))}
 	if e.Version == "" {
 		return e, false
 	}
@@ -295,8 +389,8 @@ func (h *Handler) entryFrom(body []byte) (versioncache.Entry, bool) {
 		h.obs.Refused(RefusedVersionTooLong)
 		return versioncache.Entry{}, false
 	}
-	if h.opts.UpdatedByIDField != "" {
-		if res := gjson.GetBytes(body, h.opts.UpdatedByIDField); res.Type == gjson.Number || res.Type == gjson.String {
+	if rd.byID != "" {
+		if res := gjson.GetBytes(body, rd.byID); res.Type == gjson.Number || res.Type == gjson.String {
 			if len(res.Raw) <= versioncache.MaxByIDBytes {
 				e.UpdatedByID = res.Raw
 			} else {
@@ -304,8 +398,8 @@ func (h *Handler) entryFrom(body []byte) (versioncache.Entry, bool) {
 			}
 		}
 	}
-	if h.opts.UpdatedByNameField != "" {
-		if res := gjson.GetBytes(body, h.opts.UpdatedByNameField); res.Type == gjson.String || res.Type == gjson.Number {
+	if rd.byName != "" {
+		if res := gjson.GetBytes(body, rd.byName); res.Type == gjson.String || res.Type == gjson.Number {
 			name := res.String()
 			if len(name) > versioncache.MaxNameBytes {
 				name = versioncache.TruncateUTF8(name, versioncache.MaxNameBytes)
@@ -340,14 +434,23 @@ func (h *Handler) shareVersion(key versioncache.Key, entry versioncache.Entry) {
 	}
 }
 
+// published is what an announcement takes from the write that saved: the
+// tab and socket to leave out, and the path (with the pattern it matched)
+// the list channels' parameters come from.
+type published struct {
+	tabID, socketID string
+	path            string
+	pt              *pattern
+}
+
 // publish announces a learned save (and its model-broadcast form, if any).
-func (h *Handler) publish(r *http.Request, path string, rt *route, key versioncache.Key, entry versioncache.Entry, model *versioncache.ModelEvent) {
+func (h *Handler) publish(p published, rt *route, key versioncache.Key, entry versioncache.Entry, model *versioncache.ModelEvent) {
 	if h.opts.Publisher == nil {
 		return
 	}
 	var lists []versioncache.List
 	if len(rt.lists) > 0 {
-		params := rt.pat.params(path)
+		params := p.pt.params(p.path)
 		lists = make([]versioncache.List, len(rt.lists))
 		for i := range rt.lists {
 			lists[i] = rt.lists[i].resolve(params)
@@ -357,8 +460,8 @@ func (h *Handler) publish(r *http.Request, path string, rt *route, key versionca
 		Key:      key,
 		Entry:    entry,
 		Lists:    lists,
-		TabID:    r.Header.Get(HeaderTabID),
-		SocketID: r.Header.Get(HeaderSocketID),
+		TabID:    p.tabID,
+		SocketID: p.socketID,
 		Model:    model,
 	}
 	h.opts.Publisher.Saved(s)

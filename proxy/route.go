@@ -176,6 +176,10 @@ type route struct {
 	spec  *RouteSpec
 	pat   *pattern
 	lists []listTemplate
+	// inertia reads the record from an Inertia page (nil: not configured);
+	// inertiaPats are the more patterns of its pages.
+	inertia     *reader
+	inertiaPats []*pattern
 }
 
 // listTemplate is a compiled ListSpec channel: literal parts and the names
@@ -228,20 +232,27 @@ func (lt *listTemplate) resolve(params map[string]string) versioncache.List {
 // Match matches path against the record routes, in configuration order, and
 // returns the first match. It is safe for concurrent use.
 func (h *Handler) Match(path string) (RouteMatch, bool) {
-	rt := h.matchRoute(path)
+	rt, pt := h.matchRoute(path)
 	if rt == nil {
 		return RouteMatch{}, false
 	}
-	p := rt.pat.params(path)
+	p := pt.params(path)
 	return RouteMatch{Type: rt.spec.Type, ID: p["id"], Params: p, Spec: rt.spec}, true
 }
 
-// matchRoute is Match without allocation.
-func (h *Handler) matchRoute(path string) *route {
+// matchRoute is Match without allocation: the route and which of its
+// patterns matched (its own, then its Inertia pages').
+func (h *Handler) matchRoute(path string) (*route, *pattern) {
 	for i := range h.routes {
-		if h.routes[i].pat.match(path) {
-			return &h.routes[i]
+		rt := &h.routes[i]
+		if rt.pat.match(path) {
+			return rt, rt.pat
+		}
+		for _, pt := range rt.inertiaPats {
+			if pt.match(path) {
+				return rt, pt
+			}
 		}
 	}
-	return nil
+	return nil, nil
 }

@@ -39,6 +39,21 @@ func (h *Hub) Sign(tenant, socketID, channel, channelData string) (auth string, 
 	return pusher.ChannelAuth(cfg.AppKey, cfg.AppSecret, socketID, channel, channelData), true
 }
 
+// SignUser signs a user sign-in (pusher:signin) of the socket socketID
+// with userData, as an app's /broadcasting/user-auth would with the pusher
+// broadcaster: "key:hex(hmac_sha256(secret, socket_id::user::user_data))"
+// under the current credentials, only for an open socket of tenant and a
+// userData pusher.ParseUserData accepts. It implements the proxy's Signer,
+// which calls it after the app authenticated the user. Safe for concurrent
+// use.
+func (h *Hub) SignUser(tenant, socketID, userData string) (auth string, ok bool) {
+	if _, err := pusher.ParseUserData(userData); err != nil || !h.SocketOpen(tenant, socketID) {
+		return "", false
+	}
+	cfg := h.cfg.Load()
+	return pusher.UserAuth(cfg.AppKey, cfg.AppSecret, socketID, userData), true
+}
+
 // SocketOpen reports whether socketID is an open socket of tenant: of this
 // hub, or, with a SocketDirectory, of another instance of the cluster.
 // Redis trouble answers false, like an unknown socket: a grant is never let
