@@ -12,6 +12,8 @@ class AppServiceProvider extends ServiceProvider
 {
     public function boot(): void
     {
+        // @inertia and the inertia_major test cookie (app/Support/Inertia.php).
+        \App\Support\Inertia::register($this->app);
         if (Broadcasts::fromObserver()) {
             Flow::observe(RecordObserver::class);
             Task::observe(RecordObserver::class);

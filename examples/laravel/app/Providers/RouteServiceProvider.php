@@ -21,6 +21,11 @@ class RouteServiceProvider extends ServiceProvider
             Route::prefix('api/v1')
                 ->middleware(['web', 'auth'])
                 ->group(base_path('routes/api.php'));
+
+            // routes/inertia.php: Inertia pages (app/Support/Inertia.php), with
+            // the Inertia middleware last, as an app appends it to its web group.
+            Route::middleware(['web', 'auth', \App\Http\Middleware\HandleInertiaRequests::class])
+                ->group(base_path('routes/inertia.php'));
         });
     }
 }

@@ -36,10 +36,7 @@ class FlowController extends RecordController
 
     public function update(Request $request, string $id)
     {
-        $changes = $request->validate([
-            'name' => 'sometimes|required|string|max:255',
-            'description' => 'sometimes|nullable|string|max:10000',
-        ]);
+        $changes = $this->changes($request);
         $flow = Flow::with('updater')->find($id);
         if ($refused = $this->refuse($request, $flow)) {
             return $refused;
@@ -48,5 +45,14 @@ class FlowController extends RecordController
         return $this->guardedSave($request, $flow, $changes, function (Flow $flow) {
             return $flow->toRecord();
         });
+    }
+
+    /** The changes a save of a flow may make, validated (the API and the Inertia page share them). */
+    protected function changes(Request $request): array
+    {
+        return $request->validate([
+            'name' => 'sometimes|required|string|max:255',
+            'description' => 'sometimes|nullable|string|max:10000',
+        ]);
     }
 }

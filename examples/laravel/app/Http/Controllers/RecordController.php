@@ -71,11 +71,37 @@ abstract class RecordController extends Controller
      */
     protected function guardedSave(Request $request, Model $record, array $changes, callable $present): JsonResponse
     {
-        $clientVersion = $request->input('client_version');
-        if ($clientVersion !== null && ! $record->isVersion($clientVersion)) {
+        if ($this->isStale($request, $record)) {
             return $this->conflict($record);
         }
+        $this->saveChanges($request, $record, $changes);
 
+        $response = $this->ok($present($record));
+        if ($request->headers->has('X-Import')) {
+            $response->headers->set('X-Recordsync-Broadcast', 'skip');
+        }
+
+        return $response;
+    }
+
+    /**
+     * Whether the request's client_version names another version than the
+     * record's current one ("Phase A"; no client_version: not stale).
+     */
+    protected function isStale(Request $request, Model $record): bool
+    {
+        $clientVersion = $request->input('client_version');
+
+        return $clientVersion !== null && ! $record->isVersion($clientVersion);
+    }
+
+    /**
+     * Writes $changes to $record as the current user with a fresh
+     * microsecond updated_at: the write half of the guarded save, after
+     * isStale. RACY_GUARD_SLEEP_MS sleeps first (see guardedSave).
+     */
+    protected function saveChanges(Request $request, Model $record, array $changes): void
+    {
         $sleep = (int) env('RACY_GUARD_SLEEP_MS', 0);
         if ($sleep > 0) {
             usleep($sleep * 1000);
@@ -85,13 +111,6 @@ abstract class RecordController extends Controller
         $record->updated_by = $request->user()->id;
         $record->updated_at = $record->freshTimestamp();
         $record->save();
-
-        $response = $this->ok($present($record));
-        if ($request->headers->has('X-Import')) {
-            $response->headers->set('X-Recordsync-Broadcast', 'skip');
-        }
-
-        return $response;
     }
 
     protected function conflict(Model $record): JsonResponse

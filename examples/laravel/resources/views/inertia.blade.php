@@ -1,0 +1,23 @@
+<!doctype html>
+{{-- The root view of the Inertia pages (app/Support/Inertia.php): what a first load gets; later visits get the page
+     object as JSON. @inertia renders the page as inertia-laravel 3 does (a script element), or as inertia-laravel 2
+     does (data-page on the mount element) when the test cookie inertia_major=2 is set; the page script is the
+     matching client's bundle, served at /build/ as a Vite build would be. --}}
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="csrf-token" content="{{ csrf_token() }}">
+@auth
+<meta name="recordsync-user" content="{{ auth()->id() }}">
+@endauth
+<title>Inertia {{ $inertiaMajor }} · recordsync example</title>
+{{-- The recordsync browser kit, served by the proxy (absent behind a plain Caddy): a classic script, so it is in
+     place before the module below makes the first request. --}}
+<script src="/ws/recordsync.js"></script>
+<script type="module" src="/build/inertia-{{ $inertiaMajor }}.js"></script>
+</head>
+<body>
+@inertia
+</body>
+</html>
