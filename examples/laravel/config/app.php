@@ -10,8 +10,15 @@ return [
     'locale' => 'en',
     'fallback_locale' => 'en',
     'key' => env('APP_KEY'),
-    // AES-256-CBC (Laravel's default) or AES-256-GCM: recordsync reads the
-    // session cookie under either (the e2e tests run both).
+    // Laravel 11's APP_PREVIOUS_KEYS (laravel/framework 11.x config/app.php):
+    // earlier keys, comma-separated, still decrypted after a rotation
+    // (App\Providers\EncryptionServiceProvider).
+    'previous_keys' => array_values(array_filter(
+        explode(',', (string) env('APP_PREVIOUS_KEYS', ''))
+    )),
+    // AES-256-CBC (Laravel's default), AES-128-CBC, AES-256-GCM or
+    // AES-128-GCM (a 16-byte key for the 128s; Laravel 8.83's Encrypter
+    // knows all four): recordsync reads the session cookie under each.
     'cipher' => env('APP_CIPHER') ?: 'AES-256-CBC',
 
     'providers' => [
@@ -22,7 +29,7 @@ return [
         Illuminate\Foundation\Providers\ConsoleSupportServiceProvider::class,
         Illuminate\Cookie\CookieServiceProvider::class,
         Illuminate\Database\DatabaseServiceProvider::class,
-        Illuminate\Encryption\EncryptionServiceProvider::class,
+        App\Providers\EncryptionServiceProvider::class, // Laravel 11's, with APP_PREVIOUS_KEYS
         Illuminate\Filesystem\FilesystemServiceProvider::class,
         Illuminate\Foundation\Providers\FoundationServiceProvider::class,
         Illuminate\Hashing\HashServiceProvider::class,
@@ -35,6 +42,7 @@ return [
         Illuminate\View\ViewServiceProvider::class,
 
         App\Providers\AppServiceProvider::class,
+        App\Providers\SanctumServiceProvider::class, // the sanctum guard (laravel/sanctum's)
         App\Providers\BroadcastServiceProvider::class,
         App\Providers\RouteServiceProvider::class,
     ],

@@ -1,6 +1,7 @@
 <?php
 
 use App\Tenancy;
+use Illuminate\Support\Str;
 
 return [
     // file: one folder per tenant under {APP_STORAGE}/framework/sessions, so a
@@ -17,7 +18,9 @@ return [
     'lottery' => [2, 100],
     // With laravel_app_key recordsync finds and decrypts this cookie under
     // whatever name it has (its session_cookie option may pin the name).
-    'cookie' => env('SESSION_COOKIE', 'laravel_session'),
+    // Laravel 8's default name (laravel/laravel 8.x config/session.php):
+    // laravel_session without APP_NAME, acme_portal_session for "Acme Portal".
+    'cookie' => env('SESSION_COOKIE', Str::slug(env('APP_NAME', 'laravel'), '_').'_session'),
     'path' => '/',
     'domain' => env('SESSION_DOMAIN'),
     'secure' => (bool) env('SESSION_SECURE_COOKIE', false),

@@ -28,6 +28,9 @@ use Symfony\Component\HttpKernel\Exception\AccessDeniedHttpException;
  */
 class SignOnlyBroadcaster extends Broadcaster
 {
+    use ResolvesAuthenticatedUsers {
+        resolveAuthenticatedUser as resolveUserInfo;
+    }
     use UsePusherChannelConventions;
 
     /** @var string */
@@ -98,6 +101,43 @@ class SignOnlyBroadcaster extends Broadcaster
             'auth' => $this->sign($socketId.':'.$channel.':'.$channelData),
             'channel_data' => $channelData,
         ];
+    }
+
+    /**
+     * User authentication (POST /broadcasting/user-auth) answered as
+     * Laravel 11's PusherBroadcaster::resolveAuthenticatedUser answers it
+     * through pusher-http-php's Pusher::authenticateUser (src/Pusher.php):
+     * the JSON text {"auth":"KEY:hex(hmac_sha256(SECRET, "socket_id::user::user_data"))",
+     * "user_data":"<the user array as JSON>"}, both encoded with
+     * json_encode's default flags (escaped slashes and \u escapes), returned
+     * as a string (so Laravel sends it as text/html, as the real one does).
+     * The user array comes from Broadcast::resolveAuthenticatedUserUsing
+     * and must have an "id". A socket_id that is not N.N gets 403, as this
+     * class's channel auth does (the SDK throws instead: 500).
+     *
+     * @param  \Illuminate\Http\Request  $request
+     * @return string|null
+     */
+    public function resolveAuthenticatedUser($request)
+    {
+        if (! $user = $this->resolveUserInfo($request)) {
+            return null;
+        }
+
+        $socketId = (string) $request->socket_id;
+        if (! preg_match('/\A\d+\.\d+\z/', $socketId)) {
+            throw new AccessDeniedHttpException('Invalid socket_id.');
+        }
+        if (! is_array($user) || ! array_key_exists('id', $user) || empty($user['id'])) {
+            throw new \InvalidArgumentException('user_data has no id field');
+        }
+
+        $userData = json_encode($user, JSON_THROW_ON_ERROR);
+
+        return json_encode(
+            ['auth' => $this->sign($socketId.'::user::'.$userData), 'user_data' => $userData],
+            JSON_THROW_ON_ERROR
+        );
     }
 
     /**

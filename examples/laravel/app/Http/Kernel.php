@@ -16,11 +16,17 @@ class Kernel extends HttpKernel
 
     protected $middlewareGroups = [
         'web' => [
-            \Illuminate\Cookie\Middleware\EncryptCookies::class,
+            Middleware\EncryptCookies::class, // Laravel 11's: any key's cookie prefix
             \Illuminate\Cookie\Middleware\AddQueuedCookiesToResponse::class,
             \Illuminate\Session\Middleware\StartSession::class,
             \Illuminate\View\Middleware\ShareErrorsFromSession::class,
             Middleware\VerifyCsrfToken::class,
+            \Illuminate\Routing\Middleware\SubstituteBindings::class,
+        ],
+        // Laravel 11's api group (Illuminate/Foundation/Configuration/
+        // Middleware.php, getMiddlewareGroups): no cookies, no session, no
+        // CSRF; callers authenticate with `auth:sanctum` Bearer tokens.
+        'api' => [
             \Illuminate\Routing\Middleware\SubstituteBindings::class,
         ],
     ];

@@ -26,6 +26,12 @@ class RouteServiceProvider extends ServiceProvider
             // the Inertia middleware last, as an app appends it to its web group.
             Route::middleware(['web', 'auth', \App\Http\Middleware\HandleInertiaRequests::class])
                 ->group(base_path('routes/inertia.php'));
+
+            // Laravel 11's api routes (withRouting(api: ...)): prefix api,
+            // the api group, Sanctum tokens.
+            Route::prefix('api')
+                ->middleware('api')
+                ->group(base_path('routes/sanctum.php'));
         });
     }
 }

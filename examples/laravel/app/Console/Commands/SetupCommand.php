@@ -118,6 +118,20 @@ class SetupCommand extends Command
                 $t->timestamps(6);
             });
         }
+        if (! $schema->hasTable('personal_access_tokens')) {
+            // Sanctum's tokens, as its migration makes them (laravel/sanctum 4.x
+            // database/migrations/..._create_personal_access_tokens_table.php).
+            $schema->create('personal_access_tokens', function (Blueprint $t) {
+                $t->id();
+                $t->morphs('tokenable');
+                $t->string('name');
+                $t->string('token', 64)->unique();
+                $t->text('abilities')->nullable();
+                $t->timestamp('last_used_at')->nullable();
+                $t->timestamp('expires_at')->nullable();
+                $t->timestamps();
+            });
+        }
         if (! $schema->hasTable('sessions')) { // for SESSION_DRIVER=database
             $schema->create('sessions', function (Blueprint $t) {
                 $t->string('id')->primary();
