@@ -66,12 +66,14 @@ class BroadcastServiceProvider extends ServiceProvider
 
         // Who a socket signs in as (pusher-js signin()): the logged-in user,
         // its id as a string (Pusher's user_data needs an "id"); nobody for
-        // a guest (403).
-        Broadcast::resolveAuthenticatedUserUsing(function ($request) {
-            $user = $request->user();
+        // a guest (403). Every broadcaster configured here has the method.
+        if (method_exists(Broadcast::driver(), 'resolveAuthenticatedUserUsing')) {
+            Broadcast::resolveAuthenticatedUserUsing(function ($request) {
+                $user = $request->user();
 
-            return $user ? ['id' => (string) $user->getAuthIdentifier(), 'name' => $user->name] : null;
-        });
+                return $user ? ['id' => (string) $user->getAuthIdentifier(), 'name' => $user->name] : null;
+            });
+        }
 
         require base_path('routes/channels.php');
     }
