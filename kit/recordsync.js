@@ -7,9 +7,11 @@
  * both at {ws_path}/recordsync.js and {ws_path}/recordsync.mjs with its app
  * key and ws_path filled in below.
  *
- * It uses window.Echo (Laravel Echo on pusher-js) when the page has one, and
- * otherwise its own small Pusher-protocol v7 client to {ws_path}/app/{key};
- * when the websocket cannot connect it polls the version endpoint.
+ * It uses window.Echo (Laravel Echo on pusher-js) when the page has one, or
+ * the Echo the page hands it with RecordSync.useEcho(echo) (@laravel/echo-react
+ * and @laravel/echo-vue keep theirs in module scope), and otherwise its own
+ * small Pusher-protocol v7 client to {ws_path}/app/{key}; when the websocket
+ * cannot connect it polls the version endpoint.
  */
 (function (root) {
   'use strict';
@@ -32,7 +34,7 @@
     versionPath: '/api/v1/records/{type}/{id}/version',
     pollInterval: 30000,        // ms between version polls while the websocket is down
     throttle: 3000,             // ms a table waits to gather updates (3000–5000)
-    transport: 'auto',          // 'auto' (Echo if present, else own client) | 'echo' | 'pusher' | 'poll'
+    transport: 'auto',          // 'auto' (Echo if present, else own client) | 'echo' (only the page's Echo: waits for it) | 'pusher' | 'poll'
     connectTimeout: 10000,      // ms for a websocket to be established
     maxBackoff: 30000,          // ms, the longest wait between reconnects (before jitter)
     records: {},                // record routes by type, from recordsync: {"flow": "/api/v1/flows/{id}"}
@@ -315,7 +317,9 @@
     log('status', s);
     for (var i = 0; i < statusListeners.length; i++) { try { statusListeners[i](s, polling); } catch (e) { warn(e); } }
   }
-  function socketId() { return transport ? transport.socketId() : null; }
+  // socketId: the socket the kit's events come on; before the kit starts,
+  // the socket of the Echo the page handed it (useEcho, below).
+  function socketId() { return transport ? transport.socketId() : givenEchoSocketId(); }
   function fullName(name, kind) {
     if (/^(private|presence)-/.test(name)) return name;
     return (kind || 'private') + '-' + name;
@@ -574,13 +578,19 @@
       return true;
     };
     this.unsubscribe = function (ch) { send({ event: 'pusher:unsubscribe', data: { channel: ch.name } }); };
+    function online() { if (!ws && !fatal) { attempt = 0; connect(); } }
     this.start = function () {
       connect();
-      if (root.addEventListener) {
-        root.addEventListener('online', function () {
-          if (!ws && !fatal) { attempt = 0; connect(); }
-        });
-      }
+      if (root.addEventListener) root.addEventListener('online', online);
+    };
+    // stop closes the socket for good: the page handed the kit its Echo.
+    this.stop = function () {
+      fatal = true; gen++; up = false; sid = null;
+      clearTimeout(reconnectTimer); reconnectTimer = null;
+      clearTimers();
+      if (ws) { try { ws.onclose = ws.onmessage = null; ws.close(1000); } catch (e) { /* closed */ } }
+      ws = null;
+      if (root.removeEventListener) root.removeEventListener('online', online);
     };
   }
 
@@ -591,25 +601,46 @@
     var conn = pusher && pusher.connection;
     var wasUp = false, lostSinceUp = false;
     var bound = {};   // channel name → Echo channel
+    var stopped = false, onState = null;
+    this.echo = echo;
     function short(name) { return name.replace(/^(private|presence)-/, ''); }
+    // pusherChannel: pusher-js's own channel object (null: not pusher-js).
+    function pusherChannel(name) {
+      try { return pusher && isFn(pusher.channel) ? pusher.channel(name) || null : null; } catch (e) { return null; }
+    }
     function echoChannel(ch) {
       if (bound[ch.name]) return bound[ch.name];
       var c;
       if (/^presence-/.test(ch.name)) {
         c = echo.join(short(ch.name));
         c.here(function (ms) {
+          if (stopped) return;
           var me = null;
           try { me = pusher.channel(ch.name).members.myID; } catch (e) { /* older Echo */ }
           var ids = [], hash = {};
           for (var i = 0; i < ms.length; i++) { var id = String(ms[i].id != null ? ms[i].id : ms[i].user_id); ids.push(id); hash[id] = ms[i]; }
           presenceSet(ch, me, ids, hash);
-        }).joining(function (m) { presenceAdd(ch, m.id != null ? m.id : m.user_id, m); })
-          .leaving(function (m) { presenceRemove(ch, m.id != null ? m.id : m.user_id); });
+        }).joining(function (m) { if (!stopped) presenceAdd(ch, m.id != null ? m.id : m.user_id, m); })
+          .leaving(function (m) { if (!stopped) presenceRemove(ch, m.id != null ? m.id : m.user_id); });
       } else if (/^private-/.test(ch.name)) c = echo.private(short(ch.name));
       else c = echo.channel(ch.name);
-      if (isFn(c.subscribed)) c.subscribed(function () { ch.subscribed = true; if (ch.since.length) catchUp(); });
-      if (isFn(c.error)) c.error(function (err) { warn('subscription to ' + ch.name + ' refused', err); });
-      return (bound[ch.name] = c);
+      if (isFn(c.subscribed)) c.subscribed(function () { if (stopped) return; ch.subscribed = true; if (ch.since.length) catchUp(); });
+      if (isFn(c.error)) c.error(function (err) { if (!stopped) warn('subscription to ' + ch.name + ' refused', err); });
+      bound[ch.name] = c;
+      // The page's own code (its Echo hooks) may have subscribed to this
+      // channel before the kit did: pusher-js then says nothing more, so
+      // take the subscription and the members it already has.
+      var pc = pusherChannel(ch.name);
+      if (pc && pc.subscribed) {
+        ch.subscribed = true;
+        if (ch.presence && pc.members && isFn(pc.members.each)) {
+          var ids = [], hash = {};
+          pc.members.each(function (m) { var id = String(m.id); ids.push(id); hash[id] = m.info; });
+          presenceSet(ch, pc.members.myID, ids, hash);
+        }
+        if (ch.since.length) catchUp();
+      }
+      return c;
     }
     function bindEvent(ch, event) {
       var c = echoChannel(ch);
@@ -628,8 +659,7 @@
     // Echo's whisper(name, data) sends "client-" + name; pusher-js refuses
     // it (with a console warning) before the subscription succeeded.
     this.whisper = function (ch, event, data) {
-      var c = bound[ch.name], pc = null;
-      try { pc = pusher && isFn(pusher.channel) ? pusher.channel(ch.name) : null; } catch (e) { /* older pusher-js */ }
+      var c = bound[ch.name], pc = pusherChannel(ch.name);
       if (!c || !isFn(c.whisper) || (pc ? !pc.subscribed : !ch.subscribed)) return false;
       c.whisper(event.replace(/^client-/, ''), data);
       return true;
@@ -654,9 +684,106 @@
           setPolling(true);
         } else setStatus('connecting');
       }
-      conn.bind('state_change', function (st) { state(st.current); });
+      onState = function (st) { if (!stopped) state(st.current); };
+      conn.bind('state_change', onState);
       state(conn.state);
     };
+    // stop lets go of this Echo (the page handed the kit another): the
+    // kit's listeners and presence channels leave it; the connection stays,
+    // it is the page's.
+    this.stop = function () {
+      for (var n in bound) if (channels[n]) this.unsubscribe(channels[n]);
+      bound = {};
+      stopped = true;
+      if (onState && conn && isFn(conn.unbind)) conn.unbind('state_change', onState);
+    };
+  }
+
+  // ------------------------------------------- the page's own Echo (useEcho)
+  //
+  // @laravel/echo-react and @laravel/echo-vue (Laravel 11–13 starter kits)
+  // keep their Echo in module scope: configureEcho() sets the options and
+  // echo() creates the instance on first use, never on window (their
+  // src/config/index.ts). RecordSync.useEcho(echo) hands it to the kit,
+  // which then subscribes through it and names its socket in X-Socket-ID
+  // (what Laravel's toOthers() and recordsync skip), instead of opening a
+  // second socket whose id would be the wrong one.
+
+  var givenEcho = null;                    // an Echo, or a function returning one
+  var echoWait = { timer: null, since: 0 }; // transport 'echo' waiting for one
+
+  function isEcho(e) { return !!e && typeof e === 'object' && isFn(e.socketId) && isFn(e.private) && isFn(e.join); }
+  // pageEcho: the Echo to use, or null while there is none (yet): the
+  // given one (a function is asked each time: echo-react's echo() throws
+  // until configureEcho() ran), else window.Echo.
+  function pageEcho() {
+    var e = null;
+    if (givenEcho != null) { try { e = isFn(givenEcho) ? givenEcho() : givenEcho; } catch (x) { e = null; } }
+    else e = root.Echo;
+    return isEcho(e) ? e : null;
+  }
+  function givenEchoSocketId() {
+    var e = givenEcho != null ? pageEcho() : null;
+    try { return e ? e.socketId() || null : null; } catch (x) { return null; }
+  }
+
+  /**
+   * useEcho(echoOrAccessor) makes the kit use the page's Echo for
+   * everything: its subscriptions and the X-Socket-ID of its requests. It
+   * takes an Echo instance or a function returning one (echo-react's and
+   * echo-vue's `echo`), before or after the kit started; the kit then never
+   * opens a socket of its own (one it opened already is closed).
+   */
+  function useEcho(x) {
+    if (!isFn(x) && !isEcho(x)) throw new Error('RecordSync.useEcho: give an Echo instance or a function returning one');
+    givenEcho = x;
+    log('useEcho');
+    if (started && cfg.transport !== 'poll') waitForEcho();
+    return RecordSync;
+  }
+  // adoptEcho makes e the transport: the kit's channels move to it.
+  function adoptEcho(e) {
+    if (transport && transport.echo === e) return;
+    dropTransport();
+    transport = new EchoTransport(e);
+    log('transport echo', givenEcho != null ? '(useEcho)' : '(window.Echo)');
+    for (var n in channels) transport.subscribe(channels[n]);
+    startSoon(transport);
+  }
+  function dropTransport() {
+    var old = transport;
+    transport = null;
+    if (!old) return;
+    old.stop();
+    for (var n in channels) { channels[n].subscribed = false; presenceClear(channels[n]); }
+  }
+  // waitForEcho takes the page's Echo when there is one; until then (an
+  // accessor before configureEcho(), window.Echo set by a later script)
+  // the kit looks again every 100 ms, and after connectTimeout polls the
+  // version endpoint meanwhile (every second it looks again).
+  function waitForEcho() {
+    clearTimeout(echoWait.timer);
+    echoWait.timer = null;
+    var e = pageEcho();
+    if (e) { echoWait.since = 0; adoptEcho(e); return; }
+    dropTransport();   // useEcho after the kit's own client started: never a second socket
+    if (!echoWait.since) { echoWait.since = Date.now(); setStatus('connecting'); }
+    if (!polling && Date.now() - echoWait.since >= cfg.connectTimeout) {
+      warn('no Echo after ' + cfg.connectTimeout + ' ms (transport "echo": window.Echo or RecordSync.useEcho); polling meanwhile');
+      setStatus('unavailable');
+      setPolling(true);
+    }
+    echoWait.timer = setTimeout(waitForEcho, polling ? 1000 : 100);
+  }
+  // startSoon starts t after the current script, once, if it is still the
+  // transport: watchers registered in the same tick go out with the first
+  // connection.
+  function startSoon(t) {
+    setTimeout(function () {
+      if (t !== transport || t.begun) return;
+      t.begun = true;
+      t.start();
+    }, 0);
   }
 
   // ----------------------------------------------------- start, polling
@@ -665,14 +792,16 @@
     if (started) return;
     started = true;
     var mode = cfg.transport;
-    if (mode === 'auto') mode = root.Echo ? 'echo' : 'pusher';
-    if (mode === 'echo' && root.Echo) transport = new EchoTransport(root.Echo);
-    else if (mode !== 'poll' && cfg.key && isFn(root.WebSocket)) transport = new PusherClient();
+    // Echo when the page has one (useEcho wins over all but 'poll', window.Echo
+    // in 'auto'), else the kit's own client; 'echo': only the page's Echo,
+    // waited for.
+    if (mode !== 'poll' && givenEcho != null) mode = 'echo';
+    else if (mode === 'auto') mode = root.Echo ? 'echo' : 'pusher';
+    if (mode === 'echo') { waitForEcho(); return; }
+    if (mode !== 'poll' && cfg.key && isFn(root.WebSocket)) transport = new PusherClient();
     log('transport', transport ? mode : 'poll');
     if (!transport) { setStatus('unavailable'); setPolling(true); return; }
-    // Start after the current script: watchers registered in the same tick
-    // go out with the first connection.
-    setTimeout(function () { transport.start(); }, 0);
+    startSoon(transport);
   }
 
   function setPolling(on) {
@@ -2006,6 +2135,170 @@
     };
   }
 
+  // ------------------------------------------------------------- Inertia
+  //
+  // An Inertia.js page (the 2.x and 3.x clients) turns an answer that is not
+  // an Inertia page into its error modal, after a cancelable event on
+  // document: inertia:invalid in 2.x (detail.response: axios's response,
+  // its data parsed from JSON) and inertia:httpException in 3.x
+  // (detail.response: {status, data, headers}, data parsed). recordsync's
+  // answer to a stale Inertia write of a page with the kit on it is such an
+  // answer: 409 (412 with conflict_status 412) and {"success":false,
+  // "message":…,"data":{"updated_at","updated_by_name","changed_fields",…}}.
+  // The kit takes it (preventDefault: no modal) and says in its own view who
+  // saved what and when; what the person typed stays in the form, which the
+  // kit does not touch. Its Reload asks the page's router for the record's
+  // props again (router.reload({only})): the page hands the kit its router
+  // with RecordSync.inertia(router), since the kit cannot import it.
+
+  var inertiaRouter = null;   // the page's router (RecordSync.inertia)
+  var inertiaOpts = {};
+  var inertiaPage = null;     // the current page object, from Inertia's events
+  var inertiaForm = null;     // the form the last write was sent from
+  var inertiaConflict = null; // the last conflict the kit took
+  var inertiaUI = null;       // {el, title, body, actions, reload, lastFocus}
+
+  /**
+   * inertia(router, {only, labels, container, onConflict}) hands the kit the
+   * page's Inertia router (`import { router } from '@inertiajs/react'`, or
+   * -vue3, -svelte), for Reload. The kit takes recordsync's conflict answers
+   * without it too (no modal), then says to reload the page. only: the props
+   * Reload asks for (default: the page's props that are records, objects
+   * with updated_at); labels: {field: 'Words'} (default: the form's
+   * labels); container: where the view goes (default: before the form the
+   * write came from); onConflict(info) sees each conflict taken. Returns
+   * {conflict(), element(), reload()}.
+   */
+  function inertia(router, o) {
+    if (router != null && !isFn(router.reload)) throw new Error('RecordSync.inertia: give the Inertia router (it has reload)');
+    inertiaRouter = router || null;
+    inertiaOpts = o || {};
+    return {
+      // conflict(): the last conflict taken, {status, message, data, at}, or null.
+      conflict: function () { return inertiaConflict; },
+      element: function () { return inertiaUI ? inertiaUI.el : null; },
+      reload: inertiaReload
+    };
+  }
+
+  // conflictAnswer is the conflict in an Inertia error event's response when
+  // it is recordsync's (or the app's own JSON one), else null.
+  function conflictAnswer(res) {
+    if (!res || (Number(res.status) !== 409 && Number(res.status) !== 412)) return null;
+    var b = res.data;
+    if (typeof b === 'string') { try { b = JSON.parse(b); } catch (e) { return null; } }
+    if (!b || typeof b !== 'object' || b.success !== false || !b.data || typeof b.data !== 'object' || b.data.updated_at == null) return null;
+    return { status: Number(res.status), message: b.message != null ? String(b.message) : null, data: b.data, at: Date.now() };
+  }
+
+  function onInertiaPage(e) { if (e.detail && e.detail.page && e.detail.page.props) inertiaPage = e.detail.page; }
+  function onInertiaStart(e) {
+    var v = e.detail && e.detail.visit;
+    if (!v || !isWrite(v.method)) return;
+    // The form being sent: where the Save button (or the field) with the focus is.
+    var a = doc.activeElement;
+    inertiaForm = (a && (a.form || (a.closest && a.closest('form')))) || null;
+    closeInertiaConflict(false);   // a new try: its own answer says what happened
+  }
+  function onInertiaError(e) {
+    var c = conflictAnswer(e.detail && e.detail.response);
+    if (!c) return;
+    e.preventDefault();
+    inertiaConflict = c;
+    log('inertia conflict', c.status, c.data.updated_at);
+    showInertiaConflict(c);
+    if (isFn(inertiaOpts.onConflict)) { try { inertiaOpts.onConflict(c); } catch (x) { warn(x); } }
+  }
+  doc.addEventListener('inertia:navigate', onInertiaPage);
+  doc.addEventListener('inertia:success', onInertiaPage);
+  doc.addEventListener('inertia:start', onInertiaStart);
+  doc.addEventListener('inertia:invalid', onInertiaError);        // 2.x
+  doc.addEventListener('inertia:httpException', onInertiaError);  // 3.x
+
+  // inertiaOnly: the props Reload asks for (null: all of them).
+  function inertiaOnly() {
+    if (inertiaOpts.only) return [].concat(val(inertiaOpts.only));
+    var props = inertiaPage && inertiaPage.props, out = [];
+    for (var k in props) {
+      var p = props[k];
+      if (p && typeof p === 'object' && !Array.isArray(p) && has(p, 'updated_at')) out.push(k);
+    }
+    return out.length ? out : null;
+  }
+  function inertiaReload() {
+    if (!inertiaRouter) { loc.reload(); return; }
+    var ui = inertiaUI, only = inertiaOnly(), options = {
+      preserveScroll: true,
+      onSuccess: function () { closeInertiaConflict(true); },
+      onFinish: function () { if (ui && ui.reload) ui.reload.disabled = false; }
+    };
+    if (only) options.only = only;
+    if (ui && ui.reload) ui.reload.disabled = true;
+    inertiaRouter.reload(options);
+  }
+
+  // showInertiaConflict: "Your changes were not saved: Alice changed Name at
+  // 4:12:10 PM." and what to do, with Reload and Dismiss, in the merge
+  // view's look; it takes the focus (and gives it back when it closes).
+  function showInertiaConflict(c) {
+    injectCSS();
+    var d = c.data;
+    if (!inertiaUI) {
+      var ui = inertiaUI = { el: doc.createElement('section') };
+      ui.el.className = 'recordsync-merge recordsync-conflict recordsync-ui';
+      ui.el.setAttribute('role', 'region');
+      ui.el.tabIndex = -1;
+      ui.title = doc.createElement('p');
+      ui.title.className = 'recordsync-merge-title';
+      ui.title.id = uid('recordsync-conflict-title');
+      ui.el.setAttribute('aria-labelledby', ui.title.id);
+      ui.body = doc.createElement('p');
+      ui.body.id = uid('recordsync-conflict-body');
+      ui.el.setAttribute('aria-describedby', ui.body.id);
+      ui.actions = doc.createElement('div');
+      ui.actions.className = 'recordsync-actions';
+      ui.el.appendChild(ui.title); ui.el.appendChild(ui.body); ui.el.appendChild(ui.actions);
+      ui.el.addEventListener('keydown', function (e) { if (e.key === 'Escape') { e.stopPropagation(); closeInertiaConflict(true); } });
+    }
+    var v = inertiaUI, form = inertiaForm && doc.contains(inertiaForm) ? inertiaForm : doc.querySelector('form');
+    if (!v.el.parentNode || v.el.hidden) v.lastFocus = doc.activeElement;
+    var fields = fieldNames(d.changed_fields), labels = [];
+    for (var i = 0; fields && i < fields.length; i++) labels.push(fieldLabel(fields[i], inertiaControl(form, fields[i]), inertiaOpts.labels));
+    var more = Number(d.more_changed_fields) > 0 ? Number(d.more_changed_fields) : 0;
+    var what = !fields ? [' saved this record']
+      : labels.length || more ? [' changed ', { list: labels, more: more, cls: 'recordsync-field' }]
+        : [' saved this record without changing any fields'];
+    v.title.textContent = '';
+    say(v.title, ['Your changes were not saved: '].concat(
+      d.updated_by_name != null ? [{ b: d.updated_by_name, cls: 'recordsync-who' }] : ['Someone else'],
+      what, [' at ', { time: d.updated_at }, '.']));
+    v.body.textContent = inertiaRouter
+      ? 'Your edits are still in the form. Reload brings in the latest version; then save again.'
+      : 'Your edits are still in the form. Reload the page to see the latest version (copy your edits first: a reload loses them).';
+    v.actions.textContent = '';
+    v.reload = inertiaRouter ? button('Reload', 'recordsync-reload recordsync-primary', inertiaReload) : null;
+    if (v.reload) v.actions.appendChild(v.reload);
+    v.actions.appendChild(button('Dismiss', 'recordsync-dismiss', function () { closeInertiaConflict(true); }));
+    if (!v.el.parentNode) place(v.el, inertiaOpts.container, form);
+    v.el.hidden = false;
+    v.el.focus();
+  }
+  // inertiaControl: the form's control of a field (its name), if any.
+  function inertiaControl(form, f) {
+    var c = form && form.elements ? form.elements.namedItem(f) : null;
+    if (!c) { try { c = doc.querySelector('[name="' + String(f).replace(/["\\]/g, '\\$&') + '"]'); } catch (e) { c = null; } }
+    return c;
+  }
+  function closeInertiaConflict(giveFocusBack) {
+    var v = inertiaUI;
+    if (!v || v.el.hidden || !v.el.parentNode) return;
+    var had = v.el.contains(doc.activeElement);
+    v.el.hidden = true;
+    if (giveFocusBack && had && v.lastFocus && doc.contains(v.lastFocus) && isFn(v.lastFocus.focus)) {
+      try { v.lastFocus.focus(); } catch (e) { /* gone */ }
+    }
+  }
+
   // ------------------------------------------- forms with data attributes
 
   // <form data-recordsync-type="flow" data-recordsync-id="1"
@@ -2039,6 +2332,8 @@
     // tabTag(): the tab_id recordsync's events carry for this tab's saves.
     tabTag: tabTag,
     socketId: socketId,
+    // useEcho(echo): the page's Echo (echo-react's, echo-vue's) for everything.
+    useEcho: useEcho,
     // connection(): {state: idle|connecting|connected|unavailable, polling,
     // transport: pusher|echo|poll, subscribed: [channel names]}
     connection: function () {
@@ -2062,7 +2357,9 @@
     // formatTime(version): the kit's one way of writing a time ("4:12:10 PM").
     formatTime: formatTime,
     // clearDrafts(keepUser?): forget this tab's drafts (of all users but keepUser).
-    clearDrafts: clearDrafts
+    clearDrafts: clearDrafts,
+    // inertia(router, options): Inertia pages — recordsync's 409 in the kit's view, not Inertia's modal.
+    inertia: inertia
   };
   root.RecordSync = RecordSync;
 })(typeof window !== 'undefined' ? window : this);

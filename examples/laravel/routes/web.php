@@ -13,4 +13,5 @@ Route::post('/logout', [AuthController::class, 'logout']);
 Route::middleware('auth')->group(function () {
     Route::get('/flows/{id}', [PageController::class, 'flow'])->whereNumber('id');
     Route::get('/projects/{id}', [PageController::class, 'project'])->whereNumber('id');
+    Route::get('/spa/{bundle}', [\App\Http\Controllers\SpaController::class, 'show'])->where('bundle', '[a-z0-9-]+');
 });
