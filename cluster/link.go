@@ -209,7 +209,7 @@ func (l *Link) receive(m message) {
 	case kindEvent:
 		if l.hub != nil {
 			l.hub.PublishLocal(realtime.Event{Tenant: m.Tenant, Channel: m.Channel, Name: m.Name, Data: []byte(m.Data),
-				ExceptSocket: m.ExceptSocket, ClientEvent: m.Client, UserID: m.UserID})
+				ExceptSocket: m.ExceptSocket, ClientEvent: m.Client, UserID: m.UserID, Source: realtime.SourceCluster})
 		}
 	case kindPresence:
 		if l.hub == nil {

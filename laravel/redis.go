@@ -427,6 +427,7 @@ func (r *RedisIngress) handle(redisChannel, payload string) {
 		if reason == "" {
 			// Every instance of a cluster subscribes to the app's Redis
 			// itself: sharing the message too would deliver it twice.
+			ev.Source = realtime.SourceRedis
 			r.pub.PublishLocal(ev)
 			return
 		}

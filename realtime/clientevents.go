@@ -69,7 +69,11 @@ func (c *conn) relay(cfg *config, event, channel string, data []byte, user strin
 		cfg.Observer.Delivered(n)
 	}
 	c.hub.share(Event{Tenant: c.tenant, Channel: channel, Name: event, Data: data,
-		ExceptSocket: c.id, ClientEvent: true, UserID: user})
+		ExceptSocket: c.id, ClientEvent: true, UserID: user, Source: SourceWhisper})
+	if act := cfg.Activity; act != nil {
+		act.Note(ActivityEvent{Kind: ActClientEvent, Tenant: c.tenant, Channel: channel, SocketID: c.id,
+			UserID: user, Event: event, Data: data, Size: len(data), Source: SourceWhisper})
+	}
 }
 
 // EditingEvent is the browser kit's "who is editing" signal: a client

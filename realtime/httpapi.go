@@ -558,7 +558,7 @@ func (r rawAPIEvent) validate() (apiEvent, error) {
 func (h *Hub) publishAPIEvents(tenant string, evs []apiEvent) {
 	for _, ev := range evs {
 		for _, c := range ev.Channels {
-			h.Publish(Event{Tenant: tenant, Channel: c, Name: ev.Name, Data: ev.Data, ExceptSocket: ev.SocketID})
+			h.Publish(Event{Tenant: tenant, Channel: c, Name: ev.Name, Data: ev.Data, ExceptSocket: ev.SocketID, Source: SourceAPI})
 		}
 	}
 }

@@ -142,13 +142,17 @@ func (h *Hub) shardFor(k chanKey) *shard { return &h.shards[h.shardIndex(k)] }
 
 // addSub subscribes c to k; it reports false when c already was.
 func (h *Hub) addSub(c *conn, k chanKey) bool {
-	obs := h.cfg.Load().Observer
+	cfg := h.cfg.Load()
+	obs := cfg.Observer
 	sh := h.shardFor(k)
 	sh.mu.Lock()
 	subs, ok := sh.channels[k]
 	if !ok {
 		subs = make(map[*conn]struct{}, 1)
 		sh.channels[k] = subs
+		if act := cfg.Activity; act != nil { // under the lock: in order with ActVacated
+			act.Note(ActivityEvent{Kind: ActOccupied, Tenant: k.tenant, Channel: k.name, SocketID: c.id})
+		}
 	}
 	_, dup := subs[c]
 	subs[c] = struct{}{}
@@ -167,7 +171,8 @@ func (h *Hub) addSub(c *conn, k chanKey) bool {
 
 // removeSub unsubscribes c from k.
 func (h *Hub) removeSub(c *conn, k chanKey) {
-	obs := h.cfg.Load().Observer
+	cfg := h.cfg.Load()
+	obs := cfg.Observer
 	sh := h.shardFor(k)
 	sh.mu.Lock()
 	subs, ok := sh.channels[k]
@@ -179,6 +184,9 @@ func (h *Hub) removeSub(c *conn, k chanKey) {
 	if empty {
 		delete(sh.channels, k)
 		delete(sh.delivered, k)
+		if act := cfg.Activity; act != nil { // under the lock: in order with ActOccupied
+			act.Note(ActivityEvent{Kind: ActVacated, Tenant: k.tenant, Channel: k.name, SocketID: c.id})
+		}
 	}
 	sh.mu.Unlock()
 	if had {
@@ -217,7 +225,8 @@ func (h *Hub) Publish(ev Event) {
 
 // publish is Publish once the event's record (if any) is known.
 func (h *Hub) publish(ev Event, rec recordRef) {
-	obs := h.cfg.Load().Observer
+	cfg := h.cfg.Load()
+	obs := cfg.Observer
 	if h.isClosed.Load() {
 		obs.Dropped(DropClosed)
 		return
@@ -231,6 +240,10 @@ func (h *Hub) publish(ev Event, rec recordRef) {
 		return
 	}
 	obs.Published(1)
+	if act := cfg.Activity; act != nil {
+		act.Note(ActivityEvent{Kind: ActPublished, Tenant: ev.Tenant, Channel: ev.Channel, SocketID: ev.ExceptSocket,
+			UserID: ev.UserID, Event: ev.Name, Data: ev.Data, Size: len(ev.Data), Source: ev.Source})
+	}
 	k := chanKey{ev.Tenant, ev.Channel}
 	sh := h.shardFor(k)
 
@@ -327,6 +340,9 @@ func (h *Hub) register(c *conn, cfg *config) int {
 	h.noteTimeoutsLocked(c)
 	h.nConns.Add(1)
 	cfg.Observer.Connections(1)
+	if act := cfg.Activity; act != nil {
+		act.Note(ActivityEvent{Kind: ActConnected, Tenant: c.tenant, SocketID: c.id})
+	}
 	return 0
 }
 
@@ -353,7 +369,11 @@ func (h *Hub) unregister(c *conn) {
 	}
 	h.connsMu.Unlock()
 	h.nConns.Add(-1)
-	h.cfg.Load().Observer.Connections(-1)
+	cfg := h.cfg.Load()
+	cfg.Observer.Connections(-1)
+	if act := cfg.Activity; act != nil {
+		act.Note(ActivityEvent{Kind: ActDisconnected, Tenant: c.tenant, SocketID: c.id})
+	}
 }
 
 // Close closes every socket with 4200 ("server shutting down, reconnect")

@@ -119,6 +119,9 @@ type Options struct {
 	Logger *zap.Logger
 	// Observer receives metrics. May be nil.
 	Observer Observer
+	// Activity is told of sockets, channels, members and events
+	// (activity.go): webhooks and the console. Nil: none.
+	Activity Activity
 }
 
 // ModelRoute maps a model's broadcast channel onto a record type: an event

@@ -108,6 +108,12 @@ func (h *Hub) presenceJoin(c *conn, k chanKey, m pusher.Member, max int) bool {
 		}
 	}
 	mem.sockets[c] = struct{}{}
+	if first {
+		if act := h.cfg.Load().Activity; act != nil {
+			act.Note(ActivityEvent{Kind: ActMemberAdded, Tenant: k.tenant, Channel: k.name, UserID: m.UserID,
+				Info: mem.info, SocketID: c.id, ClusterWide: !elsewhere})
+		}
+	}
 	c.enqueue(presenceSucceededFrame(k.name, pc))
 	if first && !elsewhere {
 		pc.sendLocked(memberAddedFrame(k.name, m.UserID, m.Info), c)
@@ -133,7 +139,9 @@ func (h *Hub) presenceLeave(c *conn, k chanKey, userID string) {
 	ps := h.presenceShardFor(k)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	h.removeSub(c, k)
+	// Still under the lock, after member_removed: the channel's last
+	// subscriber leaves after its last member (Activity's order).
+	defer h.removeSub(c, k)
 	pc := ps.channels[k]
 	mem := pc.member(userID)
 	if mem == nil {
@@ -146,6 +154,10 @@ func (h *Hub) presenceLeave(c *conn, k chanKey, userID string) {
 	delete(pc.members, userID)
 	if b := h.clusterBroker(); b != nil {
 		b.PublishPresence(PresenceChange{Op: PresenceLeave, Tenant: k.tenant, Channel: k.name, UserID: userID})
+	}
+	if act := h.cfg.Load().Activity; act != nil {
+		act.Note(ActivityEvent{Kind: ActMemberRemoved, Tenant: k.tenant, Channel: k.name, UserID: userID,
+			SocketID: c.id, ClusterWide: pc.remote[userID] == nil})
 	}
 	if pc.remote[userID] != nil {
 		return // still a member on another instance

@@ -32,6 +32,9 @@ type Event struct {
 	// "" on private channels) as the hub's own client events do.
 	ClientEvent bool
 	UserID      string
+	// Source says where the event came from, for Options.Activity
+	// (SourceUnknown when the caller did not say).
+	Source Source
 }
 
 // RecordEvent is the event name of record channels.
@@ -64,7 +67,7 @@ func (h *Hub) Saved(s versioncache.Saved) {
 	// The proxy has advanced the version cache already: only the
 	// per-channel dedupe applies (an observer's broadcast of the same save
 	// then reaches no one twice).
-	h.deliverSaved(s)
+	h.deliverSaved(s, SourceProxy)
 }
 
 // RemoteSaved applies a save another instance of the cluster learned
@@ -82,11 +85,12 @@ func (h *Hub) RemoteSaved(s versioncache.Saved) {
 			return
 		}
 	}
-	h.deliverSaved(s)
+	h.deliverSaved(s, SourceCluster)
 }
 
-// deliverSaved delivers s to this instance's sockets.
-func (h *Hub) deliverSaved(s versioncache.Saved) {
+// deliverSaved delivers s to this instance's sockets; src is where it came
+// from (for Options.Activity).
+func (h *Hub) deliverSaved(s versioncache.Saved, src Source) {
 	if s.VersionOnly {
 		return
 	}
@@ -108,6 +112,7 @@ func (h *Hub) deliverSaved(s versioncache.Saved) {
 		Name:         RecordEvent,
 		Data:         p.build(""),
 		ExceptSocket: s.SocketID,
+		Source:       src,
 	}, rec)
 	for _, l := range s.Lists {
 		h.publish(Event{
@@ -116,6 +121,7 @@ func (h *Hub) deliverSaved(s versioncache.Saved) {
 			Name:         l.Event,
 			Data:         p.build(l.IDKey),
 			ExceptSocket: s.SocketID,
+			Source:       src,
 		}, rec)
 	}
 	if m := s.Model; m != nil && len(m.Data) <= versioncache.MaxModelBytes {
@@ -125,6 +131,7 @@ func (h *Hub) deliverSaved(s versioncache.Saved) {
 			Name:         m.Event,
 			Data:         m.Data,
 			ExceptSocket: s.SocketID,
+			Source:       src,
 		}, rec)
 	}
 }
