@@ -432,6 +432,9 @@
     var attempt = 0, gen = 0, fatal = false;
     var reconnectTimer = null, connectTimer = null, idleTimer = null, pongTimer = null;
     var activityMs = 120000;
+    // halt cancels the authorisations in flight when the client stops (their
+    // socket is gone: the app or recordsync would refuse them).
+    var halt = isFn(root.AbortController) ? new root.AbortController() : null;
 
     function url() {
       var proto = loc.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -550,14 +553,14 @@
           try { ch.me = String(JSON.parse(a.channel_data).user_id); } catch (e) { /* no user */ }
         }
         send({ event: 'pusher:subscribe', data: data });
-      }, function (err) { warn('cannot authorise ' + name + ': ' + err.message); });
+      }, function (err) { if (my === gen) warn('cannot authorise ' + name + ': ' + err.message); });
     }
     function authorize(socket, name, tries) {
       var headers = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest', 'X-Tab-ID': tabId };
       var c = csrfHeaders();
       for (var k in c) headers[k] = c[k];
       var body = 'socket_id=' + encodeURIComponent(socket) + '&channel_name=' + encodeURIComponent(name);
-      return nativeFetch(cfg.authEndpoint, { method: 'POST', credentials: 'same-origin', headers: headers, body: body })
+      return nativeFetch(cfg.authEndpoint, { method: 'POST', credentials: 'same-origin', headers: headers, body: body, signal: halt && halt.signal })
         .then(function (res) {
           if (res.status >= 500 && tries < 2) {
             return new Promise(function (r) { setTimeout(r, jitter(2000 * (tries + 1), 0.5, 1.5)); })
@@ -586,6 +589,7 @@
     // stop closes the socket for good: the page handed the kit its Echo.
     this.stop = function () {
       fatal = true; gen++; up = false; sid = null;
+      if (halt) halt.abort();
       clearTimeout(reconnectTimer); reconnectTimer = null;
       clearTimers();
       if (ws) { try { ws.onclose = ws.onmessage = null; ws.close(1000); } catch (e) { /* closed */ } }

@@ -81,8 +81,11 @@ async function person(email) {
 // opened; requests its same-origin requests.
 async function open(context, query = '') {
   const page = await context.newPage();
-  const tab = { page, sockets: [], requests: [], problems: [] };
-  page.on('websocket', (ws) => tab.sockets.push(ws.url()));
+  const tab = { page, sockets: [], closed: [], requests: [], problems: [] };
+  page.on('websocket', (ws) => {
+    tab.sockets.push(ws.url());
+    ws.on('close', () => tab.closed.push(ws.url()));
+  });
   page.on('request', (r) => { if (r.url().startsWith(site)) tab.requests.push(r); });
   page.on('pageerror', (e) => tab.problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') tab.problems.push(`${m.type()}: ${m.text()}`); });
@@ -174,6 +177,32 @@ test('one socket per tab: the kit uses the page\'s Echo, and X-Socket-ID on fetc
     assert.deepEqual(late.problems, []);
   } finally { await late.page.close(); }
   assert.deepEqual(await items(bob.tab.page, '#kit-members'), ['Alice']);
+
+  // The same with transport 'auto' (the kit's default): the kit opens its
+  // own socket for the join, and closes it when the page hands it its Echo.
+  const auto = await bob.context.browser().newContext({ baseURL: site, storageState: await bob.context.storageState() });
+  try {
+    await auto.addInitScript(() => {
+      Object.defineProperty(window, 'RecordSync', {
+        configurable: true,
+        get() { return undefined; },
+        set(v) {
+          Object.defineProperty(window, 'RecordSync', { value: v, writable: true, configurable: true, enumerable: true });
+          v.configure({ transport: 'auto' });
+        },
+      });
+    });
+    const tab = await open(auto, '?late=400');
+    await tab.page.waitForFunction(() => RecordSync.connection().transport === 'echo', null, { timeout: 5000 });
+    await tab.page.locator('#kit-members li', { hasText: 'Alice' }).waitFor({ timeout: 5000 });
+    const own = tab.sockets.filter((u) => u.includes('client=recordsync-js'));
+    assert.equal(own.length, 1, `websockets: ${tab.sockets.join(', ')}`);
+    assert.equal(tab.sockets.length, 2);
+    for (let t = Date.now(); !tab.closed.length && Date.now() - t < 3000;) await sleep(50);
+    assert.deepEqual(tab.closed, own, 'the kit closed its own socket');
+    assert.equal(await tab.page.evaluate(() => RecordSync.socketId()), await text(tab.page, '#socket-id'));
+    assert.deepEqual(tab.problems, []);
+  } finally { await auto.close(); }
 });
 
 test('useEcho on the private channel: the others hear a save as record.updated, the writer\'s tab does not', async () => {

@@ -7,9 +7,10 @@
 // import.meta.env.VITE_REVERB_APP_KEY filled in) and reads what it heard
 // from the DOM.
 //
-// ?late=MS hands the page's Echo to the kit MS milliseconds late, after the
-// kit was asked to join a channel: the kit must wait for it (the shell's
-// data-transport="echo") rather than open a socket of its own.
+// ?late=MS hands the page's Echo to the kit MS milliseconds late (as the
+// accessor, RecordSync.useEcho(echo)), after the kit was asked to join a
+// channel: the kit must wait for it (the shell's data-transport="echo")
+// rather than open a socket of its own.
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { createRoot } from 'react-dom/client';
 import axios from 'axios';
@@ -53,8 +54,9 @@ window.RecordSync.join(`record.flow.${FLOW}`, {
 });
 const useKitMembers = () => useSyncExternalStore((fn) => { kitListeners.add(fn); return () => kitListeners.delete(fn); }, () => kit.members);
 
-// ?late: the same line, once the kit has waited a while.
-if (late) setTimeout(() => window.RecordSync?.useEcho(echo()), late);
+// ?late: the same hand-over once the kit has waited a while, with the
+// accessor itself (the kit calls it when it needs the Echo).
+if (late) setTimeout(() => window.RecordSync?.useEcho(echo), late);
 
 const api = axios.create({ headers: { Accept: 'application/json', 'X-CSRF-TOKEN': csrf } });
 
