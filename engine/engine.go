@@ -27,6 +27,8 @@ type Engine struct {
 	store  *versioncache.Store
 	memory *proxy.Memory
 	hub    *realtime.Hub // nil without a hub
+	// monitor taps the hub and the proxy for the live console (console.go).
+	monitor *monitor
 
 	// noFields: the cache keeps no field fingerprints (Cache.FieldVersions < 0).
 	noFields bool
@@ -51,10 +53,11 @@ func Open(o Options) (*Engine, error) {
 		store.Close()
 		return nil, err
 	}
-	e := &Engine{store: store, memory: memory, noFields: o.Cache.FieldVersions < 0}
+	e := &Engine{store: store, memory: memory, noFields: o.Cache.FieldVersions < 0, monitor: newMonitor()}
 	if o.Hub != nil {
 		hubOpts := *o.Hub
 		hubOpts.Versions = store
+		hubOpts.Activity = withMonitor(hubOpts.Activity, e.monitor)
 		if e.hub, err = realtime.NewHub(hubOpts); err != nil {
 			memory.Close()
 			store.Close()
@@ -260,6 +263,7 @@ func (e *Engine) Apply(c Config) error {
 		}
 		hubOpts := c.Hub
 		hubOpts.Versions, hubOpts.Authorizer = e.store, auth
+		hubOpts.Activity = withMonitor(hubOpts.Activity, e.monitor)
 		err = e.hub.Update(hubOpts)
 		release() // the hub no longer uses a replaced authoriser
 		if err != nil {
@@ -283,6 +287,7 @@ func (e *Engine) Apply(c Config) error {
 // its first write asks Redis again, whatever the old one had seen.
 func (e *Engine) NewProxy(o proxy.Options, lockTimeout time.Duration) (*proxy.Handler, error) {
 	o.Store, o.Memory = e.store, e.memory
+	o.Edge = e.monitor
 	if !e.noFields {
 		o.Printer = e.fieldPrinter()
 	}

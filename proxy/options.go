@@ -226,6 +226,9 @@ type Options struct {
 	Publisher Publisher
 	// Observer receives metric events. Nil: none.
 	Observer Observer
+	// Edge is told which record each answer given at the edge was about
+	// (the live console). Nil: nobody.
+	Edge EdgeObserver
 	// Logger receives debug decisions. Nil: no logs.
 	Logger *zap.Logger
 }

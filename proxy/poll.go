@@ -20,7 +20,7 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 	switch h.auth.get(key, cred) {
 	case authAllowed:
 		if cur, ok := h.store.Get(key); ok {
-			h.obs.Poll(true)
+			h.notePoll(key, true)
 			if ce := h.log.Check(zap.DebugLevel, "poll answered from cache"); ce != nil {
 				ce.Write(zap.String("type", key.Type), zap.String("id", key.ID))
 			}
@@ -28,16 +28,16 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 			return nil
 		}
 	case authUnauthorised:
-		h.obs.Poll(true)
+		h.notePoll(key, true)
 		writeJSON(w, http.StatusUnauthorized, cacheHit, unauthenticatedBody)
 		return nil
 	case authForbidden:
-		h.obs.Poll(true)
+		h.notePoll(key, true)
 		writeJSON(w, http.StatusForbidden, cacheHit, forbiddenBody)
 		return nil
 	}
 
-	h.obs.Poll(false)
+	h.notePoll(key, false)
 	if ce := h.log.Check(zap.DebugLevel, "poll passed upstream"); ce != nil {
 		ce.Write(zap.String("type", key.Type), zap.String("id", key.ID), zap.Bool("credential", cred != ""))
 	}
@@ -123,4 +123,12 @@ func noneMatch(values []string, version string) bool {
 		}
 	}
 	return false
+}
+
+// notePoll counts a version poll and tells the Edge observer of it.
+func (h *Handler) notePoll(key versioncache.Key, fromCache bool) {
+	h.obs.Poll(fromCache)
+	if h.opts.Edge != nil {
+		h.opts.Edge.EdgePoll(key, fromCache)
+	}
 }

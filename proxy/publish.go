@@ -16,6 +16,18 @@ type Publisher interface {
 	Saved(versioncache.Saved)
 }
 
+// EdgeObserver is told, record by record, of what the proxy answered
+// itself (recordsync's live console). Its methods are called on the
+// request's goroutine and must not block.
+type EdgeObserver interface {
+	// EdgeConflict: a write loaded on version loaded was answered stale
+	// from the cache, whose entry for the record is cur.
+	EdgeConflict(key versioncache.Key, loaded string, cur versioncache.Entry)
+	// EdgePoll: a version poll of the record, answered from the cache (or
+	// from the remembered refusal) or passed to the app.
+	EdgePoll(key versioncache.Key, fromCache bool)
+}
+
 // Observer receives the events metrics are made of. Its methods are called
 // concurrently and must be cheap.
 type Observer interface {

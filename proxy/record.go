@@ -307,6 +307,9 @@ func (h *Handler) guard(w http.ResponseWriter, r *http.Request, key versioncache
 // answerStale answers a write whose loaded version the cache proves stale.
 func (h *Handler) answerStale(w http.ResponseWriter, key versioncache.Key, loaded string, cur versioncache.Entry, d conflictDetail) {
 	h.obs.ConflictFromCache()
+	if h.opts.Edge != nil {
+		h.opts.Edge.EdgeConflict(key, loaded, cur)
+	}
 	if ce := h.log.Check(zap.DebugLevel, "stale write answered from cache"); ce != nil {
 		ce.Write(zap.String("type", key.Type), zap.String("id", key.ID),
 			zap.String("loaded", loaded), zap.String("current", cur.Version))

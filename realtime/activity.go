@@ -103,9 +103,12 @@ const (
 	// SourceCluster: another instance of the cluster published it (whatever
 	// its origin there).
 	SourceCluster
+	// SourceConsole: a test event sent from the live console.
+	SourceConsole
 )
 
-// String names the source: proxy, api, redis, whisper, cluster, unknown.
+// String names the source: proxy, api, redis, whisper, cluster, console,
+// unknown.
 func (s Source) String() string {
 	switch s {
 	case SourceProxy:
@@ -118,6 +121,8 @@ func (s Source) String() string {
 		return "whisper"
 	case SourceCluster:
 		return "cluster"
+	case SourceConsole:
+		return "console"
 	}
 	return "unknown"
 }
