@@ -113,6 +113,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			lock_timeout <duration>             # default 10s: fencing timeout of the cluster-wide write lock
 //			timeout      <duration>             # default 10s: a silent instance's presence members leave, its socket entries expire
 //		}
+//		console <path> {                        # e.g. /_recordsync: the live console, closed to all but its viewers
+//			viewer <name> <tenant pattern>... { # e.g. viewer alice a.example.com *.b.example.com; viewer ops *
+//				token <secret>                  # optional: sign in with it (e.g. {env.RECORDSYNC_CONSOLE_TOKEN}), 16+ characters
+//			}
+//			user <placeholder>                  # default {http.auth.user.id}: the user an auth in front established
+//			payloads                            # show events' data (default: names, channels, sizes only)
+//		}
 //	}
 //
 // The argument of auth_upstream, redis and cluster may also be given in
@@ -216,6 +223,8 @@ func (p *caddyfileParser) subdirective(d *caddyfile.Dispenser) error {
 		}
 	case "import_header":
 		return oneString(d, &h.ImportHeader)
+	case "console":
+		return h.parseConsole(d)
 	default:
 		return d.Errf("unrecognized subdirective %q", key)
 	}

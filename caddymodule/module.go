@@ -116,11 +116,14 @@ type Handler struct {
 	// Cluster joins this instance to the others sharing its Redis; off
 	// without cluster.url.
 	Cluster ClusterConfig `json:"cluster,omitzero"`
+	// Console is the live console; off without it.
+	Console *ConsoleConfig `json:"console,omitempty"`
 
 	proxy  *proxy.Handler
 	hub    *realtime.Hub
-	kit    *browserKit
-	engine *engine.Engine
+	kit     *browserKit
+	console *engine.Console // nil without Console
+	engine  *engine.Engine
 	logger *zap.Logger
 	// hostTenant: Tenant is one host placeholder, normalised per request.
 	hostTenant bool
@@ -237,6 +240,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("recordsync: %w", err)
 	}
 	h.kit = newBrowserKit(h.WebSocket.AppKey, h.WebSocket.Path, h.Records)
+	if err := h.provisionConsole(eng); err != nil {
+		return err
+	}
 	h.logger.Info("recordsync provisioned",
 		zap.String("name", h.Name),
 		zap.Int("records", len(h.Records)),
@@ -370,13 +376,17 @@ func (h *Handler) Validate() error {
 	if p := h.WebSocket.Path; p != "" && (!strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/")) {
 		return fmt.Errorf("recordsync: websocket path (ws_path) %q must start with / and not end with /", p)
 	}
-	return nil
+	return h.validateConsole()
 }
 
-// ServeHTTP dispatches a request: the browser kit's files, websocket upgrades
+// ServeHTTP dispatches a request: the live console, the browser kit's files, websocket upgrades
 // to the hub, record routes and version polls to the proxy, everything else
 // to next untouched.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.console.Serves(r.URL.Path) {
+		h.serveConsole(w, r)
+		return nil
+	}
 	if h.kit.serves(r) {
 		h.kit.handler.ServeHTTP(w, r)
 		return nil
