@@ -119,12 +119,12 @@ type Handler struct {
 	// Console is the live console; off without it.
 	Console *ConsoleConfig `json:"console,omitempty"`
 
-	proxy  *proxy.Handler
-	hub    *realtime.Hub
+	proxy   *proxy.Handler
+	hub     *realtime.Hub
 	kit     *browserKit
 	console *engine.Console // nil without Console
 	engine  *engine.Engine
-	logger *zap.Logger
+	logger  *zap.Logger
 	// hostTenant: Tenant is one host placeholder, normalised per request.
 	hostTenant bool
 }
