@@ -592,9 +592,16 @@
       if (halt) halt.abort();
       clearTimeout(reconnectTimer); reconnectTimer = null;
       clearTimers();
-      if (ws) { try { ws.onclose = ws.onmessage = null; ws.close(1000); } catch (e) { /* closed */ } }
-      ws = null;
       if (root.removeEventListener) root.removeEventListener('online', online);
+      var s = ws;
+      ws = null;
+      if (!s) return;
+      s.onclose = s.onmessage = null;
+      s.onerror = noop;
+      var bye = function () { try { s.close(1000); } catch (e) { /* closed */ } };
+      // Closing a socket still connecting makes browsers warn in the
+      // console: such a one is closed as soon as it opens.
+      if (s.readyState === 0) s.onopen = bye; else bye();
     };
   }
 
@@ -2339,13 +2346,14 @@
     // useEcho(echo): the page's Echo (echo-react's, echo-vue's) for everything.
     useEcho: useEcho,
     // connection(): {state: idle|connecting|connected|unavailable, polling,
-    // transport: pusher|echo|poll, subscribed: [channel names]}
+    // transport: pusher|echo|poll|null (none yet: not started, or waiting
+    // for the page's Echo), subscribed: [channel names]}
     connection: function () {
       var subscribed = [];
       for (var n in channels) if (channels[n].subscribed) subscribed.push(n);
       return {
         state: status, polling: polling, subscribed: subscribed,
-        transport: transport ? (transport instanceof EchoTransport ? 'echo' : 'pusher') : (started ? 'poll' : null)
+        transport: transport ? (transport instanceof EchoTransport ? 'echo' : 'pusher') : (started && polling ? 'poll' : null)
       };
     },
     // config(): a copy of the settings in use.

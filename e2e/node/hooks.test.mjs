@@ -164,45 +164,41 @@ test('one socket per tab: the kit uses the page\'s Echo, and X-Socket-ID on fetc
   }
   assert.notEqual(await text(alice.tab.page, '#socket-id'), await text(bob.tab.page, '#socket-id'));
 
-  // The kit asked to join before the page hands it its Echo (400 ms later):
-  // it waits (the shell's data-transport="echo") instead of opening a socket
-  // of its own, then joins through the page's Echo, whose hooks subscribed
-  // first.
-  const late = await open(bob.context, '?late=400');
-  try {
-    await late.page.waitForFunction(() => RecordSync.connection().transport === 'echo', null, { timeout: 5000 });
-    await late.page.locator('#kit-members li', { hasText: 'Alice' }).waitFor({ timeout: 5000 });
-    assert.equal(late.sockets.length, 1, `websockets: ${late.sockets.join(', ')}`);
-    assert.equal(await late.page.evaluate(() => RecordSync.socketId()), await text(late.page, '#socket-id'));
-    assert.deepEqual(late.problems, []);
-  } finally { await late.page.close(); }
-  assert.deepEqual(await items(bob.tab.page, '#kit-members'), ['Alice']);
-
-  // The same with transport 'auto' (the kit's default): the kit opens its
-  // own socket for the join, and closes it when the page hands it its Echo.
-  const auto = await bob.context.browser().newContext({ baseURL: site, storageState: await bob.context.storageState() });
-  try {
-    await auto.addInitScript(() => {
-      Object.defineProperty(window, 'RecordSync', {
-        configurable: true,
-        get() { return undefined; },
-        set(v) {
-          Object.defineProperty(window, 'RecordSync', { value: v, writable: true, configurable: true, enumerable: true });
-          v.configure({ transport: 'auto' });
-        },
-      });
+  // The kit asked to join before the page hands it its Echo (400 ms later,
+  // as the accessor): with the shell's data-transport="echo" it waits
+  // instead of opening a socket of its own; with transport 'auto' (the kit's
+  // default, set here before the page's script runs) it opens one and closes
+  // it at the hand-over. Either way it then joins through the page's Echo,
+  // whose hooks subscribed first. Both tabs are Bob's, opened side by side.
+  const auto = await browser.newContext({ baseURL: site, storageState: await bob.context.storageState() });
+  await auto.addInitScript(() => {
+    Object.defineProperty(window, 'RecordSync', {
+      configurable: true,
+      get() { return undefined; },
+      set(v) {
+        Object.defineProperty(window, 'RecordSync', { value: v, writable: true, configurable: true, enumerable: true });
+        v.configure({ transport: 'auto' });
+      },
     });
-    const tab = await open(auto, '?late=400');
-    await tab.page.waitForFunction(() => RecordSync.connection().transport === 'echo', null, { timeout: 5000 });
-    await tab.page.locator('#kit-members li', { hasText: 'Alice' }).waitFor({ timeout: 5000 });
-    const own = tab.sockets.filter((u) => u.includes('client=recordsync-js'));
-    assert.equal(own.length, 1, `websockets: ${tab.sockets.join(', ')}`);
-    assert.equal(tab.sockets.length, 2);
-    for (let t = Date.now(); !tab.closed.length && Date.now() - t < 3000;) await sleep(50);
-    assert.deepEqual(tab.closed, own, 'the kit closed its own socket');
-    assert.equal(await tab.page.evaluate(() => RecordSync.socketId()), await text(tab.page, '#socket-id'));
-    assert.deepEqual(tab.problems, []);
+  });
+  try {
+    const [waits, closes] = await Promise.all([open(bob.context, '?late=400'), open(auto, '?late=400')]);
+    for (const tab of [waits, closes]) {
+      await tab.page.waitForFunction(() => RecordSync.connection().transport === 'echo', null, { timeout: 5000 });
+      await tab.page.locator('#kit-members li', { hasText: 'Alice' }).waitFor({ timeout: 5000 });
+      assert.equal(await tab.page.evaluate(() => RecordSync.socketId()), await text(tab.page, '#socket-id'));
+    }
+    assert.equal(waits.sockets.length, 1, `websockets: ${waits.sockets.join(', ')}`);
+    const own = closes.sockets.filter((u) => u.includes('client=recordsync-js'));
+    assert.equal(own.length, 1, `websockets: ${closes.sockets.join(', ')}`);
+    assert.equal(closes.sockets.length, 2);
+    for (let t = Date.now(); !closes.closed.length && Date.now() - t < 3000;) await sleep(50);
+    assert.deepEqual(closes.closed, own, 'the kit closed its own socket');
+    assert.deepEqual(waits.problems, []);
+    assert.deepEqual(closes.problems, []);
+    await waits.page.close();
   } finally { await auto.close(); }
+  assert.deepEqual(await items(bob.tab.page, '#kit-members'), ['Alice']);
 });
 
 test('useEcho on the private channel: the others hear a save as record.updated, the writer\'s tab does not', async () => {
