@@ -12,6 +12,15 @@
 <meta name="recordsync-user" content="{{ auth()->id() }}">
 @endauth
 <title>Inertia {{ $inertiaMajor }} · recordsync example</title>
+<style>
+  body { font: 15px/1.5 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }
+  main { max-width: 52rem; margin: 1.5rem auto; padding: 0 1.2rem; }
+  label { display: block; margin: .8rem 0 .2rem; font-weight: 600; }
+  input[type=text], textarea { width: 100%; box-sizing: border-box; padding: .45rem; font: inherit; }
+  textarea { min-height: 6rem; }
+  button { font: inherit; padding: .4rem .9rem; margin-top: .8rem; cursor: pointer; }
+  nav { display: flex; gap: 1rem; } .error { color: #a4161a; } .meta, small { color: #5a6372; font-size: .9em; }
+</style>
 {{-- The recordsync browser kit, served by the proxy (absent behind a plain Caddy): a classic script, so it is in
      place before the module below makes the first request. --}}
 <script src="/ws/recordsync.js"></script>

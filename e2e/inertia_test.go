@@ -1,0 +1,57 @@
+package e2e
+
+// Inertia pages in a real browser: Debian's Chromium driven by
+// playwright-core (e2e/node/inertia.test.mjs) runs the real Inertia clients
+// (@inertiajs/react 3.x and 2.x, bundled by the node test with esbuild into
+// a folder the site serves at /build/) against the example Laravel app's
+// Inertia pages (examples/laravel/app/Support/Inertia.php, an emulation of
+// inertia-laravel 3 and 2), behind Caddy with recordsync reading flows from
+// them (`inertia flow /inertia/flows/{id}`). Inertia 3 runs on tenant a,
+// Inertia 2 on tenant b (the cookie inertia_major=2), so that each starts
+// with a cache that knows none of its flows.
+//
+// The screenshot of the kit's conflict view on an Inertia 3 page lands in
+// e2e/out/inertia-conflict.png; RECORDSYNC_UPDATE_DOCS=1 copies it to docs/
+// for kit/README.md.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestInertiaBrowser(t *testing.T) {
+	t.Parallel()
+	browser := chromiumBin(t)
+	build := t.TempDir()
+	_, _, c := startRSLaravel(t, map[string]string{
+		"BROADCAST_DRIVER":      "signonly",
+		"PUSHER_APP_KEY":        testAppKey,
+		"PUSHER_APP_SECRET":     testAppSecret,
+		"INERTIA_ASSET_VERSION": "e2e-1",
+	}, rsOptions{Inertia: true, Build: build})
+	out := filepath.Join(repoRoot, "e2e", "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runNodeTest(t, "inertia.test.mjs", map[string]string{
+		"RS_PORT":          fmt.Sprint(c.HTTPPort),
+		"RS_OUT":           out,
+		"RS_BUILD":         build,
+		"RS_CHROMIUM":      browser,
+		"RS_ASSET_VERSION": "e2e-1",
+	})
+	// kit/README.md shows the screenshot from docs/; RECORDSYNC_UPDATE_DOCS=1
+	// refreshes it (it changes with every run's times).
+	if os.Getenv("RECORDSYNC_UPDATE_DOCS") == "" {
+		return
+	}
+	data, err := os.ReadFile(filepath.Join(out, "inertia-conflict.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repoRoot, "docs", "inertia-conflict.png"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
