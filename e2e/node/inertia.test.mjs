@@ -13,7 +13,8 @@
 // cookie inertia_major=2 (the app's switch to inertia-laravel 2's answers):
 // each tenant's flows are unknown to recordsync until its pages show them.
 // People log in through the app's form, each in a browser context of their
-// own; the tests of one client run in order and share the story of flow 1.
+// own. The two clients run side by side; a client's tests run in order and
+// share the story of flow 1.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
