@@ -2272,7 +2272,9 @@
       ui.el.addEventListener('keydown', function (e) { if (e.key === 'Escape') { e.stopPropagation(); closeInertiaConflict(true); } });
     }
     var v = inertiaUI, form = inertiaForm && doc.contains(inertiaForm) ? inertiaForm : doc.querySelector('form');
-    if (!v.el.parentNode || v.el.hidden) v.lastFocus = doc.activeElement;
+    // Not in the document: new, or gone with the page's DOM (a page component re-rendered).
+    var placed = doc.contains(v.el);
+    if (!placed || v.el.hidden) v.lastFocus = doc.activeElement;
     var fields = fieldNames(d.changed_fields), labels = [];
     for (var i = 0; fields && i < fields.length; i++) labels.push(fieldLabel(fields[i], inertiaControl(form, fields[i]), inertiaOpts.labels));
     var more = Number(d.more_changed_fields) > 0 ? Number(d.more_changed_fields) : 0;
@@ -2290,7 +2292,7 @@
     v.reload = inertiaRouter ? button('Reload', 'recordsync-reload recordsync-primary', inertiaReload) : null;
     if (v.reload) v.actions.appendChild(v.reload);
     v.actions.appendChild(button('Dismiss', 'recordsync-dismiss', function () { closeInertiaConflict(true); }));
-    if (!v.el.parentNode) place(v.el, inertiaOpts.container, form);
+    if (!placed) place(v.el, inertiaOpts.container, form);
     v.el.hidden = false;
     v.el.focus();
   }
@@ -2302,7 +2304,7 @@
   }
   function closeInertiaConflict(giveFocusBack) {
     var v = inertiaUI;
-    if (!v || v.el.hidden || !v.el.parentNode) return;
+    if (!v || v.el.hidden || !doc.contains(v.el)) return;
     var had = v.el.contains(doc.activeElement);
     v.el.hidden = true;
     if (giveFocusBack && had && v.lastFocus && doc.contains(v.lastFocus) && isFn(v.lastFocus.focus)) {

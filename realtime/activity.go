@@ -151,3 +151,74 @@ type ActivityEvent struct {
 	// (ActMemberRemoved) the whole cluster, as this instance knows it.
 	ClusterWide bool
 }
+
+// Activities returns an Activity that tells each of as, in order; nil
+// when as holds none. Pass no nil pointer in an interface: it would be
+// called.
+func Activities(as ...Activity) Activity {
+	var list multiActivity
+	for _, a := range as {
+		if a != nil {
+			list = append(list, a)
+		}
+	}
+	switch len(list) {
+	case 0:
+		return nil
+	case 1:
+		return list[0]
+	}
+	return list
+}
+
+type multiActivity []Activity
+
+func (m multiActivity) Note(a ActivityEvent) {
+	for _, x := range m {
+		x.Note(a)
+	}
+}
+
+// NoteState tells a of the hub's current state as if it were happening
+// now: ActOccupied for each channel with subscribers on this instance
+// (when channels is set) and ActMemberAdded for each local presence
+// member (when members is set). Each shard is noted under its lock, the
+// lock under which the hub notes its changes: an Activity already set
+// (Update) gets every change of a channel either before its note here or
+// after it, so an Activity that applies the notes as states (occupied,
+// not "one more") ends with the hub's state.
+func (h *Hub) NoteState(a Activity, channels, members bool) {
+	if channels {
+		for i := range h.shards {
+			sh := &h.shards[i]
+			sh.mu.RLock()
+			for k, subs := range sh.channels {
+				var socket string
+				for c := range subs {
+					socket = c.id
+					break
+				}
+				a.Note(ActivityEvent{Kind: ActOccupied, Tenant: k.tenant, Channel: k.name, SocketID: socket})
+			}
+			sh.mu.RUnlock()
+		}
+	}
+	if members {
+		for i := range h.presence {
+			ps := &h.presence[i]
+			ps.mu.Lock()
+			for k, pc := range ps.channels {
+				for user, mem := range pc.members {
+					var socket string
+					for c := range mem.sockets {
+						socket = c.id
+						break
+					}
+					a.Note(ActivityEvent{Kind: ActMemberAdded, Tenant: k.tenant, Channel: k.name, UserID: user,
+						Info: mem.info, SocketID: socket, ClusterWide: pc.remote[user] == nil})
+				}
+			}
+			ps.mu.Unlock()
+		}
+	}
+}

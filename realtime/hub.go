@@ -142,15 +142,17 @@ func (h *Hub) shardFor(k chanKey) *shard { return &h.shards[h.shardIndex(k)] }
 
 // addSub subscribes c to k; it reports false when c already was.
 func (h *Hub) addSub(c *conn, k chanKey) bool {
-	cfg := h.cfg.Load()
-	obs := cfg.Observer
+	obs := h.cfg.Load().Observer
 	sh := h.shardFor(k)
 	sh.mu.Lock()
 	subs, ok := sh.channels[k]
 	if !ok {
 		subs = make(map[*conn]struct{}, 1)
 		sh.channels[k] = subs
-		if act := cfg.Activity; act != nil { // under the lock: in order with ActVacated
+		// Read under the lock: a note is in order with ActVacated, and an
+		// Activity set by Update sees every channel either in its
+		// NoteState or here.
+		if act := h.cfg.Load().Activity; act != nil {
 			act.Note(ActivityEvent{Kind: ActOccupied, Tenant: k.tenant, Channel: k.name, SocketID: c.id})
 		}
 	}
@@ -184,7 +186,7 @@ func (h *Hub) removeSub(c *conn, k chanKey) {
 	if empty {
 		delete(sh.channels, k)
 		delete(sh.delivered, k)
-		if act := cfg.Activity; act != nil { // under the lock: in order with ActOccupied
+		if act := h.cfg.Load().Activity; act != nil { // under the lock, as in addSub
 			act.Note(ActivityEvent{Kind: ActVacated, Tenant: k.tenant, Channel: k.name, SocketID: c.id})
 		}
 	}
