@@ -43,6 +43,9 @@ const (
 	DroppedBus    = "bus"    // a message on the cluster's channel
 	DroppedSocket = "socket" // a socket registry entry (then LookupUnknown)
 	DroppedLock   = "lock"   // the version a lock holder left
+	// DroppedOccupancy: a channel or member a silent instance held, in
+	// the webhooks' occupancy (occupancy.go).
+	DroppedOccupancy = "occupancy"
 )
 
 // Reasons passed to Observer.Dropped.
@@ -74,7 +77,7 @@ const hkdfSalt = "recordsync cluster v1"
 // one per kind of value, so that a signature of one kind never verifies as
 // another.
 type clusterKeys struct {
-	bus, socket, lock []byte
+	bus, socket, lock, occupancy []byte
 }
 
 // deriveKeys derives the keys of the cluster name on database db from
@@ -97,7 +100,10 @@ func deriveKeys(secret, name string, db int) (clusterKeys, error) {
 	if k.socket, err = derive("socket"); err != nil {
 		return k, err
 	}
-	k.lock, err = derive("lock")
+	if k.lock, err = derive("lock"); err != nil {
+		return k, err
+	}
+	k.occupancy, err = derive("occupancy")
 	return k, err
 }
 
