@@ -62,7 +62,7 @@ before(async () => {
 after(async () => { if (browser) await browser.close(); });
 
 // person logs email in through the app's login form in a browser context
-// of its own: {context, problems}.
+// of its own: {context}.
 async function person(email) {
   const context = await browser.newContext({ baseURL: site, viewport: { width: 900, height: 900 } });
   const page = await context.newPage();
@@ -72,7 +72,7 @@ async function person(email) {
   // Logged in once the app redirects home (its session cookie set).
   await Promise.all([page.waitForURL((u) => u.pathname === '/', { waitUntil: 'commit' }), page.click('form[action="/login"] button[type=submit]')]);
   await page.close();
-  return { context, problems: [] };
+  return { context };
 }
 
 // open opens the page in a new tab of context and waits until its Echo is
