@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,6 +30,8 @@ type Engine struct {
 	hub    *realtime.Hub // nil without a hub
 	// monitor taps the hub and the proxy for the live console (console.go).
 	monitor *monitor
+	// hooks are the webhooks (webhooks.go).
+	hooks webhooks
 
 	// noFields: the cache keeps no field fingerprints (Cache.FieldVersions < 0).
 	noFields bool
@@ -102,6 +105,7 @@ func (e *Engine) Close() {
 	if e.hub != nil {
 		e.hub.Close()
 	}
+	e.closeWebhooks()
 	_ = e.SetCluster(ClusterKey{}, cluster.LinkOptions{}, nil)
 	if _, release, _ := e.SetAuthUpstream(laravel.UpstreamAuthOptions{}); release != nil {
 		release()
@@ -148,6 +152,11 @@ type ClusterKey struct {
 type membership struct {
 	c    *cluster.Cluster
 	link *cluster.Link
+	// timeout is the key's InstanceTimeout; occ the webhooks' Occupancy
+	// (webhooks.go), made once.
+	timeout time.Duration
+	occOnce sync.Once
+	occ     realtime.Occupancy
 }
 
 func (m *membership) close() {
@@ -165,11 +174,12 @@ func (e *Engine) SetCluster(key ClusterKey, link cluster.LinkOptions, logger *za
 		if err != nil {
 			return nil, err
 		}
-		return &membership{c: c}, nil
+		return &membership{c: c, timeout: key.InstanceTimeout}, nil
 	})
 	// The old membership leaves before the new one joins: both set the
-	// cache's and the hub's hooks.
+	// cache's and the hub's hooks. The webhooks leave its occupancy first.
 	if old != nil {
+		e.webhookOccupancy(cur)
 		old.close()
 	}
 	if err != nil || cur == nil || cur.link != nil {
@@ -245,7 +255,10 @@ type Config struct {
 	// observers.
 	Cluster     ClusterKey
 	ClusterLink cluster.LinkOptions
-	Logger      *zap.Logger
+	// Webhooks are the webhooks (no Targets: none); they need the hub. In
+	// a cluster they decide occupancy and membership cluster-wide.
+	Webhooks realtime.WebhookOptions
+	Logger   *zap.Logger
 }
 
 // Apply makes the Engine match c: the hub takes its new settings (with the
@@ -256,6 +269,10 @@ func (e *Engine) Apply(c Config) error {
 	if e.hub == nil && c.AuthUpstream.Path != "" {
 		return fmt.Errorf("auth_upstream needs app_key (the websocket hub)")
 	}
+	hooks, freshHooks, retireHooks, err := e.setWebhooks(c.Webhooks)
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
 	if e.hub != nil {
 		auth, release, err := e.SetAuthUpstream(c.AuthUpstream)
 		if err != nil {
@@ -263,12 +280,18 @@ func (e *Engine) Apply(c Config) error {
 		}
 		hubOpts := c.Hub
 		hubOpts.Versions, hubOpts.Authorizer = e.store, auth
-		hubOpts.Activity = withMonitor(hubOpts.Activity, e.monitor)
+		hubOpts.Activity = withMonitor(realtime.Activities(hubOpts.Activity, hooks), e.monitor)
 		err = e.hub.Update(hubOpts)
 		release() // the hub no longer uses a replaced authoriser
 		if err != nil {
 			return err
 		}
+		if h, ok := hooks.(*realtime.Webhooks); ok && freshHooks {
+			h.Seed() // now that the hub tells them of every change
+		}
+	}
+	if retireHooks != nil {
+		retireHooks.Close()
 	}
 	if err := e.SetRedis(c.Redis, c.Logger, c.RedisObserver); err != nil {
 		return err
@@ -276,6 +299,7 @@ func (e *Engine) Apply(c Config) error {
 	if err := e.SetCluster(c.Cluster, c.ClusterLink, c.Logger); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
+	e.webhookOccupancy(e.cluster.get())
 	return nil
 }
 
