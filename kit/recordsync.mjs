@@ -10,5 +10,5 @@ const RecordSync = globalThis.RecordSync;
 export default RecordSync;
 export const {
   version, configure, config, watchRecord, watchList, join, tabId, tabTag, socketId, connection, onStatus, compareVersions,
-  formatTime, clearDrafts,
+  formatTime, clearDrafts, useEcho, inertia,
 } = RecordSync;
