@@ -99,19 +99,6 @@ type WebhookOptions struct {
 	// Batch is how long events gather before they are sent. Default:
 	// DefaultWebhookBatch.
 	Batch time.Duration
-	// MaxEvents bounds the events of one POST. Default:
-	// DefaultWebhookMaxEvents.
-	MaxEvents int
-	// Queue bounds the events waiting for one target; past it the oldest
-	// are dropped (of the same tenant when it has some, else of the
-	// tenant with most). Default: DefaultWebhookQueue.
-	Queue int
-	// RetryFor is how long a POST that failed (no answer, or not 2xx) is
-	// retried, with a backoff from 1 s doubling up to 1 min. Default:
-	// DefaultWebhookRetryFor.
-	RetryFor time.Duration
-	// Timeout bounds one POST. Default: DefaultWebhookTimeout.
-	Timeout time.Duration
 	// Client sends the POSTs. Default: a client that follows no redirect.
 	Client *http.Client
 	// Logger receives failures. Default: none.
@@ -135,6 +122,19 @@ type WebhookTarget struct {
 	// channel_occupied, channel_vacated, member_added, member_removed,
 	// client_event. At least one.
 	Events []string
+	// MaxEvents bounds the events of one POST. Default:
+	// DefaultWebhookMaxEvents.
+	MaxEvents int
+	// Queue bounds the events waiting for this target; past it the oldest
+	// are dropped (of the same tenant when it has some, else of the
+	// tenant with most). Default: DefaultWebhookQueue.
+	Queue int
+	// RetryFor is how long a POST that failed (no answer, or not 2xx) is
+	// retried, with a backoff from 1 s doubling up to 1 min. Default:
+	// DefaultWebhookRetryFor.
+	RetryFor time.Duration
+	// Timeout bounds one POST. Default: DefaultWebhookTimeout.
+	Timeout time.Duration
 }
 
 // WebhookObserver counts webhooks. Its methods are called from the
@@ -238,6 +238,9 @@ func kindOf(name string) hookKinds { return hookKindNames[name] }
 type webhookConfig struct {
 	WebhookOptions
 	kinds hookKinds // wanted by some target
+	// clientQueue bounds the client events waiting for the worker: the
+	// largest target Queue.
+	clientQueue int
 }
 
 // targetID is what makes a target the same across an Update (its queue is
@@ -296,28 +299,31 @@ func (w *Webhooks) Update(opts WebhookOptions) error {
 		return errors.New("webhooks: no URL")
 	}
 	cfg := &webhookConfig{WebhookOptions: opts}
-	for _, t := range opts.Targets {
-		if err := ValidateWebhookTarget(t); err != nil {
+	cfg.Targets = slices.Clone(opts.Targets)
+	for i := range cfg.Targets {
+		t := &cfg.Targets[i]
+		if err := ValidateWebhookTarget(*t); err != nil {
 			return err
 		}
 		for _, e := range t.Events {
 			cfg.kinds |= kindOf(e)
 		}
+		if t.MaxEvents <= 0 {
+			t.MaxEvents = DefaultWebhookMaxEvents
+		}
+		if t.Queue <= 0 {
+			t.Queue = DefaultWebhookQueue
+		}
+		if t.RetryFor <= 0 {
+			t.RetryFor = DefaultWebhookRetryFor
+		}
+		if t.Timeout <= 0 {
+			t.Timeout = DefaultWebhookTimeout
+		}
+		cfg.clientQueue = max(cfg.clientQueue, t.Queue)
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultWebhookBatch
-	}
-	if cfg.MaxEvents <= 0 {
-		cfg.MaxEvents = DefaultWebhookMaxEvents
-	}
-	if cfg.Queue <= 0 {
-		cfg.Queue = DefaultWebhookQueue
-	}
-	if cfg.RetryFor <= 0 {
-		cfg.RetryFor = DefaultWebhookRetryFor
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultWebhookTimeout
 	}
 	if cfg.Client == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -343,6 +349,7 @@ func (w *Webhooks) Update(opts WebhookOptions) error {
 	for _, t := range cfg.Targets {
 		id := targetID{t.URL, t.Host, strings.Join(t.Events, " ")}
 		if ht := w.targets[id]; ht != nil {
+			ht.settings.Store(&t)
 			keep[id] = ht
 			continue
 		}
@@ -397,7 +404,7 @@ func (w *Webhooks) Note(a ActivityEvent) {
 	case ActClientEvent:
 		if cfg.kinds&hkClient != 0 {
 			w.mu.Lock()
-			dropped := w.clients.push(a, cfg.Queue)
+			dropped := w.clients.push(a, cfg.clientQueue)
 			w.mu.Unlock()
 			if dropped {
 				cfg.Observer.Events(WebhookDropped, 1)
@@ -868,10 +875,11 @@ func (w *Webhooks) dispatch(events []tenantEvent, clients []ActivityEvent) {
 // one tenant does not hold the others'), at most webhookConcurrency in
 // all.
 type hookTarget struct {
-	w     *Webhooks
-	spec  WebhookTarget
-	kinds hookKinds
-	url   urlTemplate
+	w        *Webhooks
+	spec     WebhookTarget // as made: its URL, Host and Events stay
+	settings atomic.Pointer[WebhookTarget]
+	kinds    hookKinds
+	url      urlTemplate
 
 	mu       sync.Mutex
 	tenants  map[string]*tenantQueue
@@ -893,6 +901,7 @@ type tenantQueue struct {
 func newHookTarget(w *Webhooks, spec WebhookTarget) *hookTarget {
 	tmpl, _ := parseURLTemplate(spec.URL) // validated by Update
 	t := &hookTarget{w: w, spec: spec, url: tmpl, tenants: make(map[string]*tenantQueue), kick: make(chan struct{}, 1)}
+	t.settings.Store(&spec)
 	for _, e := range spec.Events {
 		t.kinds |= kindOf(e)
 	}
@@ -905,7 +914,7 @@ func newHookTarget(w *Webhooks, spec WebhookTarget) *hookTarget {
 // enqueue queues the events this target wants, dropping the oldest past
 // the bound.
 func (t *hookTarget) enqueue(events []tenantEvent) {
-	cfg := t.w.cfg.Load()
+	cfg, set := t.w.cfg.Load(), t.settings.Load()
 	dropped := 0
 	t.mu.Lock()
 	if t.closing {
@@ -921,7 +930,7 @@ func (t *hookTarget) enqueue(events []tenantEvent) {
 			q = &tenantQueue{}
 			t.tenants[e.tenant] = q
 		}
-		if t.queued >= cfg.Queue {
+		if t.queued >= set.Queue {
 			victim := q
 			if victim.events.len() == 0 {
 				for _, other := range t.tenants {
@@ -958,7 +967,7 @@ func (t *hookTarget) send() {
 			return
 		case <-t.kick:
 		}
-		cfg := t.w.cfg.Load()
+		set := t.settings.Load()
 		t.mu.Lock()
 		for tenant, q := range t.tenants {
 			if t.inflight >= webhookConcurrency {
@@ -971,7 +980,7 @@ func (t *hookTarget) send() {
 				delete(t.tenants, tenant)
 				continue
 			}
-			batch := q.events.take(cfg.MaxEvents)
+			batch := q.events.take(set.MaxEvents)
 			t.queued -= len(batch)
 			q.busy = true
 			t.inflight++
@@ -1014,7 +1023,7 @@ func (t *hookTarget) post(cfg *webhookConfig, tenant string, batch []pusher.Webh
 	}
 	body := pusher.WebhookBody(time.Now().UnixMilli(), tenant, batch)
 	sig := pusher.WebhookSignature(cfg.AppSecret, body)
-	give := time.Now().Add(cfg.RetryFor)
+	give := time.Now().Add(t.settings.Load().RetryFor)
 	backoff := webhookMinBackoff
 	for {
 		err := t.attempt(cfg, target, host, tenant, body, sig)
@@ -1043,7 +1052,7 @@ func (t *hookTarget) post(cfg *webhookConfig, tenant string, batch []pusher.Webh
 
 // attempt makes one POST; nil means a 2xx.
 func (t *hookTarget) attempt(cfg *webhookConfig, target, host, tenant string, body []byte, sig string) error {
-	ctx, cancel := context.WithTimeout(t.ctx, cfg.Timeout)
+	ctx, cancel := context.WithTimeout(t.ctx, t.settings.Load().Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(string(body)))
 	if err != nil {

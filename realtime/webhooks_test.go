@@ -340,8 +340,7 @@ func TestWebhooksGiveUp(t *testing.T) {
 		return 0
 	}
 	e := newHookEnv(t, func(o *WebhookOptions) {
-		o.RetryFor = 1500 * time.Millisecond
-		o.Targets = []WebhookTarget{{URL: sink.srv.URL, Events: []string{"channel_occupied"}}}
+		o.Targets = []WebhookTarget{{URL: sink.srv.URL, Events: []string{"channel_occupied"}, RetryFor: 1500 * time.Millisecond}}
 	})
 	c := e.connect(t, "")
 	c.subscribeOK("x")
@@ -368,9 +367,7 @@ func TestWebhooksBounded(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	e := newHookEnv(t, func(o *WebhookOptions) {
-		o.Queue = 10
-		o.MaxEvents = 5
-		o.Targets = []WebhookTarget{{URL: srv.URL, Events: []string{"client_event"}}}
+		o.Targets = []WebhookTarget{{URL: srv.URL, Events: []string{"client_event"}, Queue: 10, MaxEvents: 5}}
 	})
 	a := e.connect(t, "")
 	a.subscribeOK("private-x")
