@@ -180,7 +180,11 @@
         var mem = el('td');
         (ch.members || []).forEach(function (m, i) {
           if (i) mem.appendChild(document.createTextNode(', '));
-          var span = el('span', m.user_id + (m.sockets !== 1 ? ' (' + (m.sockets || 'elsewhere') + (m.sockets > 1 ? ' sockets' : '') + ')' : ''), 'mono');
+          var label = m.user_id;
+          if (m.info && typeof m.info === 'object' && typeof m.info.name === 'string') label += ' ' + m.info.name;
+          if (m.sockets === 0) label += ' (elsewhere)';
+          else if (m.sockets > 1) label += ' (' + m.sockets + ' sockets)';
+          var span = el('span', label);
           if (m.info) span.title = JSON.stringify(m.info);
           mem.appendChild(span);
         });
