@@ -120,6 +120,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			user <placeholder>                  # default {http.auth.user.id}: the user an auth in front established
 //			payloads                            # show events' data (default: names, channels, sizes only)
 //		}
+//		webhooks <url...> {                     # e.g. http://127.0.0.1:8080/pusher/webhooks; may hold {tenant}; repeatable
+//			events <name...>                    # required, some of channel_occupied channel_vacated member_added member_removed client_event
+//			host       <host>                   # the Host header, may hold {tenant}; default the URL's
+//			batch      <duration>               # default 250ms
+//			max_events <n>                      # per POST, default 100
+//			queue      <n>                      # per URL, default 10000 events; past it the oldest are dropped
+//			retry_for  <duration>               # default 5m
+//			timeout    <duration>               # per POST, default 10s
+//		}
 //	}
 //
 // The argument of auth_upstream, redis and cluster may also be given in
@@ -185,7 +194,7 @@ func (p *caddyfileParser) subdirective(d *caddyfile.Dispenser) error {
 		}
 		return h.parseSetting(d, s)
 	}
-	if key != "record" {
+	if key != "record" && key != "webhooks" {
 		if err := p.once(d, key, key, key); err != nil {
 			return err
 		}
@@ -225,6 +234,8 @@ func (p *caddyfileParser) subdirective(d *caddyfile.Dispenser) error {
 		return oneString(d, &h.ImportHeader)
 	case "console":
 		return h.parseConsole(d)
+	case "webhooks":
+		return h.parseWebhooks(d)
 	default:
 		return d.Errf("unrecognized subdirective %q", key)
 	}

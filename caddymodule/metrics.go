@@ -172,6 +172,7 @@ func registerMetrics(reg *prometheus.Registry) {
 		metrics.authSignatures, metrics.authUpstream, metrics.methodOverrides,
 		metrics.proxyRefused,
 	)
+	registerWebhookMetrics(reg)
 }
 
 // registerCollectors registers cs with reg (nothing without a registry).

@@ -118,6 +118,9 @@ type Handler struct {
 	Cluster ClusterConfig `json:"cluster,omitzero"`
 	// Console is the live console; off without it.
 	Console *ConsoleConfig `json:"console,omitempty"`
+	// Webhooks send what happens on the hub to the app, in Pusher's
+	// webhook format; none by default.
+	Webhooks []WebhookConfig `json:"webhooks,omitempty"`
 
 	proxy   *proxy.Handler
 	hub     *realtime.Hub
@@ -264,7 +267,12 @@ func (h *Handler) engineConfig(ctx caddy.Context, hubOpts realtime.Options, eng 
 	if err != nil {
 		return engine.Config{}, err
 	}
+	hooks, err := h.webhookOptions()
+	if err != nil {
+		return engine.Config{}, err
+	}
 	return engine.Config{
+		Webhooks:      hooks,
 		Hub:           hubOpts,
 		AuthUpstream:  h.authUpstreamOptions(),
 		Redis:         redis,

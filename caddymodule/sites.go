@@ -198,6 +198,7 @@ func (h *Handler) sharedSettings() map[string]string {
 	add("auth_upstream", h.AuthUpstream)
 	add("redis", h.Redis)
 	add("cluster", h.Cluster)
+	add("webhooks", h.Webhooks)
 	return out
 }
 
