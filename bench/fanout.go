@@ -2,289 +2,24 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/recordsync/recordsync/internal/harness"
-	"github.com/recordsync/recordsync/pusher"
 )
-
-// ---- the subscriber load generator (bench -role=subscribers), its own process ----
-
-type delivery struct {
-	version string
-	at      int64 // unix nanos
-}
-
-type subConn struct {
-	group int // index of the URL the socket connected to
-	mu    sync.Mutex
-	recs  []delivery
-}
-
-// fanStats is what the generator reports back (JSON on one stdout line).
-type fanStats struct {
-	Connected   int     `json:"connected"`   // the reading sockets
-	Silent      int     `json:"silent"`      // the sockets that never read
-	FrameBytes  int     `json:"frame_bytes"` // the size of a record.updated message as received
-	Failed      int     `json:"failed"`
-	FirstError  string  `json:"first_error,omitempty"`
-	ConnectSecs float64 `json:"connect_secs"`
-	Expected    int     `json:"expected"`
-	Delivered   int     `json:"delivered"`
-	Unknown     int     `json:"unknown"`
-	Closed      int     `json:"closed"`
-	P50ms       float64 `json:"p50_ms"`
-	P99ms       float64 `json:"p99_ms"`
-	Maxms       float64 `json:"max_ms"`
-	// MsgsPerSec is the median over publishes of subscribers / (last
-	// delivery − publish time).
-	MsgsPerSec float64 `json:"msgs_per_sec"`
-	CPUSecs    float64 `json:"cpu_secs"` // the generator's own CPU during publishes
-	// Groups are the same figures per URL (per instance), when the
-	// sockets were spread over several.
-	Groups []groupStats `json:"groups,omitempty"`
-}
-
-// groupStats is the latency of the sockets of one URL.
-type groupStats struct {
-	URL       string  `json:"url"`
-	Connected int     `json:"connected"`
-	Delivered int     `json:"delivered"`
-	Expected  int     `json:"expected"`
-	P50ms     float64 `json:"p50_ms"`
-	P99ms     float64 `json:"p99_ms"`
-	Maxms     float64 `json:"max_ms"`
-}
-
-// percentiles of sorted latencies (nanoseconds) in ms.
-func percentiles(lats []int64) (p50, p99, max float64) {
-	if len(lats) == 0 {
-		return 0, 0, 0
-	}
-	pct := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))]) / 1e6 }
-	return pct(0.50), pct(0.99), float64(lats[len(lats)-1]) / 1e6
-}
-
-var versionMarker = []byte(`updated_at_iso\":\"`)
-
-// runSubscribers opens n sockets spread round-robin over the
-// comma-separated urls, each reading and timing what it receives. Then it
-// opens silent more that subscribe to channel and to silentChannel and never
-// read again (a frozen tab: section 7, slow consumers).
-func runSubscribers(urlList string, n int, channel, key, secret string, silent int, silentChannel string) error {
-	urls := strings.Split(urlList, ",")
-	conns := make([]*subConn, n)
-	var connected, failed, closed, frameBytes atomic.Int64
-	var firstErr atomic.Value
-	start := time.Now()
-	sem := make(chan struct{}, 64)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			ws, err := dialSubscribe(urls[i%len(urls)], channel, key, secret)
-			<-sem
-			if err != nil {
-				failed.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-				return
-			}
-			connected.Add(1)
-			sc := &subConn{group: i % len(urls)}
-			conns[i] = sc
-			go func() {
-				for {
-					_, b, err := ws.Read(context.Background())
-					at := time.Now().UnixNano()
-					if err != nil {
-						closed.Add(1)
-						return
-					}
-					if j := bytes.Index(b, versionMarker); j >= 0 {
-						frameBytes.CompareAndSwap(0, int64(len(b)))
-						rest := b[j+len(versionMarker):]
-						if k := bytes.Index(rest, []byte(`\"`)); k > 0 {
-							sc.mu.Lock()
-							sc.recs = append(sc.recs, delivery{string(rest[:k]), at})
-							sc.mu.Unlock()
-						}
-						continue
-					}
-					if bytes.Contains(b, []byte(`"pusher:ping"`)) {
-						ws.Write(context.Background(), websocket.MessageText, []byte(`{"event":"pusher:pong","data":{}}`))
-					}
-				}
-			}()
-		}(i)
-	}
-	wg.Wait()
-	// The silent sockets: subscribed, never read. Kept referenced so that
-	// nothing closes them; the server is the one to drop them.
-	var silents []*websocket.Conn
-	for i := 0; i < silent; i++ {
-		ws, err := dialSubscribe(urls[i%len(urls)], channel, key, secret, silentChannel)
-		if err != nil {
-			failed.Add(1)
-			firstErr.CompareAndSwap(nil, "silent: "+err.Error())
-			continue
-		}
-		silents = append(silents, ws)
-	}
-	connectSecs := time.Since(start).Seconds()
-	fe, _ := firstErr.Load().(string)
-	fmt.Printf("READY %d %d %s\n", connected.Load(), failed.Load(), strconv.Quote(fe))
-
-	// Publishes arrive on stdin as "PUB <version> <unix nanos>", then "END".
-	cpu0 := cpuTicks(os.Getpid())
-	sent := map[string]int64{}
-	var order []string
-	sc := bufio.NewScanner(os.Stdin)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 1 && f[0] == "END" {
-			break
-		}
-		if len(f) == 3 && f[0] == "PUB" {
-			t, _ := strconv.ParseInt(f[2], 10, 64)
-			sent[f[1]] = t
-			order = append(order, f[1])
-		}
-	}
-	st := fanStats{Connected: int(connected.Load()), Silent: len(silents), Failed: int(failed.Load()), FirstError: fe,
-		ConnectSecs: connectSecs, Expected: int(connected.Load()) * len(order),
-		CPUSecs: float64(cpuTicks(os.Getpid())-cpu0) / ticksPerSecond}
-	var lats []int64
-	glats := make([][]int64, len(urls))
-	gconn := make([]int, len(urls))
-	last := map[string]int64{}
-	count := map[string]int{}
-	for _, c := range conns {
-		if c == nil {
-			continue
-		}
-		gconn[c.group]++
-		c.mu.Lock()
-		for _, d := range c.recs {
-			t0, ok := sent[d.version]
-			if !ok {
-				st.Unknown++
-				continue
-			}
-			st.Delivered++
-			lats = append(lats, d.at-t0)
-			glats[c.group] = append(glats[c.group], d.at-t0)
-			if d.at > last[d.version] {
-				last[d.version] = d.at
-			}
-			count[d.version]++
-		}
-		c.mu.Unlock()
-	}
-	st.Closed = int(closed.Load())
-	st.FrameBytes = int(frameBytes.Load())
-	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-	st.P50ms, st.P99ms, st.Maxms = percentiles(lats)
-	if len(urls) > 1 {
-		for g, u := range urls {
-			gl := glats[g]
-			sort.Slice(gl, func(i, j int) bool { return gl[i] < gl[j] })
-			gs := groupStats{URL: u, Connected: gconn[g], Delivered: len(gl), Expected: gconn[g] * len(order)}
-			gs.P50ms, gs.P99ms, gs.Maxms = percentiles(gl)
-			st.Groups = append(st.Groups, gs)
-		}
-	}
-	var rates []float64
-	for _, v := range order {
-		if span := last[v] - sent[v]; span > 0 && count[v] > 0 {
-			rates = append(rates, float64(count[v])/(float64(span)/1e9))
-		}
-	}
-	st.MsgsPerSec = median(rates)
-	b, _ := json.Marshal(st)
-	fmt.Printf("RESULT %s\n", b)
-	os.Stdout.Sync()
-	return nil
-}
-
-// dialSubscribe connects to url and subscribes to channel, then to each of
-// more (public channels), waiting for each subscription to succeed.
-func dialSubscribe(url, channel, key, secret string, more ...string) (*websocket.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	ws.SetReadLimit(1 << 20)
-	_, b, err := ws.Read(ctx)
-	if err != nil {
-		ws.CloseNow()
-		return nil, err
-	}
-	var f struct {
-		Event string `json:"event"`
-		Data  string `json:"data"`
-	}
-	if err := json.Unmarshal(b, &f); err != nil || f.Event != "pusher:connection_established" {
-		ws.CloseNow()
-		return nil, fmt.Errorf("first frame %q", b)
-	}
-	var est struct {
-		SocketID string `json:"socket_id"`
-	}
-	json.Unmarshal([]byte(f.Data), &est)
-	for _, ch := range append([]string{channel}, more...) {
-		if err := subscribe(ctx, ws, est.SocketID, ch, key, secret); err != nil {
-			ws.CloseNow()
-			return nil, err
-		}
-	}
-	return ws, nil
-}
-
-// subscribe sends pusher:subscribe for ch (signed when private) and reads
-// until the subscription succeeded.
-func subscribe(ctx context.Context, ws *websocket.Conn, socketID, ch, key, secret string) error {
-	sub := map[string]any{"channel": ch}
-	if strings.HasPrefix(ch, "private-") {
-		sub["auth"] = pusher.ChannelAuth(key, secret, socketID, ch, "")
-	}
-	msg, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": sub})
-	if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {
-		return err
-	}
-	for {
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(b, []byte("pusher_internal:subscription_succeeded")) {
-			return nil
-		}
-		if bytes.Contains(b, []byte("subscription_error")) || bytes.Contains(b, []byte("pusher:error")) {
-			return fmt.Errorf("subscribe %s: %s", ch, b)
-		}
-	}
-}
 
 // ---- the orchestrating side ----
 
+// fanResult is one fan-out run of one system at one size.
 type fanResult struct {
+	// System is "recordsync" ("" in reports of earlier runs) or
+	// "centrifugo"; Round is the A/B round it ran in.
+	System        string `json:",omitempty"`
+	Round         int
 	N             int
 	Stats         fanStats
 	RSSBeforeKB   int64 // summed over the instances
@@ -294,7 +29,13 @@ type fanResult struct {
 	WSConnections float64
 	KBPerConn     float64
 	GorPerConn    float64
-	CaddyCPU      float64 // CPU-seconds of Caddy (all instances) from the first publish to the end of delivery
+	// MemBefore and MemAfter are the server's own Go metrics (heap and
+	// stacks in use, goroutines) before connecting and once subscribed,
+	// summed over the instances.
+	MemBefore, MemAfter goMem
+	// CaddyCPU is the server's CPU-seconds (Caddy, all instances; or
+	// Centrifugo) from the first publish to the end of delivery.
+	CaddyCPU float64
 	// Published and Encoded are the Caddy metrics
 	// recordsync_events_published_total and
 	// recordsync_ws_frames_encoded_total over the publishes (all instances).
@@ -306,6 +47,32 @@ type fanResult struct {
 	RedisCPU  float64
 	Publishes int
 	Err       string
+}
+
+// sys is the system's name for tables ("recordsync" for runs that predate
+// the field).
+func (f *fanResult) sys() string {
+	if f.System == "" {
+		return "recordsync"
+	}
+	return f.System
+}
+
+// HeapKBPerConn is the growth of heap and stacks in use (the server's own
+// metrics) per socket, in KB; 0 when not measured.
+func (f *fanResult) HeapKBPerConn() float64 {
+	if f.N == 0 || f.MemAfter.HeapInuse == 0 {
+		return 0
+	}
+	return (f.MemAfter.HeapInuse + f.MemAfter.StackInuse - f.MemBefore.HeapInuse - f.MemBefore.StackInuse) / 1024 / float64(f.N)
+}
+
+// CPUPerMsgUS is server CPU per delivered message in microseconds.
+func (f *fanResult) CPUPerMsgUS() float64 {
+	if f.Stats.Delivered == 0 {
+		return 0
+	}
+	return 1e6 * f.CaddyCPU / float64(f.Stats.Delivered)
 }
 
 // MsgPerCPU is deliveries per Caddy CPU-second during the publishes.
@@ -335,7 +102,7 @@ func runFanout(self, caddyBin, workDir, site string, n, publishes int) fanResult
 // collects delivery latencies. redis, when set, is charged the Redis
 // server's CPU.
 func fanoutOn(self string, cs []*caddy, redis *harness.Redis, n, publishes int) fanResult {
-	res := fanResult{N: n, Publishes: publishes, Instances: len(cs)}
+	res := fanResult{System: "recordsync", N: n, Publishes: publishes, Instances: len(cs)}
 	fail := func(err error) fanResult { res.Err = err.Error(); logf("  fan-out %d: %v", n, err); return res }
 	c := cs[0]
 	time.Sleep(1500 * time.Millisecond)
@@ -343,6 +110,7 @@ func fanoutOn(self string, cs []*caddy, redis *harness.Redis, n, publishes int) 
 	for _, ci := range cs {
 		res.RSSBeforeKB += rssKB(ci.Pid())
 		res.GorBefore += ci.goroutines()
+		res.MemBefore.add(ci.goMem())
 		urls = append(urls, fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", ci.HTTPPort, benchAppKey))
 	}
 
@@ -360,6 +128,7 @@ func fanoutOn(self string, cs []*caddy, redis *harness.Redis, n, publishes int) 
 	for _, ci := range cs {
 		res.RSSAfterKB += rssKB(ci.Pid())
 		res.GorAfter += ci.goroutines()
+		res.MemAfter.add(ci.goMem())
 		res.WSConnections += ci.metric("recordsync_ws_connections", "")
 	}
 	if n > 0 {
@@ -406,6 +175,65 @@ func fanoutOn(self string, cs []*caddy, redis *harness.Redis, n, publishes int) 
 	return res
 }
 
+// runCentFanout is runFanout's twin for Centrifugo: a fresh Centrifugo,
+// n sockets of the bench's Centrifugo client on one channel (rec:flow.1),
+// idle memory and goroutines (RSS, and its own metrics), then publishes
+// publications of a record.updated-sized payload 250 ms apart through its
+// HTTP API, timed from just before each request as recordsync's saves are.
+func runCentFanout(self, bin, work string, n, publishes int) fanResult {
+	res := fanResult{System: "centrifugo", N: n, Publishes: publishes, Instances: 1}
+	fail := func(err error) fanResult {
+		res.Err = err.Error()
+		logf("  centrifugo fan-out %d: %v", n, err)
+		return res
+	}
+	c, err := startCentrifugo(bin, work, fmt.Sprintf("fan%d", n))
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Stop()
+	time.Sleep(1500 * time.Millisecond)
+	res.RSSBeforeKB = rssKB(c.Pid())
+	if m, err := c.metrics(); err == nil {
+		res.MemBefore = goMemOf(m)
+		res.GorBefore = int(res.MemBefore.Goroutines)
+	}
+	gen, err := startGen(self, genSpec{Proto: "centrifugo", URLs: []string{c.WSURL()}, N: n, Channel: "rec:flow.1", Secret: centSecret})
+	if err != nil {
+		return fail(err)
+	}
+	defer gen.Stop()
+	ready, err := gen.readLine("READY ", 180*time.Second)
+	if err != nil {
+		return fail(err)
+	}
+	logf("  centrifugo fan-out %d: generator %s", n, ready)
+	time.Sleep(2 * time.Second)
+	res.RSSAfterKB = rssKB(c.Pid())
+	if m, err := c.metrics(); err == nil {
+		res.MemAfter = goMemOf(m)
+		res.GorAfter = int(res.MemAfter.Goroutines)
+		res.WSConnections = sumMetric(m, "centrifugo_node_num_clients", "")
+	}
+	if n > 0 {
+		res.KBPerConn = float64(res.RSSAfterKB-res.RSSBeforeKB) / float64(n)
+		res.GorPerConn = float64(res.GorAfter-res.GorBefore) / float64(n)
+	}
+	cpu0 := cpuTicks(c.Pid())
+	pubs, err := centPublishes(c, "rec:flow.1", publishes, 250*time.Millisecond)
+	if err != nil {
+		return fail(err)
+	}
+	time.Sleep(2 * time.Second)
+	res.CaddyCPU = float64(cpuTicks(c.Pid())-cpu0) / ticksPerSecond
+	out, err := gen.results(pubs)
+	if err != nil {
+		return fail(err)
+	}
+	res.Stats = out
+	return res
+}
+
 // child is a running child process of the bench: the load generator
 // (bench -role=subscribers) or one side of the floor (floor.go).
 type child struct {
@@ -414,12 +242,17 @@ type child struct {
 	lines chan string
 }
 
-// startGenerator starts the generator with n reading sockets spread over
-// urls and silent sockets that subscribe to silentChannel too and never read.
+// startGenerator starts the recordsync generator with n reading sockets
+// spread over urls, all on private-record.flow.1, and silent sockets that
+// subscribe to silentChannel too and never read.
 func startGenerator(self string, urls []string, n, silent int, silentChannel string) (*child, error) {
-	return startChild(self, "-role=subscribers", "-url", strings.Join(urls, ","),
-		"-n", strconv.Itoa(n), "-channel", "private-record.flow.1", "-key", benchAppKey, "-secret", benchAppSecret,
-		"-silent", strconv.Itoa(silent), "-silent-channel", silentChannel)
+	return startGen(self, genSpec{Proto: "pusher", URLs: urls, N: n, Channel: "private-record.flow.1",
+		Key: benchAppKey, Secret: benchAppSecret, Silent: silent, SilentChannel: silentChannel})
+}
+
+// startGen starts a generator process for spec.
+func startGen(self string, spec genSpec) (*child, error) {
+	return startChild(self, spec.args()...)
 }
 
 // startChild starts this binary with args (a -role) in its own process
@@ -481,6 +314,14 @@ func (g *child) readLine(prefix string, timeout time.Duration) (string, error) {
 // results tells the load generator which versions were published when, and
 // returns its statistics.
 func (g *child) results(pubs []published) (fanStats, error) {
+	st, err := g.phase(pubs)
+	g.stdin.Close()
+	return st, err
+}
+
+// phase is results without the end: the generator's sockets stay open for
+// the next phase.
+func (g *child) phase(pubs []published) (fanStats, error) {
 	var w strings.Builder
 	for _, p := range pubs {
 		fmt.Fprintf(&w, "PUB %s %d\n", p.version, p.at)
@@ -493,7 +334,6 @@ func (g *child) results(pubs []published) (fanStats, error) {
 		return st, err
 	}
 	err = json.Unmarshal([]byte(out), &st)
-	g.stdin.Close()
 	return st, err
 }
 

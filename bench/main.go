@@ -42,7 +42,7 @@ func logf(format string, args ...any) {
 }
 
 func main() {
-	role := flag.String("role", "", "internal: upstream | subscribers | rawwriter | rawreaders")
+	role := flag.String("role", "", "internal: upstream | subscribers | storm | rawwriter | rawreaders")
 	addr := flag.String("addr", "", "internal (upstream, rawwriter, rawreaders): listen or dial address")
 	url := flag.String("url", "", "internal (subscribers): websocket URL")
 	n := flag.Int("n", 0, "internal (subscribers): connections")
@@ -53,6 +53,10 @@ func main() {
 	size := flag.Int("size", 300, "internal (rawwriter, rawreaders): frame bytes")
 	silent := flag.Int("silent", 0, "internal (subscribers): sockets that subscribe and never read")
 	silentChannel := flag.String("silent-channel", "", "internal (subscribers): a second channel for the silent sockets")
+	cookies := flag.String("cookies", "", "internal (storm): file of the users' cookies and CSRF tokens")
+	flows := flag.Int("flows", 0, "internal (storm): flows the tabs show")
+	proto := flag.String("proto", "pusher", "internal (subscribers): pusher (recordsync) or centrifugo")
+	shape := flag.String("shape", "0,0", "internal (subscribers): records,per-list of the realistic layout (0: one channel)")
 
 	quick := flag.Bool("quick", false, "about 2–3 minutes: 2 s loads, fan-out at 1k and 10k only")
 	out := flag.String("out", "", "report path (default bench/REPORT.md in the repository)")
@@ -64,6 +68,16 @@ func main() {
 	skipWS := flag.Bool("skip-ws", false, "skip fan-out and connection memory")
 	skipCluster := flag.Bool("skip-cluster", false, "skip the two-instance cluster (needs redis-server)")
 	skipSlow := flag.Bool("skip-slow", false, "skip the slow-consumer comparison")
+	skipPeers := flag.Bool("skip-peers", false, "do not build or run Centrifugo beside recordsync")
+	only := flag.String("only", "", "run only these sections (comma-separated): http, laravel, fanout, slow, cluster, shape, storm")
+	fanRounds := flag.Int("fan-rounds", 0, "A/B rounds of recordsync and Centrifugo per fan-out size (default 3, quick 2)")
+	shapeRates := flag.String("shape-rates", "", "saves per second of the realistic shape (default 50,200,500; quick 50,200)")
+	shapeDur := flag.Duration("shape-d", 0, "how long each rate of the realistic shape runs (default 10s, quick 4s)")
+	shapeSockets := flag.Int("shape-n", 0, "sockets of the realistic shape (default 10000)")
+	stormSockets := flag.Int("storm-n", 0, "sockets of the reconnect storm (default 5000, quick 1000)")
+	stormUsers := flag.Int("storm-users", 0, "distinct logged-in users of the storm's sockets (default 1000, quick 200)")
+	stormAfter := flag.Duration("storm-after", 0, "how long after subscribing the storm's instance is killed (default 3m, quick 20s)")
+	stormExtra := flag.String("storm-recordsync", "", "extra lines for the storm's recordsync block (e.g. grant settings), separated by ';'")
 	fromJSON := flag.String("render", "", "only re-render the report and charts from this REPORT.json (no measuring)")
 	flag.Parse()
 
@@ -75,7 +89,13 @@ func main() {
 		}
 		return
 	case "subscribers":
-		if err := runSubscribers(*url, *n, *channel, *key, *secret, *silent, *silentChannel); err != nil {
+		if err := runSubscribers(genSpecFrom(*proto, *url, *n, *channel, *key, *secret, *silent, *silentChannel, *shape)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	case "storm":
+		if err := runStormGen(stormSpecFrom(*url, *addr, *n, *flows, *cookies)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -104,12 +124,42 @@ func main() {
 		return
 	}
 
-	cfg := runConfig{Quick: *quick, Conns: *conns, SkipLaravel: *skipLaravel, SkipWS: *skipWS, SkipCluster: *skipCluster, SkipSlow: *skipSlow}
-	cfg.Dur, cfg.Rounds = 6*time.Second, 3
+	cfg := runConfig{Quick: *quick, Conns: *conns, SkipLaravel: *skipLaravel, SkipWS: *skipWS, SkipCluster: *skipCluster, SkipSlow: *skipSlow,
+		SkipPeers: *skipPeers, StormExtra: *stormExtra}
+	cfg.Dur, cfg.Rounds, cfg.FanRounds = 6*time.Second, 3, 3
 	cfg.Sizes = []int{1000, 10000, 18000}
+	cfg.ShapeRates, cfg.ShapeDur, cfg.ShapeSockets = []int{50, 200, 500}, 10*time.Second, 10000
+	cfg.StormSockets, cfg.StormUsers, cfg.StormAfter = 5000, 1000, 3*time.Minute
 	if *quick {
 		cfg.Dur = 2 * time.Second
 		cfg.Sizes = []int{1000, 10000}
+		cfg.FanRounds = 2
+		cfg.ShapeRates, cfg.ShapeDur = []int{50, 200}, 4*time.Second
+		cfg.StormSockets, cfg.StormUsers, cfg.StormAfter = 1000, 200, 20*time.Second
+	}
+	if *fanRounds > 0 {
+		cfg.FanRounds = *fanRounds
+	}
+	if *shapeRates != "" {
+		cfg.ShapeRates = intList(*shapeRates)
+	}
+	if *shapeDur > 0 {
+		cfg.ShapeDur = *shapeDur
+	}
+	if *shapeSockets > 0 {
+		cfg.ShapeSockets = *shapeSockets
+	}
+	if *stormSockets > 0 {
+		cfg.StormSockets = *stormSockets
+	}
+	if *stormUsers > 0 {
+		cfg.StormUsers = *stormUsers
+	}
+	if *stormAfter > 0 {
+		cfg.StormAfter = *stormAfter
+	}
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
 	}
 	if *dur > 0 {
 		cfg.Dur = *dur
@@ -118,14 +168,7 @@ func main() {
 		cfg.Rounds = *rounds
 	}
 	if *sizes != "" {
-		cfg.Sizes = nil
-		for _, s := range strings.Split(*sizes, ",") {
-			var v int
-			fmt.Sscan(s, &v)
-			if v > 0 {
-				cfg.Sizes = append(cfg.Sizes, v)
-			}
-		}
+		cfg.Sizes = intList(*sizes)
 	}
 
 	sig := make(chan os.Signal, 1)
@@ -156,6 +199,57 @@ type runConfig struct {
 	SkipWS      bool
 	SkipSlow    bool
 	SkipCluster bool
+	SkipPeers   bool
+	// Only, when set, names the sections to run (want).
+	Only []string `json:",omitempty"`
+	// FanRounds: A/B rounds per fan-out size.
+	FanRounds int
+	// The realistic shape (section 8): saves per second, how long each
+	// rate runs, sockets.
+	ShapeRates   []int
+	ShapeDur     time.Duration
+	ShapeSockets int
+	// The reconnect storm (section 9).
+	StormSockets, StormUsers int
+	StormAfter               time.Duration
+	StormExtra               string `json:",omitempty"`
+}
+
+// want says whether section (http, laravel, fanout, slow, cluster, shape,
+// storm) runs.
+func (c runConfig) want(section string) bool {
+	switch section {
+	case "laravel":
+		if c.SkipLaravel {
+			return false
+		}
+	case "fanout", "slow", "shape":
+		if c.SkipWS || (section == "slow" && c.SkipSlow) {
+			return false
+		}
+	case "cluster":
+		if c.SkipCluster {
+			return false
+		}
+	case "storm":
+		if c.SkipCluster || c.SkipLaravel || c.SkipWS {
+			return false
+		}
+	}
+	return len(c.Only) == 0 || slices.Contains(c.Only, section)
+}
+
+// intList parses "1000,10000".
+func intList(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		var v int
+		fmt.Sscan(strings.TrimSpace(f), &v)
+		if v > 0 {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // repoRoot finds the checkout: the directory of the product's go.mod (the
@@ -235,95 +329,97 @@ func run(cfg runConfig, outPath string) error {
 		"app_secret "+benchAppSecret), proxy)
 	rep.SiteA, rep.SiteB = siteA, siteB
 
-	a, err := startCaddy(caddyBin, work, "plain", siteA, nil)
-	if err != nil {
-		return err
-	}
-	b, err := startCaddy(caddyBin, work, "recordsync", siteB, nil)
-	if err != nil {
-		return err
-	}
-	upTicks := watched{"upstream", func() int64 { return cpuTicks(up.Pid()) }}
-	aTicks := watched{"caddy", func() int64 { return cpuTicks(a.Pid()) }}
-	bTicks := watched{"caddy", func() int64 { return cpuTicks(b.Pid()) }}
-
-	logf("warm-up")
-	for _, c := range []*caddy{a, b} {
-		runWrk(c.URL(), load{Path: "/api/v1/other"}, 2*time.Second, cfg.Conns, nil)
-		runWrk(c.URL(), load{Lua: luaGetRandom}, 1*time.Second, cfg.Conns, nil)
-	}
-
-	// 1. Pass-through.
-	logf("1. pass-through (non-record path)")
-	other := load{Path: "/api/v1/other", Headers: []string{"Accept: application/json"}}
-	rep.Pass, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
-		variant{Name: "plain reverse_proxy", Base: a.URL(), Load: other, Watch: []watched{aTicks, upTicks}},
-		variant{Name: "recordsync + reverse_proxy", Base: b.URL(), Load: other, Watch: []watched{bTicks, upTicks}})
-	if err != nil {
-		rep.Errors = append(rep.Errors, "pass-through: "+err.Error())
-	}
-
-	// 2. Inspected record GET and PUT.
-	logf("2. inspected record GET / PUT")
-	getL := load{Path: "/api/v1/flows/1", Lua: luaGetRandom}
-	rep.Get, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
-		variant{Name: "plain GET", Base: a.URL(), Load: getL, Watch: []watched{aTicks, upTicks}},
-		variant{Name: "recordsync GET", Base: b.URL(), Load: getL, Watch: []watched{bTicks, upTicks}})
-	if err != nil {
-		rep.Errors = append(rep.Errors, "record GET: "+err.Error())
-	}
-	putL := load{Path: "/api/v1/flows/1", Lua: luaPut(`{"name":"Bench flow","description":"Saved by wrk."}`, true)}
-	rep.Put, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
-		variant{Name: "plain PUT", Base: a.URL(), Load: putL, Watch: []watched{aTicks, upTicks}},
-		variant{Name: "recordsync PUT", Base: b.URL(), Load: putL, Watch: []watched{bTicks, upTicks}})
-	if err != nil {
-		rep.Errors = append(rep.Errors, "record PUT: "+err.Error())
-	}
-
-	// 3a. Conflicts and polls, Go upstream.
-	logf("3a. conflict / poll from cache vs the Go upstream")
-	const bearer = "Authorization: Bearer bench-user-token"
-	staleBody := `{"name":"Stale","client_version":"2020-01-01T00:00:00.000000Z"}`
-	rep.GoChecks = preflight(b.URL(), []string{"Authorization", "Bearer bench-user-token"}, staleBody)
-	conflictL := load{Path: "/api/v1/flows/1", Lua: luaPut(staleBody, false), Headers: []string{bearer}}
-	pollL := load{Path: "/api/v1/records/flow/1/version", Headers: []string{bearer, "Accept: application/json"}}
-	rep.GoConflict, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
-		variant{Name: "409 by the Go upstream (plain Caddy)", Base: a.URL(), Load: conflictL, Watch: []watched{aTicks, upTicks}},
-		cacheVariant("409 from recordsync's cache", b, conflictL, []watched{bTicks, upTicks}, "recordsync_conflicts_total", `answered_by="cache"`, &rep.GoConflictCacheShare))
-	if err != nil {
-		rep.Errors = append(rep.Errors, "Go conflict: "+err.Error())
-	}
-	rep.GoPoll, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
-		variant{Name: "poll by the Go upstream (plain Caddy)", Base: a.URL(), Load: pollL, Watch: []watched{aTicks, upTicks}},
-		cacheVariant("poll from recordsync's cache", b, pollL, []watched{bTicks, upTicks}, "recordsync_version_polls_total", `answered_by="cache"`, &rep.GoPollCacheShare))
-	if err != nil {
-		rep.Errors = append(rep.Errors, "Go poll: "+err.Error())
-	}
-	// 3c. The floor of any answer Caddy gives: a Caddy with no module
-	// answering the poll with a fixed body (`respond`), alternated with the
-	// poll from recordsync's cache.
-	logf("3c. poll from cache vs Caddy `respond` (the floor)")
-	floorSite := ":{PORT} {\n\theader Content-Type application/json\n\trespond `" + pollFloorBody + "` 200\n}\n"
-	rep.SiteF = floorSite
-	if f, err := startCaddy(caddyBin, work, "respond", floorSite, nil); err != nil {
-		rep.Errors = append(rep.Errors, "respond floor: "+err.Error())
-	} else {
-		fTicks := watched{"caddy", func() int64 { return cpuTicks(f.Pid()) }}
-		runWrk(f.URL(), pollL, time.Second, cfg.Conns, nil)
-		var share []float64
-		rep.PollFloor, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
-			variant{Name: "Caddy `respond`, no module (the floor)", Base: f.URL(), Load: pollL, Watch: []watched{fTicks}},
-			cacheVariant("poll from recordsync's cache", b, pollL, []watched{bTicks, upTicks}, "recordsync_version_polls_total", `answered_by="cache"`, &share))
+	if cfg.want("http") {
+		a, err := startCaddy(caddyBin, work, "plain", siteA, nil)
 		if err != nil {
-			rep.Errors = append(rep.Errors, "respond floor: "+err.Error())
+			return err
 		}
-		f.Stop()
+		b, err := startCaddy(caddyBin, work, "recordsync", siteB, nil)
+		if err != nil {
+			return err
+		}
+		upTicks := watched{"upstream", func() int64 { return cpuTicks(up.Pid()) }}
+		aTicks := watched{"caddy", func() int64 { return cpuTicks(a.Pid()) }}
+		bTicks := watched{"caddy", func() int64 { return cpuTicks(b.Pid()) }}
+
+		logf("warm-up")
+		for _, c := range []*caddy{a, b} {
+			runWrk(c.URL(), load{Path: "/api/v1/other"}, 2*time.Second, cfg.Conns, nil)
+			runWrk(c.URL(), load{Lua: luaGetRandom}, 1*time.Second, cfg.Conns, nil)
+		}
+
+		// 1. Pass-through.
+		logf("1. pass-through (non-record path)")
+		other := load{Path: "/api/v1/other", Headers: []string{"Accept: application/json"}}
+		rep.Pass, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+			variant{Name: "plain reverse_proxy", Base: a.URL(), Load: other, Watch: []watched{aTicks, upTicks}},
+			variant{Name: "recordsync + reverse_proxy", Base: b.URL(), Load: other, Watch: []watched{bTicks, upTicks}})
+		if err != nil {
+			rep.Errors = append(rep.Errors, "pass-through: "+err.Error())
+		}
+
+		// 2. Inspected record GET and PUT.
+		logf("2. inspected record GET / PUT")
+		getL := load{Path: "/api/v1/flows/1", Lua: luaGetRandom}
+		rep.Get, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+			variant{Name: "plain GET", Base: a.URL(), Load: getL, Watch: []watched{aTicks, upTicks}},
+			variant{Name: "recordsync GET", Base: b.URL(), Load: getL, Watch: []watched{bTicks, upTicks}})
+		if err != nil {
+			rep.Errors = append(rep.Errors, "record GET: "+err.Error())
+		}
+		putL := load{Path: "/api/v1/flows/1", Lua: luaPut(`{"name":"Bench flow","description":"Saved by wrk."}`, true)}
+		rep.Put, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+			variant{Name: "plain PUT", Base: a.URL(), Load: putL, Watch: []watched{aTicks, upTicks}},
+			variant{Name: "recordsync PUT", Base: b.URL(), Load: putL, Watch: []watched{bTicks, upTicks}})
+		if err != nil {
+			rep.Errors = append(rep.Errors, "record PUT: "+err.Error())
+		}
+
+		// 3a. Conflicts and polls, Go upstream.
+		logf("3a. conflict / poll from cache vs the Go upstream")
+		const bearer = "Authorization: Bearer bench-user-token"
+		staleBody := `{"name":"Stale","client_version":"2020-01-01T00:00:00.000000Z"}`
+		rep.GoChecks = preflight(b.URL(), []string{"Authorization", "Bearer bench-user-token"}, staleBody)
+		conflictL := load{Path: "/api/v1/flows/1", Lua: luaPut(staleBody, false), Headers: []string{bearer}}
+		pollL := load{Path: "/api/v1/records/flow/1/version", Headers: []string{bearer, "Accept: application/json"}}
+		rep.GoConflict, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+			variant{Name: "409 by the Go upstream (plain Caddy)", Base: a.URL(), Load: conflictL, Watch: []watched{aTicks, upTicks}},
+			cacheVariant("409 from recordsync's cache", b, conflictL, []watched{bTicks, upTicks}, "recordsync_conflicts_total", `answered_by="cache"`, &rep.GoConflictCacheShare))
+		if err != nil {
+			rep.Errors = append(rep.Errors, "Go conflict: "+err.Error())
+		}
+		rep.GoPoll, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+			variant{Name: "poll by the Go upstream (plain Caddy)", Base: a.URL(), Load: pollL, Watch: []watched{aTicks, upTicks}},
+			cacheVariant("poll from recordsync's cache", b, pollL, []watched{bTicks, upTicks}, "recordsync_version_polls_total", `answered_by="cache"`, &rep.GoPollCacheShare))
+		if err != nil {
+			rep.Errors = append(rep.Errors, "Go poll: "+err.Error())
+		}
+		// 3c. The floor of any answer Caddy gives: a Caddy with no module
+		// answering the poll with a fixed body (`respond`), alternated with the
+		// poll from recordsync's cache.
+		logf("3c. poll from cache vs Caddy `respond` (the floor)")
+		floorSite := ":{PORT} {\n\theader Content-Type application/json\n\trespond `" + pollFloorBody + "` 200\n}\n"
+		rep.SiteF = floorSite
+		if f, err := startCaddy(caddyBin, work, "respond", floorSite, nil); err != nil {
+			rep.Errors = append(rep.Errors, "respond floor: "+err.Error())
+		} else {
+			fTicks := watched{"caddy", func() int64 { return cpuTicks(f.Pid()) }}
+			runWrk(f.URL(), pollL, time.Second, cfg.Conns, nil)
+			var share []float64
+			rep.PollFloor, err = compare(cfg.Rounds, cfg.Dur, cfg.Conns,
+				variant{Name: "Caddy `respond`, no module (the floor)", Base: f.URL(), Load: pollL, Watch: []watched{fTicks}},
+				cacheVariant("poll from recordsync's cache", b, pollL, []watched{bTicks, upTicks}, "recordsync_version_polls_total", `answered_by="cache"`, &share))
+			if err != nil {
+				rep.Errors = append(rep.Errors, "respond floor: "+err.Error())
+			}
+			f.Stop()
+		}
+		a.Stop()
+		b.Stop()
 	}
-	a.Stop()
-	b.Stop()
 
 	// 3b. Conflicts and polls, the real Laravel app.
-	if !cfg.SkipLaravel {
+	if cfg.want("laravel") {
 		logf("3b. conflict / poll from cache vs the Laravel app (php-fpm)")
 		if err := runLaravel(cfg, rep, repo, work, caddyBin); err != nil {
 			rep.Errors = append(rep.Errors, "laravel: "+err.Error())
@@ -331,18 +427,54 @@ func run(cfg runConfig, outPath string) error {
 		}
 	}
 
-	// 4 and 5. Fan-out and connection memory.
-	if !cfg.SkipWS {
+	// 4 and 5. Fan-out and connection memory, recordsync and Centrifugo
+	// alternated (A, B, then B, A, …), a fresh server for every run.
+	var centBin string
+	if (cfg.want("fanout") || cfg.want("shape")) && !cfg.SkipPeers {
+		rep.Mercure = mercureStatus()
+		logf("peers: Mercure: %s", rep.Mercure)
+		var err error
+		if centBin, rep.CentrifugoBuild, err = centrifugoBinary(); err != nil {
+			rep.Errors = append(rep.Errors, "centrifugo: "+err.Error())
+			logf("  centrifugo: %v", err)
+			centBin = ""
+		} else {
+			logf("peers: Centrifugo %s", rep.CentrifugoBuild)
+		}
+	}
+	if cfg.want("fanout") {
 		for _, n := range cfg.Sizes {
-			logf("4/5. fan-out and idle memory, %d subscribers", n)
-			r := runFanout(self, caddyBin, work, siteB, n, 20)
-			logf("  %d: %.1f KB/conn, %.2f goroutines/conn, p50 %.1f ms p99 %.1f ms max %.1f ms, delivered %d/%d, %.0f msg/s, caddy cpu %.2fs",
-				n, r.KBPerConn, r.GorPerConn, r.Stats.P50ms, r.Stats.P99ms, r.Stats.Maxms, r.Stats.Delivered, r.Stats.Expected, r.Stats.MsgsPerSec, r.CaddyCPU)
-			rep.Fan = append(rep.Fan, r)
+			for round := 0; round < cfg.FanRounds; round++ {
+				systems := []string{"recordsync", "centrifugo"}
+				if round%2 == 1 {
+					systems = []string{"centrifugo", "recordsync"}
+				}
+				for _, sys := range systems {
+					var r fanResult
+					switch {
+					case sys == "recordsync":
+						logf("4/5. fan-out and idle memory, %d subscribers, round %d: recordsync", n, round+1)
+						r = runFanout(self, caddyBin, work, siteB, n, 20)
+					case centBin != "":
+						logf("4/5. fan-out and idle memory, %d subscribers, round %d: Centrifugo", n, round+1)
+						r = runCentFanout(self, centBin, work, n, 20)
+					default:
+						continue
+					}
+					r.Round = round + 1
+					logf("  %s %d: %.1f KB/conn (own metrics %.1f KB), %.2f goroutines/conn, p50 %.1f ms p99 %.1f ms max %.1f ms, delivered %d/%d, %.0f msg/s, cpu %.2fs (%.1f µs/msg)",
+						sys, n, r.KBPerConn, r.HeapKBPerConn(), r.GorPerConn, r.Stats.P50ms, r.Stats.P99ms, r.Stats.Maxms, r.Stats.Delivered, r.Stats.Expected, r.Stats.MsgsPerSec, r.CaddyCPU, r.CPUPerMsgUS())
+					if sys == "recordsync" {
+						rep.Fan = append(rep.Fan, r)
+					} else {
+						rep.CentFan = append(rep.CentFan, r)
+					}
+				}
+			}
 			// The floor: the same number of bare write(2)s of a frame of
 			// the same size (payload + the 4-byte websocket header).
 			size := 300
-			if r.Stats.FrameBytes > 0 {
+			if r := rep.fan(n); r != nil && r.Stats.FrameBytes > 0 {
 				size = r.Stats.FrameBytes + 4
 			}
 			f := runFloor(self, n, 20, size)
@@ -353,7 +485,7 @@ func run(cfg runConfig, outPath string) error {
 	}
 
 	// 7. Slow consumers: 1% of 5,000 subscribers stop reading.
-	if !cfg.SkipWS && !cfg.SkipSlow {
+	if cfg.want("slow") {
 		logf("7. slow consumers: 1%% of 5,000 subscribers stop reading")
 		publishes, rounds := 40, cfg.Rounds
 		if cfg.Quick {
@@ -363,12 +495,24 @@ func run(cfg runConfig, outPath string) error {
 	}
 
 	// 6. Two instances on one Redis vs one instance.
-	if !cfg.SkipCluster {
+	if cfg.want("cluster") || cfg.want("storm") {
 		rep.RedisVersion = redisVersion()
+	}
+	if cfg.want("cluster") {
 		if err := runCluster(cfg, rep, self, caddyBin, work, upPort, up); err != nil {
 			rep.Errors = append(rep.Errors, "cluster: "+err.Error())
 			logf("  cluster: %v", err)
 		}
+	}
+
+	// 8. The realistic shape: record, list and presence channel per socket.
+	if cfg.want("shape") {
+		rep.Shape = runShape(cfg, self, caddyBin, centBin, work, upPort, up)
+	}
+
+	// 9. The reconnect storm: a cluster instance dies under 5,000 sockets.
+	if cfg.want("storm") {
+		rep.Storm = runStorm(cfg, repo, self, caddyBin, work)
 	}
 	up.Stop()
 

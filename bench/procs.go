@@ -193,6 +193,15 @@ func (c *caddy) metric(name, match string) float64 {
 	return sum
 }
 
+// goMem is Caddy's own Go metrics of memory (admin /metrics).
+func (c *caddy) goMem() goMem {
+	m, err := c.Metrics()
+	if err != nil {
+		return goMem{}
+	}
+	return goMemOf(m)
+}
+
 // goroutines is the total of Caddy's goroutine profile (admin /debug/pprof).
 func (c *caddy) goroutines() int {
 	resp, err := adminClient.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/goroutine?debug=1", c.AdminPort))

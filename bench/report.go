@@ -29,9 +29,16 @@ type report struct {
 	LaravelChecks             []string
 	// PollFloor: Caddy `respond` with no module vs the poll from cache.
 	PollFloor []*series
-	Fan       []fanResult
-	Floor     []floorResult
-	Errors    []string
+	// Fan holds every recordsync fan-out run, CentFan Centrifugo's (A/B
+	// rounds per size).
+	Fan     []fanResult
+	CentFan []fanResult
+	Floor   []floorResult
+	// CentrifugoBuild is the module and version the Centrifugo binary was
+	// built from (go version -m); Mercure says why Mercure was not
+	// measured ("" if it could have been).
+	CentrifugoBuild, Mercure string
+	Errors                   []string
 
 	// The two-instance cluster (section 6).
 	SiteC, RedisVersion string
@@ -46,6 +53,10 @@ type report struct {
 
 	// Slow consumers (section 7).
 	Slow *slowResult
+
+	// The realistic shape (section 8) and the reconnect storm (section 9).
+	Shape *shapeResult
+	Storm *stormResult
 
 	// CacheMemory: one cached record's memory with and without field
 	// fingerprints.
