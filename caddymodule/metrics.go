@@ -100,11 +100,11 @@ var metrics = struct {
 	}),
 	dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "events_dropped_total",
-		Help: "Events or frames not delivered, by reason.",
+		Help: "Events or frames not delivered, by reason (cache_evicted: a cache channel's last event forgotten before its expiry to stay within the cache's bounds).",
 	}, []string{"reason"}),
 	refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "ws_refused_total",
-		Help: "What sockets asked for and were refused, by reason (connection, message, signature, app, channel, limit, unsupported; api_signature, api_tenant: Pusher HTTP API requests with a bad signature, or a signature already used for another tenant); refused client events are in events_dropped_total.",
+		Help: "What sockets asked for and were refused, by reason (connection, message, signature, app, channel, limit, signin: a pusher:signin refused or a user channel of another user; api_signature, api_tenant: Pusher HTTP API requests with a bad signature, or a signature already used for another tenant); refused client events are in events_dropped_total.",
 	}, []string{"reason"}),
 	encoded: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "ws_frames_encoded_total",

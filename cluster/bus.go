@@ -26,6 +26,9 @@ const (
 	// kindPresence is a change of one instance's presence members: Op is
 	// presenceJoin, presenceLeave or presenceSync.
 	kindPresence = "presence"
+	// kindTerminate: close the sockets of Tenant signed in as UserID (the
+	// HTTP API's terminate_connections; realtime.UserTerminator).
+	kindTerminate = "terminate"
 )
 
 // Kinds the Bus handles itself.
@@ -766,7 +769,7 @@ func (b *Bus) handle(payload string) {
 		return
 	}
 	switch m.Kind {
-	case kindEvent, kindSaved, kindPresence, kindHello, kindHeartbeat, kindBye:
+	case kindEvent, kindSaved, kindPresence, kindTerminate, kindHello, kindHeartbeat, kindBye:
 	default:
 		b.drop(ReasonMalformed, payload) // signed, of this protocol: not ours to guess
 		return

@@ -168,6 +168,12 @@ func (l *Link) PublishPresence(ch realtime.PresenceChange) {
 	l.bus.Publish(m)
 }
 
+// TerminateUser tells the other instances to close the sockets of tenant
+// signed in as userID (realtime.UserTerminator).
+func (l *Link) TerminateUser(tenant, userID string) {
+	l.bus.Publish(message{Kind: kindTerminate, Tenant: tenant, UserID: userID})
+}
+
 // receive applies a message of another instance.
 func (l *Link) receive(m message) {
 	switch m.Kind {
@@ -210,6 +216,10 @@ func (l *Link) receive(m message) {
 		if l.hub != nil {
 			l.hub.PublishLocal(realtime.Event{Tenant: m.Tenant, Channel: m.Channel, Name: m.Name, Data: []byte(m.Data),
 				ExceptSocket: m.ExceptSocket, ClientEvent: m.Client, UserID: m.UserID, Source: realtime.SourceCluster})
+		}
+	case kindTerminate:
+		if l.hub != nil && pusher.ValidUserID(m.UserID) {
+			l.hub.TerminateLocalUser(m.Tenant, m.UserID)
 		}
 	case kindPresence:
 		if l.hub == nil {
@@ -270,5 +280,6 @@ func (l *Link) instanceGone(instance string) {
 // Interface guards
 var (
 	_ realtime.Broker          = (*Link)(nil)
+	_ realtime.UserTerminator  = (*Link)(nil)
 	_ realtime.SocketDirectory = (*Sockets)(nil)
 )

@@ -42,6 +42,12 @@ func (c *conn) clientEvent(cfg *config, f clientFrame) {
 	}
 	switch pusher.KindOf(f.Channel) {
 	case pusher.KindPrivate, pusher.KindPresence:
+	case pusher.KindPrivateEncrypted:
+		// The Pusher docs, "End-to-end encrypted channels": client events
+		// are not supported (a client has no way to encrypt them).
+		cfg.Observer.Dropped(DropClientEventChannel)
+		c.sendError(CodeClientEvents, "client events are not supported on private-encrypted- channels")
+		return
 	default:
 		cfg.Observer.Dropped(DropClientEventChannel)
 		c.sendError(CodeClientEvents, "client events are only allowed on private- and presence- channels, not "+quoteForMsg(f.Channel))

@@ -37,6 +37,9 @@ type conn struct {
 	// members maps c's presence channels to the user_id c joined them as;
 	// readLoop only.
 	members map[string]string
+	// user is the id c signed in as with pusher:signin, "" before
+	// (signin.go); readLoop only.
+	user string
 	// ceTokens and ceLast are the client-event token bucket; readLoop only.
 	ceTokens float64
 	ceLast   int64
@@ -263,6 +266,7 @@ func (c *conn) readLoop() {
 		return
 	}
 	c.leavePresence() // before unregister: member_removed to the others
+	c.signOut()
 	c.hub.unregister(c)
 	c.hub.wg.Done()
 }
@@ -368,6 +372,8 @@ func (c *conn) handle(cfg *config, msg []byte) {
 			return
 		}
 		c.unsubscribe(d.Channel)
+	case "pusher:signin":
+		c.signin(cfg, f.Data)
 	default:
 		if strings.HasPrefix(f.Event, "client-") {
 			c.clientEvent(cfg, f)
@@ -382,6 +388,10 @@ func (c *conn) handle(cfg *config, msg []byte) {
 // "since" extension, catches the socket up.
 func (c *conn) subscribe(cfg *config, d subscribeData) {
 	name := d.Channel
+	if id, ok := pusher.UserOfChannel(name); ok {
+		c.subscribeUser(cfg, name, id) // signin.go
+		return
+	}
 	if !pusher.ValidChannelName(name) {
 		c.refuseSubscription(RefusedChannel, name, subErrInvalid,
 			"invalid channel name "+quoteForMsg(name)+": 1–200 characters of [-a-zA-Z0-9_=@,.;]", 400)
@@ -391,8 +401,12 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 	kind := pusher.KindOf(name)
 	switch kind {
 	case pusher.KindPublic:
-	case pusher.KindPrivate:
-		if d.Auth == "" && cfg.Authorizer != nil && c.upgrade != nil {
+	case pusher.KindPrivate, pusher.KindPrivateEncrypted:
+		// An encrypted channel is subscribed as a private one; its events
+		// are relayed as published (the hub never has the key), and
+		// auth_upstream does not apply: pusher-js needs the shared_secret
+		// of the app's own answer.
+		if d.Auth == "" && kind == pusher.KindPrivate && cfg.Authorizer != nil && c.upgrade != nil {
 			if _, ok := c.upstreamAuthorize(cfg, name, kind); !ok {
 				return
 			}
@@ -425,9 +439,6 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 			c.refuseSubscription(RefusedChannel, name, subErrInvalid, "invalid channel_data: "+err.Error(), 400)
 			return
 		}
-	case pusher.KindPrivateEncrypted:
-		c.refuseSubscription(RefusedUnsupported, name, subErrUnsupported, "encrypted channels are not supported", 501)
-		return
 	default:
 		c.refuseSubscription(RefusedUnsupported, name, subErrUnsupported, kind.String()+" channels are not supported", 501)
 		return
@@ -456,6 +467,7 @@ func (c *conn) subscribe(cfg *config, d subscribeData) {
 			// same.
 			c.hub.addSub(c, chanKey{c.tenant, name})
 			c.enqueue(subscriptionSucceededFrame(name))
+			c.hub.replayCache(c, chanKey{c.tenant, name}) // cache channels (cachechannels.go)
 		}
 		if c.channels == nil {
 			c.channels = make(map[string]struct{}, 2)

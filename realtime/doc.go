@@ -213,6 +213,9 @@
 //     message, a message over MaxMessageBytes (read to its end and dropped).
 //     4200 is Reverb's code for "Invalid message format"; a 40xx code would
 //     tell pusher-js never to reconnect, wrong for a recoverable error.
+//   - 4009 for a pusher:signin refused (signin.go): a signature or user_data
+//     that does not verify, or another user than the one the socket is
+//     signed in as. terminate_connections closes a socket with 4009.
 //   - 4301 for a client-* event refused: "client events are not enabled"
 //     (ClientEventsOff), a public channel, a channel the socket is not
 //     subscribed to, a name over 200 characters, or over the socket's rate.
@@ -225,7 +228,13 @@
 //     channel_data without a usable user_id.
 //   - LimitReached 429: over MaxChannelsPerConn; a new member of a presence
 //     channel that has PresenceMaxMembers members.
-//   - UnsupportedChannel 501: private-encrypted- channels.
+//   - AuthError 401 also for a user channel (#server-to-user-{id}) of a
+//     socket not signed in as that user (signin.go).
+//
+// private-encrypted- channels are subscribed as private ones and their
+// events relayed as published: the hub never sees the key; client events
+// on them are refused (4301), as Pusher refuses them. Cache channels
+// replay their last event on subscribe (cachechannels.go).
 //
 // # Cluster
 //

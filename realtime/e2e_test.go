@@ -202,8 +202,9 @@ func TestUnsupportedChannelsAndClientEventsOff(t *testing.T) {
 	if d := c.expect("pusher:subscription_error", "presence-room"); d["status"] != float64(401) || !strings.Contains(d["error"].(string), "presence channels need channel_data") {
 		t.Fatalf("%v", d)
 	}
+	// Encrypted channels are signed as private ones.
 	c.subscribe("private-encrypted-x", "k:s")
-	if d := c.expect("pusher:subscription_error", "private-encrypted-x"); d["status"] != float64(501) {
+	if d := c.expect("pusher:subscription_error", "private-encrypted-x"); d["status"] != float64(401) || d["type"] != "AuthError" {
 		t.Fatalf("%v", d)
 	}
 	c.subscribe("bad name!", "")

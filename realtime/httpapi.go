@@ -112,6 +112,7 @@ func apiPath(cfg *config, p string) (rest string, signPaths []string, ok bool) {
 //   - GET channels ?filter_by_prefix=&info=user_count,subscription_count
 //   - GET channels/{name} ?info=user_count,subscription_count
 //   - GET channels/{name}/users (presence channels only)
+//   - POST users/{user_id}/terminate_connections (signin.go)
 //
 // Every request must be signed (auth_key, auth_timestamp within
 // HTTPAPITimestampWindow, auth_version 1.0, body_md5 for a body,
@@ -156,7 +157,7 @@ func writeAPI(w http.ResponseWriter, status int, body []byte) {
 }
 
 func allowedMethod(p string) string {
-	if strings.HasSuffix(p, "/events") || strings.HasSuffix(p, "/batch_events") {
+	if strings.HasSuffix(p, "/events") || strings.HasSuffix(p, "/batch_events") || strings.HasSuffix(p, "/terminate_connections") {
 		return http.MethodPost
 	}
 	return http.MethodGet
@@ -216,6 +217,11 @@ func (h *Hub) serveHTTPAPI(cfg *config, r *http.Request, tenant string) ([]byte,
 			return nil, err
 		}
 		return h.listChannels(tenant, query["filter_by_prefix"], query["info"])
+	case strings.HasPrefix(rest, "users/"):
+		if user, ok := terminatePath(rest); ok { // signin.go
+			return h.terminateConnections(r.Method, user, tenant)
+		}
+		return nil, apiErrorf(http.StatusNotFound, "unknown HTTP API path %s", quoteForMsg(rest))
 	case strings.HasPrefix(rest, "channels/"):
 		if err := method(http.MethodGet); err != nil {
 			return nil, err
@@ -542,8 +548,13 @@ func (r rawAPIEvent) validate() (apiEvent, error) {
 		return ev, apiErrorf(http.StatusBadRequest, "%d channels: the limit is %d", len(chans), MaxEventChannels)
 	}
 	for _, c := range chans {
-		if !pusher.ValidChannelName(c) {
+		if !validEventChannel(c) { // or a user's channel (signin.go)
 			return ev, apiErrorf(http.StatusBadRequest, "invalid channel name %s: 1–200 characters of [-a-zA-Z0-9_=@,.;]", quoteForMsg(c))
+		}
+		if len(chans) > 1 && pusher.KindOf(c) == pusher.KindPrivateEncrypted {
+			// Each encrypted channel has its own key (the Pusher docs,
+			// "End-to-end encrypted channels", Limitations).
+			return ev, apiErrorf(http.StatusBadRequest, "an event for %s must name that channel alone: its data is encrypted for it", quoteForMsg(c))
 		}
 	}
 	slices.Sort(chans)

@@ -81,6 +81,11 @@ type Hub struct {
 	// dir is the cluster's registry of open sockets (cluster.go); nil
 	// without a cluster.
 	dir atomic.Pointer[dirHolder]
+
+	// users holds the signed-in sockets (signin.go); cache the cache
+	// channels' last events (cachechannels.go). Zero values are ready.
+	users userIndex
+	cache eventCache
 }
 
 // NewHub builds a Hub from opts.
@@ -173,8 +178,7 @@ func (h *Hub) addSub(c *conn, k chanKey) bool {
 
 // removeSub unsubscribes c from k.
 func (h *Hub) removeSub(c *conn, k chanKey) {
-	cfg := h.cfg.Load()
-	obs := cfg.Observer
+	obs := h.cfg.Load().Observer
 	sh := h.shardFor(k)
 	sh.mu.Lock()
 	subs, ok := sh.channels[k]
@@ -217,7 +221,7 @@ var subsPool = sync.Pool{New: func() any { s := make([]*conn, 0, 64); return &s 
 // In a cluster (SetBroker) the event also goes to the other instances,
 // which deliver it with PublishLocal.
 func (h *Hub) Publish(ev Event) {
-	if h.isClosed.Load() || ev.Name == "" || !pusher.ValidChannelName(ev.Channel) {
+	if h.isClosed.Load() || ev.Name == "" || !validEventChannel(ev.Channel) {
 		h.publish(ev, recordRef{})
 		return
 	}
@@ -233,7 +237,7 @@ func (h *Hub) publish(ev Event, rec recordRef) {
 		obs.Dropped(DropClosed)
 		return
 	}
-	if ev.Name == "" || !pusher.ValidChannelName(ev.Channel) {
+	if ev.Name == "" || !validEventChannel(ev.Channel) {
 		obs.Dropped(DropInvalid)
 		return
 	}
@@ -251,7 +255,11 @@ func (h *Hub) publish(ev Event, rec recordRef) {
 
 	sp := subsPool.Get().(*[]*conn)
 	subs := (*sp)[:0]
-	if rec.version == "" {
+	// A cache channel's last event is kept with the snapshot, under the
+	// write lock, in order with replayCache (cachechannels.go).
+	cached := !ev.ClientEvent && pusher.IsCacheChannel(ev.Channel)
+	var frame []byte
+	if rec.version == "" && !cached {
 		sh.mu.RLock()
 		for c := range sh.channels[k] {
 			subs = append(subs, c)
@@ -263,21 +271,27 @@ func (h *Hub) publish(ev Event, rec recordRef) {
 		for c := range sh.channels[k] {
 			subs = append(subs, c)
 		}
-		if len(subs) > 0 {
+		admitted := true
+		if len(subs) > 0 && rec.version != "" {
 			if reason := sh.admitLocked(k, ev.Name, rec); reason != "" {
 				clear(subs)
 				subs = subs[:0]
 				obs.Dropped(reason)
+				admitted = false
 			}
+		}
+		if cached && admitted {
+			frame = h.cacheEventLocked(cfg, k, ev)
 		}
 		sh.mu.Unlock()
 	}
 
 	if len(subs) > 0 {
-		var frame []byte
-		if ev.ClientEvent {
+		switch {
+		case frame != nil: // the one the cache keeps
+		case ev.ClientEvent:
 			frame = clientEventFrame(ev.Name, ev.Channel, ev.Data, ev.UserID)
-		} else {
+		default:
 			frame = eventFrame(ev.Name, ev.Channel, ev.Data)
 		}
 		obs.Encoded()

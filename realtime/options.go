@@ -115,6 +115,16 @@ type Options struct {
 	// the version cache, and are delivered once per version, like
 	// record.updated.
 	Models []ModelRoute
+	// CacheTTL is how long a cache channel's last event is replayed to new
+	// subscribers after it was published (cachechannels.go). Default:
+	// DefaultCacheTTL.
+	CacheTTL time.Duration
+	// CacheMaxChannels and CacheMaxBytes bound the cache channels' last
+	// events kept, across tenants; past them the least recently published
+	// are forgotten. Defaults: DefaultCacheMaxChannels,
+	// DefaultCacheMaxBytes.
+	CacheMaxChannels int
+	CacheMaxBytes    int64
 	// Logger receives the hub's logs. Default: zap.NewNop().
 	Logger *zap.Logger
 	// Observer receives metrics. May be nil.
@@ -188,7 +198,8 @@ const (
 	// RefusedLimit: over the subscriptions per socket or presence members
 	// limits (LimitReached 429).
 	RefusedLimit = "limit"
-	// RefusedUnsupported: encrypted and other unsupported channels (501).
+	// RefusedUnsupported: a channel kind the hub does not support (501);
+	// none since encrypted channels are subscribed as private ones.
 	RefusedUnsupported = "unsupported"
 )
 
@@ -290,6 +301,15 @@ func newConfig(o Options) (*config, error) {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = DefaultCacheTTL
+	}
+	if o.CacheMaxChannels <= 0 {
+		o.CacheMaxChannels = DefaultCacheMaxChannels
+	}
+	if o.CacheMaxBytes <= 0 {
+		o.CacheMaxBytes = DefaultCacheMaxBytes
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()

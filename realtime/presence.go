@@ -115,6 +115,7 @@ func (h *Hub) presenceJoin(c *conn, k chanKey, m pusher.Member, max int) bool {
 		}
 	}
 	c.enqueue(presenceSucceededFrame(k.name, pc))
+	h.replayCache(c, k) // presence-cache- channels (cachechannels.go)
 	if first && !elsewhere {
 		pc.sendLocked(memberAddedFrame(k.name, m.UserID, m.Info), c)
 	}

@@ -18,12 +18,14 @@ func TestRefusalsAreCounted(t *testing.T) {
 	c.expect("pusher:subscription_error", "private-record.flow.1")
 	c.subscribe("private-record.flow.1", pusher.ChannelAuth(testKey, testSecret, "1.2", "private-record.flow.1", ""))
 	c.expect("pusher:subscription_error", "private-record.flow.1")
-	// A bad channel name, an encrypted channel, malformed JSON, a client
-	// event (not enabled).
+	// A bad channel name, an encrypted channel without a signature, a
+	// forged sign-in, malformed JSON, a client event (not enabled).
 	c.subscribe("bad channel", "")
 	c.expect("pusher:subscription_error", "bad channel")
 	c.subscribe("private-encrypted-x", "")
 	c.expect("pusher:subscription_error", "private-encrypted-x")
+	c.send(`{"event":"pusher:signin","data":{"auth":"` + testKey + `:00","user_data":"{\"id\":\"1\"}"}}`)
+	c.expect("pusher:error", "")
 	c.send(`{"event":`)
 	c.expect("pusher:error", "")
 	c.send(`{"event":"client-typing","channel":"private-record.flow.1","data":"{}"}`)
@@ -31,9 +33,10 @@ func TestRefusalsAreCounted(t *testing.T) {
 	c.roundTrip() // still up
 
 	for reason, want := range map[string]int{
-		RefusedSignature:   2,
+		RefusedSignature:   3,
 		RefusedChannel:     1,
-		RefusedUnsupported: 1,
+		RefusedSignin:      1,
+		RefusedUnsupported: 0,
 		RefusedMessage:     1,
 	} {
 		if got := e.obs.refusedCount(reason); got != want {
