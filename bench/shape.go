@@ -69,7 +69,7 @@ func (r *shapeRun) CPUPerMsgUS() float64 {
 type shapeConn struct {
 	Connected, Failed int
 	ConnectSecs       float64
-	FirstError        string `json:",omitempty"`
+	FirstError        string  `json:",omitempty"`
 	KBPerConn         float64 // RSS growth per socket (3 subscriptions each)
 	HeapKBPerConn     float64 // heap + stacks in use growth per socket (own metrics)
 }
