@@ -186,20 +186,8 @@ func (m *monitor) EdgePoll(key versioncache.Key, fromCache bool) {
 	m.emit(*streams, &ev)
 }
 
-// activities tells several Activities of the hub's notes.
-type activities []realtime.Activity
-
-func (a activities) Note(n realtime.ActivityEvent) {
-	for _, x := range a {
-		x.Note(n)
-	}
-}
-
 // withMonitor returns the Activity that tells both act (the configured
 // one, nil for none) and m.
 func withMonitor(act realtime.Activity, m *monitor) realtime.Activity {
-	if act == nil {
-		return m
-	}
-	return activities{act, m}
+	return realtime.Activities(act, m)
 }
