@@ -110,6 +110,11 @@
   }
 
   function fillSelect(sel, values, keep, withAll) {
+    // Left alone while its options stay the same: a refresh must not close
+    // a list the viewer has open.
+    var sig = JSON.stringify(values);
+    if (sel.getAttribute('data-sig') === sig) return;
+    sel.setAttribute('data-sig', sig);
     var cur = sel.value;
     while (sel.firstChild) sel.removeChild(sel.firstChild);
     if (withAll) {
