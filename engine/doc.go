@@ -22,5 +22,13 @@
 //   - the auth_upstream authoriser (and its cache of answers) is kept while
 //     its path, URL, TTL, concurrency and timeout stay the same.
 //
-// It knows nothing of Caddy, of HTTP requests or of metrics registries.
+// It also serves the live console (console.go), the one part that shows both
+// the hub and the proxy: its monitor (monitor.go) is the hub's Activity and
+// the proxy's EdgeObserver, made at Open and kept, with the console's
+// sessions, across reloads; each configuration builds its Console on it
+// (NewConsole).
+//
+// It knows nothing of Caddy or of metrics registries; the console is its one
+// HTTP handler, given the user an authentication in front established as a
+// plain string.
 package engine
