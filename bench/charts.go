@@ -76,67 +76,77 @@ func (r *report) drawCharts(dir string) {
 
 	ms := func(v float64) string { return fmt.Sprintf("%.1f ms", v) }
 	k := func(n int) string { return fmt.Sprintf("%dk", n/1000) }
-	// 4. fan-out latency, with the reference figures
+	// 4. fan-out latency, recordsync and Centrifugo side by side
 	{
 		c := barChart{Title: "Fan-out latency: one publish to N subscribers",
-			Subtitle: "receive time - publish time over all deliveries, 20 publishes 250 ms apart; references from performance.md (same method)",
-			Axis:     "milliseconds", Log: true, Series: []string{"p50", "p99", "max"}, Format: ms,
-			Target: 60, TargetLabel: "target: p99 <= 60 ms at 10k"}
-		refs := map[int][]struct {
-			name          string
-			p50, p99, max float64
-		}{
-			1000:  {{"Centrifugo v6", 9, 21, 0}, {"Mercure", 0, 50, 0}},
-			10000: {{"Centrifugo v6", 78, 169, 0}, {"Mercure", 80, 151, 0}},
-			18000: {{"Centrifugo v6", 141, 352, 0}},
-		}
-		for _, f := range r.Fan {
-			if f.Err != "" {
-				continue
+			Subtitle: "receive time - publish time over all deliveries, 20 publishes 250 ms apart; median of the A/B rounds; same run, same machine",
+			Axis:     "milliseconds", Log: true, Series: []string{"p50", "p99", "max"}, Format: ms}
+		for _, n := range r.Cfg.Sizes {
+			for _, sys := range []string{"recordsync", "centrifugo"} {
+				if a, ok := r.agg(sys, n); ok {
+					c.Groups = append(c.Groups, barGroup{Label: k(n) + " " + sysName(sys), Values: []float64{a.P50, a.P99, a.Max}})
+				}
 			}
-			c.Groups = append(c.Groups, barGroup{Label: k(f.N) + " recordsync", Values: []float64{f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms}})
-			if cf := r.clusterFan(f.N); cf != nil {
-				c.Groups = append(c.Groups, barGroup{Label: k(f.N) + " recordsync, 2-instance cluster", Values: []float64{cf.Stats.P50ms, cf.Stats.P99ms, cf.Stats.Maxms}})
+			if cf := r.clusterFan(n); cf != nil {
+				c.Groups = append(c.Groups, barGroup{Label: k(n) + " recordsync, 2-instance cluster", Values: []float64{cf.Stats.P50ms, cf.Stats.P99ms, cf.Stats.Maxms}})
 			}
-			for _, ref := range refs[f.N] {
-				c.Groups = append(c.Groups, barGroup{Label: k(f.N) + " " + ref.name + " (reference)", Values: []float64{ref.p50, ref.p99, ref.max}})
+			if fl := r.floor(n); fl != nil {
+				c.Groups = append(c.Groups, barGroup{Label: k(n) + " floor: bare write(2)", Values: []float64{fl.P50ms, fl.P99ms, fl.Maxms}})
 			}
 		}
 		save("fanout_latency", c)
 	}
-	// 4. delivered messages per Caddy CPU-second and per burst
+	// 4. delivered messages per server CPU-second, with the floor
 	{
-		c := barChart{Title: "Delivered messages",
-			Subtitle: "per Caddy CPU-second during the publishes (target >= 100k per core), and per publish burst (wall clock)",
-			Axis:     "messages per second", Series: []string{"per Caddy CPU-second", "per burst, wall clock"}, Colors: []int{1, 3},
-			Target: 100000, TargetLabel: "target: 100k per core"}
-		for _, f := range r.Fan {
-			if f.Err == "" {
-				c.Groups = append(c.Groups, barGroup{Label: k(f.N) + " one instance", Values: []float64{f.MsgPerCPU(), f.Stats.MsgsPerSec}})
+		c := barChart{Title: "Delivered messages per CPU-second of the server process",
+			Subtitle: "during the publishes; the floor is a bare write(2) of the same frame per socket; goal: recordsync >= 0.85x the floor, CPU per message <= Centrifugo's",
+			Axis:     "messages per CPU-second", Series: []string{"recordsync", "Centrifugo", "floor: bare write(2)"}, Colors: []int{1, 2, 0}}
+		for _, n := range r.Cfg.Sizes {
+			a, ok := r.agg("recordsync", n)
+			if !ok {
+				continue
 			}
-			if cf := r.clusterFan(f.N); cf != nil {
-				c.Groups = append(c.Groups, barGroup{Label: k(f.N) + " 2-instance cluster", Values: []float64{cf.MsgPerCPU(), cf.Stats.MsgsPerSec}})
+			vals := []float64{a.MsgPerCPU, math.NaN(), math.NaN()}
+			if cf, ok := r.agg("centrifugo", n); ok {
+				vals[1] = cf.MsgPerCPU
+			}
+			if fl := r.floor(n); fl != nil {
+				vals[2] = fl.WritesPerCPU()
+			}
+			c.Groups = append(c.Groups, barGroup{Label: k(n) + " subscribers", Values: vals})
+			if cf := r.clusterFan(n); cf != nil {
+				c.Groups = append(c.Groups, barGroup{Label: k(n) + " recordsync 2-instance cluster", Values: []float64{cf.MsgPerCPU(), math.NaN(), math.NaN()}})
 			}
 		}
 		save("fanout_rate", c)
 	}
-	// 5. memory per idle connection
+	// 5. memory per idle connection, both systems, RSS and own metrics
 	{
 		c := barChart{Title: "Memory per idle subscribed websocket",
-			Subtitle: "server RSS after connecting minus before, / N; goroutines per connection in the label; references from performance.md",
-			Axis:     "KB per connection", Series: []string{"recordsync", "Centrifugo v6 (reference)", "Mercure (reference)"}, Colors: []int{1, 0, 4},
-			Format: func(v float64) string { return fmt.Sprintf("%.1f KB", v) }, Target: 20, TargetLabel: "target: <= 20 KB"}
-		refs := map[int][2]float64{1000: {53.6, 46.2}, 10000: {47.5, 47.1}, 18000: {45.7, math.NaN()}}
-		for _, f := range r.Fan {
-			if f.Err != "" {
+			Subtitle: "RSS after connecting minus before, / N; and heap + stacks in use (own metrics); goal: <= 0.5x the best peer",
+			Axis:     "KB per connection", Series: []string{"recordsync (RSS)", "Centrifugo (RSS)", "recordsync (own metrics)", "Centrifugo (own metrics)"}, Colors: []int{1, 2, 3, 4},
+			Format: func(v float64) string { return fmt.Sprintf("%.1f KB", v) }}
+		for _, n := range r.Cfg.Sizes {
+			a, ok := r.agg("recordsync", n)
+			if !ok {
 				continue
 			}
-			ref, ok := refs[f.N]
-			if !ok {
-				ref = [2]float64{math.NaN(), math.NaN()}
+			vals := []float64{a.KB, math.NaN(), a.HeapKB, math.NaN()}
+			label := fmt.Sprintf("%s (recordsync %.2f goroutines/conn", k(n), a.Gor)
+			if cf, ok := r.agg("centrifugo", n); ok {
+				vals[1], vals[3] = cf.KB, cf.HeapKB
+				label += fmt.Sprintf(", Centrifugo %.2f", cf.Gor)
 			}
-			label := fmt.Sprintf("%s (%d connected, %.2f goroutines/conn)", k(f.N), f.Stats.Connected, f.GorPerConn)
-			c.Groups = append(c.Groups, barGroup{Label: label, Values: []float64{f.KBPerConn, ref[0], ref[1]}})
+			c.Groups = append(c.Groups, barGroup{Label: label + ")", Values: vals})
+		}
+		if s := r.Shape; s != nil {
+			if a, ok := s.Conn["recordsync"]; ok {
+				vals := []float64{a.KBPerConn, math.NaN(), a.HeapKBPerConn, math.NaN()}
+				if cf, ok := s.Conn["centrifugo"]; ok {
+					vals[1], vals[3] = cf.KBPerConn, cf.HeapKBPerConn
+				}
+				c.Groups = append(c.Groups, barGroup{Label: fmt.Sprintf("%s, 3 channels each (section 8)", k(s.Sockets)), Values: vals})
+			}
 		}
 		save("memory", c)
 	}
@@ -168,5 +178,39 @@ func (r *report) drawCharts(dir string) {
 			c.Groups = append(c.Groups, barGroup{Label: "conditional PUT -> 200", Values: rates(r.ClusterPut), Notes: withRatio(r.ClusterPut)})
 		}
 		save("cluster_writes", c)
+	}
+	// 8. the realistic shape
+	if s := r.Shape; s != nil {
+		lat := barChart{Title: "The realistic shape: record, list and presence channel per socket",
+			Subtitle: fmt.Sprintf("%d sockets over %d records; receive - save request sent, all deliveries; median of the rounds", s.Sockets, s.Records),
+			Axis:     "milliseconds", Log: true, Series: []string{"p50", "p99", "max"}, Format: ms}
+		cpu := barChart{Title: "The realistic shape: server CPU per delivered message",
+			Subtitle: "recordsync's includes proxying each save (PUT) to the app; Centrifugo's includes its API call",
+			Axis:     "CPU microseconds per delivered message", Series: []string{"recordsync", "Centrifugo"}, Colors: []int{1, 2},
+			Format: func(v float64) string { return fmt.Sprintf("%.1f us", v) }}
+		for _, rate := range s.rates() {
+			vals := []float64{math.NaN(), math.NaN()}
+			for i, sys := range []string{"recordsync", "centrifugo"} {
+				if a, ok := s.agg(sys, rate); ok {
+					lat.Groups = append(lat.Groups, barGroup{Label: fmt.Sprintf("%d saves/s, %s", rate, sysName(sys)), Values: []float64{a.P50, a.P99, a.Max}})
+					vals[i] = a.CPUPerMsg
+				}
+			}
+			cpu.Groups = append(cpu.Groups, barGroup{Label: fmt.Sprintf("%d saves per second", rate), Values: vals})
+		}
+		save("shape", lat)
+		save("shape_cpu", cpu)
+	}
+	// 9. the reconnect storm
+	if s := r.Storm; s != nil && s.Connected > 0 {
+		c := barChart{Title: "Reconnect storm: what reached PHP",
+			Subtitle: fmt.Sprintf("%d sockets of %d users, private + presence channel each; goal after the kill: <= 10%% of resubscriptions reach PHP", s.Connected, s.Users),
+			Axis:     "requests", Series: []string{"subscriptions", "/broadcasting/auth requests sent", "... reaching PHP"}, Colors: []int{0, 1, 2},
+			Format: func(v float64) string { return fmt.Sprintf("%.0f", v) }, Target: 0.1 * float64(s.Resubscriptions), TargetLabel: "goal: 10% of the resubscriptions"}
+		c.Groups = append(c.Groups, barGroup{Label: fmt.Sprintf("subscribing at the start (%.0f s)", s.InitialSecs),
+			Values: []float64{float64(s.InitialSubscriptions), float64(s.InitialAuthRequests), float64(s.InitialAuthPHP)}})
+		c.Groups = append(c.Groups, barGroup{Label: fmt.Sprintf("after the kill: all back in %.1f s, %d missed", s.AllBackSecs, s.Missed),
+			Values: []float64{float64(s.Resubscriptions), float64(s.AuthRequests), float64(s.AuthPHP)}})
+		save("storm", c)
 	}
 }

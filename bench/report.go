@@ -109,14 +109,8 @@ func shareStr(xs []float64) string {
 	return strings.Join(parts, ", ")
 }
 
-func (r *report) fan(n int) *fanResult {
-	for i := range r.Fan {
-		if r.Fan[i].N == n && r.Fan[i].Err == "" {
-			return &r.Fan[i]
-		}
-	}
-	return nil
-}
+// fan is recordsync's fan-out run at n with the median p99 of its rounds.
+func (r *report) fan(n int) *fanResult { return medianRun(r.fanRuns("recordsync", n)) }
 
 // floor is the bare-write floor measured at n sockets, or nil.
 func (r *report) floor(n int) *floorResult {
@@ -174,7 +168,7 @@ func (r *report) markdown() string {
 	if len(r.Charts) > 0 {
 		p("Charts: ")
 		var names []string
-		for _, k := range []string{"http", "cache", "fanout_latency", "fanout_rate", "memory", "cluster_fanout", "cluster_writes"} {
+		for _, k := range []string{"http", "cache", "fanout_latency", "fanout_rate", "memory", "cluster_fanout", "cluster_writes", "shape", "shape_cpu", "storm"} {
 			if f := r.Charts[k]; f != "" {
 				names = append(names, fmt.Sprintf("[%s](%s)", f, f))
 			}
@@ -183,6 +177,9 @@ func (r *report) markdown() string {
 	}
 
 	// ---- summary ----
+	p("## Goals, measured against the peers and the floor in the same run\n\n")
+	p("Fan-out and memory are judged against Centrifugo and the bare-write floor measured in this run, and the reconnect storm by what reached PHP; these goals replace the absolute fan-out targets the design notes on performance once gave (p99 ≤ 60 ms and ≥ 100k deliveries per core at 10k, ≤ 20 KB per idle connection).\n\n")
+	r.goalsTable(&b)
 	p("## Targets (shared/design/performance.md)\n\n")
 	p("| Target | Measured | Goal | Verdict | Reference |\n|---|---|---|---|---|\n")
 	if x, ok := ratio(r.Pass); ok {
@@ -232,33 +229,10 @@ func (r *report) markdown() string {
 		p("| The floor for answers from the cache: Caddy `respond` with no module, same request and body (section 3c) | %.0f req per Caddy CPU-second; recordsync's poll from cache in the same runs %.0f (%.2f× the floor) | – | info: no answer Caddy gives costs less than `respond` | – |\n",
 			fl, rs, rs/math.Max(fl, 1))
 	}
-	if f := r.fan(10000); f != nil {
-		p("| Fan-out p99, 10k subscribers | p50 %.1f ms, p99 %.1f ms, max %.1f ms | p99 ≤ 60 ms | %s | Centrifugo v6 p50 78 / p99 169 ms; Mercure p50 80 / p99 151 ms |\n",
-			f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms, verdict(f.Stats.P99ms <= 60 && f.Stats.Delivered == f.Stats.Expected))
-	} else {
-		p("| Fan-out p99, 10k subscribers | not measured | p99 ≤ 60 ms | – | Centrifugo p99 169 ms; Mercure p99 151 ms |\n")
-	}
-	if f := r.fan(10000); f != nil && f.CaddyCPU > 0 {
-		per := float64(f.Stats.Delivered) / f.CaddyCPU
-		floor := "floor not measured"
-		if fl := r.floor(10000); fl != nil {
-			floor = fmt.Sprintf("the floor, a bare write(2) of the same frame to each socket with no websocket library and no hub (same run): %.0f writes per CPU-second, so recordsync delivers at %.0f%% of the kernel's own cost", fl.WritesPerCPU(), 100*per/fl.WritesPerCPU())
-		}
-		p("| Delivered messages per core (10k) | %.0f msg per Caddy CPU-second (%.0f msg/s per publish burst, wall clock); %s | ≥ 100k/core | %s | Centrifugo ~500k msg/s on ~40 CPUs (~12.5k/CPU) |\n",
-			per, f.Stats.MsgsPerSec, floor, verdict(per >= 100000))
-	}
 	for _, n := range []int{10000, 18000} {
 		if f := r.fan(n); f != nil {
-			ref := "Centrifugo 47.5 KB, Mercure 47.1 KB (10k); coder/websocket echo 38.7 KB"
-			if n == 18000 {
-				ref = "Centrifugo 45.7 KB (18k)"
-			}
-			p("| Memory per idle connection, %dk | %.1f KB (RSS %.0f → %.0f MB) | ≤ 20 KB | %s | %s |\n",
-				n/1000, f.KBPerConn, float64(f.RSSBeforeKB)/1024, float64(f.RSSAfterKB)/1024, verdict(f.KBPerConn <= 20), ref)
 			p("| Goroutines per idle connection, %dk | %.2f (%d → %d) | ≤ 2 | %s | – |\n",
 				n/1000, f.GorPerConn, f.GorBefore, f.GorAfter, verdict(f.GorPerConn <= 2.05))
-		} else {
-			p("| Memory and goroutines per idle connection, %dk | not measured | ≤ 20 KB, ≤ 2 | – | – |\n", n/1000)
 		}
 	}
 	if f := r.fan(18000); f != nil {
@@ -345,56 +319,11 @@ func (r *report) markdown() string {
 		r.table(&b, []string{"version poll"}, r.PollFloor)
 	}
 	r.chart(&b, "cache", "Stale writes and polls: the app vs recordsync's cache")
-	p("## 4–5. Fan-out and idle connections\n\n")
-	p("A fresh Caddy with recordsync (websocket at `/ws/app/%s`) per size. A separate generator process (`bench -role=subscribers`, its own 20k-file limit) opens N websockets from 127.0.0.1, each subscribing to `private-record.flow.1` with an HMAC signature (the bench knows `app_secret`). ", benchAppKey)
-	p("Idle cost: server VmRSS and goroutine count (admin `/debug/pprof/goroutine`) 2 s after all subscribed, minus before connecting, divided by N. ")
-	p("Then 20 publishes 250 ms apart: each is a PUT of the record through Caddy (the Go upstream answers, recordsync learns and broadcasts `record.updated`). Latency = receive time in the generator − the time just before the PUT was sent, over all deliveries (same clock, same machine). Messages/s is per publish burst N / (last delivery − publish), median over publishes; per core is deliveries / Caddy CPU-seconds during the publish phase.\n\n")
-	p("| Subscribers | Connected (failed) | Connect time | KB per conn | Goroutines per conn | Delivered / expected | p50 ms | p99 ms | max ms | msg/s (burst) | msg per Caddy CPU-s | Caddy CPU s | Generator CPU s |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, f := range r.Fan {
-		if f.Err != "" {
-			p("| %d | error: %s |||||||||||| \n", f.N, strings.ReplaceAll(truncate(f.Err, 200), "\n", " "))
-			continue
-		}
-		per := 0.0
-		if f.CaddyCPU > 0 {
-			per = float64(f.Stats.Delivered) / f.CaddyCPU
-		}
-		p("| %d | %d (%d) | %.1f s | %.1f | %.2f | %d / %d | %.1f | %.1f | %.1f | %.0f | %.0f | %.2f | %.2f |\n",
-			f.N, f.Stats.Connected, f.Stats.Failed, f.Stats.ConnectSecs, f.KBPerConn, f.GorPerConn, f.Stats.Delivered, f.Stats.Expected,
-			f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms, f.Stats.MsgsPerSec, per, f.CaddyCPU, f.Stats.CPUSecs)
-	}
-	if len(r.Floor) > 0 {
-		p("\n**The floor** (same run, same sizes): a writer process holds N TCP connections from a reader process (one goroutine per connection, like the generator) and, 20 times 250 ms apart, writes a frame of the same size to every connection from %d goroutines: a bare write(2) per delivery, no websocket library, no hub, no queue. On loopback that call also runs the receiver's TCP input and wakes its reader, so it is most of what a delivery costs; recordsync cannot go below it.\n\n", runtime.GOMAXPROCS(0))
-		p("| Sockets | Frame bytes | Writes per writer CPU-s | recordsync msg per Caddy CPU-s | recordsync / floor | floor p50 / p99 / max ms | recordsync p50 / p99 / max ms |\n|---|---|---|---|---|---|---|\n")
-		for _, fl := range r.Floor {
-			if fl.Err != "" {
-				p("| %d | error: %s ||||||\n", fl.N, strings.ReplaceAll(truncate(fl.Err, 200), "\n", " "))
-				continue
-			}
-			f := r.fan(fl.N)
-			if f == nil {
-				continue
-			}
-			p("| %d | %d | %.0f | %.0f | %.2f× | %.1f / %.1f / %.1f | %.1f / %.1f / %.1f |\n", fl.N, fl.Size, fl.WritesPerCPU(), f.MsgPerCPU(),
-				f.MsgPerCPU()/math.Max(fl.WritesPerCPU(), 1), fl.P50ms, fl.P99ms, fl.Maxms, f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms)
-		}
-	}
-	p("\nReference, measured the same way on this kind of machine (performance.md): Centrifugo v6 1k 53.6 KB/conn p50 9 / p99 21 ms; 10k 47.5 KB p50 78 / p99 169 ms; 18k 45.7 KB p50 141 / p99 352 ms. Mercure 1k 46.2 KB p99 50 ms; 10k 47.1 KB p50 80 / p99 151 ms.\n\n")
-	for _, f := range r.Fan {
-		if f.Stats.FirstError != "" {
-			p("First connect error at %d: `%s`\n\n", f.N, f.Stats.FirstError)
-		}
-		if f.Stats.Unknown > 0 || f.Stats.Closed > 0 {
-			p("At %d: %d deliveries of unknown versions, %d sockets closed during the run.\n\n", f.N, f.Stats.Unknown, f.Stats.Closed)
-		}
-	}
-
-	r.chart(&b, "fanout_latency", "Fan-out latency")
-	r.chart(&b, "fanout_rate", "Delivered messages")
-	r.chart(&b, "memory", "Memory per idle connection")
+	r.fanSection(&b)
 	r.clusterSection(&b)
 	r.slowSection(&b)
+	r.shapeSection(&b)
+	r.stormSection(&b)
 
 	p("## Configurations\n\n```caddyfile\n# A: plain\n%s\n# B: recordsync\n%s", r.SiteA, r.SiteB)
 	if r.SiteF != "" {
@@ -406,7 +335,17 @@ func (r *report) markdown() string {
 	if r.SiteL != "" {
 		p("\n# Laravel plain\n%s\n# Laravel with recordsync\n%s", r.SiteL, r.SiteLR)
 	}
-	p("```\n\nGlobal options: `admin 127.0.0.1:<port>`, `auto_https off`, log level ERROR, no access logs, no HTTP metrics.\n")
+	if r.Shape != nil {
+		p("\n# S: the realistic shape (section 8)\n%s", r.Shape.Site)
+	}
+	if r.Storm != nil && r.Storm.Site != "" {
+		p("\n# R: the reconnect storm (section 9), both instances\n%s", r.Storm.Site)
+	}
+	p("```\n\n")
+	if r.CentrifugoBuild != "" {
+		p("Centrifugo's generated config (`<port>` a free port):\n\n```json\n%s\n```\n\n", strings.ReplaceAll(string(centrifugoConfig(0)), `"port": 0`, `"port": <port>`))
+	}
+	p("Global options: `admin 127.0.0.1:<port>`, `auto_https off`, log level ERROR, no access logs, no HTTP metrics.\n")
 	return b.String()
 }
 
@@ -591,31 +530,7 @@ func (r *report) headline() string {
 		p("| Memory per cached record | %.0f B with the fingerprints of its %d fields at %d versions | %.0f B without fingerprints (`field_versions off`) | %.2f× | – | – |\n",
 			m.FieldsBytes, m.Fields, m.Versions, m.PlainBytes, m.FieldsBytes/m.PlainBytes)
 	}
-	if f := r.fan(10000); f != nil {
-		p("| Fan-out to 10k subscribers | p50 %.0f / p99 %.0f / max %.0f ms | Centrifugo p99 169 ms, Mercure p99 151 ms | – | p99 ≤ 60 ms | %s |\n",
-			f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms, yesNo(f.Stats.P99ms <= 60 && f.Stats.Delivered == f.Stats.Expected))
-		if fl := r.floor(10000); fl != nil {
-			p("| Delivered messages (10k) | %.0f per Caddy CPU-s | bare write(2) per socket, no websocket, no hub: %.0f per CPU-s; Centrifugo ~12.5k/CPU | %.2f× the floor | ≥ 100k/core | %s |\n",
-				f.MsgPerCPU(), fl.WritesPerCPU(), f.MsgPerCPU()/fl.WritesPerCPU(), yesNo(f.MsgPerCPU() >= 100000))
-		} else {
-			p("| Delivered messages (10k) | %.0f per Caddy CPU-s | Centrifugo ~12.5k/CPU | – | ≥ 100k/core | %s |\n", f.MsgPerCPU(), yesNo(f.MsgPerCPU() >= 100000))
-		}
-	}
-	if f := r.fan(1000); f != nil {
-		p("| Fan-out to 1k subscribers | p50 %.0f / p99 %.0f / max %.0f ms | Centrifugo p99 21 ms, Mercure p99 50 ms | – | – | – |\n", f.Stats.P50ms, f.Stats.P99ms, f.Stats.Maxms)
-	}
-	n := 18000
-	if r.fan(n) == nil {
-		n = 10000
-	}
-	if f := r.fan(n); f != nil {
-		ref := "Centrifugo 45.7 KB"
-		if n == 10000 {
-			ref = "Centrifugo 47.5 KB, Mercure 47.1 KB"
-		}
-		p("| Memory per idle connection (%dk) | %.1f KB | %s | %.2f× Centrifugo | ≤ 20 KB | %s |\n", n/1000, f.KBPerConn, ref, f.KBPerConn/map[int]float64{18000: 45.7, 10000: 47.5}[n], yesNo(f.KBPerConn <= 20))
-		p("| Goroutines per idle connection (%dk) | %.2f | – | – | ≤ 2 | %s |\n", n/1000, f.GorPerConn, yesNo(f.GorPerConn <= 2.05))
-	}
+	r.headlinePeers(&b)
 	if f := r.fan(18000); f != nil {
 		p("| Websockets held by one process | %d of 18,000 (%d failed) | the file limit here (20k) | – | 18,000 | %s |\n", f.Stats.Connected, f.Stats.Failed, yesNo(f.Stats.Connected >= 18000))
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,17 +45,21 @@ const (
 
 // shapeRun is one rate of one system.
 type shapeRun struct {
-	System    string
-	Round     int
-	Rate      int     // saves per second asked for
-	Saves     int     // made
-	Achieved  float64 // saves per second made
-	SaveErrs  int
-	FirstErr  string `json:",omitempty"`
-	Stats     fanStats
-	ServerCPU float64 // CPU-seconds of Caddy or Centrifugo during the phase
-	UpCPU     float64 // the Go upstream's (recordsync only)
-	Seconds   float64
+	System   string
+	Round    int
+	Rate     int     // saves per second asked for
+	Saves    int     // made
+	Achieved float64 // saves per second made
+	SaveErrs int
+	FirstErr string `json:",omitempty"`
+	Stats    fanStats
+	// SaveP50 and SaveP99 are the save requests' own round trips (ms):
+	// part of every delivery's latency, since an event goes out after the
+	// answer.
+	SaveP50, SaveP99 float64
+	ServerCPU        float64 // CPU-seconds of Caddy or Centrifugo during the phase
+	UpCPU            float64 // the Go upstream's (recordsync only)
+	Seconds          float64
 }
 
 // CPUPerMsgUS is server CPU per delivered message in µs.
@@ -117,7 +122,7 @@ func (s *shapeSaver) record(k int64) int { return 1 + int((k*7919)%shapeRecords)
 
 // run makes rate saves per second for d; save does one and returns its
 // version.
-func (s *shapeSaver) run(rate int, d time.Duration, save func(rec int) (string, error)) (pubs []published, errs int, firstErr string, secs float64) {
+func (s *shapeSaver) run(rate int, d time.Duration, save func(rec int) (string, error)) (pubs []published, rtts []int64, errs int, firstErr string, secs float64) {
 	jobs := make(chan int, 1024)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -128,7 +133,9 @@ func (s *shapeSaver) run(rate int, d time.Duration, save func(rec int) (string, 
 			for rec := range jobs {
 				t0 := time.Now()
 				v, err := save(rec)
+				rtt := time.Since(t0)
 				mu.Lock()
+				rtts = append(rtts, int64(rtt))
 				if err != nil {
 					errs++
 					if firstErr == "" {
@@ -149,7 +156,7 @@ func (s *shapeSaver) run(rate int, d time.Duration, save func(rec int) (string, 
 	}
 	close(jobs)
 	wg.Wait()
-	return pubs, errs, firstErr, time.Since(start).Seconds()
+	return pubs, rtts, errs, firstErr, time.Since(start).Seconds()
 }
 
 var shapeClient = &http.Client{Timeout: 30 * time.Second,
@@ -309,13 +316,15 @@ func runShape(cfg runConfig, self, caddyBin, centBin, work string, upPort int, u
 			for _, s := range order {
 				time.Sleep(time.Second)
 				cpu0, up0 := cpuTicks(s.pid()), cpuTicks(up.Pid())
-				pubs, errs, firstErr, secs := saver.run(rate, cfg.ShapeDur, s.save)
+				pubs, rtts, errs, firstErr, secs := saver.run(rate, cfg.ShapeDur, s.save)
 				time.Sleep(2 * time.Second)
 				r := shapeRun{System: s.name, Round: round + 1, Rate: rate, Saves: len(pubs), SaveErrs: errs, FirstErr: firstErr, Seconds: secs,
 					ServerCPU: float64(cpuTicks(s.pid())-cpu0) / ticksPerSecond}
 				if secs > 0 {
 					r.Achieved = float64(len(pubs)) / secs
 				}
+				sort.Slice(rtts, func(i, j int) bool { return rtts[i] < rtts[j] })
+				r.SaveP50, r.SaveP99, _ = percentiles(rtts)
 				if s.upCPU {
 					r.UpCPU = float64(cpuTicks(up.Pid())-up0) / ticksPerSecond
 				}
@@ -325,8 +334,8 @@ func runShape(cfg runConfig, self, caddyBin, centBin, work string, upPort int, u
 					continue
 				}
 				r.Stats = st
-				logf("  shape %s %d/s (round %d): %d saves (%.0f/s, %d errors), delivered %d/%d, p50 %.1f ms p99 %.1f ms max %.1f ms, cpu %.2f s (%.1f µs/msg)",
-					s.name, rate, round+1, r.Saves, r.Achieved, errs, st.Delivered, st.Expected, st.P50ms, st.P99ms, st.Maxms, r.ServerCPU, r.CPUPerMsgUS())
+				logf("  shape %s %d/s (round %d): %d saves (%.0f/s, %d errors, round trip p50 %.1f p99 %.1f ms), delivered %d/%d, p50 %.1f ms p99 %.1f ms max %.1f ms, cpu %.2f s (%.1f µs/msg)",
+					s.name, rate, round+1, r.Saves, r.Achieved, errs, r.SaveP50, r.SaveP99, st.Delivered, st.Expected, st.P50ms, st.P99ms, st.Maxms, r.ServerCPU, r.CPUPerMsgUS())
 				res.Runs = append(res.Runs, r)
 			}
 		}
