@@ -78,6 +78,9 @@ const hkdfSalt = "recordsync cluster v1"
 // another.
 type clusterKeys struct {
 	bus, socket, lock, occupancy []byte
+	// grants signs the channel grants remembered for callers and the
+	// messages that end them (grants.go).
+	grants []byte
 }
 
 // deriveKeys derives the keys of the cluster name on database db from
@@ -103,7 +106,10 @@ func deriveKeys(secret, name string, db int) (clusterKeys, error) {
 	if k.lock, err = derive("lock"); err != nil {
 		return k, err
 	}
-	k.occupancy, err = derive("occupancy")
+	if k.occupancy, err = derive("occupancy"); err != nil {
+		return k, err
+	}
+	k.grants, err = derive("grants")
 	return k, err
 }
 
