@@ -41,6 +41,12 @@ const (
 // maxAuthUpstreamAnswer bounds the app's answer read.
 const maxAuthUpstreamAnswer = 64 << 10
 
+// AuthUpstreamUserAgent is the User-Agent of auth_upstream's requests to
+// the app. recordsync's own auth endpoint, which such a request passes
+// through when it is sent back to the site, neither recalls nor remembers
+// grants for it: the authoriser in front of UpstreamAuthorizer does.
+const AuthUpstreamUserAgent = "recordsync-auth-upstream"
+
 // Results passed to UpstreamAuthOptions.OnResult.
 const (
 	AuthUpstreamAllowed = "allowed" // the app granted: a 2xx that is a grant (grantOf)
@@ -78,6 +84,10 @@ type UpstreamAuthOptions struct {
 	// MaxEntries bounds the cached answers. Default:
 	// DefaultAuthUpstreamMaxEntries.
 	MaxEntries int
+	// NoGrantCache: grants are not cached here, only refusals; the
+	// caller remembers grants itself (the engine's grant memory, which
+	// ends them early on a refusal or a logout seen anywhere).
+	NoGrantCache bool
 	// Transport makes the requests. Default: an http.Transport of its own.
 	Transport http.RoundTripper
 	// Logger receives debug logs (never credentials). Default: none.
@@ -101,6 +111,9 @@ type UpstreamAuthOptions struct {
 // requests are in flight, others queue up to Timeout. This is what keeps a
 // reconnect storm (every socket resubscribing at once, laravel-echo-server's
 // failure) to one request per user and channel, Concurrency at a time.
+// With NoGrantCache only refusals are cached: the engine's grant memory,
+// in front, remembers the grants (cluster-wide, ended early by refusals
+// and logouts).
 // Safe for concurrent use.
 type UpstreamAuthorizer struct {
 	opts   UpstreamAuthOptions
@@ -284,7 +297,7 @@ func (a *UpstreamAuthorizer) fetch(k authKey, call *authCall, req realtime.AuthR
 	}
 	a.mu.Lock()
 	delete(a.inflight, k)
-	if cacheable(res.Status) || result == AuthUpstreamNotGrant {
+	if (cacheable(res.Status) || result == AuthUpstreamNotGrant) && !(res.Allowed && a.opts.NoGrantCache) {
 		if len(a.cache) >= a.opts.MaxEntries {
 			a.evictLocked()
 		}
@@ -359,7 +372,7 @@ func (a *UpstreamAuthorizer) ask(ctx context.Context, req realtime.AuthRequest) 
 	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	hr.Header.Set("Accept", "application/json")
 	hr.Header.Set("X-Requested-With", "XMLHttpRequest")
-	hr.Header.Set("User-Agent", "recordsync-auth-upstream")
+	hr.Header.Set("User-Agent", AuthUpstreamUserAgent)
 	if up.Cookie != "" {
 		hr.Header.Set("Cookie", up.Cookie)
 	}

@@ -102,6 +102,16 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 		socketID, channel, readErr = laravel.ReadAuthRequest(r, maxAuthRequestBytes)
 	}
 	owned := readErr == nil && !noTenant && h.opts.Signer.SocketOpen(info.Tenant, socketID)
+	// The grant memory (grants.go): a grant the app gave this caller for
+	// this channel in this tenant answers for the app.
+	memo := h.opts.Grants != nil && !user && readErr == nil && !noTenant && !fromAuthUpstream(r)
+	var gk GrantKey
+	if memo {
+		gk = GrantKey{Tenant: info.Tenant, Caller: h.grantCaller(r, info), Channel: channel}
+		if owned && h.answerRemembered(w, gk, socketID) {
+			return nil
+		}
+	}
 	r.Header.Del("Accept-Encoding")
 	rec := newRecorder(w, maxAuthAnswerBytes, isSuccess)
 	rec.anyType = true
@@ -109,6 +119,9 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 	// of another tenant: it is not sent unless the socket is the tenant's.
 	rec.dropUnheld = !owned
 	err := next(rec, r)
+	if h.opts.Grants != nil && !user {
+		h.grantRefused(r, info, rec.status, memo, gk)
+	}
 	if rec.dropped {
 		h.refuseGrant(rec, "answer too large to inspect", readErr)
 		return nil
@@ -158,6 +171,7 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 			return nil
 		}
 		h.obs.AuthSignature(AuthPassed)
+		h.rememberGrant(memo, gk, data)
 		h.sendBuffered(rec)
 		return nil
 	case !unsigned:
@@ -177,6 +191,7 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request, info Request
 		return nil
 	}
 	h.obs.AuthSignature(AuthSigned)
+	h.rememberGrant(memo, gk, data)
 	b := make([]byte, 0, 96+len(data)*11/10)
 	b = append(b, `{"auth":`...)
 	b = pusher.AppendJSONString(b, auth)

@@ -216,6 +216,16 @@ type Options struct {
 	// Signer signs subscriptions for open sockets (the realtime hub). Nil:
 	// auth answers pass through untouched.
 	Signer Signer
+	// Grants remembers the app's channel grants per caller, tenant and
+	// channel, so that a caller's later auth request for the same channel
+	// is answered without the app (GrantMemory). Needs a Signer. Nil: every
+	// auth request goes to the app.
+	Grants GrantMemory
+	// CredentialConfigured says that a credential placeholder is
+	// configured (RequestInfo.Credential may be set): the callers of
+	// websocket upgrades, which recordsync cannot evaluate it for, are
+	// then unknown to the grant memory (UpgradeCaller).
+	CredentialConfigured bool
 	// Store is the version memory. Required.
 	Store *versioncache.Store
 	// Printer fingerprints the fields of the record answers the proxy

@@ -51,6 +51,9 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, info Request
 		entry, isRecord = h.entryFrom(h.json, rec.body())
 	}
 	h.authorise(key, cred, rec.status, isRecord)
+	if rec.status == http.StatusUnauthorized {
+		h.unauthenticated(r, info, "", false)
+	}
 	if !rec.buffered() {
 		return err
 	}

@@ -122,6 +122,9 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 		}
 	}
 	h.authorise(key, cred, rec.status, isRecord)
+	if rec.status == http.StatusUnauthorized {
+		h.unauthenticated(r, info, "", false)
+	}
 	if err != nil || !rec.buffered() {
 		held.release()
 		if rec.buffered() {
