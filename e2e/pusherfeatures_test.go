@@ -74,3 +74,30 @@ func TestCacheChannelCluster(t *testing.T) {
 		ws.close()
 	}
 }
+
+// TestEncryptedChannelsPusherJS runs e2e/node/encrypted.test.mjs in
+// Chromium: the `pusher` SDK with an encryption master key publishes to a
+// private-encrypted- channel through recordsync and answers its channel
+// authorisation (with the shared_secret); pusher-js's encryption build
+// decrypts what recordsync relayed. A forged grant and a client event are
+// refused.
+func TestEncryptedChannelsPusherJS(t *testing.T) {
+	t.Parallel()
+	browser := chromiumBin(t)
+	app := startFakeApp(t, testAppKey, testAppSecret)
+	c := startCaddy(t, realtimeSite(app.Addr()))
+	runNodeTest(t, "encrypted.test.mjs", map[string]string{
+		"RS_PORT":       fmt.Sprint(c.HTTPPort),
+		"RS_APP_ID":     testAppID,
+		"RS_APP_KEY":    testAppKey,
+		"RS_APP_SECRET": testAppSecret,
+		"RS_CHROMIUM":   browser,
+	})
+	m := drillMetrics(t, c)
+	if got := m[`recordsync_ws_refused_total{reason="signature"}`]; got != 1 {
+		t.Errorf(`recordsync_ws_refused_total{reason="signature"} = %v, want 1 (the forged grant)`, got)
+	}
+	if got := m[`recordsync_events_dropped_total{reason="client_event_channel"}`]; got != 1 {
+		t.Errorf(`recordsync_events_dropped_total{reason="client_event_channel"} = %v, want 1`, got)
+	}
+}
