@@ -16,6 +16,9 @@ import (
 
 // Options are what an Engine is made with; they define it for its life.
 type Options struct {
+	// Name is the state's name (caddymodule's); the grant memory binds
+	// its grants to it.
+	Name  string
 	Cache versioncache.Options
 	// Hub configures the websocket hub; nil makes an Engine without one.
 	// Its Versions is set to the Engine's cache.
@@ -43,6 +46,8 @@ type Engine struct {
 	redis   kept[RedisKey, *laravel.RedisIngress]
 	cluster kept[ClusterKey, *membership]
 	auth    kept[AuthKey, *laravel.UpstreamAuthorizer]
+	// grants is the grant memory of both authorisation paths (grants.go).
+	grants *grantMemory
 }
 
 // Open makes an Engine.
@@ -56,7 +61,7 @@ func Open(o Options) (*Engine, error) {
 		store.Close()
 		return nil, err
 	}
-	e := &Engine{store: store, memory: memory, noFields: o.Cache.FieldVersions < 0, monitor: newMonitor()}
+	e := &Engine{store: store, memory: memory, noFields: o.Cache.FieldVersions < 0, monitor: newMonitor(), grants: newGrantMemory(o.Name)}
 	if o.Hub != nil {
 		hubOpts := *o.Hub
 		hubOpts.Versions = store
@@ -152,6 +157,8 @@ type ClusterKey struct {
 type membership struct {
 	c    *cluster.Cluster
 	link *cluster.Link
+	// grants is the cluster-wide grant memory (grants.go).
+	grants *cluster.Grants
 	// timeout is the key's InstanceTimeout; occ the webhooks' Occupancy
 	// (webhooks.go), made once.
 	timeout time.Duration
@@ -160,6 +167,9 @@ type membership struct {
 }
 
 func (m *membership) close() {
+	if m.grants != nil {
+		m.grants.Close()
+	}
 	if m.link != nil {
 		m.link.Close()
 	}
@@ -180,6 +190,9 @@ func (e *Engine) SetCluster(key ClusterKey, link cluster.LinkOptions, logger *za
 	// cache's and the hub's hooks. The webhooks leave its occupancy first.
 	if old != nil {
 		e.webhookOccupancy(cur)
+		if old.grants != nil {
+			e.grants.dropRemote(old.grants)
+		}
 		old.close()
 	}
 	if err != nil || cur == nil || cur.link != nil {
@@ -187,6 +200,8 @@ func (e *Engine) SetCluster(key ClusterKey, link cluster.LinkOptions, logger *za
 	}
 	link.InstanceTimeout = key.InstanceTimeout
 	cur.link = cluster.Join(cur.c, e.store, e.hub, link)
+	cur.grants = cluster.NewGrants(cur.c, cluster.GrantsOptions{Forgotten: e.grants.forgotten, Reset: e.grants.reset, Observer: link.Observer})
+	e.grants.setRemote(cur.grants)
 	if logger != nil {
 		logger.Info("recordsync: joined the cluster", zap.String("cluster_name", cur.c.Name()), zap.String("instance", cur.c.Instance()))
 	}
@@ -213,17 +228,18 @@ func (e *Engine) Link() *cluster.Link {
 // AuthKey is what makes two auth_upstream authorisers the same (the cache
 // of the app's answers survives a reload with the same key).
 type AuthKey struct {
-	Path, URL   string
-	TTL         time.Duration
-	Concurrency int
-	Timeout     time.Duration
+	Path, URL    string
+	TTL          time.Duration
+	Concurrency  int
+	Timeout      time.Duration
+	NoGrantCache bool
 }
 
 // SetAuthUpstream makes the authoriser match opts (Path "" for none) and
 // returns it as the hub's Authorizer (nil for none). release closes the
 // one it replaced: call it once the hub uses the new one.
 func (e *Engine) SetAuthUpstream(opts laravel.UpstreamAuthOptions) (auth realtime.Authorizer, release func(), err error) {
-	key := AuthKey{Path: opts.Path, URL: opts.URL, TTL: opts.TTL, Concurrency: opts.Concurrency, Timeout: opts.Timeout}
+	key := AuthKey{Path: opts.Path, URL: opts.URL, TTL: opts.TTL, Concurrency: opts.Concurrency, Timeout: opts.Timeout, NoGrantCache: opts.NoGrantCache}
 	cur, old, err := e.auth.set(key, func() (*laravel.UpstreamAuthorizer, error) {
 		return laravel.NewUpstreamAuthorizer(opts)
 	})
@@ -234,6 +250,10 @@ func (e *Engine) SetAuthUpstream(opts laravel.UpstreamAuthOptions) (auth realtim
 	}
 	if err != nil || cur == nil {
 		return nil, release, err // a nil *UpstreamAuthorizer must not become a non-nil interface
+	}
+	if opts.NoGrantCache {
+		// The grant memory remembers its grants (grants.go).
+		return &grantAuthorizer{inner: cur, m: e.grants}, release, nil
 	}
 	return cur, release, nil
 }
@@ -258,7 +278,12 @@ type Config struct {
 	// Webhooks are the webhooks (no Targets: none); they need the hub. In
 	// a cluster they decide occupancy and membership cluster-wide.
 	Webhooks realtime.WebhookOptions
-	Logger   *zap.Logger
+	// GrantTTL is how long the grant memory remembers the app's channel
+	// grants (grants.go): 0 DefaultGrantTTL, negative off. GrantObserver
+	// counts what it does (nil: nothing).
+	GrantTTL      time.Duration
+	GrantObserver GrantObserver
+	Logger        *zap.Logger
 }
 
 // Apply makes the Engine match c: the hub takes its new settings (with the
@@ -274,7 +299,10 @@ func (e *Engine) Apply(c Config) error {
 		return fmt.Errorf("webhooks: %w", err)
 	}
 	if e.hub != nil {
-		auth, release, err := e.SetAuthUpstream(c.AuthUpstream)
+		e.grants.configure(c.GrantTTL, siteOf(e.grants.name, c.Hub.AppID, c.Hub.AppKey, c.Hub.AppSecret), c.GrantObserver)
+		au := c.AuthUpstream
+		au.NoGrantCache = au.Path != "" && c.GrantTTL >= 0
+		auth, release, err := e.SetAuthUpstream(au)
 		if err != nil {
 			return err
 		}
@@ -320,6 +348,9 @@ func (e *Engine) NewProxy(o proxy.Options, lockTimeout time.Duration) (*proxy.Ha
 	// A nil pointer must not become a non-nil interface.
 	if e.hub != nil {
 		o.Publisher, o.Signer = e.hub, e.hub
+		if e.grants.enabled() {
+			o.Grants = proxyGrants{e.grants}
+		}
 	} else if l := e.Link(); l != nil {
 		o.Publisher = l
 	}
@@ -338,5 +369,9 @@ func (e *Engine) NewProxy(o proxy.Options, lockTimeout time.Duration) (*proxy.Ha
 		}
 		o.Locker = l
 	}
-	return proxy.New(o)
+	p, err := proxy.New(o)
+	if err == nil && o.Grants != nil {
+		e.grants.setCaller(p.UpgradeCaller)
+	}
+	return p, err
 }

@@ -246,6 +246,30 @@ func TestAuthUpstreamCacheAndTTL(t *testing.T) {
 	}
 }
 
+// TestAuthUpstreamNoGrantCache: with NoGrantCache (the engine's grant
+// memory in front) a grant is asked for every time, a refusal is still
+// cached, and the requests carry AuthUpstreamUserAgent.
+func TestAuthUpstreamNoGrantCache(t *testing.T) {
+	app := &fakeAuthApp{}
+	e := newAuthEnv(t, app, func(o *UpstreamAuthOptions) { o.TTL = time.Minute; o.NoGrantCache = true })
+	for i := range 3 {
+		c := e.connectAs(t, "Cookie", "laravel_session=alice")
+		c.subscribe("private-record.flow.1", "")
+		c.expect("pusher_internal:subscription_succeeded", "private-record.flow.1")
+		carol := e.connectAs(t, "Cookie", "laravel_session=carol")
+		carol.subscribe("private-record.flow.2", "")
+		carol.expect("pusher:subscription_error", "private-record.flow.2")
+		if got := app.calls.Load(); got != int64(2+i) {
+			t.Fatalf("round %d: %d app calls, want %d (every grant, one refusal)", i, got, 2+i)
+		}
+	}
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	if ua := app.seen[0].Header.Get("User-Agent"); ua != AuthUpstreamUserAgent {
+		t.Fatalf("User-Agent %q", ua)
+	}
+}
+
 // TestAuthUpstreamStorm: 200 sockets subscribing at once (a reconnect
 // storm) make at most Concurrency app calls at a time, and sockets sharing
 // credentials share one call per channel.
