@@ -63,34 +63,37 @@ type stormResult struct {
 	Errors                []string
 
 	// Subscribing at the start (all on A).
-	Connected, Failed      int
-	FirstError             string `json:",omitempty"`
-	InitialSecs            float64
-	InitialSubscriptions   int
-	InitialAuthRequests    int // sent by the clients
-	InitialAuthPHP         int // reached php-fpm
-	InitialAuthErrors      int
-	LoginSecs              float64
-	PreSaves, OutageSaves  int
-	OutageSavesBeforeBack  int // outage saves answered before all sockets were back
-	OutageSaveErrors       int
-	OutageSaveFirstErr     string `json:",omitempty"`
-	PreSaveErrors          int
-	Back                   int     // sockets back on B
-	AllBack                bool    // every socket that was connected is back
-	AllBackSecs            float64 // from the kill until the last one was back
-	BackP50, BackP99       float64 // seconds after the kill
-	Resubscriptions        int     // subscriptions that succeeded after the kill
-	AuthRequests           int     // auth requests the clients sent after the kill
-	AuthErrors             int     // of which non-2xx or failed
-	AuthPHP                int     // /broadcasting/auth requests that reached php-fpm from the kill until all were back
-	OtherPHP               int     // other requests that reached php-fpm then (the saves)
-	PHPAuthPerSec          float64 // AuthPHP / AllBackSecs
-	PHPCPU, CaddyBCPU      float64 // CPU-seconds from the kill until all were back
-	Signed                 float64 // B's recordsync_auth_signatures_total{result="signed"} over the storm
-	SinceSent              int     // record subscriptions that carried since
-	CaughtUp               int     // record.updated received as the catch-up of a since
-	Missed                 int     // sockets back whose flow's newest version never reached them
+	Connected, Failed     int
+	FirstError            string `json:",omitempty"`
+	InitialSecs           float64
+	InitialSubscriptions  int
+	InitialAuthRequests   int // sent by the clients
+	InitialAuthPHP        int // reached php-fpm
+	InitialAuthErrors     int
+	LoginSecs             float64
+	PreSaves, OutageSaves int
+	OutageSavesBeforeBack int // outage saves answered before all sockets were back
+	OutageSaveErrors      int
+	OutageSaveFirstErr    string `json:",omitempty"`
+	PreSaveErrors         int
+	Back                  int     // sockets back on B
+	AllBack               bool    // every socket that was connected is back
+	AllBackSecs           float64 // from the kill until the last one was back
+	BackP50, BackP99      float64 // seconds after the kill
+	Resubscriptions       int     // subscriptions that succeeded after the kill
+	AuthRequests          int     // auth requests the clients sent after the kill
+	AuthErrors            int     // of which non-2xx or failed
+	AuthPHP               int     // /broadcasting/auth requests that reached php-fpm from the kill until all were back
+	OtherPHP              int     // other requests that reached php-fpm then (the saves)
+	PHPAuthPerSec         float64 // AuthPHP / AllBackSecs
+	PHPCPU, CaddyBCPU     float64 // CPU-seconds from the kill until all were back
+	Signed                float64 // B's recordsync_auth_signatures_total{result="signed"} over the storm
+	// AuthResults is B's recordsync_auth_signatures_total by label set over
+	// the storm (every result the product counts).
+	AuthResults            map[string]float64 `json:",omitempty"`
+	SinceSent              int                // record subscriptions that carried since
+	CaughtUp               int                // record.updated received as the catch-up of a since
+	Missed                 int                // sockets back whose flow's newest version never reached them
 	NotBack                int
 	DialErrors, SubErrors  int
 	ClosedBeforeKill       int
@@ -117,7 +120,6 @@ type stormSock struct {
 	version  string // the newest version of its flow it received
 	backAt   int64  // unix nanos it was back after the kill (0: not yet)
 	caughtUp bool
-	ws       *websocket.Conn
 }
 
 func (s *stormSock) seen(v string) bool {
@@ -261,9 +263,15 @@ func runStormGen(spec stormSpec) error {
 		return f.Event, f.Channel
 	}
 
+	socks := make([]*stormSock, spec.N)
+	var reconnect func(s *stormSock)
+
 	// connect opens s's socket on wsURL and subscribes both channels,
-	// authorised through httpBase; the record channel with since when
-	// withSince and s has a version.
+	// authorised through httpBase (both at once, as pusher-js does); the
+	// record channel with since when withSince and s has a version. One
+	// reader per connection answers pings and records versions all along
+	// (also while the auth requests wait for PHP); once the socket is up, a
+	// close makes it reconnect to B.
 	connect := func(s *stormSock, wsURL, httpBase string, withSince bool) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 		defer cancel()
@@ -279,73 +287,109 @@ func runStormGen(spec stormSpec) error {
 			dialErr.Add(1)
 			return err
 		}
-		u := users[s.user]
-		since := ""
-		for _, ch := range []string{fmt.Sprintf("private-record.flow.%d", s.flow), fmt.Sprintf("presence-record.flow.%d", s.flow)} {
-			a, cd, err := auth(httpBase, u, socketID, ch)
-			if err != nil {
-				ws.CloseNow()
-				return err
+		type reply struct {
+			event, channel string
+			raw            []byte
+		}
+		replies := make(chan reply, 8)
+		done := make(chan struct{})
+		var live, subscribing atomic.Bool
+		subscribing.Store(true)
+		go func() {
+			defer close(done)
+			for {
+				_, b, err := ws.Read(context.Background())
+				if err != nil {
+					if live.Load() {
+						if killAt.Load() == 0 {
+							closedEarly.Add(1)
+						}
+						go reconnect(s)
+					}
+					return
+				}
+				ev, ch := handle(s, ws, b, withSince && subscribing.Load())
+				switch ev {
+				case "pusher_internal:subscription_succeeded", "pusher:subscription_error", "pusher:error":
+					select {
+					case replies <- reply{ev, ch, b}:
+					default:
+					}
+				}
 			}
-			sub := map[string]any{"channel": ch, "auth": a}
-			if cd != "" {
-				sub["channel_data"] = cd
+		}()
+		fail := func(err error) error {
+			ws.CloseNow()
+			return err
+		}
+		u := users[s.user]
+		channels := []string{fmt.Sprintf("private-record.flow.%d", s.flow), fmt.Sprintf("presence-record.flow.%d", s.flow)}
+		type grant struct {
+			auth, data string
+			err        error
+		}
+		grants := make([]grant, len(channels))
+		var gw sync.WaitGroup
+		for j, ch := range channels {
+			gw.Add(1)
+			go func() {
+				defer gw.Done()
+				a, cd, err := auth(httpBase, u, socketID, ch)
+				grants[j] = grant{a, cd, err}
+			}()
+		}
+		gw.Wait()
+		for j, ch := range channels {
+			if grants[j].err != nil {
+				return fail(grants[j].err)
+			}
+			sub := map[string]any{"channel": ch, "auth": grants[j].auth}
+			if grants[j].data != "" {
+				sub["channel_data"] = grants[j].data
 			}
 			if withSince && strings.HasPrefix(ch, "private-") {
-				if since = s.last(); since != "" {
+				if since := s.last(); since != "" {
 					sub["since"] = since
 					sinceSent.Add(1)
 				}
 			}
 			msg, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": sub})
 			if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {
-				ws.CloseNow()
-				return err
+				return fail(err)
 			}
+		wait:
 			for {
-				_, b, err := ws.Read(ctx)
-				if err != nil {
-					ws.CloseNow()
-					return err
-				}
-				ev, evCh := handle(s, ws, b, since != "")
-				if ev == "pusher_internal:subscription_succeeded" && evCh == ch {
-					if withSince {
-						resubs.Add(1)
-					} else {
-						initSubs.Add(1)
+				select {
+				case r := <-replies:
+					if r.event == "pusher_internal:subscription_succeeded" && r.channel == ch {
+						if withSince {
+							resubs.Add(1)
+						} else {
+							initSubs.Add(1)
+						}
+						break wait
 					}
-					break
-				}
-				if ev == "pusher:subscription_error" || ev == "pusher:error" {
-					ws.CloseNow()
-					subErr.Add(1)
-					return fmt.Errorf("subscribe %s: %s", ch, truncate(string(b), 200))
+					if r.event != "pusher_internal:subscription_succeeded" {
+						subErr.Add(1)
+						return fail(fmt.Errorf("subscribe %s: %s", ch, truncate(string(r.raw), 200)))
+					}
+				case <-done:
+					return fail(fmt.Errorf("subscribe %s: socket closed", ch))
+				case <-ctx.Done():
+					return fail(fmt.Errorf("subscribe %s: %v", ch, ctx.Err()))
 				}
 			}
 		}
-		s.mu.Lock()
-		s.ws = ws
-		s.mu.Unlock()
+		subscribing.Store(false)
+		live.Store(true)
+		select {
+		case <-done: // closed just now, before it was live
+			go reconnect(s)
+		default:
+		}
 		return nil
 	}
 
-	socks := make([]*stormSock, spec.N)
-	var reconnect func(s *stormSock)
-	// read is a socket's reader: on close after the kill it reconnects to B.
-	read := func(s *stormSock, ws *websocket.Conn, catchUp bool) {
-		for {
-			_, b, err := ws.Read(context.Background())
-			if err != nil {
-				if killAt.Load() == 0 {
-					closedEarly.Add(1)
-				}
-				go reconnect(s)
-				return
-			}
-			handle(s, ws, b, catchUp)
-		}
-	}
 	reconnect = func(s *stormSock) {
 		for killAt.Load() == 0 { // closed before the kill: wait for it
 			time.Sleep(100 * time.Millisecond)
@@ -359,11 +403,12 @@ func runStormGen(spec stormSpec) error {
 				continue
 			}
 			s.mu.Lock()
-			s.backAt = time.Now().UnixNano()
-			ws := s.ws
+			first := s.backAt == 0
+			if first {
+				s.backAt = time.Now().UnixNano()
+			}
 			s.mu.Unlock()
-			go read(s, ws, true)
-			if back.Add(1) == connected {
+			if first && back.Add(1) == connected {
 				close(allBack)
 			}
 			return
@@ -395,11 +440,6 @@ func runStormGen(spec stormSpec) error {
 	}
 	wg.Wait()
 	connected = ok.Load()
-	for _, s := range socks {
-		if s != nil {
-			go read(s, s.ws, false)
-		}
-	}
 	fe, _ := firstErr.Load().(string)
 	firstErr = atomic.Value{}
 	initial := map[string]any{"connected": connected, "failed": failed.Load(), "first_error": fe, "secs": time.Since(start).Seconds(),
@@ -463,6 +503,21 @@ func runStormGen(spec stormSpec) error {
 	b, _ := json.Marshal(res)
 	fmt.Printf("RESULT %s\n", b)
 	return nil
+}
+
+// metricsByLabel is every sample of the metric name on c, by its labels.
+func metricsByLabel(c *caddy, name string) map[string]float64 {
+	out := map[string]float64{}
+	m, err := c.Metrics()
+	if err != nil {
+		return out
+	}
+	for k, v := range m {
+		if rest, ok := strings.CutPrefix(k, name); ok && (rest == "" || rest[0] == '{') {
+			out[rest] = v
+		}
+	}
+	return out
 }
 
 // ---- FastCGI counter: what reached php-fpm ----
@@ -886,6 +941,7 @@ func runStorm(cfg runConfig, repo, self, caddyBin, work string) *stormResult {
 	// through B.
 	fpm0, b0 := groupTicks(l.Pid()), cpuTicks(b.Pid())
 	signed0 := b.metric("recordsync_auth_signatures_total", `result="signed"`)
+	authRes0 := metricsByLabel(b, "recordsync_auth_signatures_total")
 	kill := time.Now()
 	io.WriteString(gen.stdin, fmt.Sprintf("KILL %d\n", kill.UnixNano()))
 	a.Kill()
@@ -915,6 +971,12 @@ func runStorm(cfg runConfig, repo, self, caddyBin, work string) *stormResult {
 	res.AuthPHP = spy.count("/broadcasting/auth", kill, end)
 	res.OtherPHP = spy.countOther("/broadcasting/auth", kill, end)
 	res.Signed = b.metric("recordsync_auth_signatures_total", `result="signed"`) - signed0
+	res.AuthResults = map[string]float64{}
+	for k, v := range metricsByLabel(b, "recordsync_auth_signatures_total") {
+		if d := v - authRes0[k]; d != 0 {
+			res.AuthResults[k] = d
+		}
+	}
 	if secs := end.Sub(kill).Seconds(); secs > 0 {
 		res.PHPAuthPerSec = float64(res.AuthPHP) / secs
 	}
