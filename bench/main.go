@@ -1,17 +1,18 @@
-// Command bench measures recordsync against its baselines in one run and
-// writes bench/REPORT.md. See bench/README.md.
+// Command bench measures recordsync against its baselines and its peers
+// (Centrifugo, built by the bench) in one run and writes bench/REPORT.md.
+// See bench/README.md.
 //
-//	cd bench && go run .            # the full run (~6–10 minutes)
-//	cd bench && go run . -quick     # ~3 minutes: shorter loads, no 18k fan-out
+//	cd bench && go run .            # the full run (~30 minutes)
+//	cd bench && go run . -quick     # ~9 minutes: shorter loads, no 18k fan-out, a smaller shape and storm
 //
 // The bench is a Go module of its own (its chart renderer's dependency is
 // not the product's); it builds against the checkout around it.
 //
 // It builds Caddy from ./cmd/caddy, starts every server on free loopback
 // ports (a Go upstream, plain Caddy, Caddy with recordsync, the example
-// Laravel app on php-fpm), drives them with wrk and with a separate
-// websocket generator process (this binary with -role=subscribers), and
-// stops everything at the end.
+// Laravel app on php-fpm, Redis, Centrifugo), drives them with wrk and with
+// separate websocket generator processes (this binary with
+// -role=subscribers and -role=storm), and stops everything at the end.
 package main
 
 import (
@@ -58,7 +59,7 @@ func main() {
 	proto := flag.String("proto", "pusher", "internal (subscribers): pusher (recordsync) or centrifugo")
 	shape := flag.String("shape", "0,0", "internal (subscribers): records,per-list of the realistic layout (0: one channel)")
 
-	quick := flag.Bool("quick", false, "about 2–3 minutes: 2 s loads, fan-out at 1k and 10k only")
+	quick := flag.Bool("quick", false, "about 9 minutes: 2 s loads, fan-out at 1k and 10k only, a smaller shape and storm")
 	out := flag.String("out", "", "report path (default bench/REPORT.md in the repository)")
 	dur := flag.Duration("d", 0, "duration of one wrk run (default 6s, quick 2s)")
 	rounds := flag.Int("rounds", 0, "A/B alternations per comparison (default 3)")
