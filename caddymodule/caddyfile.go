@@ -81,6 +81,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			laravel_app_key <key>               # e.g. {env.APP_KEY}
 //			laravel_previous_keys <keys>        # e.g. {env.APP_PREVIOUS_KEYS}
 //			auth_ttl        <duration>          # default 60s
+//			grant_ttl       <duration>|off      # default 5m: the app's channel grants remembered per caller, for new sockets
 //		}
 //		websocket {
 //			app_id     <id>
@@ -358,6 +359,8 @@ func (h *Handler) parseSetting(d *caddyfile.Dispenser, s setting) error {
 		return oneString(d, &h.Callers.LaravelPreviousKeys)
 	case "callers.auth_ttl":
 		return oneDuration(d, &h.Callers.AuthTTL)
+	case "callers.grant_ttl":
+		return parseGrantTTL(d, &h.Callers.GrantTTL)
 
 	case "websocket.app_id":
 		return oneString(d, &ws.AppID)

@@ -95,6 +95,13 @@ type CallersConfig struct {
 	// AuthTTL is how long an answer of the application (allowed or denied)
 	// to a caller for a record is remembered. Default: 60s.
 	AuthTTL caddy.Duration `json:"auth_ttl,omitempty"`
+	// GrantTTL is how long the application's channel grants are
+	// remembered for a caller (the grant memory: README, "Grant memory"),
+	// so that the caller's new sockets are granted without asking the app
+	// again, cluster-wide with cluster; counted from the app's answer. It
+	// must not exceed the app's SESSION_LIFETIME. Negative: off. Default:
+	// 5m.
+	GrantTTL caddy.Duration `json:"grant_ttl,omitempty"`
 }
 
 // WebSocketConfig is the websocket hub: Pusher's protocol, which Laravel
@@ -264,6 +271,7 @@ var flatNames = map[string]setting{
 	"laravel_app_key":       {"callers", "laravel_app_key"},
 	"laravel_previous_keys": {"callers", "laravel_previous_keys"},
 	"auth_ttl":              {"callers", "auth_ttl"},
+	"grant_ttl":             {"callers", "grant_ttl"},
 
 	"app_id":                      {"websocket", "app_id"},
 	"app_key":                     {"websocket", "app_key"},
@@ -318,6 +326,7 @@ type flatJSON struct {
 	LaravelAppKey   string         `json:"laravel_app_key,omitempty"`
 	LaravelPrevious string         `json:"laravel_previous_keys,omitempty"`
 	AuthTTL         caddy.Duration `json:"auth_ttl,omitempty"`
+	GrantTTL        caddy.Duration `json:"grant_ttl,omitempty"`
 
 	AppID                    string         `json:"app_id,omitempty"`
 	AppKey                   string         `json:"app_key,omitempty"`
@@ -436,6 +445,7 @@ func (h *plainHandler) takeFlat(f *flatJSON) error {
 	take(&errs, "laravel_app_key", f.LaravelAppKey, &h.Callers.LaravelAppKey)
 	take(&errs, "laravel_previous_keys", f.LaravelPrevious, &h.Callers.LaravelPreviousKeys)
 	take(&errs, "auth_ttl", f.AuthTTL, &h.Callers.AuthTTL)
+	take(&errs, "grant_ttl", f.GrantTTL, &h.Callers.GrantTTL)
 
 	ws := &h.WebSocket
 	take(&errs, "app_id", f.AppID, &ws.AppID)

@@ -38,6 +38,7 @@ var everySetting = map[string]struct{ caddyfile, json string }{
 	"laravel_app_key":       {"{env.APP_KEY}", `"{env.APP_KEY}"`},
 	"laravel_previous_keys": {"{env.APP_PREVIOUS_KEYS}", `"{env.APP_PREVIOUS_KEYS}"`},
 	"auth_ttl":              {"2m", `"2m"`},
+	"grant_ttl":             {"10m", `"10m"`},
 
 	"app_id":                      {"7", `"7"`},
 	"app_key":                     {"k", `"k"`},

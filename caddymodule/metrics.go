@@ -145,7 +145,7 @@ var metrics = struct {
 	}),
 	authSignatures: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "auth_signatures_total",
-		Help: "Answers of the app's channel authorisation endpoint, by what recordsync did (signed: an unsigned grant signed; passed: as the app gave it; unsigned: an unsigned grant left unsigned, the request not read as PHP read it; refused: a 2xx answered 403, the socket not open in the request's tenant or the request not read as PHP read it).",
+		Help: "Answers of the app's channel authorisation endpoint, by what recordsync did (signed: an unsigned grant signed; passed: as the app gave it; remembered: a grant of the grant memory signed without the app; unsigned: an unsigned grant left unsigned, the request not read as PHP read it; refused: a 2xx answered 403, the socket not open in the request's tenant or the request not read as PHP read it).",
 	}, []string{"result"}),
 	methodOverrides: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "method_overrides_total",
@@ -173,6 +173,7 @@ func registerMetrics(reg *prometheus.Registry) {
 		metrics.proxyRefused,
 	)
 	registerWebhookMetrics(reg)
+	registerGrantMetrics(reg)
 }
 
 // registerCollectors registers cs with reg (nothing without a registry).

@@ -218,7 +218,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.Name = h.stateName()
 
 	hubOpts := h.hubOptions()
-	eopts := engine.Options{Cache: h.cacheOptions()}
+	eopts := engine.Options{Name: h.Name, Cache: h.cacheOptions()}
 	if h.WebSocket.AppKey != "" {
 		eopts.Hub = &hubOpts
 	}
@@ -279,6 +279,8 @@ func (h *Handler) engineConfig(ctx caddy.Context, hubOpts realtime.Options, eng 
 		RedisObserver: ingressObserver{},
 		Cluster:       clus,
 		ClusterLink:   cluster.LinkOptions{Observer: clusterObserver{}},
+		GrantTTL:      h.grantTTL(),
+		GrantObserver: grantObserver{},
 		Logger:        h.logger,
 	}, nil
 }
@@ -300,7 +302,7 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 		}
 		routes = append(routes, spec)
 	}
-	return proxy.Options{
+	o := proxy.Options{
 		Routes:              routes,
 		VersionField:        h.Fields.Version,
 		UpdatedByIDField:    h.Fields.UpdatedByID,
@@ -321,6 +323,8 @@ func (h *Handler) proxyOptions(eng *engine.Engine) proxy.Options {
 		Observer:            proxyObserver{store: eng.Store()},
 		Logger:              h.logger,
 	}
+	o.CredentialConfigured = h.Callers.Credential != ""
+	return o
 }
 
 // modelRoutes maps the record types with a model onto the hub's
@@ -407,7 +411,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.serveWebSocket(w, r, h.requestInfo(r))
 	}
 	if !h.proxy.Inspects(r) {
-		return next.ServeHTTP(w, r)
+		return h.passOn(w, r, next)
 	}
 	return h.proxy.ServeHTTP(w, r, h.requestInfo(r), next.ServeHTTP)
 }

@@ -133,7 +133,7 @@ func (h *Handler) checkState(ctx caddy.Context) error {
 		return nil
 	}
 	return fmt.Errorf("recordsync: %s and %s share one state (%s) but set %s differently; "+
-		"blocks that share a state must set tenant, cache, websocket, auth_upstream, redis and cluster alike, "+
+		"blocks that share a state must set tenant, cache, websocket, auth_upstream, redis, cluster and grant_ttl alike, "+
 		"or have names of their own",
 		first.who, h.describe(), describeState(h), strings.Join(differ, ", "))
 }
@@ -199,6 +199,7 @@ func (h *Handler) sharedSettings() map[string]string {
 	add("redis", h.Redis)
 	add("cluster", h.Cluster)
 	add("webhooks", h.Webhooks)
+	out["callers.grant_ttl"] = fmt.Sprint(int64(h.Callers.GrantTTL)) // the state's grant memory
 	return out
 }
 

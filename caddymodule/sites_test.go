@@ -192,6 +192,9 @@ func TestSharedStateSettingsMustAgree(t *testing.T) {
 				site("http://b.test:8080", "\t\tname app\n\t\tapp_key k\n\t\tapp_secret second-secret"),
 			[]string{`site "http://a.test:8080" named "app"`, `site "http://b.test:8080" named "app"`,
 				`the name "app"`, "websocket.app_secret"}},
+		{"one name, other grant_ttl",
+			site("http://a.test:8080", "\t\tname app\n\t\tgrant_ttl 10m") + site("http://b.test:8080", "\t\tname app"),
+			[]string{`the name "app"`, "callers.grant_ttl"}},
 		{"one name, same settings", site("http://a.test:8080", "\t\tname app\n\t\tapp_key k\n\t\tapp_secret s") +
 			site("http://b.test:8080", "\t\tname app\n\t\tapp_key k\n\t\tapp_secret s"), nil},
 		{"one site, other cache and tenant", `http://a.test:8080 {

@@ -221,7 +221,7 @@ func (h *Handler) unauthenticated(r *http.Request, info RequestInfo, caller stri
 // evaluated only then. The caddy glue wraps every request it passes on
 // with it; ServeHTTP wraps the requests it handles.
 func (h *Handler) WatchSession(w http.ResponseWriter, r *http.Request, info func() RequestInfo) http.ResponseWriter {
-	if !h.watchesSession(r) {
+	if !h.WatchesSession(r) {
 		return w
 	}
 	if _, ok := w.(*sessionWatch); ok {
@@ -230,8 +230,8 @@ func (h *Handler) WatchSession(w http.ResponseWriter, r *http.Request, info func
 	return &sessionWatch{ResponseWriter: w, h: h, r: r, info: info}
 }
 
-// watchesSession reports whether WatchSession wraps a ResponseWriter for r.
-func (h *Handler) watchesSession(r *http.Request) bool {
+// WatchesSession reports whether WatchSession wraps a ResponseWriter for r.
+func (h *Handler) WatchesSession(r *http.Request) bool {
 	return h.opts.Grants != nil && h.keys != nil && len(r.Header["Cookie"]) > 0
 }
 

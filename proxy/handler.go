@@ -246,7 +246,7 @@ const (
 // endpoint's answers, and passes everything else to next untouched. Errors of next are returned unchanged.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, info RequestInfo, next Next) error {
 	t := h.classify(r)
-	if h.watchesSession(r) {
+	if h.WatchesSession(r) {
 		w = h.WatchSession(w, r, func() RequestInfo { return info })
 	}
 	if t.auth || t.userAuth {
