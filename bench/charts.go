@@ -99,7 +99,7 @@ func (r *report) drawCharts(dir string) {
 	// 4. delivered messages per server CPU-second, with the floor
 	{
 		c := barChart{Title: "Delivered messages per CPU-second of the server process",
-			Subtitle: "during the publishes; the floor is a bare write(2) of the same frame per socket; goal: recordsync >= 0.85x the floor, CPU per message <= Centrifugo's",
+			Subtitle: "during the publishes; floor: a bare write(2) of the same frame per socket; goal: recordsync >= 0.85x the floor",
 			Axis:     "messages per CPU-second", Series: []string{"recordsync", "Centrifugo", "floor: bare write(2)"}, Colors: []int{1, 2, 0}}
 		for _, n := range r.Cfg.Sizes {
 			a, ok := r.agg("recordsync", n)

@@ -221,7 +221,7 @@ func (s *stormResult) ratioBound() string {
 	b := fmt.Sprintf("each resubscription is a new socket id, so pusher-js sends a new auth request (%d sent, %d failed): %d reached PHP, recordsync answered %d itself (the surviving instance's `recordsync_auth_signatures_total` over the storm: %s)",
 		s.AuthRequests, s.AuthErrors, s.AuthPHP, itself, s.authResults())
 	if s.Ratio() > 0.10 {
-		b += "; an auth request stays away from PHP only when a grant remembered from before the kill (cluster-wide, for the caller and channel) answers it"
+		b += fmt.Sprintf("; an auth request stays away from PHP only when a grant remembered from before the kill (cluster-wide, for the caller and channel) answers it, and those grants were made %.0f s before the kill: a memory that forgets sooner cannot answer", s.AfterSecs)
 	}
 	return b
 }
