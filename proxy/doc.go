@@ -36,6 +36,11 @@
 //     {"channel_data":{...}}), the answer is replaced by the signed one
 //     pusher-js needs, for the request's socket_id and channel_name, and only
 //     when that socket is open in the request's tenant (authsign.go).
+//     With a GrantMemory (Options.Grants), a grant the app gave a known
+//     caller is remembered, and that caller's later request for the same
+//     channel and tenant is answered signed for its new socket without the
+//     app; the app's 403 and 401 and a session it ended (WatchSession) end
+//     grants early (grants.go).
 //
 // The authorisation memory maps (tenant, type, id, credential hash) to
 // allowed/denied for AuthTTL. Only an answer that is the record (2xx JSON
