@@ -168,9 +168,10 @@ func (c *conn) allowClientEvent(rate int) bool {
 	return true
 }
 
-// deliver queues frame for every socket subscribed to k but except, and
-// returns how many got it. Like Publish, it copies the subscribers under the
-// read lock and queues outside it.
+// deliver sends frame (a Pusher message) to every socket subscribed to k
+// but except, and returns how many got it. Like Publish, it copies the
+// subscribers under the read lock and sends outside it, the same frame
+// bytes to each.
 func (h *Hub) deliver(k chanKey, frame []byte, except *conn) int {
 	sh := h.shardFor(k)
 	sp := subsPool.Get().(*[]*conn)
@@ -183,10 +184,8 @@ func (h *Hub) deliver(k chanKey, frame []byte, except *conn) int {
 	}
 	sh.mu.RUnlock()
 	n := 0
-	for _, s := range subs {
-		if s.enqueue(frame) {
-			n++
-		}
+	if len(subs) > 0 {
+		n = fanout(subs, wsText(frame), "")
 	}
 	clear(subs)
 	if cap(subs) <= 1<<16 {

@@ -16,13 +16,17 @@ import (
 )
 
 // conn is one socket. Its reader goroutine (readLoop) lives as long as the
-// socket: it owns channels and handles the client's messages. Its writer
-// goroutine (writeLoop, the only writer of data frames) exists only while
-// there is something to write: enqueue starts it when the queue was idle,
-// it drains the queue and exits, so an idle socket has one goroutine.
+// socket: it owns channels and handles the client's messages. Delivery
+// writes to an idle socket directly: push writes the frame to the socket
+// without blocking (sockWriter.tryWrite) when nothing is queued and the
+// socket's send buffer takes it. Only what cannot leave at once (the queue
+// was not empty, the send buffer was full, or the connection is TLS) is
+// queued, and then a writer goroutine (writeLoop, the only blocking writer)
+// exists until the queue is empty again; so an idle socket has one
+// goroutine and a delivery to it none.
 // Pings, pong and write timeouts are the hub's sweeper's (sweep.go).
-// enqueue and stop are safe for concurrent use; everything else belongs to
-// one of the goroutines.
+// enqueue, send and stop are safe for concurrent use; everything else
+// belongs to one of the goroutines.
 type conn struct {
 	hub    *Hub
 	ws     *websocket.Conn
@@ -44,11 +48,15 @@ type conn struct {
 	ceTokens float64
 	ceLast   int64
 
-	// qmu guards frames, spare, qclosed and writing: the bounded send
-	// queue. A slice rather than a buffered chan: an idle socket then holds
-	// no queue memory (a chan of 256 slices would pin 6 KB per socket).
+	// qmu guards frames, spare, rest, qclosed and writing: the bounded send
+	// queue of whole websocket frames (wsText). A slice rather than a
+	// buffered chan: an idle socket then holds no queue memory (a chan of
+	// 256 slices would pin 6 KB per socket).
 	qmu    sync.Mutex
 	frames [][]byte
+	// rest is the end of a frame push wrote only part of; sw.mu stays
+	// locked for the writer, which writes rest before anything else.
+	rest []byte
 	// spare is the writer's last batch, emptied, for the next swap: no
 	// allocation per delivery.
 	spare   [][]byte
@@ -56,7 +64,8 @@ type conn struct {
 	// writing: a writeLoop runs (or is owed: newConn sets it, and
 	// ServeWebSocket starts the first writer). Whoever sets it from false
 	// starts the writer; the writer clears it only under qmu after finding
-	// the queue empty, so no frame is left without a writer.
+	// the queue empty, so no frame is left without a writer. While it is
+	// false the queue is empty and push may write directly.
 	writing bool
 	qmax    int
 
@@ -77,7 +86,7 @@ type conn struct {
 	pingedAt int64
 
 	activity, pongTimeout, writeTimeout time.Duration
-	// sw coalesces a batch of frames into one write (sock.go).
+	// sw writes frames to the connection (sock.go).
 	sw  sockWriter
 	log *zap.Logger
 }
@@ -100,17 +109,43 @@ func newConn(h *Hub, cfg *config, tenant string) *conn {
 
 func (c *conn) touch() { c.lastActivity.Store(c.hub.now()) }
 
-// enqueue queues frame for the socket without blocking. It reports whether
-// the frame was queued; a full queue stops the socket with 4100.
-func (c *conn) enqueue(frame []byte) bool { return c.push(frame, false) }
+// enqueue sends payload, one Pusher message, as a frame of its own (see
+// send).
+func (c *conn) enqueue(payload []byte) bool { return c.push(wsText(payload), false) }
 
-// push queues frame; over the queue's bound it stops the socket, unless
-// force (the sweeper's pings).
+// send delivers frame (whole websocket frame bytes, wsText) without
+// blocking. It reports whether the frame was written or queued; a full
+// queue stops the socket with 4100.
+func (c *conn) send(frame []byte) bool { return c.push(frame, false) }
+
+// push writes frame to an idle socket at once, as far as its send buffer
+// takes it, or queues it; over the queue's bound it stops the socket,
+// unless force (the sweeper's pings).
 func (c *conn) push(frame []byte, force bool) bool {
 	c.qmu.Lock()
 	if c.qclosed {
 		c.qmu.Unlock()
 		return false
+	}
+	if !c.writing {
+		// Nothing queued, no writer: the frame goes out now, in order.
+		// Under qmu, so that a frame pushed meanwhile queues behind it.
+		n, held := c.sw.tryWrite(frame)
+		if n == len(frame) {
+			c.qmu.Unlock()
+			return true
+		}
+		if held {
+			// Part of the frame is on the wire and sw.mu stays locked:
+			// the writer writes the rest before any other frame.
+			c.rest = frame[n:]
+			c.writing = true
+			c.qmu.Unlock()
+			c.startWriter()
+			return true
+		}
+		// Nothing written (full send buffer, a write in progress, TLS):
+		// queued for a writer.
 	}
 	if len(c.frames) >= c.qmax && !force {
 		c.qclosed = true
@@ -141,15 +176,6 @@ func (c *conn) push(frame []byte, force bool) bool {
 func (c *conn) startWriter() {
 	c.hub.wg.Add(1)
 	go c.writeLoop()
-}
-
-// take swaps the queued frames out for spare (empty).
-func (c *conn) take(spare [][]byte) [][]byte {
-	c.qmu.Lock()
-	out := c.frames
-	c.frames = spare[:0]
-	c.qmu.Unlock()
-	return out
 }
 
 // stop asks the socket to close with code; the first call wins. It never
@@ -194,7 +220,8 @@ const maxSpare = 4
 
 // writeLoop writes the queued frames, one batch per pass and the whole
 // batch in one write, until the queue is empty; then it exits. After stop it
-// closes the socket with the code given to stop.
+// finishes a frame push began (rest) and closes the socket with the code
+// given to stop.
 func (c *conn) writeLoop() {
 	defer c.hub.wg.Done()
 	var batch [][]byte
@@ -203,41 +230,35 @@ func (c *conn) writeLoop() {
 		if batch != nil && cap(batch) <= maxSpare {
 			c.spare = batch[:0]
 		}
-		if c.stopped() {
-			c.qmu.Unlock()
+		batch = nil
+		rest := c.rest
+		c.rest = nil
+		stopped := c.stopped()
+		if !stopped {
+			if len(c.frames) == 0 && rest == nil {
+				c.writing = false
+				c.qmu.Unlock()
+				return
+			}
+			batch = c.frames
+			c.frames = c.spare
+			c.spare = nil
+		}
+		c.qmu.Unlock()
+		if stopped && rest == nil {
 			break
 		}
-		if len(c.frames) == 0 {
-			c.writing = false
-			c.qmu.Unlock()
-			return
-		}
-		batch = c.frames
-		c.frames = c.spare
-		c.spare = nil
-		c.qmu.Unlock()
 
+		// The sweeper bounds the time a write takes (writeTimeout).
 		c.writeSince.Store(max(c.hub.now(), 1))
-		c.sw.begin()
-		var err error
-		for _, f := range batch {
-			if c.stopped() {
-				break // the close frame follows
-			}
-			// context.Background(): no allocation in coder/websocket (a
-			// cancellable context costs four per frame); the sweeper
-			// bounds the time instead.
-			if err = c.ws.Write(context.Background(), websocket.MessageText, f); err != nil {
-				break
-			}
-		}
-		if ferr := c.sw.end(); err == nil {
-			err = ferr
-		}
+		err := c.sw.writeOut(rest, batch)
 		c.writeSince.Store(0)
 		clear(batch)
 		if err != nil {
 			c.stop(int(websocket.StatusGoingAway), "write failed")
+		}
+		if stopped {
+			break // rest is written: the close frame may follow
 		}
 	}
 	// done is closed: closeCode and closeReason are set.
@@ -355,7 +376,7 @@ func (c *conn) handle(cfg *config, msg []byte) {
 	}
 	switch f.Event {
 	case "pusher:ping":
-		c.enqueue(framePong)
+		c.send(wirePong)
 	case "pusher:pong":
 		// Activity is already noted.
 	case "pusher:subscribe":

@@ -21,26 +21,47 @@
 //
 // Subscriptions sit in 64 shards (RWMutex each) by hash of tenant and
 // channel. Publish copies a channel's subscribers under the read lock (into a
-// pooled slice), encodes the frame once outside it, and queues the same
-// bytes for every subscriber without blocking. Each socket has a bounded
-// queue (a slice, swapped with a spare by its writer: no allocation per
-// delivery but the go statement's 16 bytes when a writer starts). A queue
-// that overflows closes its socket with 4100; the other subscribers are not
-// delayed.
+// pooled slice), then, outside it, builds the whole websocket frame once
+// (wsText: a 2-, 4- or 10-byte header and the Pusher message; a server's
+// frames are unmasked and the hub negotiates no permessage-deflate, so the
+// bytes are the same for every subscriber) and hands the same bytes to every
+// subscriber without blocking (conn.push):
+//
+//   - to an idle socket (nothing queued, no writer) it writes them at once:
+//     one non-blocking write(2) on the socket through syscall.RawConn, which
+//     never waits for the poller. That is the whole cost of a delivery in
+//     the common case: no goroutine, no queue, no allocation, no
+//     coder/websocket frame path.
+//   - whatever cannot leave at once is queued: when frames are already
+//     queued (order), when the send buffer is full (nothing written), when
+//     another write to the socket is in progress, and on TLS connections
+//     (tls.Conn has no non-blocking write). A writer goroutine then exists
+//     until the queue is empty; it writes each batch with one blocking
+//     write(2) and exits, so a socket has that second goroutine only while
+//     it is behind. When the send buffer took part of a frame, the rest goes
+//     first, with the socket's write lock handed over to the writer, so no
+//     other frame can start in the middle.
+//
+// A fan-out to more than 512 sockets is split among GOMAXPROCS goroutines
+// (runs of whole subscribers) and Publish returns when all are done, so
+// each socket's deliveries keep their order. Each socket's queue is bounded
+// (a slice, swapped with a spare by its writer); a queue that overflows
+// closes its socket with 4100 and the other subscribers are not delayed.
+//
+// coder/websocket keeps the read side (frames, masks, ping and close
+// handling, read limits) and writes only control frames: its pongs and the
+// close frame. The hub hijacks the connection itself (sockHijacker), so the
+// library's bufio.Writer flushes into the socket's sockWriter; its 160
+// bytes hold a whole control frame, so each control frame arrives as one
+// write, and sockWriter's mutex keeps them and the hub's frames whole and in
+// order. After the library's close frame nothing more is written.
 //
 // A socket has one goroutine while idle and at most two: its reader
 // (handles the client's messages, owns its subscription set) and, only
-// while there is something to write, its writer (the only writer of data
-// frames). enqueue starts the writer when the queue was idle (a flag under
-// the queue's mutex: whoever sets it starts one, the writer clears it only
-// after finding the queue empty under the same mutex, so no frame is left
-// without a writer); the writer writes every queued frame, then exits. A
-// wake-up's frames leave in one write(2): coder/websocket's Write flushes its
-// bufio.Writer per message, so the hub hijacks the connection itself and
-// gives the library a bufio.Writer over its own sockWriter, which
-// collects a batch and writes it once. Writes use context.Background(),
-// which costs coder/websocket no allocation (a cancellable context costs
-// four per frame).
+// while frames wait, its writer. Whoever queues the first frame for an idle
+// socket starts the writer (a flag under the queue's mutex); the writer
+// clears it only after finding the queue empty under the same mutex, so no
+// frame is left without a writer.
 //
 // No per-socket timer: one sweeper goroutine per hub walks the sockets
 // every quarter of the shortest timeout (5 ms to 1 s, so 1 s with the

@@ -38,7 +38,7 @@ func TestHTTPAPISignatureVector(t *testing.T) {
 	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != "{}" {
 		t.Fatalf("vector request: %d %s", rec.Code, rec.Body)
 	}
-	if len(sub.frames) != 1 || string(sub.frames[0]) != `{"event":"foo","channel":"project-3","data":"{\"some\":\"data\"}"}` {
+	if len(sub.frames) != 1 || string(framePayload(sub.frames[0])) != `{"event":"foo","channel":"project-3","data":"{\"some\":\"data\"}"}` {
 		t.Fatalf("frames %q", sub.frames)
 	}
 	// Too late: the same request 601 s after its timestamp.
@@ -205,7 +205,7 @@ func TestHTTPAPIEvents(t *testing.T) {
 	if len(a.frames) != 0 || len(b.frames) != 2 || len(other.frames) != 0 {
 		t.Fatalf("frames: a %d, b %d, other tenant %d; want 0, 2, 0", len(a.frames), len(b.frames), len(other.frames))
 	}
-	if got := string(b.frames[0]); got != `{"event":"hello","channel":"news","data":"{\"n\":1}"}` && got != `{"event":"hello","channel":"private-x","data":"{\"n\":1}"}` {
+	if got := string(framePayload(b.frames[0])); got != `{"event":"hello","channel":"news","data":"{\"n\":1}"}` && got != `{"event":"hello","channel":"private-x","data":"{\"n\":1}"}` {
 		t.Fatalf("frame %s", got)
 	}
 	// A data object is the payload itself; a string that is not JSON stays a string.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -210,8 +211,9 @@ var subsPool = sync.Pool{New: func() any { s := make([]*conn, 0, 64); return &s 
 
 // Publish delivers ev to every socket of ev.Tenant subscribed to ev.Channel,
 // except the one whose socket id is ev.ExceptSocket. The frame is encoded
-// once and the same bytes are queued for every subscriber. Publish never
-// blocks on a socket: a socket whose queue is full is closed with 4100.
+// once and the same bytes are written or queued for every subscriber
+// (fanout). Publish never blocks on a socket: a socket whose queue is full
+// is closed with 4100.
 //
 // A record event (named record.updated, or whose data carries record_type,
 // record_id and updated_at_iso) also advances Options.Versions, and reaches
@@ -295,16 +297,7 @@ func (h *Hub) publish(ev Event, rec recordRef) {
 			frame = eventFrame(ev.Name, ev.Channel, ev.Data)
 		}
 		obs.Encoded()
-		n := 0
-		for _, c := range subs {
-			if ev.ExceptSocket != "" && c.id == ev.ExceptSocket {
-				continue
-			}
-			if c.enqueue(frame) {
-				n++
-			}
-		}
-		if n > 0 {
+		if n := fanout(subs, wsText(frame), ev.ExceptSocket); n > 0 {
 			obs.Delivered(n)
 		}
 	}
@@ -313,6 +306,45 @@ func (h *Hub) publish(ev Event, rec recordRef) {
 		*sp = subs[:0]
 		subsPool.Put(sp)
 	}
+}
+
+// fanoutSplit is the number of sockets above which a delivery is shared
+// among GOMAXPROCS goroutines (each a run of whole subscribers).
+const fanoutSplit = 512
+
+// fanout sends frame (whole websocket frame bytes) to every socket of subs
+// but the one whose id is except, and returns how many took it. A socket
+// with nothing queued is written to right here (conn.push): one write(2)
+// per socket, no goroutine. Past fanoutSplit sockets the work is shared
+// among GOMAXPROCS goroutines, this one included, and fanout returns when
+// all are done, so that deliveries keep their order per socket.
+func fanout(subs []*conn, frame []byte, except string) int {
+	send := func(subs []*conn) int {
+		n := 0
+		for _, c := range subs {
+			if except != "" && c.id == except {
+				continue
+			}
+			if c.send(frame) {
+				n++
+			}
+		}
+		return n
+	}
+	parts := min(runtime.GOMAXPROCS(0), len(subs)/fanoutSplit)
+	if parts <= 1 {
+		return send(subs)
+	}
+	per := (len(subs) + parts - 1) / parts
+	var wg sync.WaitGroup
+	var more atomic.Int64
+	for i := per; i < len(subs); i += per {
+		part := subs[i:min(i+per, len(subs))]
+		wg.Go(func() { more.Add(int64(send(part))) })
+	}
+	n := send(subs[:per])
+	wg.Wait()
+	return n + int(more.Load())
 }
 
 // newSocketID returns a fresh "123.456" socket id: two random uint32s from

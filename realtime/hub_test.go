@@ -17,6 +17,30 @@ func fakeConn(tb testing.TB, h *Hub, tenant, id string) *conn {
 	return c
 }
 
+// take swaps a fake conn's queued frames out for spare (empty) and returns
+// their payloads (the Pusher messages, without the websocket header).
+func (c *conn) take(spare [][]byte) [][]byte {
+	c.qmu.Lock()
+	out := c.frames
+	c.frames = spare[:0]
+	c.qmu.Unlock()
+	for i, f := range out {
+		out[i] = framePayload(f)
+	}
+	return out
+}
+
+// framePayload is the payload of f, one unmasked websocket frame.
+func framePayload(f []byte) []byte {
+	switch f[1] & 0x7f {
+	case 126:
+		return f[4:]
+	case 127:
+		return f[10:]
+	}
+	return f[2:]
+}
+
 func newTestHub(tb testing.TB, mod func(*Options)) *Hub {
 	tb.Helper()
 	opts := Options{AppKey: testKey, AppSecret: testSecret}

@@ -197,13 +197,15 @@ func (pc *presenceChannel) member(userID string) *presenceMember {
 	return pc.members[userID]
 }
 
-// sendLocked queues frame for every socket on the channel but except. The
-// presence shard's lock is held; enqueue never blocks.
+// sendLocked sends frame (a Pusher message, framed once here) to every
+// socket on the channel but except. The presence shard's lock is held; send
+// never blocks.
 func (pc *presenceChannel) sendLocked(frame []byte, except *conn) {
+	wire := wsText(frame)
 	for _, mem := range pc.members {
 		for s := range mem.sockets {
 			if s != except {
-				s.enqueue(frame)
+				s.send(wire)
 			}
 		}
 	}

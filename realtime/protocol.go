@@ -173,6 +173,9 @@ func eventFrame(event, channel string, data []byte) []byte {
 var (
 	framePong = []byte(`{"event":"pusher:pong","data":"{}"}`)
 	framePing = []byte(`{"event":"pusher:ping","data":"{}"}`)
+	// The same as whole websocket frames (wsText).
+	wirePong = wsText(framePong)
+	wirePing = wsText(framePing)
 )
 
 func handshakeFrame(socketID string, activityTimeoutSec int) []byte {

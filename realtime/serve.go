@@ -153,8 +153,8 @@ func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request, tenant stri
 	if cfg.Authorizer != nil {
 		c.upgrade = upgradeRequestOf(r)
 	}
-	// Hijack through sockHijacker: the socket gets small buffers and its
-	// writer's batches go out in one write (sock.go).
+	// Hijack through sockHijacker: the socket gets small buffers, and the
+	// hub writes its frames to the connection itself (sock.go).
 	aw := w
 	if hj := newSockHijacker(w, &c.sw); hj != nil {
 		aw = hj

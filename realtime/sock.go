@@ -2,10 +2,12 @@ package realtime
 
 import (
 	"bufio"
-	"io"
+	"encoding/binary"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 )
 
 // Buffer sizes of a socket's own bufio.Reader and bufio.Writer. net/http
@@ -13,62 +15,153 @@ import (
 // with the socket for its life: 8 KiB of a 20 KiB budget per idle socket.
 // The hub hijacks through sockHijacker instead and gives coder/websocket
 // small ones: an inbound Pusher message (ping, subscribe) fits in
-// sockReadBuf, a longer one is read in more than one read; frames written
-// by the writer go through sockWriter, which coalesces them, so the bufio
-// writer only needs to hold a frame header and a control frame.
+// sockReadBuf, a longer one is read in more than one read. The library
+// writes only control frames (its pongs and the close frame; data frames are
+// the hub's own, see sockWriter), so its bufio writer only needs to hold one
+// control frame: 125 bytes of payload and its header.
 const (
 	sockReadBuf  = 512
-	sockWriteBuf = 160 // a control frame: 125 bytes of payload and its header
+	sockWriteBuf = 160
 )
 
-// sockWriter is what the socket's bufio.Writer flushes to. Outside a batch
-// it writes through to the connection; between begin and end (the conn's
-// writer draining its queue) it appends to a pooled buffer, and end writes
-// every frame of the batch with one write. Frames coder/websocket writes
-// itself (pongs, the close frame) may come from another goroutine: mu
-// keeps them whole and in order.
-type sockWriter struct {
-	mu       sync.Mutex
-	nc       net.Conn
-	batching bool
-	buf      *[]byte
+// wsMaxHeader is the longest header of an unmasked server frame (RFC 6455
+// section 5.2): 2 bytes, a 64-bit length.
+const wsMaxHeader = 10
+
+// wsText returns payload as one whole websocket frame, bytes ready for the
+// wire: FIN, opcode text, unmasked (a server's frames are never masked, RFC
+// 6455 section 5.1), no extension bits (the hub negotiates no compression).
+// A publish builds it once and every subscriber's socket writes the same
+// bytes.
+func wsText(payload []byte) []byte {
+	n := len(payload)
+	f := make([]byte, 0, wsMaxHeader+n)
+	switch {
+	case n <= 125:
+		f = append(f, 0x81, byte(n))
+	case n <= 0xffff:
+		f = append(f, 0x81, 126)
+		f = binary.BigEndian.AppendUint16(f, uint16(n))
+	default:
+		f = append(f, 0x81, 127)
+		f = binary.BigEndian.AppendUint64(f, uint64(n))
+	}
+	return append(f, payload...)
 }
 
-// batchPool recycles the batch buffers: a socket holds one only while its
-// writer drains.
-var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// sockWriter is the socket's only way to its connection. The conn writes
+// whole frames through it (tryWrite from whoever delivers to an idle
+// socket, writeOut from the socket's writer goroutine), and it is what
+// coder/websocket's bufio.Writer flushes to: the library's control frames
+// (pongs, the close frame) fit its 160-byte buffer, so each arrives as one
+// Write. mu keeps every frame whole and in order on the wire.
+type sockWriter struct {
+	mu sync.Mutex
+	nc net.Conn
+	// rc writes to nc's socket without the runtime's poller wait: nil when
+	// nc is not a socket of its own (TLS), and every write then goes
+	// through the writer goroutine.
+	rc syscall.RawConn
+	// closeSent: the library wrote a close frame; nothing may follow it
+	// (RFC 6455 section 5.5.1). Guarded by mu.
+	closeSent bool
+	// p, n, err and rawFn are rawWrite's argument and results (rawFn is
+	// made once, on the first write: a closure per write would allocate).
+	p     []byte
+	n     int
+	err   error
+	rawFn func(uintptr) bool
+}
 
+// errCloseSent: a data frame after the close frame.
+var errCloseSent = errors.New("realtime: close frame already sent")
+
+// Write is coder/websocket's, for its control frames (and the data frame
+// of a refused socket, before the hub has a writer for it).
 func (w *sockWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.batching {
-		*w.buf = append(*w.buf, p...)
-		return len(p), nil
+	if len(p) > 0 && p[0] == 0x88 { // FIN + close
+		w.closeSent = true
 	}
 	return w.nc.Write(p)
 }
 
-// begin starts a batch: writes are buffered until end.
-func (w *sockWriter) begin() {
-	w.mu.Lock()
-	w.batching = true
-	w.buf = batchPool.Get().(*[]byte)
+// tryWrite writes as much of frame as the socket's send buffer takes now,
+// without blocking, and returns how much. When it wrote part of frame only,
+// held is true and w.mu stays locked: the rest is on its way (finish) and
+// no other frame may start before it. It writes nothing when another write
+// is in progress, when the connection has no raw socket, or after the close
+// frame.
+func (w *sockWriter) tryWrite(frame []byte) (n int, held bool) {
+	if w.rc == nil || !w.mu.TryLock() {
+		return 0, false
+	}
+	if w.closeSent {
+		w.mu.Unlock()
+		return 0, false
+	}
+	if w.rawFn == nil {
+		w.rawFn = w.rawWrite
+	}
+	w.p, w.n, w.err = frame, 0, nil
+	if err := w.rc.Write(w.rawFn); err != nil {
+		w.n = 0 // closed: the writer goroutine will find out
+	}
+	n = w.n
+	w.p, w.err = nil, nil
+	if n > 0 && n < len(frame) {
+		return n, true
+	}
 	w.mu.Unlock()
+	return n, false
 }
 
-// end writes the batch with one write and ends it.
-func (w *sockWriter) end() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.batching = false
-	bp := w.buf
-	w.buf = nil
-	var err error
-	if len(*bp) > 0 {
-		_, err = w.nc.Write(*bp)
+// rawWrite is one non-blocking write(2) of w.p (the socket is in
+// non-blocking mode, as every socket of the Go runtime): a full send buffer
+// writes nothing (EAGAIN). It never asks RawConn to wait.
+func (w *sockWriter) rawWrite(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), w.p)
+		if err == syscall.EINTR {
+			continue
+		}
+		w.n, w.err = max(n, 0), err
+		return true
 	}
-	if cap(*bp) <= 64<<10 {
-		*bp = (*bp)[:0]
+}
+
+// batchPool recycles the buffers writeOut gathers frames in: a socket holds
+// one only while its writer writes.
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// writeOut writes rest (the end of a frame tryWrite began, with w.mu held
+// for the caller) and then frames, blocking; with more than one piece, in
+// one write. It is the socket's writer goroutine's.
+func (w *sockWriter) writeOut(rest []byte, frames [][]byte) error {
+	if rest == nil {
+		w.mu.Lock()
+	}
+	defer w.mu.Unlock()
+	if w.closeSent {
+		return errCloseSent
+	}
+	switch {
+	case rest == nil && len(frames) == 1:
+		_, err := w.nc.Write(frames[0])
+		return err
+	case len(frames) == 0:
+		_, err := w.nc.Write(rest)
+		return err
+	}
+	bp := batchPool.Get().(*[]byte)
+	b := append((*bp)[:0], rest...)
+	for _, f := range frames {
+		b = append(b, f...)
+	}
+	_, err := w.nc.Write(b)
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
 		batchPool.Put(bp)
 	}
 	return err
@@ -103,12 +196,17 @@ func (h *sockHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nc, brw, err
 	}
+	h.sw.nc = nc
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			h.sw.rc = rc
+		}
+	}
 	// Bytes the client sent right after its upgrade request stay first.
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		nc = &prefixConn{Conn: nc, pending: append([]byte(nil), b...)}
 	}
-	h.sw.nc = nc
 	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, sockReadBuf), bufio.NewWriterSize(h.sw, sockWriteBuf)), nil
 }
 
@@ -126,5 +224,3 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 	}
 	return c.Conn.Read(p)
 }
-
-var _ io.Writer = (*sockWriter)(nil)

@@ -91,7 +91,7 @@ func (c *conn) sweep(now int64) {
 		}
 	}
 	if time.Duration(now-last) >= c.activity {
-		if c.push(framePing, true) {
+		if c.push(wirePing, true) {
 			c.pingedAt = max(now, 1)
 		}
 	}

@@ -186,3 +186,89 @@ func TestFrameRightAfterUpgradeRequest(t *testing.T) {
 		t.Fatalf("frames %q", got)
 	}
 }
+
+// TestPartialWritesStayWhole: with a send buffer far smaller than a frame,
+// a delivery writes part of the frame at once and the writer the rest;
+// frames from two publishers and the library's own pongs (answers to the
+// client's websocket pings, written from the reader) must still arrive
+// whole and in order.
+func TestPartialWritesStayWhole(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *Options) { o.SendQueue = 1 << 20 })
+	c := e.connect(t, "")
+	c.subscribeOK("big")
+	e.hub.connsMu.Lock()
+	for _, sc := range e.hub.conns {
+		if err := sc.sw.nc.(*net.TCPConn).SetWriteBuffer(4096); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.hub.connsMu.Unlock()
+
+	big := strings.Repeat("x", 64<<10)
+	pingErr := make(chan error, 1)
+	stopPings := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stopPings:
+				pingErr <- nil
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := c.ws.Ping(ctx)
+			cancel()
+			if err != nil {
+				pingErr <- err
+				return
+			}
+		}
+	}()
+	const producers, each = 2, 100
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Go(func() {
+			for n := range each {
+				body := ""
+				if n%2 == 0 {
+					body = big
+				}
+				e.hub.Publish(Event{Channel: "big", Name: "e", Data: []byte(`{"p":` + strconv.Itoa(p) + `,"n":` + strconv.Itoa(n) + `,"b":"` + body + `"}`)})
+			}
+		})
+	}
+	next := make([]int, producers)
+	for range producers * each {
+		select {
+		case b, ok := <-c.frames:
+			if !ok {
+				t.Fatalf("socket closed: %v", <-c.closed)
+			}
+			var f struct{ Data string }
+			var d struct {
+				P, N int
+				B    string
+			}
+			if err := json.Unmarshal(b, &f); err != nil || json.Unmarshal([]byte(f.Data), &d) != nil {
+				t.Fatalf("broken frame of %d bytes: %.80q", len(b), b)
+			}
+			if d.N != next[d.P] {
+				t.Fatalf("producer %d: got %d, want %d", d.P, d.N, next[d.P])
+			}
+			if want := map[bool]int{true: len(big), false: 0}[d.N%2 == 0]; len(d.B) != want {
+				t.Fatalf("frame %d/%d: %d bytes of body, want %d", d.P, d.N, len(d.B), want)
+			}
+			p := d.P
+			next[p]++
+		case <-time.After(20 * time.Second):
+			t.Fatalf("frames missing: got %v of %d each", next, each)
+		}
+	}
+	wg.Wait()
+	close(stopPings)
+	if err := <-pingErr; err != nil {
+		t.Fatalf("websocket ping: %v", err)
+	}
+	c.roundTrip()
+}
