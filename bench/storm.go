@@ -667,9 +667,14 @@ func fcgiParam(buf *bytes.Buffer, name string) string {
 
 // ---- the orchestrating side ----
 
-// stormSite is the recordsync site of both instances.
+// stormSite is the recordsync site of both instances. Each listens on its
+// own port here, so the block is named: the state (and what the cluster
+// shares under it, the grants too) is then one, as one Caddyfile deployed
+// to every instance of a real cluster gives (README "Sites share a state
+// only by name").
 func stormSite(l *harness.Laravel, fcgiPort int, redisAddr, extra string) string {
 	lines := []string{
+		"name storm",
 		"record flow /api/v1/flows/{id}",
 		"laravel_app_key {env.BENCH_LARAVEL_APP_KEY}",
 		"app_id 1",
