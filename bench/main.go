@@ -70,7 +70,7 @@ func main() {
 	skipCluster := flag.Bool("skip-cluster", false, "skip the two-instance cluster (needs redis-server)")
 	skipSlow := flag.Bool("skip-slow", false, "skip the slow-consumer comparison")
 	skipPeers := flag.Bool("skip-peers", false, "do not build or run Centrifugo beside recordsync")
-	only := flag.String("only", "", "run only these sections (comma-separated): http, laravel, fanout, slow, cluster, shape, storm")
+	only := flag.String("only", "", "run only these sections (comma-separated): http, laravel, fanout, slow, cluster, shape, storm, hooks")
 	fanRounds := flag.Int("fan-rounds", 0, "A/B rounds of recordsync and Centrifugo per fan-out size (default 3, quick 2)")
 	shapeRates := flag.String("shape-rates", "", "saves per second of the realistic shape (default 50,200,500; quick 50,200)")
 	shapeDur := flag.Duration("shape-d", 0, "how long each rate of the realistic shape runs (default 10s, quick 4s)")
@@ -97,6 +97,12 @@ func main() {
 		return
 	case "storm":
 		if err := runStormGen(stormSpecFrom(*url, *addr, *n, *flows, *cookies)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	case "hookload":
+		if err := runHookLoad(*url, *n, *key, *secret); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -224,7 +230,7 @@ func (c runConfig) want(section string) bool {
 		if c.SkipLaravel {
 			return false
 		}
-	case "fanout", "slow", "shape":
+	case "fanout", "slow", "shape", "hooks":
 		if c.SkipWS || (section == "slow" && c.SkipSlow) {
 			return false
 		}
@@ -514,6 +520,11 @@ func run(cfg runConfig, outPath string) error {
 	// 9. The reconnect storm: a cluster instance dies under 5,000 sockets.
 	if cfg.want("storm") {
 		rep.Storm = runStorm(cfg, repo, self, caddyBin, work)
+	}
+
+	// 10. Webhooks and the live console on the publish path.
+	if cfg.want("hooks") {
+		rep.Hooks = runHooks(cfg, self, caddyBin, work, upPort)
 	}
 	up.Stop()
 

@@ -58,6 +58,9 @@ type report struct {
 	Shape *shapeResult
 	Storm *stormResult
 
+	// Webhooks and the console on the publish path (section 10).
+	Hooks *hooksResult `json:",omitempty"`
+
 	// CacheMemory: one cached record's memory with and without field
 	// fingerprints.
 	CacheMemory *cacheMemResult
@@ -272,6 +275,7 @@ func (r *report) markdown() string {
 	} else {
 		p("| Slow consumers (1%% not reading) | not measured | p99 ≤ 1.2× | – | – |\n")
 	}
+	r.hooksGoal(&b)
 	p("\n")
 
 	// ---- details ----
@@ -324,6 +328,7 @@ func (r *report) markdown() string {
 	r.slowSection(&b)
 	r.shapeSection(&b)
 	r.stormSection(&b)
+	r.hooksSection(&b)
 
 	p("## Configurations\n\n```caddyfile\n# A: plain\n%s\n# B: recordsync\n%s", r.SiteA, r.SiteB)
 	if r.SiteF != "" {
