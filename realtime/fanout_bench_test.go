@@ -5,7 +5,7 @@ package realtime
 // 10k sockets fit the 20,000-file limit:
 //
 //	go test -run '^$' -bench 'IdleConns|Fanout' -benchtime 1x ./realtime        # idle cost
-//	go test -run '^$' -bench 'Fanout' -benchtime 200x -count 5 ./realtime       # publish
+//	go test -run '^$' -bench 'Fanout' -benchtime 200x -count 5 ./realtime       # publish, and its floor
 //
 // RECORDSYNC_BENCH_SIZES=1000,10000 sets the socket counts;
 // RECORDSYNC_IDLE_CHANNEL the channel idle sockets subscribe to ("none": none);
@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -50,7 +51,14 @@ func TestSubscriberProcess(t *testing.T) {
 	}
 	parts := strings.Split(spec, "|")
 	n, _ := strconv.Atoi(parts[1])
-	if err := runSubscriberProcess(parts[0], n, parts[2]); err != nil {
+	run := runSubscriberProcess
+	if size, ok := strings.CutPrefix(parts[2], "raw:"); ok {
+		run = func(addr string, n int, _ string) error {
+			sz, _ := strconv.Atoi(size)
+			return runRawReaders(addr, n, sz)
+		}
+	}
+	if err := run(parts[0], n, parts[2]); err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
@@ -109,6 +117,46 @@ func runSubscriberProcess(url string, n int, channel string) error {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	for _, ws := range conns {
 		_ = ws.CloseNow()
+	}
+	return nil
+}
+
+// runRawReaders is the floor's child: n TCP connections to addr, each read
+// in frames of size bytes; it prints "ready", then "round" each time every
+// connection has read one more frame, until stdin closes.
+func runRawReaders(addr string, n, size int) error {
+	out := bufio.NewWriter(os.Stdout)
+	var outMu sync.Mutex
+	var got atomic.Int64
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		conns[i] = c
+		go func() {
+			buf := make([]byte, size)
+			for {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					return
+				}
+				if got.Add(1)%int64(n) == 0 {
+					outMu.Lock()
+					out.WriteString("round\n")
+					out.Flush()
+					outMu.Unlock()
+				}
+			}
+		}()
+	}
+	outMu.Lock()
+	out.WriteString("ready\n")
+	out.Flush()
+	outMu.Unlock()
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	for _, c := range conns {
+		_ = c.Close()
 	}
 	return nil
 }
@@ -222,7 +270,9 @@ func (p *subscriberProc) stop() {
 }
 
 func benchHub(tb testing.TB) (*Hub, string, func()) {
-	hub, err := NewHub(Options{AppKey: testKey, AppSecret: testSecret, SendQueue: 1024})
+	// The subscribers never answer pusher:ping: with the default activity
+	// and pong timeouts the hub would close them a minute in.
+	hub, err := NewHub(Options{AppKey: testKey, AppSecret: testSecret, SendQueue: 1024, ActivityTimeout: time.Hour})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -311,6 +361,81 @@ func writeProfile(tb testing.TB, name, file string) {
 	defer f.Close()
 	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// BenchmarkFanoutFloor is BenchmarkFanout's floor: the same number of bare
+// write(2)s of a frame of the same size (the bench event's websocket frame),
+// one per TCP connection, from GOMAXPROCS goroutines, no websocket and no
+// hub; another process reads them the same way. cpu-ns/msg is this
+// process's CPU per write: BenchmarkFanout's over it is the share of a
+// delivery that is not the kernel's. Alternate the two (-bench
+// 'Fanout(Floor)?$' runs both, one after the other, per size).
+func BenchmarkFanoutFloor(b *testing.B) {
+	data := []byte(`{"tenant_id":null,"record_type":"flow","record_id":1,"updated_by_id":2,"updated_by_name":"Bob","tab_id":null}`)
+	frame := wsText(eventFrame("bench.event", "private-record.flow.1", data))
+	for _, n := range benchSizes() {
+		b.Run("n="+strconv.Itoa(n), func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			accepted := make(chan []net.Conn, 1)
+			go func() {
+				conns := make([]net.Conn, 0, n)
+				for len(conns) < n {
+					c, err := ln.Accept()
+					if err != nil {
+						break
+					}
+					conns = append(conns, c)
+				}
+				accepted <- conns
+			}()
+			p := startSubscribers(b, ln.Addr().String(), n, "raw:"+strconv.Itoa(len(frame)))
+			defer p.stop()
+			conns := <-accepted
+			defer func() {
+				for _, c := range conns {
+					c.Close()
+				}
+			}()
+			workers := runtime.GOMAXPROCS(0)
+			per := (len(conns) + workers - 1) / workers
+			var ru0, ru1 syscall.Rusage
+			b.ResetTimer()
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			for i := 0; i < b.N; i++ {
+				var wg sync.WaitGroup
+				for w := 0; w < len(conns); w += per {
+					part := conns[w:min(w+per, len(conns))]
+					wg.Go(func() {
+						for _, c := range part {
+							if _, err := c.Write(frame); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				select {
+				case _, ok := <-p.rounds:
+					if !ok {
+						b.Fatal("readers ended")
+					}
+				case <-time.After(60 * time.Second):
+					b.Fatalf("round %d not read", i)
+				}
+			}
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+			b.StopTimer()
+			cpu := time.Duration(syscall.TimevalToNsec(ru1.Utime) - syscall.TimevalToNsec(ru0.Utime) +
+				syscall.TimevalToNsec(ru1.Stime) - syscall.TimevalToNsec(ru0.Stime))
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/msg")
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "msgs/s")
+		})
 	}
 }
 

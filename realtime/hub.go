@@ -1,14 +1,17 @@
 package realtime
 
 import (
+	"cmp"
 	"errors"
 	"hash/maphash"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -318,7 +321,21 @@ const fanoutSplit = 512
 // per socket, no goroutine. Past fanoutSplit sockets the work is shared
 // among GOMAXPROCS goroutines, this one included, and fanout returns when
 // all are done, so that deliveries keep their order per socket.
+//
+// subs (a snapshot of a map, in random order) is first sorted by the
+// conns' addresses: sockets are then visited roughly in the order they
+// were opened, and so are their Go structures (conn, net.Conn, poll
+// descriptor) and the kernel's (file, socket), which were allocated one
+// after the other. At 10k sockets, visiting them in map order cost about a
+// third more CPU per delivery, in cache and TLB misses (BenchmarkFanout
+// against BenchmarkFanoutFloor, which writes in accept order). The sort
+// costs under half a percent of the writes; it reorders subs.
 func fanout(subs []*conn, frame []byte, except string) int {
+	slices.SortFunc(subs, func(a, b *conn) int {
+		// Only compared, never turned back into a pointer: the Go heap
+		// does not move objects, so the order is stable.
+		return cmp.Compare(uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(b)))
+	})
 	send := func(subs []*conn) int {
 		n := 0
 		for _, c := range subs {
