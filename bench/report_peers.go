@@ -195,6 +195,16 @@ func (s *stormResult) bound() string {
 		spread, s.PHPFPMWorkers, s.PHPAuthPerSec, s.OtherPHP, s.AuthPHP, float64(s.AuthPHP)/s.PHPAuthPerSec)
 }
 
+// grantAges are how long before the kill the first grants were given, the
+// newest and the oldest (seconds); reports that predate the fields give
+// the wait after subscribing and that plus the time subscribing took.
+func (s *stormResult) grantAges() (lo, hi float64) {
+	if s.GrantAgeMax > 0 {
+		return s.GrantAgeMin, s.GrantAgeMax
+	}
+	return s.AfterSecs, s.AfterSecs + s.InitialPHPAuthDuration
+}
+
 // authResults lists AuthResults ("result=\"signed\" 600, …").
 func (s *stormResult) authResults() string {
 	if len(s.AuthResults) == 0 {
@@ -220,8 +230,10 @@ func (s *stormResult) ratioBound() string {
 	itself := max(s.AuthRequests-s.AuthErrors-s.AuthPHP, 0)
 	b := fmt.Sprintf("each resubscription is a new socket id, so pusher-js sends a new auth request (%d sent, %d failed): %d reached PHP, recordsync answered %d itself (the surviving instance's `recordsync_auth_signatures_total` over the storm: %s)",
 		s.AuthRequests, s.AuthErrors, s.AuthPHP, itself, s.authResults())
+	lo, hi := s.grantAges()
+	b += fmt.Sprintf("; an auth request stays away from PHP only when a grant remembered from before the kill (cluster-wide, for the caller and channel) answers it, and the app gave those grants %.0f–%.0f s before the kill (subscribing %d sockets through PHP took %.0f s), while the storm lasted %.0f s more", lo, hi, s.Connected, hi-lo, s.AllBackSecs)
 	if s.Ratio() > 0.10 {
-		b += fmt.Sprintf("; an auth request stays away from PHP only when a grant remembered from before the kill (cluster-wide, for the caller and channel) answers it, and those grants were made %.0f s before the kill: a memory that forgets sooner cannot answer", s.AfterSecs)
+		b += ": grants older than the memory keeps them (`grant_ttl`) are asked of PHP again"
 	}
 	return b
 }

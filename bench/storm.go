@@ -90,17 +90,20 @@ type stormResult struct {
 	Signed                float64 // B's recordsync_auth_signatures_total{result="signed"} over the storm
 	// AuthResults is B's recordsync_auth_signatures_total by label set over
 	// the storm (every result the product counts).
-	AuthResults            map[string]float64 `json:",omitempty"`
-	SinceSent              int                // record subscriptions that carried since
-	CaughtUp               int                // record.updated received as the catch-up of a since
-	Missed                 int                // sockets back whose flow's newest version never reached them
-	NotBack                int
-	DialErrors, SubErrors  int
-	ClosedBeforeKill       int
-	FirstStormError        string `json:",omitempty"`
-	PHPFPMWorkers          int
-	InitialAuthPHPPerSec   float64
-	InitialPHPAuthDuration float64
+	AuthResults           map[string]float64 `json:",omitempty"`
+	SinceSent             int                // record subscriptions that carried since
+	CaughtUp              int                // record.updated received as the catch-up of a since
+	Missed                int                // sockets back whose flow's newest version never reached them
+	NotBack               int
+	DialErrors, SubErrors int
+	ClosedBeforeKill      int
+	FirstStormError       string `json:",omitempty"`
+	PHPFPMWorkers         int
+	// GrantAgeMin and GrantAgeMax: how long before the kill the app gave
+	// the grants of the start (the end and the beginning of subscribing).
+	GrantAgeMin, GrantAgeMax float64
+	InitialAuthPHPPerSec     float64
+	InitialPHPAuthDuration   float64
 }
 
 // Ratio is the share of resubscriptions whose auth request reached PHP.
@@ -948,6 +951,7 @@ func runStorm(cfg runConfig, repo, self, caddyBin, work string) *stormResult {
 	signed0 := b.metric("recordsync_auth_signatures_total", `result="signed"`)
 	authRes0 := metricsByLabel(b, "recordsync_auth_signatures_total")
 	kill := time.Now()
+	res.GrantAgeMin, res.GrantAgeMax = kill.Sub(initEnd).Seconds(), kill.Sub(initStart).Seconds()
 	io.WriteString(gen.stdin, fmt.Sprintf("KILL %d\n", kill.UnixNano()))
 	a.Kill()
 	logf("  storm: killed A")
