@@ -86,27 +86,37 @@ type subscribeData struct {
 	Since string
 }
 
+// dataObject decodes the data of a client message that must be an object:
+// pusher-js sends an object; a JSON string holding one (double encoded, as
+// some clients do) is accepted too. The error is errBadData.
+func dataObject(raw json.RawMessage) (map[string]json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, errBadData
+		}
+		raw = bytes.TrimSpace([]byte(s))
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, errBadData
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, errBadData
+	}
+	return m, nil
+}
+
 // parseSubscribeData decodes the data object of pusher:subscribe and
 // pusher:unsubscribe. pusher-js sends an object; a JSON string holding an
 // object (double encoded, as some clients do) is accepted too.
 func parseSubscribeData(raw json.RawMessage) (subscribeData, error) {
 	var d subscribeData
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return d, errBadData
-		}
-		raw = bytes.TrimSpace([]byte(s))
+	m, err := dataObject(raw)
+	if err != nil {
+		return d, err
 	}
-	if len(raw) == 0 || raw[0] != '{' {
-		return d, errBadData
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return d, errBadData
-	}
-	var err error
 	if d.Channel, err = optString(m["channel"]); err != nil {
 		return d, errBadChannel
 	}

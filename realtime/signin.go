@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -121,22 +120,10 @@ var (
 // never panics.
 func parseSigninData(raw json.RawMessage) (signinData, error) {
 	var d signinData
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return d, errBadData
-		}
-		raw = bytes.TrimSpace([]byte(s))
+	m, err := dataObject(raw)
+	if err != nil {
+		return d, err
 	}
-	if len(raw) == 0 || raw[0] != '{' {
-		return d, errBadData
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return d, errBadData
-	}
-	var err error
 	if d.Auth, err = optString(m["auth"]); err != nil || d.Auth == "" {
 		return signinData{}, errSigninAuth
 	}
