@@ -195,6 +195,20 @@ func (s *stormResult) bound() string {
 		spread, s.PHPFPMWorkers, s.PHPAuthPerSec, s.OtherPHP, s.AuthPHP, float64(s.AuthPHP)/s.PHPAuthPerSec)
 }
 
+// countsStr is "a 1, b 2" in key order.
+func countsStr(m map[string]int) string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // grantAges are how long before the kill the first grants were given, the
 // newest and the oldest (seconds); reports that predate the fields give
 // the wait after subscribing and that plus the time subscribing took.
@@ -230,11 +244,17 @@ func (s *stormResult) ratioBound() string {
 	itself := max(s.AuthRequests-s.AuthErrors-s.AuthPHP, 0)
 	b := fmt.Sprintf("each resubscription is a new socket id, so pusher-js sends a new auth request (%d sent, %d failed): %d reached PHP, recordsync answered %d itself (the surviving instance's `recordsync_auth_signatures_total` over the storm: %s)",
 		s.AuthRequests, s.AuthErrors, s.AuthPHP, itself, s.authResults())
+	if len(s.Answers) > 0 {
+		b += "; the answers by channel kind and how (`X-Recordsync-Grant`): " + countsStr(s.Answers)
+	}
+	if len(s.PHPByKind) > 0 {
+		b += "; reaching PHP by channel kind: " + countsStr(s.PHPByKind)
+	}
+	if s.PHPCallers > 0 {
+		b += fmt.Sprintf(", from %d of the %d users", s.PHPCallers, s.Users)
+	}
 	lo, hi := s.grantAges()
 	b += fmt.Sprintf("; an auth request stays away from PHP only when a grant remembered from before the kill (cluster-wide, for the caller and channel) answers it, and the app gave those grants %.0f–%.0f s before the kill (subscribing %d sockets through PHP took %.0f s), while the storm lasted %.0f s more", lo, hi, s.Connected, hi-lo, s.AllBackSecs)
-	if s.Ratio() > 0.10 {
-		b += ": grants older than the memory keeps them (`grant_ttl`) are asked of PHP again"
-	}
 	return b
 }
 

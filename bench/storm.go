@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -102,8 +104,15 @@ type stormResult struct {
 	// GrantAgeMin and GrantAgeMax: how long before the kill the app gave
 	// the grants of the start (the end and the beginning of subscribing).
 	GrantAgeMin, GrantAgeMax float64
-	InitialAuthPHPPerSec     float64
-	InitialPHPAuthDuration   float64
+	// Answers are the storm's auth answers by channel kind and
+	// X-Recordsync-Grant ("app" when absent); PHPByKind the auth requests
+	// that reached PHP during the storm by channel kind.
+	Answers   map[string]int `json:",omitempty"`
+	PHPByKind map[string]int `json:",omitempty"`
+	// PHPCallers: how many users\' browsers sent them (distinct Cookie headers).
+	PHPCallers             int `json:",omitempty"`
+	InitialAuthPHPPerSec   float64
+	InitialPHPAuthDuration float64
 }
 
 // Ratio is the share of resubscriptions whose auth request reached PHP.
@@ -199,6 +208,10 @@ func runStormGen(spec stormSpec) error {
 		firstErr                                                 atomic.Value
 	)
 	allBack := make(chan struct{})
+	// answers after the kill, by channel kind and X-Recordsync-Grant
+	// ("app" when absent): "private remembered", "presence app", …
+	answers := map[string]int{}
+	var answersMu sync.Mutex
 	var connected int64
 
 	// auth asks the app through base for the socket's channel, as pusher-js
@@ -219,6 +232,16 @@ func runStormGen(spec stormSpec) error {
 		req.Header.Set("X-Requested-With", "XMLHttpRequest")
 		req.Header.Set("Cookie", u.cookie)
 		resp, err := client.Do(req)
+		if err == nil && killAt.Load() != 0 {
+			kind := strings.SplitN(channel, "-", 2)[0]
+			how := resp.Header.Get("X-Recordsync-Grant")
+			if how == "" {
+				how = "app"
+			}
+			answersMu.Lock()
+			answers[kind+" "+how]++
+			answersMu.Unlock()
+		}
 		fail := func(err error) (string, string, error) {
 			if killAt.Load() != 0 {
 				authErr.Add(1)
@@ -502,6 +525,9 @@ func runStormGen(spec stormSpec) error {
 	res["back_p50"], res["back_p99"], res["back_max"] = p50/1000, p99/1000, mx/1000
 	res["resubs"], res["auth_sent"], res["auth_errors"] = resubs.Load(), authSent.Load(), authErr.Load()
 	res["since_sent"], res["caught_up"] = sinceSent.Load(), caughtUp.Load()
+	answersMu.Lock()
+	res["answers"] = answers
+	answersMu.Unlock()
 	res["dial_errors"], res["sub_errors"], res["closed_early"], res["first_error"] = dialErr.Load(), subErr.Load(), closedEarly.Load(), fe
 	b, _ := json.Marshal(res)
 	fmt.Printf("RESULT %s\n", b)
@@ -540,7 +566,11 @@ type fcgiCounter struct {
 
 type fcgiSeen struct {
 	path string
-	at   time.Time
+	kind string // an auth request's channel kind (private, presence, …), from its form body
+	// caller is the request's Cookie header's SHA-256 prefix (which
+	// user's browser sent it)
+	caller string
+	at     time.Time
 }
 
 func startFCGICounter(fpmPort int) (*fcgiCounter, error) {
@@ -576,6 +606,34 @@ func (c *fcgiCounter) count(path string, from, to time.Time) int {
 	return n
 }
 
+// byChannelKind counts the requests to path in [from, to) by the channel
+// kind of their form body.
+func (c *fcgiCounter) byChannelKind(path string, from, to time.Time) map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for _, r := range c.reqs {
+		if r.path == path && !r.at.Before(from) && r.at.Before(to) {
+			out[r.kind]++
+		}
+	}
+	return out
+}
+
+// callers is how many distinct Cookie headers sent the requests to path
+// in [from, to).
+func (c *fcgiCounter) callers(path string, from, to time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := map[string]bool{}
+	for _, r := range c.reqs {
+		if r.path == path && !r.at.Before(from) && r.at.Before(to) {
+			seen[r.caller] = true
+		}
+	}
+	return len(seen)
+}
+
 // countOther is how many requests to paths other than path reached it in [from, to).
 func (c *fcgiCounter) countOther(path string, from, to time.Time) int {
 	return c.count("", from, to) - c.count(path, from, to)
@@ -594,6 +652,7 @@ func (c *fcgiCounter) serve(client net.Conn) {
 	}()
 	const typeParams, typeStdin = 4, 5
 	params := map[uint16]*bytes.Buffer{}
+	bodies := map[uint16]*bytes.Buffer{}
 	br := bufio.NewReaderSize(client, 64<<10)
 	var hdr [8]byte
 	for {
@@ -613,14 +672,29 @@ func (c *fcgiCounter) serve(client net.Conn) {
 			}
 			params[id].Write(rest[:clen])
 		case typeStdin:
-			if clen == 0 {
-				uri := fcgiParam(params[id], "REQUEST_URI")
-				delete(params, id)
-				path, _, _ := strings.Cut(uri, "?")
-				c.mu.Lock()
-				c.reqs = append(c.reqs, fcgiSeen{path, time.Now()})
-				c.mu.Unlock()
+			if clen > 0 {
+				if bodies[id] == nil {
+					bodies[id] = &bytes.Buffer{}
+				}
+				if bodies[id].Len() < 4096 {
+					bodies[id].Write(rest[:clen])
+				}
+				break
 			}
+			uri := fcgiParam(params[id], "REQUEST_URI")
+			path, _, _ := strings.Cut(uri, "?")
+			kind := ""
+			if b := bodies[id]; b != nil {
+				if v, err := url.ParseQuery(b.String()); err == nil {
+					kind = strings.SplitN(v.Get("channel_name"), "-", 2)[0]
+				}
+			}
+			sum := sha256.Sum256([]byte(fcgiParam(params[id], "HTTP_COOKIE")))
+			delete(params, id)
+			delete(bodies, id)
+			c.mu.Lock()
+			c.reqs = append(c.reqs, fcgiSeen{path, kind, hex.EncodeToString(sum[:8]), time.Now()})
+			c.mu.Unlock()
 		}
 		if _, err := up.Write(hdr[:]); err != nil {
 			return
@@ -1008,26 +1082,30 @@ func runStorm(cfg runConfig, repo, self, caddyBin, work string) *stormResult {
 		return fail(err)
 	}
 	var r struct {
-		Back        int     `json:"back"`
-		NotBack     int     `json:"not_back"`
-		Missed      int     `json:"missed"`
-		BackP50     float64 `json:"back_p50"`
-		BackP99     float64 `json:"back_p99"`
-		Resubs      int     `json:"resubs"`
-		AuthSent    int     `json:"auth_sent"`
-		AuthErrors  int     `json:"auth_errors"`
-		SinceSent   int     `json:"since_sent"`
-		CaughtUp    int     `json:"caught_up"`
-		DialErrors  int     `json:"dial_errors"`
-		SubErrors   int     `json:"sub_errors"`
-		ClosedEarly int     `json:"closed_early"`
-		FirstError  string  `json:"first_error"`
+		Back        int            `json:"back"`
+		NotBack     int            `json:"not_back"`
+		Missed      int            `json:"missed"`
+		BackP50     float64        `json:"back_p50"`
+		BackP99     float64        `json:"back_p99"`
+		Resubs      int            `json:"resubs"`
+		AuthSent    int            `json:"auth_sent"`
+		AuthErrors  int            `json:"auth_errors"`
+		SinceSent   int            `json:"since_sent"`
+		CaughtUp    int            `json:"caught_up"`
+		DialErrors  int            `json:"dial_errors"`
+		SubErrors   int            `json:"sub_errors"`
+		ClosedEarly int            `json:"closed_early"`
+		Answers     map[string]int `json:"answers"`
+		FirstError  string         `json:"first_error"`
 	}
 	json.Unmarshal([]byte(out), &r)
 	res.Back, res.NotBack, res.Missed = r.Back, r.NotBack, r.Missed
 	res.BackP50, res.BackP99 = r.BackP50, r.BackP99
 	res.Resubscriptions, res.AuthRequests, res.AuthErrors = r.Resubs, r.AuthSent, r.AuthErrors
 	res.SinceSent, res.CaughtUp = r.SinceSent, r.CaughtUp
+	res.Answers = r.Answers
+	res.PHPByKind = spy.byChannelKind("/broadcasting/auth", kill, end)
+	res.PHPCallers = spy.callers("/broadcasting/auth", kill, end)
 	res.DialErrors, res.SubErrors, res.ClosedBeforeKill, res.FirstStormError = r.DialErrors, r.SubErrors, r.ClosedEarly, r.FirstError
 	logf("  storm: %d/%d back in %.1f s (p50 %.1f s, p99 %.1f s), %d resubscriptions, %d auth requests sent, %d reached PHP (%.0f%%), %d missed, %d caught up by since",
 		res.Back, res.Connected, res.AllBackSecs, res.BackP50, res.BackP99, res.Resubscriptions, res.AuthRequests, res.AuthPHP, 100*res.Ratio(), res.Missed, res.CaughtUp)
