@@ -42,28 +42,52 @@ func TestBrowserKit(t *testing.T) {
 	// The longest end-to-end test, mostly waiting on timers and the
 	// browser: runs beside the other parallel tests.
 	t.Parallel()
-	browser := chromiumBin(t)
-	_, _, c := startRSLaravel(t, map[string]string{
+	runBrowserTest(t, signOnlyEnv(nil), rsOptions{Extra: "client_events off"}, "browser.test.mjs", nil,
+		"banner.png", "merge.png", "table-prompt.png")
+}
+
+// signOnlyEnv is the example app's environment of the browser tests:
+// BROADCAST_DRIVER=signonly with the test's app key and secret (as in
+// scripts/demo.sh), plus more.
+func signOnlyEnv(more map[string]string) map[string]string {
+	env := map[string]string{
 		"BROADCAST_DRIVER":  "signonly",
 		"PUSHER_APP_KEY":    testAppKey,
 		"PUSHER_APP_SECRET": testAppSecret,
-	}, rsOptions{Extra: "client_events off"})
+	}
+	for k, v := range more {
+		env[k] = v
+	}
+	return env
+}
+
+// runBrowserTest starts the example app with env behind recordsync (o) and
+// runs the node test script in Debian's Chromium with RS_PORT, RS_APP_KEY,
+// RS_OUT (e2e/out, for screenshots), RS_CHROMIUM and vars. The READMEs
+// show the screenshots named in docs from docs/: RECORDSYNC_UPDATE_DOCS=1
+// copies them there (they change with every run's times).
+func runBrowserTest(t *testing.T, env map[string]string, o rsOptions, script string, vars map[string]string, docs ...string) {
+	t.Helper()
+	browser := chromiumBin(t)
+	_, _, c := startRSLaravel(t, env, o)
 	out := filepath.Join(repoRoot, "e2e", "out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	runNodeTest(t, "browser.test.mjs", map[string]string{
+	all := map[string]string{
 		"RS_PORT":     fmt.Sprint(c.HTTPPort),
 		"RS_APP_KEY":  testAppKey,
 		"RS_OUT":      out,
 		"RS_CHROMIUM": browser,
-	})
-	// The READMEs show the screenshots from docs/; refresh them with
-	// RECORDSYNC_UPDATE_DOCS=1 (they change with every run's times).
+	}
+	for k, v := range vars {
+		all[k] = v
+	}
+	runNodeTest(t, script, all)
 	if os.Getenv("RECORDSYNC_UPDATE_DOCS") == "" {
 		return
 	}
-	for _, name := range []string{"banner.png", "merge.png", "table-prompt.png"} {
+	for _, name := range docs {
 		data, err := os.ReadFile(filepath.Join(out, name))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)

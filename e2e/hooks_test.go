@@ -13,31 +13,11 @@ package e2e
 // BROADCAST_DRIVER=signonly) are the app's own. A screenshot of Bob's page
 // lands in e2e/out/hooks.png.
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 func TestEchoHooksBrowser(t *testing.T) {
 	t.Parallel()
-	browser := chromiumBin(t)
 	build := t.TempDir()
-	_, _, c := startRSLaravel(t, map[string]string{
-		"BROADCAST_DRIVER":  "signonly",
-		"PUSHER_APP_KEY":    testAppKey,
-		"PUSHER_APP_SECRET": testAppSecret,
-	}, rsOptions{FlowModel: true, Build: build})
-	out := filepath.Join(repoRoot, "e2e", "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	runNodeTest(t, "hooks.test.mjs", map[string]string{
-		"RS_PORT":     fmt.Sprint(c.HTTPPort),
-		"RS_APP_KEY":  testAppKey,
-		"RS_BUILD":    build,
-		"RS_OUT":      out,
-		"RS_CHROMIUM": browser,
-	})
+	runBrowserTest(t, signOnlyEnv(nil), rsOptions{FlowModel: true, Build: build}, "hooks.test.mjs",
+		map[string]string{"RS_BUILD": build})
 }

@@ -14,44 +14,11 @@ package e2e
 // e2e/out/inertia-conflict.png; RECORDSYNC_UPDATE_DOCS=1 copies it to docs/
 // for kit/README.md.
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 func TestInertiaBrowser(t *testing.T) {
 	t.Parallel()
-	browser := chromiumBin(t)
 	build := t.TempDir()
-	_, _, c := startRSLaravel(t, map[string]string{
-		"BROADCAST_DRIVER":      "signonly",
-		"PUSHER_APP_KEY":        testAppKey,
-		"PUSHER_APP_SECRET":     testAppSecret,
-		"INERTIA_ASSET_VERSION": "e2e-1",
-	}, rsOptions{Inertia: true, Build: build})
-	out := filepath.Join(repoRoot, "e2e", "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	runNodeTest(t, "inertia.test.mjs", map[string]string{
-		"RS_PORT":          fmt.Sprint(c.HTTPPort),
-		"RS_OUT":           out,
-		"RS_BUILD":         build,
-		"RS_CHROMIUM":      browser,
-		"RS_ASSET_VERSION": "e2e-1",
-	})
-	// kit/README.md shows the screenshot from docs/; RECORDSYNC_UPDATE_DOCS=1
-	// refreshes it (it changes with every run's times).
-	if os.Getenv("RECORDSYNC_UPDATE_DOCS") == "" {
-		return
-	}
-	data, err := os.ReadFile(filepath.Join(out, "inertia-conflict.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(repoRoot, "docs", "inertia-conflict.png"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	runBrowserTest(t, signOnlyEnv(map[string]string{"INERTIA_ASSET_VERSION": "e2e-1"}), rsOptions{Inertia: true, Build: build},
+		"inertia.test.mjs", map[string]string{"RS_BUILD": build, "RS_ASSET_VERSION": "e2e-1"}, "inertia-conflict.png")
 }
