@@ -117,53 +117,62 @@ func (w *sockWriter) tryWrite(frame []byte) (n int, held bool) {
 	return n, false
 }
 
-// rawWrite is one non-blocking write(2) of w.p (the socket is in
-// non-blocking mode, as every socket of the Go runtime): a full send buffer
-// writes nothing (EAGAIN). It never asks RawConn to wait.
-func (w *sockWriter) rawWrite(fd uintptr) bool {
-	for {
-		n, err := syscall.Write(int(fd), w.p)
-		if err == syscall.EINTR {
-			continue
-		}
-		w.n, w.err = max(n, 0), err
-		return true
-	}
-}
-
 // batchPool recycles the buffers writeOut gathers frames in: a socket holds
 // one only while its writer writes.
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// gatherMax bounds what one write of writeOut carries (whole frames, or one
+// frame longer than this). The lock is let go between such writes, so the
+// library's control frames wait for one write at most: coder/websocket
+// gives a pong 5 seconds, then closes the connection.
+const gatherMax = 16 << 10
+
 // writeOut writes rest (the end of a frame tryWrite began, with w.mu held
-// for the caller) and then frames, blocking; with more than one piece, in
+// for the caller) and then frames, blocking; consecutive small frames go in
 // one write. It is the socket's writer goroutine's.
 func (w *sockWriter) writeOut(rest []byte, frames [][]byte) error {
-	if rest == nil {
-		w.mu.Lock()
+	if rest != nil {
+		err := w.writeLocked(rest)
+		w.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
-	defer w.mu.Unlock()
+	for len(frames) > 0 {
+		n, size := 1, len(frames[0])
+		for n < len(frames) && size+len(frames[n]) <= gatherMax {
+			size += len(frames[n])
+			n++
+		}
+		var err error
+		w.mu.Lock()
+		if n == 1 {
+			err = w.writeLocked(frames[0])
+		} else {
+			bp := batchPool.Get().(*[]byte)
+			b := (*bp)[:0]
+			for _, f := range frames[:n] {
+				b = append(b, f...)
+			}
+			err = w.writeLocked(b)
+			*bp = b[:0]
+			batchPool.Put(bp)
+		}
+		w.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		frames = frames[n:]
+	}
+	return nil
+}
+
+// writeLocked writes p whole, blocking; w.mu held.
+func (w *sockWriter) writeLocked(p []byte) error {
 	if w.closeSent {
 		return errCloseSent
 	}
-	switch {
-	case rest == nil && len(frames) == 1:
-		_, err := w.nc.Write(frames[0])
-		return err
-	case len(frames) == 0:
-		_, err := w.nc.Write(rest)
-		return err
-	}
-	bp := batchPool.Get().(*[]byte)
-	b := append((*bp)[:0], rest...)
-	for _, f := range frames {
-		b = append(b, f...)
-	}
-	_, err := w.nc.Write(b)
-	if cap(b) <= 64<<10 {
-		*bp = b[:0]
-		batchPool.Put(bp)
-	}
+	_, err := w.nc.Write(p)
 	return err
 }
 
@@ -197,11 +206,7 @@ func (h *sockHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nc, brw, err
 	}
 	h.sw.nc = nc
-	if sc, ok := nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			h.sw.rc = rc
-		}
-	}
+	h.sw.rc = rawConnOf(nc)
 	// Bytes the client sent right after its upgrade request stay first.
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)

@@ -187,88 +187,116 @@ func TestFrameRightAfterUpgradeRequest(t *testing.T) {
 	}
 }
 
-// TestPartialWritesStayWhole: with a send buffer far smaller than a frame,
-// a delivery writes part of the frame at once and the writer the rest;
-// frames from two publishers and the library's own pongs (answers to the
-// client's websocket pings, written from the reader) must still arrive
-// whole and in order.
+// TestPartialWritesStayWhole: a frame far bigger than what the socket takes
+// while the client does not read is written part way by the delivery and
+// finished by the writer; meanwhile the library must not put its pong (the
+// answer to the client's websocket ping, written from the reader) inside it,
+// nor may the frames queued behind it overtake it.
 func TestPartialWritesStayWhole(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.SendQueue = 1 << 20 })
-	c := e.connect(t, "")
-	c.subscribeOK("big")
-	e.hub.connsMu.Lock()
-	for _, sc := range e.hub.conns {
-		if err := sc.sw.nc.(*net.TCPConn).SetWriteBuffer(4096); err != nil {
+	ws, _, err := e.dialRaw(t, "/ws/app/"+testKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	read := func() []byte {
+		t.Helper()
+		_, b, err := ws.Read(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
+		return b
 	}
-	e.hub.connsMu.Unlock()
+	read() // connection_established
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"event":"pusher:subscribe","data":{"channel":"big"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if b := read(); !bytes.Contains(b, []byte("subscription_succeeded")) {
+		t.Fatalf("%.80s", b)
+	}
 
-	big := strings.Repeat("x", 64<<10)
-	pingErr := make(chan error, 1)
-	stopPings := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-stopPings:
-				pingErr <- nil
-				return
-			default:
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := c.ws.Ping(ctx)
-			cancel()
-			if err != nil {
-				pingErr <- err
-				return
-			}
-		}
-	}()
-	const producers, each = 2, 100
-	var wg sync.WaitGroup
-	for p := range producers {
-		wg.Go(func() {
-			for n := range each {
-				body := ""
-				if n%2 == 0 {
-					body = big
-				}
-				e.hub.Publish(Event{Channel: "big", Name: "e", Data: []byte(`{"p":` + strconv.Itoa(p) + `,"n":` + strconv.Itoa(n) + `,"b":"` + body + `"}`)})
-			}
-		})
+	// The client reads nothing now: the big frame fills the send buffer and
+	// the client's window, the rest waits with the writer.
+	big := strings.Repeat("x", 4<<20)
+	e.hub.Publish(Event{Channel: "big", Name: "e", Data: []byte(`{"n":0,"b":"` + big + `"}`)})
+	for n := 1; n <= 3; n++ {
+		e.hub.Publish(Event{Channel: "big", Name: "e", Data: []byte(`{"n":` + strconv.Itoa(n) + `,"b":""}`)})
 	}
-	next := make([]int, producers)
-	for range producers * each {
-		select {
-		case b, ok := <-c.frames:
-			if !ok {
-				t.Fatalf("socket closed: %v", <-c.closed)
-			}
-			var f struct{ Data string }
-			var d struct {
-				P, N int
-				B    string
-			}
-			if err := json.Unmarshal(b, &f); err != nil || json.Unmarshal([]byte(f.Data), &d) != nil {
-				t.Fatalf("broken frame of %d bytes: %.80q", len(b), b)
-			}
-			if d.N != next[d.P] {
-				t.Fatalf("producer %d: got %d, want %d", d.P, d.N, next[d.P])
-			}
-			if want := map[bool]int{true: len(big), false: 0}[d.N%2 == 0]; len(d.B) != want {
-				t.Fatalf("frame %d/%d: %d bytes of body, want %d", d.P, d.N, len(d.B), want)
-			}
-			p := d.P
-			next[p]++
-		case <-time.After(20 * time.Second):
-			t.Fatalf("frames missing: got %v of %d each", next, each)
+	pinged := make(chan error, 1)
+	go func() { pinged <- ws.Ping(ctx) }()
+	time.Sleep(200 * time.Millisecond) // the server's reader has the ping and waits to answer
+	for n := 0; n <= 3; n++ {
+		b := read()
+		var f struct{ Data string }
+		var d struct {
+			N int
+			B string
+		}
+		if err := json.Unmarshal(b, &f); err != nil || json.Unmarshal([]byte(f.Data), &d) != nil {
+			t.Fatalf("broken frame of %d bytes: %.80q", len(b), b)
+		}
+		if want := map[bool]int{true: len(big), false: 0}[n == 0]; d.N != n || len(d.B) != want {
+			t.Fatalf("frame %d: n %d with %d bytes, want %d", n, d.N, len(d.B), want)
 		}
 	}
-	wg.Wait()
-	close(stopPings)
-	if err := <-pingErr; err != nil {
+	go func() { _, _, _ = ws.Read(ctx) }() // the pong is read under Ping
+	if err := <-pinged; err != nil {
 		t.Fatalf("websocket ping: %v", err)
 	}
-	c.roundTrip()
+}
+
+// TestSockWriterHoldsPartialFrame: when the socket takes only part of a
+// frame, the socket's lock stays held until the writer has written the rest,
+// so the library's own frame (a pong) cannot land inside it.
+func TestSockWriterHoldsPartialFrame(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	w := &sockWriter{nc: server, rc: rawConnOf(server)}
+	if w.rc == nil {
+		t.Skip("no raw socket on this system")
+	}
+	frame := wsText([]byte(strings.Repeat("x", 8<<20))) // more than the buffers take
+	n, held := w.tryWrite(frame)
+	if n == 0 || n == len(frame) || !held {
+		t.Fatalf("tryWrite wrote %d of %d bytes, held %v: want part of it, held", n, len(frame), held)
+	}
+	pong := []byte{0x8a, 0}
+	ponged := make(chan error, 1)
+	go func() { _, err := w.Write(pong); ponged <- err }()
+	time.Sleep(50 * time.Millisecond) // the pong waits for the lock
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(client, int64(len(frame)+len(pong))))
+		got <- b
+	}()
+	if err := w.writeOut(frame[n:], nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ponged; err != nil {
+		t.Fatal(err)
+	}
+	b := <-got
+	if !bytes.Equal(b[:len(frame)], frame) || !bytes.Equal(b[len(frame):], pong) {
+		i := 0
+		for i < len(frame) && b[i] == frame[i] {
+			i++
+		}
+		t.Fatalf("the stream differs from the frame at byte %d (tryWrite wrote %d): the pong went inside it", i, n)
+	}
 }
