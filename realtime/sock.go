@@ -59,17 +59,16 @@ type sockWriter struct {
 	mu sync.Mutex
 	nc net.Conn
 	// rc writes to nc's socket without the runtime's poller wait: nil when
-	// nc is not a socket of its own (TLS), and every write then goes
-	// through the writer goroutine.
+	// nc is not a socket of its own (TLS) or the system is not unix, and
+	// every write then goes through the writer goroutine.
 	rc syscall.RawConn
 	// closeSent: the library wrote a close frame; nothing may follow it
 	// (RFC 6455 section 5.5.1). Guarded by mu.
 	closeSent bool
-	// p, n, err and rawFn are rawWrite's argument and results (rawFn is
-	// made once, on the first write: a closure per write would allocate).
+	// p, n and rawFn are rawWrite's argument and result (rawFn is made
+	// once, on the first write: a closure per write would allocate).
 	p     []byte
 	n     int
-	err   error
 	rawFn func(uintptr) bool
 }
 
@@ -89,8 +88,8 @@ func (w *sockWriter) Write(p []byte) (int, error) {
 
 // tryWrite writes as much of frame as the socket's send buffer takes now,
 // without blocking, and returns how much. When it wrote part of frame only,
-// held is true and w.mu stays locked: the rest is on its way (finish) and
-// no other frame may start before it. It writes nothing when another write
+// held is true and w.mu stays locked: the caller hands the rest to the
+// writer (writeOut), and no other frame may start before it. It writes nothing when another write
 // is in progress, when the connection has no raw socket, or after the close
 // frame.
 func (w *sockWriter) tryWrite(frame []byte) (n int, held bool) {
@@ -104,12 +103,12 @@ func (w *sockWriter) tryWrite(frame []byte) (n int, held bool) {
 	if w.rawFn == nil {
 		w.rawFn = w.rawWrite
 	}
-	w.p, w.n, w.err = frame, 0, nil
+	w.p, w.n = frame, 0
 	if err := w.rc.Write(w.rawFn); err != nil {
 		w.n = 0 // closed: the writer goroutine will find out
 	}
 	n = w.n
-	w.p, w.err = nil, nil
+	w.p = nil
 	if n > 0 && n < len(frame) {
 		return n, true
 	}

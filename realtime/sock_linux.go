@@ -15,7 +15,7 @@ import (
 // the kernel has queued (on loopback: delivered) what fits.
 func (w *sockWriter) rawWrite(fd uintptr) bool {
 	if len(w.p) == 0 {
-		w.n, w.err = 0, nil
+		w.n = 0
 		return true
 	}
 	for {
@@ -23,10 +23,12 @@ func (w *sockWriter) rawWrite(fd uintptr) bool {
 		if errno == syscall.EINTR {
 			continue
 		}
-		if errno != 0 {
-			w.n, w.err = 0, errno
-		} else {
-			w.n, w.err = int(n), nil
+		// EAGAIN (a full send buffer) and a broken connection alike write
+		// nothing: the frame is queued, and the writer's blocking write
+		// waits or fails.
+		w.n = 0
+		if errno == 0 {
+			w.n = int(n)
 		}
 		return true
 	}

