@@ -170,6 +170,11 @@ func (h *Handler) serveRecord(w http.ResponseWriter, r *http.Request, info Reque
 		model = h.modelEvent(rt.spec.Model, key.ID, rd, body)
 	}
 	h.sendBuffered(rec)
+	if announce {
+		// The answer goes out before the announcement: delivering to a
+		// large channel takes a while, and the writer waits for nobody.
+		_ = http.NewResponseController(w).Flush()
+	}
 
 	switch {
 	case announce:
