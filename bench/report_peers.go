@@ -224,14 +224,19 @@ func (s *stormResult) authResults() string {
 	if len(s.AuthResults) == 0 {
 		return fmt.Sprintf("%.0f signed", s.Signed)
 	}
+	return labelCounts(s.AuthResults)
+}
+
+// labelCounts lists samples by label set, sorted ("result=\"signed\" 600, …").
+func labelCounts(m map[string]float64) string {
 	var keys []string
-	for k := range s.AuthResults {
+	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var parts []string
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %.0f", strings.Trim(k, "{}"), s.AuthResults[k]))
+		parts = append(parts, fmt.Sprintf("%s %.0f", strings.Trim(k, "{}"), m[k]))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -246,6 +251,12 @@ func (s *stormResult) ratioBound() string {
 		s.AuthRequests, s.AuthErrors, s.AuthPHP, itself, s.authResults())
 	if len(s.Answers) > 0 {
 		b += "; the answers by channel kind and how (`X-Recordsync-Grant`): " + countsStr(s.Answers)
+	}
+	if len(s.GrantsA) > 0 {
+		b += "; the grant memory (`recordsync_grants_total`) of A while subscribing: " + labelCounts(s.GrantsA)
+	}
+	if len(s.GrantsB) > 0 {
+		b += "; of B during the storm: " + labelCounts(s.GrantsB)
 	}
 	if len(s.PHPByKind) > 0 {
 		b += "; reaching PHP by channel kind: " + countsStr(s.PHPByKind)

@@ -92,7 +92,13 @@ type stormResult struct {
 	Signed                float64 // B's recordsync_auth_signatures_total{result="signed"} over the storm
 	// AuthResults is B's recordsync_auth_signatures_total by label set over
 	// the storm (every result the product counts).
-	AuthResults           map[string]float64 `json:",omitempty"`
+	AuthResults map[string]float64 `json:",omitempty"`
+	// GrantsA is A's recordsync_grants_total by label set over the
+	// subscribing at the start (the grants stored: not_stored counts those
+	// Redis did not take); GrantsB is B's over the storm (unavailable
+	// counts the lookups Redis did not answer in time).
+	GrantsA               map[string]float64 `json:",omitempty"`
+	GrantsB               map[string]float64 `json:",omitempty"`
 	SinceSent             int                // record subscriptions that carried since
 	CaughtUp              int                // record.updated received as the catch-up of a since
 	Missed                int                // sockets back whose flow's newest version never reached them
@@ -549,6 +555,17 @@ func metricsByLabel(c *caddy, name string) map[string]float64 {
 	return out
 }
 
+// metricsDelta is now - before for every label set that changed.
+func metricsDelta(now, before map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range now {
+		if d := v - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
 // ---- FastCGI counter: what reached php-fpm ----
 
 // fcgiCounter forwards FastCGI connections from Caddy to php-fpm unchanged
@@ -976,6 +993,7 @@ func runStorm(cfg runConfig, repo, self, caddyBin, work string) *stormResult {
 	spec := stormSpec{WSA: fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", a.HTTPPort, benchAppKey), WSB: fmt.Sprintf("ws://127.0.0.1:%d/ws/app/%s", b.HTTPPort, benchAppKey),
 		HTTPA: a.URL(), HTTPB: b.URL(), N: cfg.StormSockets, Flows: flows, Cookies: cookiesPath}
 	initStart := time.Now()
+	grantsA0 := metricsByLabel(a, "recordsync_grants_total")
 	gen, err := startChild(self, spec.args()...)
 	if err != nil {
 		return fail(err)
@@ -1024,6 +1042,8 @@ func runStorm(cfg runConfig, repo, self, caddyBin, work string) *stormResult {
 	fpm0, b0 := groupTicks(l.Pid()), cpuTicks(b.Pid())
 	signed0 := b.metric("recordsync_auth_signatures_total", `result="signed"`)
 	authRes0 := metricsByLabel(b, "recordsync_auth_signatures_total")
+	grantsB0 := metricsByLabel(b, "recordsync_grants_total")
+	res.GrantsA = metricsDelta(metricsByLabel(a, "recordsync_grants_total"), grantsA0)
 	kill := time.Now()
 	res.GrantAgeMin, res.GrantAgeMax = kill.Sub(initEnd).Seconds(), kill.Sub(initStart).Seconds()
 	io.WriteString(gen.stdin, fmt.Sprintf("KILL %d\n", kill.UnixNano()))
@@ -1054,12 +1074,8 @@ func runStorm(cfg runConfig, repo, self, caddyBin, work string) *stormResult {
 	res.AuthPHP = spy.count("/broadcasting/auth", kill, end)
 	res.OtherPHP = spy.countOther("/broadcasting/auth", kill, end)
 	res.Signed = b.metric("recordsync_auth_signatures_total", `result="signed"`) - signed0
-	res.AuthResults = map[string]float64{}
-	for k, v := range metricsByLabel(b, "recordsync_auth_signatures_total") {
-		if d := v - authRes0[k]; d != 0 {
-			res.AuthResults[k] = d
-		}
-	}
+	res.AuthResults = metricsDelta(metricsByLabel(b, "recordsync_auth_signatures_total"), authRes0)
+	res.GrantsB = metricsDelta(metricsByLabel(b, "recordsync_grants_total"), grantsB0)
 	if secs := end.Sub(kill).Seconds(); secs > 0 {
 		res.PHPAuthPerSec = float64(res.AuthPHP) / secs
 	}

@@ -81,7 +81,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			laravel_app_key <key>               # e.g. {env.APP_KEY}
 //			laravel_previous_keys <keys>        # e.g. {env.APP_PREVIOUS_KEYS}
 //			auth_ttl        <duration>          # default 60s
-//			grant_ttl       <duration>|off      # default 5m: the app's channel grants remembered per caller, for new sockets
+//			grant_ttl       <duration>|off      # default 10m: the app's channel grants remembered per caller, for new sockets
 //		}
 //		websocket {
 //			app_id     <id>

@@ -84,7 +84,10 @@ const (
 	// MaxGrantsPerCaller bounds the fields of one caller's hash.
 	MaxGrantsPerCaller = 512
 	// DefaultGrantOpTimeout bounds one read or write of the grant memory.
-	DefaultGrantOpTimeout = 250 * time.Millisecond
+	// What it saves is a request to the app, which during a reconnect
+	// storm waits longer than this for a PHP worker; a Redis that is down
+	// refuses at once, so only a slow one is waited for.
+	DefaultGrantOpTimeout = time.Second
 	// maxForgetsPending bounds the forgets waiting for Redis; past it a
 	// forget is dropped (counted as NotShared) and its grants end only by
 	// their expiry on the other instances.

@@ -40,7 +40,7 @@ const (
 	// DefaultGrantTTL is how long a grant is remembered: well within
 	// Laravel's default session lifetime (SESSION_LIFETIME, 120 minutes),
 	// so that a grant never outlives the session the app gave it to.
-	DefaultGrantTTL = 5 * time.Minute
+	DefaultGrantTTL = 10 * time.Minute
 	// DefaultGrantEntries bounds the grants held in this process.
 	DefaultGrantEntries = 100_000
 )
@@ -60,6 +60,12 @@ const (
 	GrantAsked = "asked"
 	// GrantNoCaller: no caller recordsync can vouch for: the app decides.
 	GrantNoCaller = "no_caller"
+	// GrantUnavailable: the cluster's Redis could not be asked in time
+	// (cluster.DefaultGrantOpTimeout): the app decides.
+	GrantUnavailable = "unavailable"
+	// GrantNotStored: the app's grant could not be stored in the cluster's
+	// Redis in time, so it is not remembered (counted when remembering).
+	GrantNotStored = "not_stored"
 )
 
 // GrantObserver counts what the grant memory does. Calls must not block.
@@ -244,7 +250,11 @@ func (m *grantMemory) recall(source string, k proxy.GrantKey) (string, bool) {
 		return "", false
 	}
 	data, expires, ok, err := remote.Get(ck, field)
-	if err != nil || !ok {
+	switch {
+	case err != nil:
+		obs.Grant(source, GrantUnavailable)
+		return "", false
+	case !ok:
 		obs.Grant(source, GrantAsked)
 		return "", false
 	}
@@ -257,9 +267,10 @@ func (m *grantMemory) recall(source string, k proxy.GrantKey) (string, bool) {
 	return data, true
 }
 
-// remember stores the app's grant of k until grant_ttl from now. In a
-// cluster a grant Redis did not take is not remembered at all.
-func (m *grantMemory) remember(k proxy.GrantKey, data string) {
+// remember stores the app's grant of k, given for a request from source,
+// until grant_ttl from now. In a cluster a grant Redis did not take is not
+// remembered at all (counted GrantNotStored).
+func (m *grantMemory) remember(source string, k proxy.GrantKey, data string) {
 	m.mu.Lock()
 	if !m.on || k.Caller == "" {
 		m.mu.Unlock()
@@ -267,7 +278,7 @@ func (m *grantMemory) remember(k proxy.GrantKey, data string) {
 	}
 	ck, field := m.keyLocked(k.Caller), cluster.GrantField(k.Tenant, k.Channel)
 	g := localGrant{data: data, expires: m.now().Add(m.ttl)}
-	remote, gen := m.remote, m.gen
+	remote, gen, obs := m.remote, m.gen, m.obs
 	if remote == nil {
 		m.putLocked(ck, field, g)
 		m.mu.Unlock()
@@ -275,6 +286,7 @@ func (m *grantMemory) remember(k proxy.GrantKey, data string) {
 	}
 	m.mu.Unlock()
 	if err := remote.Put(ck, field, data, g.expires); err != nil {
+		obs.Grant(source, GrantNotStored)
 		return
 	}
 	m.mu.Lock()
@@ -410,8 +422,10 @@ type proxyGrants struct{ m *grantMemory }
 func (p proxyGrants) Recall(k proxy.GrantKey) (string, bool) {
 	return p.m.recall(GrantSourceEndpoint, k)
 }
-func (p proxyGrants) Remember(k proxy.GrantKey, data string) { p.m.remember(k, data) }
-func (p proxyGrants) Forget(k proxy.GrantKey, why string)    { p.m.forget(k, false, why) }
+func (p proxyGrants) Remember(k proxy.GrantKey, data string) {
+	p.m.remember(GrantSourceEndpoint, k, data)
+}
+func (p proxyGrants) Forget(k proxy.GrantKey, why string) { p.m.forget(k, false, why) }
 func (p proxyGrants) ForgetCaller(caller, why string) {
 	p.m.forget(proxy.GrantKey{Caller: caller}, true, why)
 }
@@ -441,7 +455,7 @@ func (g *grantAuthorizer) Authorize(ctx context.Context, req realtime.AuthReques
 	}
 	switch {
 	case res.Allowed:
-		g.m.remember(k, res.ChannelData)
+		g.m.remember(GrantSourceUpstream, k, res.ChannelData)
 	case res.Status == 401:
 		g.m.forget(k, true, proxy.GrantEndUnauthenticated)
 	case res.Status == 403:

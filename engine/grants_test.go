@@ -60,7 +60,7 @@ func TestGrantMemoryLocal(t *testing.T) {
 	if _, ok := m.recall(GrantSourceEndpoint, alice); ok || obs.get("auth_endpoint asked") != 1 {
 		t.Fatal("a grant before any was remembered")
 	}
-	m.remember(alice, cd)
+	m.remember(GrantSourceEndpoint, alice, cd)
 	if d, ok := m.recall(GrantSourceEndpoint, alice); !ok || d != cd || obs.get("auth_endpoint remembered") != 1 {
 		t.Fatalf("recall %q %v", d, ok)
 	}
@@ -91,10 +91,10 @@ func TestGrantMemoryLocal(t *testing.T) {
 	}
 
 	// Ends.
-	m.remember(alice, cd)
-	m.remember(key("a", "alice", "private-y"), "")
-	m.remember(key("b", "alice", "private-y"), "")
-	m.remember(key("a", "bob", "private-y"), "")
+	m.remember(GrantSourceEndpoint, alice, cd)
+	m.remember(GrantSourceEndpoint, key("a", "alice", "private-y"), "")
+	m.remember(GrantSourceEndpoint, key("b", "alice", "private-y"), "")
+	m.remember(GrantSourceEndpoint, key("a", "bob", "private-y"), "")
 	m.forget(key("a", "alice", "private-y"), false, proxy.GrantEndRefused)
 	if _, ok := m.recall(GrantSourceEndpoint, key("a", "alice", "private-y")); ok {
 		t.Fatal("refused, still remembered")
@@ -120,13 +120,13 @@ func TestGrantMemoryLocal(t *testing.T) {
 		t.Fatal("a grant survived new app credentials")
 	}
 	// Off.
-	m.remember(alice, cd)
+	m.remember(GrantSourceEndpoint, alice, cd)
 	m.configure(-1, siteOf("shop", "1", "key", "new secret"), obs)
 	asked := obs.get("auth_endpoint asked") + obs.get("auth_endpoint remembered")
 	if _, ok := m.recall(GrantSourceEndpoint, alice); ok || m.enabled() {
 		t.Fatal("grant_ttl off still answers")
 	}
-	m.remember(alice, cd)
+	m.remember(GrantSourceEndpoint, alice, cd)
 	m.configure(0, siteOf("shop", "1", "key", "new secret"), obs)
 	if _, ok := m.recall(GrantSourceEndpoint, alice); ok {
 		t.Fatal("remembered while off, or kept across off")
@@ -142,7 +142,7 @@ func TestGrantMemoryBounded(t *testing.T) {
 	m.max = 10
 	m.configure(time.Minute, "s", nil)
 	for i := 0; i < 100; i++ {
-		m.remember(key("a", "c"+strings.Repeat("x", i%7), "private-"+strings.Repeat("y", i)), "")
+		m.remember(GrantSourceEndpoint, key("a", "c"+strings.Repeat("x", i%7), "private-"+strings.Repeat("y", i)), "")
 		if m.n > m.max {
 			t.Fatalf("%d grants held", m.n)
 		}
@@ -202,7 +202,7 @@ func TestGrantMemoryCluster(t *testing.T) {
 	b, _, bobs := clusterMemory(t, r.URL())
 	alice := key("t", "alice", "presence-x")
 	const cd = `{"user_id":1}`
-	a.remember(alice, cd)
+	a.remember(GrantSourceEndpoint, alice, cd)
 	if d, ok := b.recall(GrantSourceEndpoint, alice); !ok || d != cd {
 		t.Fatalf("B: %q %v", d, ok)
 	}
@@ -216,8 +216,8 @@ func TestGrantMemoryCluster(t *testing.T) {
 		return !ok
 	})
 	// One channel's end.
-	a.remember(alice, cd)
-	a.remember(key("t", "alice", "private-y"), "")
+	a.remember(GrantSourceEndpoint, alice, cd)
+	a.remember(GrantSourceEndpoint, key("t", "alice", "private-y"), "")
 	b.recall(GrantSourceEndpoint, alice)
 	b.recall(GrantSourceEndpoint, key("t", "alice", "private-y"))
 	b.forget(alice, false, proxy.GrantEndRefused)
@@ -228,15 +228,22 @@ func TestGrantMemoryCluster(t *testing.T) {
 	if _, ok := a.recall(GrantSourceEndpoint, key("t", "alice", "private-y")); !ok {
 		t.Fatal("an end of one channel ended another")
 	}
-	// Redis gone: nothing from memory, the app decides.
-	asked := bobs.get("auth_endpoint asked")
+	// Redis gone: nothing from memory, the app decides; what could not be
+	// asked or stored is counted so.
 	r.Stop()
 	waitUntil(t, "B's local copies unusable", func() bool {
 		_, ok := b.recall(GrantSourceEndpoint, key("t", "alice", "private-y"))
 		return !ok
 	})
-	if bobs.get("auth_endpoint asked") <= asked {
-		t.Fatal("not counted as asked")
+	if bobs.get("auth_endpoint unavailable") == 0 {
+		t.Fatal("a recall Redis could not answer not counted as unavailable")
+	}
+	b.remember(GrantSourceUpstream, key("t", "alice", "private-z"), "")
+	if bobs.get("auth_upstream not_stored") != 1 {
+		t.Fatal("a grant Redis did not take not counted as not_stored")
+	}
+	if _, ok := b.recall(GrantSourceEndpoint, key("t", "alice", "private-z")); ok {
+		t.Fatal("a grant Redis did not take was remembered")
 	}
 }
 
@@ -300,8 +307,8 @@ func TestGrantAuthorizer(t *testing.T) {
 		t.Fatal("a 403 for one channel ended another")
 	}
 	m.forget(key("t", "caller of Bearer a", "private-y"), false, "test")
-	m.remember(key("t", "caller of Bearer a", "private-y"), "")
-	m.remember(key("u", "caller of Bearer a", "private-z"), "")
+	m.remember(GrantSourceEndpoint, key("t", "caller of Bearer a", "private-y"), "")
+	m.remember(GrantSourceEndpoint, key("u", "caller of Bearer a", "private-z"), "")
 	inner.res.Store(&realtime.AuthResult{Status: 401})
 	g.Authorize(ctx, req("Bearer a", "private-q"))
 	for _, k := range []proxy.GrantKey{key("t", "caller of Bearer a", "private-y"), key("u", "caller of Bearer a", "private-z")} {
