@@ -552,6 +552,12 @@ func (r *report) headline() string {
 		p("| Healthy p99 with 1%% of 5k subscribers not reading | %.0f ms | without them: %.0f ms | %.2f× | ≤ 1.2× | %s |\n",
 			median(r.Slow.p99s("B")), median(r.Slow.p99s("A")), x, yesNo(x <= 1.2))
 	}
+	if h := r.Hooks; h != nil {
+		if x, ok := h.ratio(); ok {
+			p("| Webhooks (every kind) and the console's stream on, with joins, leaves and whispers | %.0f delivered msg per Caddy CPU-s | both off: %.0f | %.2f× | ≥ 0.95× | %s |\n",
+				median(h.perCPU("on")), median(h.perCPU("off")), x, yesNo(x >= 0.95))
+		}
+	}
 	if x, ok := ratio2(r.ClusterStale, 0, 1); ok {
 		p("| Stale 409 from cache with `cluster` (Redis lock) | %.0f req/s | without `cluster`: %.0f req/s | %.2f× | no target | – |\n", r.ClusterStale[1].RPS(), r.ClusterStale[0].RPS(), x)
 	}
