@@ -102,6 +102,9 @@ const (
 	streamKeepAlive = 15 * time.Second
 	// streamWriteTimeout bounds one write to a stream's viewer.
 	streamWriteTimeout = 10 * time.Second
+	// streamWriteBytes: events gathered up to this size are written at
+	// once, without waiting for the next streamRefill.
+	streamWriteBytes = 64 << 10
 )
 
 // ValidateConsolePath checks a console path: it starts with /, does not end
@@ -689,6 +692,9 @@ func (c *Console) render(ev *consoleEvent) streamEvent {
 
 // serveStream streams the viewer's tenants' events as Server-Sent Events
 // (text/event-stream, one JSON object per message) until the viewer goes.
+// Events are gathered and written together every streamRefill (at most
+// ten writes a second, whatever the publish rate): a write per event
+// would cost the instance a system call and its viewer a wake-up each.
 func (c *Console) serveStream(w http.ResponseWriter, r *http.Request, cr ConsoleRequest) {
 	v, _, ok := c.reader(w, r, cr)
 	if !ok {
@@ -716,26 +722,21 @@ func (c *Console) serveStream(w http.ResponseWriter, r *http.Request, cr Console
 	defer idle.Stop()
 	var buf []byte
 	for {
-		buf = buf[:0]
 		select {
 		case <-r.Context().Done():
 			return
-		case <-refill.C:
-			s.budget.Store(streamBurst)
-			continue
-		case <-idle.C:
-			buf = append(buf, ": keep-alive\n\n"...)
 		case ev := <-s.ch:
 			buf = c.appendEvent(buf, s, &ev)
-			// What else is waiting goes in the same write.
-			for more := true; more && len(buf) < 64<<10; {
-				select {
-				case ev := <-s.ch:
-					buf = c.appendEvent(buf, s, &ev)
-				default:
-					more = false
-				}
+			if len(buf) < streamWriteBytes {
+				continue
 			}
+		case <-refill.C:
+			s.budget.Store(streamBurst)
+			if len(buf) == 0 {
+				continue
+			}
+		case <-idle.C:
+			buf = append(buf, ": keep-alive\n\n"...)
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		if _, err := w.Write(buf); err != nil {
@@ -744,6 +745,7 @@ func (c *Console) serveStream(w http.ResponseWriter, r *http.Request, cr Console
 		if rc.Flush() != nil {
 			return
 		}
+		buf = buf[:0]
 		idle.Reset(streamKeepAlive)
 	}
 }
