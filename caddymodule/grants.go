@@ -68,7 +68,7 @@ var grantMetrics = struct {
 }{
 	grants: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "grants_total",
-		Help: "Channel authorisations looked for in the grant memory, by source (auth_endpoint: pusher-js's auth request; auth_upstream) and result (remembered: answered without the app; asked: a known caller, nothing remembered, the app asked; no_caller: no caller recordsync vouches for, the app asked; unavailable: the cluster's Redis could not be asked in time, the app asked; not_stored: the app's grant could not be stored in the cluster's Redis in time, so it is not remembered).",
+		Help: "Channel authorisations looked for in the grant memory, by source (auth_endpoint: pusher-js's auth request; auth_upstream) and result (remembered: answered without the app; asked: a known caller, nothing remembered, the app asked; no_caller: no caller recordsync vouches for, the app asked; unavailable: the cluster's Redis could not be asked in time, the app asked; not_stored: the app's grant could not be stored in the cluster's Redis, no answer in time or too large, so it is not remembered).",
 	}, []string{"source", "result"}),
 	ended: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "recordsync", Name: "grants_ended_total",

@@ -64,7 +64,8 @@ const (
 	// (cluster.DefaultGrantOpTimeout): the app decides.
 	GrantUnavailable = "unavailable"
 	// GrantNotStored: the app's grant could not be stored in the cluster's
-	// Redis in time, so it is not remembered (counted when remembering).
+	// Redis (no answer in time, or over cluster.MaxGrantBytes), so it is
+	// not remembered (counted when remembering).
 	GrantNotStored = "not_stored"
 )
 
