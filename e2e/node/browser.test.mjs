@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { env, sleep } from './lib.mjs';
+import { env, sleep, logIn } from './lib.mjs';
 
 const port = Number(env('RS_PORT'));
 const outDir = env('RS_OUT');
@@ -76,10 +76,7 @@ async function person(tenant, email, { pollInterval, blockWebSocket, fresh } = {
   const page = await context.newPage();
   watchProblems(page, problems);
   if (storageState) return { context, page, problems, tenant };
-  await page.goto('/login');
-  await page.fill('#email', email);
-  await page.fill('#password', 'secret');
-  await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('form[action="/login"] button[type=submit]')]);
+  await logIn(page, email);
   if (!fresh) sessions.set(key, await context.storageState());
   return { context, page, problems, tenant };
 }
@@ -615,10 +612,7 @@ test('drafts: Discard forgets one; whoever logs in next in the tab never sees th
     await dirty(page, ' — Alice left this');
     assert.equal((await drafts(page)).length, 1);
     await page.evaluate(() => fetch('/logout', { method: 'POST', headers: { 'X-CSRF-TOKEN': document.querySelector('meta[name=csrf-token]').content } }));
-    await page.goto('/login');
-    await page.fill('#email', 'bob@example.com');
-    await page.fill('#password', 'secret');
-    await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('form[action="/login"] button[type=submit]')]);
+    await logIn(page, 'bob@example.com');
     assert.deepEqual(await drafts(page), [], 'the kit forgot the drafts of another user');
     await openFlow(page, 3);
     assert.equal(await page.inputValue('#description'), original);

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
-import { env, sleep } from './lib.mjs';
+import { env, sleep, logIn } from './lib.mjs';
 
 const port = Number(env('RS_PORT'));
 const key = env('RS_APP_KEY');
@@ -66,24 +66,7 @@ after(async () => { if (browser) await browser.close(); });
 async function person(email) {
   const context = await browser.newContext({ baseURL: site, viewport: { width: 900, height: 900 } });
   const page = await context.newPage();
-  // The login form, asked for again (at most three times) if the answer
-  // has none; what came instead is named in the error.
-  for (let attempt = 1; ; attempt++) {
-    const res = await page.goto('/login');
-    try {
-      await page.waitForSelector('#email', { timeout: 15000 });
-      break;
-    } catch (err) {
-      const body = (await page.content().catch(() => '')).replace(/\s+/g, ' ').slice(0, 600);
-      const what = `GET /login for ${email}: status ${res ? res.status() : 'none'} at ${page.url()}: ${body}`;
-      if (attempt === 3) throw new Error(`no login form after ${attempt} tries; last ${what}`);
-      console.error(`no login form (try ${attempt}): ${what}`);
-    }
-  }
-  await page.fill('#email', email);
-  await page.fill('#password', 'secret');
-  // Logged in once the app redirects home (its session cookie set).
-  await Promise.all([page.waitForURL((u) => u.pathname === '/', { waitUntil: 'commit' }), page.click('form[action="/login"] button[type=submit]')]);
+  await logIn(page, email, { waitUntil: 'commit' });
   await page.close();
   return { context };
 }

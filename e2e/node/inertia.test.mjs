@@ -21,7 +21,7 @@ import http from 'node:http';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
-import { env, sleep } from './lib.mjs';
+import { env, sleep, logIn } from './lib.mjs';
 
 const port = Number(env('RS_PORT'));
 const outDir = env('RS_OUT');
@@ -91,10 +91,7 @@ for (const { major, tenant } of CLIENTS) {
       });
       page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.request().method()} ${pathOf(r.url())}`); });
       if (!kit || !sessions.has(email)) {
-        await page.goto('/login');
-        await page.fill('#email', email);
-        await page.fill('#password', 'secret');
-        await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('form[action="/login"] button[type=submit]')]);
+        await logIn(page, email);
         if (kit) sessions.set(email, await context.storageState());
       }
       const p = { context, page, problems };

@@ -76,3 +76,26 @@ export function collector() {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// logIn logs email in through the example app's login form in a Playwright
+// page, and waits until the app redirects home (its session cookie set;
+// waitUntil as Playwright's waitForURL takes it). The form is asked for
+// again, at most three times, when an answer has none; what came instead
+// (status, address, the start of the page) is named in the error.
+export async function logIn(page, email, { waitUntil = 'load' } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    const res = await page.goto('/login');
+    try {
+      await page.waitForSelector('#email', { timeout: 15000 });
+      break;
+    } catch (err) {
+      const body = (await page.content().catch(() => '')).replace(/\s+/g, ' ').slice(0, 600);
+      const what = `GET /login for ${email}: status ${res ? res.status() : 'none'} at ${page.url()}: ${body}`;
+      if (attempt === 3) throw new Error(`no login form after ${attempt} tries; last ${what}`);
+      console.error(`no login form (try ${attempt}): ${what}`);
+    }
+  }
+  await page.fill('#email', email);
+  await page.fill('#password', 'secret');
+  await Promise.all([page.waitForURL((u) => u.pathname === '/', { waitUntil }), page.click('form[action="/login"] button[type=submit]')]);
+}

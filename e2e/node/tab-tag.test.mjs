@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chromium } from 'playwright-core';
-import { env } from './lib.mjs';
+import { env, logIn } from './lib.mjs';
 
 const port = Number(env('RS_PORT'));
 const executablePath = env('RS_CHROMIUM', '/usr/bin/chromium');
@@ -49,10 +49,7 @@ async function person(email) {
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
   });
   page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
-  await page.goto('/login');
-  await page.fill('#email', email);
-  await page.fill('#password', 'secret');
-  await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('form[action="/login"] button[type=submit]')]);
+  await logIn(page, email);
   return { page, problems };
 }
 

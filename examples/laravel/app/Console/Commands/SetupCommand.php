@@ -43,7 +43,12 @@ class SetupCommand extends Command
             $this->setUp($tenant);
         }
 
-        return 0;
+        // Blade's compiled views are written now, before php-fpm serves, as
+        // Laravel's deployment guide does (`php artisan view:cache`): the
+        // compiler writes a view with a plain file_put_contents
+        // (Illuminate/View/Compilers/BladeCompiler.php, compile), so workers
+        // compiling the same view at once can include a half-written one.
+        return $this->call('view:cache');
     }
 
     private function setUp(string $tenant): void
