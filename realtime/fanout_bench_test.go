@@ -257,6 +257,33 @@ func startSubscribers(tb testing.TB, url string, n int, channel string) *subscri
 	return p
 }
 
+// awaitRound waits (at most a minute) until the child reports that every
+// socket read round i; who and what name them in the failure.
+func (p *subscriberProc) awaitRound(b *testing.B, who, what string, i int) {
+	select {
+	case _, ok := <-p.rounds:
+		if !ok {
+			b.Fatal(who + " ended")
+		}
+	case <-time.After(60 * time.Second):
+		b.Fatalf("%s %d not read", what, i)
+	}
+}
+
+// cpuSelf is this process's user and system CPU time so far.
+func cpuSelf() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime))
+}
+
+// reportPerMessage reports cpu-ns/msg and msgs/s for msgs deliveries that
+// cost cpu.
+func reportPerMessage(b *testing.B, cpu time.Duration, msgs int) {
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(msgs), "cpu-ns/msg")
+	b.ReportMetric(float64(msgs)/b.Elapsed().Seconds(), "msgs/s")
+}
+
 func (p *subscriberProc) stop() {
 	_ = p.stdin.Close()
 	done := make(chan struct{})
@@ -403,9 +430,8 @@ func BenchmarkFanoutFloor(b *testing.B) {
 			}()
 			workers := runtime.GOMAXPROCS(0)
 			per := (len(conns) + workers - 1) / workers
-			var ru0, ru1 syscall.Rusage
 			b.ResetTimer()
-			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			cpu0 := cpuSelf()
 			for i := 0; i < b.N; i++ {
 				var wg sync.WaitGroup
 				for w := 0; w < len(conns); w += per {
@@ -420,21 +446,10 @@ func BenchmarkFanoutFloor(b *testing.B) {
 					})
 				}
 				wg.Wait()
-				select {
-				case _, ok := <-p.rounds:
-					if !ok {
-						b.Fatal("readers ended")
-					}
-				case <-time.After(60 * time.Second):
-					b.Fatalf("round %d not read", i)
-				}
+				p.awaitRound(b, "readers", "round", i)
 			}
-			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 			b.StopTimer()
-			cpu := time.Duration(syscall.TimevalToNsec(ru1.Utime) - syscall.TimevalToNsec(ru0.Utime) +
-				syscall.TimevalToNsec(ru1.Stime) - syscall.TimevalToNsec(ru0.Stime))
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/msg")
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "msgs/s")
+			reportPerMessage(b, cpuSelf()-cpu0, b.N*n)
 		})
 	}
 }
@@ -453,27 +468,15 @@ func BenchmarkFanout(b *testing.B) {
 			defer p.stop()
 			data := []byte(`{"tenant_id":null,"record_type":"flow","record_id":1,"updated_by_id":2,"updated_by_name":"Bob","tab_id":null}`)
 			ev := Event{Channel: "private-record.flow.1", Name: "bench.event", Data: data}
-			var ru0, ru1 syscall.Rusage
 			b.ReportAllocs()
 			b.ResetTimer()
-			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			cpu0 := cpuSelf()
 			for i := 0; i < b.N; i++ {
 				hub.Publish(ev)
-				select {
-				case _, ok := <-p.rounds:
-					if !ok {
-						b.Fatal("subscribers ended")
-					}
-				case <-time.After(60 * time.Second):
-					b.Fatalf("publish %d not delivered", i)
-				}
+				p.awaitRound(b, "subscribers", "publish", i)
 			}
-			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 			b.StopTimer()
-			cpu := time.Duration(syscall.TimevalToNsec(ru1.Utime) - syscall.TimevalToNsec(ru0.Utime) +
-				syscall.TimevalToNsec(ru1.Stime) - syscall.TimevalToNsec(ru0.Stime))
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/msg")
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "msgs/s")
+			reportPerMessage(b, cpuSelf()-cpu0, b.N*n)
 		})
 	}
 }
