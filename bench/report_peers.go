@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -197,16 +199,17 @@ func (s *stormResult) bound() string {
 
 // countsStr is "a 1, b 2" in key order.
 func countsStr(m map[string]int) string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
+	return joinSorted(m, ", ", func(k string, v int) string { return fmt.Sprintf("%s %d", k, v) })
+}
+
+// joinSorted is each entry of m as item formats it, in key order, joined
+// by sep.
+func joinSorted[V any](m map[string]V, sep string, item func(k string, v V) string) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, item(k, m[k]))
 	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, sep)
 }
 
 // grantAges are how long before the kill the first grants were given, the
@@ -229,16 +232,7 @@ func (s *stormResult) authResults() string {
 
 // labelCounts lists samples by label set, sorted ("result=\"signed\" 600, …").
 func labelCounts(m map[string]float64) string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %.0f", strings.Trim(k, "{}"), m[k]))
-	}
-	return strings.Join(parts, ", ")
+	return joinSorted(m, ", ", func(k string, v float64) string { return fmt.Sprintf("%s %.0f", strings.Trim(k, "{}"), v) })
 }
 
 // ratioBound says what bounds the share reaching PHP.

@@ -231,16 +231,7 @@ func compare(rounds int, d time.Duration, conns int, vs ...variant) ([]*series, 
 }
 
 func fmtCPU(m map[string]float64) string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%.2fs", k, m[k]))
-	}
-	return strings.Join(parts, " ")
+	return joinSorted(m, " ", func(k string, v float64) string { return fmt.Sprintf("%s=%.2fs", k, v) })
 }
 
 // luaPut is a wrk script sending PUT with a JSON body to path (or, with
