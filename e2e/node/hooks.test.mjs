@@ -66,9 +66,9 @@ after(async () => { if (browser) await browser.close(); });
 async function person(email) {
   const context = await browser.newContext({ baseURL: site, viewport: { width: 900, height: 900 } });
   const page = await context.newPage();
-  // Closed only once home has loaded: a tab closed while its navigation
-  // was still loading once left Chromium unable to open the context's next
-  // tab (Target.createTarget never answered).
+  // Closed only once home has loaded: once, after a tab was closed while
+  // its navigation was still loading, Chromium never opened the context's
+  // next tab (Target.createTarget did not answer).
   await logIn(page, email);
   await page.close();
   return { context };

@@ -78,11 +78,11 @@ export function collector() {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // logIn logs email in through the example app's login form in a Playwright
-// page, and waits until the app redirects home (its session cookie set;
-// waitUntil as Playwright's waitForURL takes it). The form is asked for
-// again, at most three times, when an answer has none; what came instead
-// (status, address, the start of the page) is named in the error.
-export async function logIn(page, email, { waitUntil = 'load' } = {}) {
+// page, and waits until the app's redirect home has loaded (its session
+// cookie set). The form is asked for again, at most three times, when an
+// answer has none; what came instead (status, address, the start of the
+// page) is named in the error.
+export async function logIn(page, email) {
   for (let attempt = 1; ; attempt++) {
     const res = await page.goto('/login');
     try {
@@ -97,5 +97,5 @@ export async function logIn(page, email, { waitUntil = 'load' } = {}) {
   }
   await page.fill('#email', email);
   await page.fill('#password', 'secret');
-  await Promise.all([page.waitForURL((u) => u.pathname === '/', { waitUntil }), page.click('form[action="/login"] button[type=submit]')]);
+  await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.click('form[action="/login"] button[type=submit]')]);
 }
