@@ -427,7 +427,7 @@ func TestPHPDifferential(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d, %d requests", seed, n)
 	rng := rand.New(rand.NewSource(seed))
-	var readAuth, overrides, writes, routed, bearers int
+	var readAuth, readUserAuth, overrides, writes, routed, bearers int
 	for i := range n {
 		c := genDiffCase(rng)
 		php := p.read(t, c.request(), c.body)
@@ -445,6 +445,19 @@ func TestPHPDifferential(t *testing.T) {
 			if !ok1 || !ok2 || phpSID != sid || phpCh != ch {
 				t.Fatalf("case %d %v:\nrecordsync read socket_id %q channel_name %q\nPHP read %+v", i, c, sid, ch, php)
 			}
+		}
+
+		// The user authentication's socket_id (/broadcasting/user-auth):
+		// the same string as PHP, or a refusal.
+		r = c.request()
+		if usid, err := ReadUserAuthRequest(r, 8<<10); err == nil {
+			readUserAuth++
+			if phpSID, ok := php.SocketID.str(); !ok || phpSID != usid {
+				t.Fatalf("case %d %v:\nrecordsync read the user auth socket_id %q\nPHP read %+v", i, c, usid, php)
+			}
+		}
+		if got, _ := io.ReadAll(r.Body); !bytes.Equal(got, c.body) {
+			t.Fatalf("case %d %v: body not restored after the user auth", i, c)
 		}
 
 		// The Bearer token: the same string as Laravel's, or none.
@@ -493,10 +506,10 @@ func TestPHPDifferential(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d requests: recordsync read the auth fields of %d, %d overrides (%d writes), %d routed to the auth endpoint, %d Bearer tokens", n, readAuth, overrides, writes, routed, bearers)
+	t.Logf("%d requests: recordsync read the auth fields of %d, the user auth socket_id of %d, %d overrides (%d writes), %d routed to the auth endpoint, %d Bearer tokens", n, readAuth, readUserAuth, overrides, writes, routed, bearers)
 	// The generator must reach every kind of answer, or the test proves little.
-	if readAuth < n/20 || writes < n/50 || overrides < n/20 || routed < n/10 || bearers < n/10 {
-		t.Fatalf("the generated requests miss a kind: read %d, overrides %d, writes %d, routed %d of %d", readAuth, overrides, writes, routed, n)
+	if readAuth < n/20 || readUserAuth < readAuth || writes < n/50 || overrides < n/20 || routed < n/10 || bearers < n/10 {
+		t.Fatalf("the generated requests miss a kind: read %d, user auth %d, overrides %d, writes %d, routed %d of %d", readAuth, readUserAuth, overrides, writes, routed, n)
 	}
 }
 
